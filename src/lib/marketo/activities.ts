@@ -1,0 +1,53 @@
+import type { OpContext } from "./context";
+import { MARKETO_MAX_RECORDS } from "./context";
+import { mapResults, type RecordOp } from "./results";
+import type { CustomActivity } from "./types";
+
+/**
+ * Add Custom Activities. Write-once (no dedupe key): a retry after a 604/502 can duplicate
+ * an activity, which Marketo gives no way to avoid. Per-record failures come in `errors`.
+ */
+export function addCustomActivitiesOp(ctx: OpContext): RecordOp<CustomActivity> {
+  const operation = "addCustomActivities";
+  return {
+    operation,
+    maxBatchSize: Math.min(ctx.maxBatchSize, MARKETO_MAX_RECORDS),
+    spec: (input) => ({
+      operation,
+      method: "POST",
+      path: "/rest/v1/activities/external.json",
+      json: { input },
+      records: input.length,
+      timeoutMs: ctx.timeoutMs(90),
+    }),
+    // The entry's id is the activity's; RecordResult.id is the lead the activity belongs to.
+    map: (items, answer) => mapResults(items, answer, operation, (_e, a) => a.leadId),
+  };
+}
+
+async function get(ctx: OpContext, operation: string, path: string): Promise<Record<string, unknown>[]> {
+  const answer = await ctx.transport.call({ operation, method: "GET", path, timeoutMs: ctx.timeoutMs(30) });
+  return answer.envelope.result ?? [];
+}
+
+/** Standard and custom activity types. */
+export function getActivityTypes(ctx: OpContext): Promise<Record<string, unknown>[]> {
+  return get(ctx, "getActivityTypes", "/rest/v1/activities/types.json");
+}
+
+/** Custom activity types only, with their approval status. */
+export function listCustomActivityTypes(ctx: OpContext): Promise<Record<string, unknown>[]> {
+  return get(ctx, "listCustomActivityTypes", "/rest/v1/activities/external/types.json");
+}
+
+export async function describeCustomActivityType(
+  ctx: OpContext,
+  apiName: string,
+): Promise<Record<string, unknown> | undefined> {
+  const r = await get(
+    ctx,
+    "describeCustomActivityType",
+    `/rest/v1/activities/external/type/${encodeURIComponent(apiName)}/describe.json`,
+  );
+  return r[0];
+}

@@ -1,0 +1,515 @@
+import { EventEmitter } from "node:events";
+import http from "node:http";
+import https from "node:https";
+import axios from "axios";
+import { addCustomActivitiesOp, describeCustomActivityType, getActivityTypes, listCustomActivityTypes } from "./activities";
+import { Batcher } from "./batcher";
+import { bulkImport } from "./bulk";
+import { getCampaign, triggerCampaignOp } from "./campaigns";
+import type { OpContext } from "./context";
+import type { CsvRow } from "./csv";
+import {
+  customObjectKey,
+  describeCustomObject,
+  listCustomObjects,
+  syncCustomObjectsOp,
+  type CustomObjectRecord,
+} from "./customObjects";
+import { normaliseEndpoint } from "./endpoint";
+import { MarketoError, clientClosedError } from "./errors";
+import { submitForm } from "./forms";
+import { describeLeads, findLeadIds, getLeadsByFilter, leadKey, syncLeadsOp } from "./leads";
+import { CallLimiter } from "./limiter";
+import { resolveOptions, type ResolvedOptions } from "./options";
+import {
+  changeLeadProgramStatusOp,
+  getChannelByName,
+  getChannels,
+  getProgram,
+  getProgramByName,
+  syncProgramMemberStatusOp,
+} from "./programs";
+import { asError, failAll, sendRecords, sendSealed, type RecordOp } from "./results";
+import { Timers } from "./timers";
+import { TokenManager } from "./token";
+import { Transport } from "./transport";
+import type {
+  BulkImportOptions,
+  BulkImportResult,
+  CampaignToken,
+  Channel,
+  CustomActivity,
+  LeadRecord,
+  MarketoClientOptions,
+  Program,
+  RecordResult,
+  StateEvent,
+  SubmitFormOptions,
+  SyncCustomObjectOptions,
+  SyncLeadOptions,
+  Usage,
+} from "./types";
+import { UsageTracker } from "./usage";
+
+interface BatcherLike {
+  flush(): void;
+  readonly heldCount: number;
+  readonly idle: boolean;
+  failHeld(error: MarketoError): void;
+}
+
+export interface MarketoClientEvents {
+  state: [StateEvent];
+  usage: [Usage];
+}
+
+/**
+ * One client per Marketo instance, shared by every node that talks to it: one token, one
+ * limiter, one set of batches. Emits `state` (StateEvent) and `usage` (Usage); never "error".
+ */
+export class MarketoClient extends EventEmitter<MarketoClientEvents> {
+  readonly origin: string;
+  readonly pastedSuffix?: "/rest" | "/identity";
+  private readonly o: ResolvedOptions;
+  private readonly timers = new Timers();
+  private readonly agents: { http: http.Agent; https: https.Agent };
+  private readonly tokens: TokenManager;
+  private readonly limiter: CallLimiter;
+  private readonly transport: Transport;
+  private readonly usageTracker: UsageTracker;
+  private readonly ctx: OpContext;
+  private readonly batchers = new Map<string, BatcherLike>();
+  private readonly dedupeFieldsCache = new Map<string, Promise<string[] | undefined>>();
+  private authFailed = false;
+  private lastState: StateEvent = { state: "ok" };
+  private closed = false;
+  private closing?: Promise<void>;
+
+  constructor(options: MarketoClientOptions) {
+    super();
+    this.o = resolveOptions(options);
+    const endpoint = normaliseEndpoint(options.endpoint);
+    this.origin = endpoint.origin;
+    if (endpoint.pastedSuffix) this.pastedSuffix = endpoint.pastedSuffix;
+    const log = this.o.logger;
+    this.agents = {
+      http: new http.Agent({ keepAlive: true, maxSockets: this.o.concurrency }),
+      https: new https.Agent({ keepAlive: true, maxSockets: this.o.concurrency }),
+    };
+    const httpClient = axios.create({ httpAgent: this.agents.http, httpsAgent: this.agents.https, proxy: false });
+    this.usageTracker = new UsageTracker(
+      this.o.dailyBudget,
+      () => this.liveUsage(),
+      (u) => this.emit("usage", u),
+    );
+    this.tokens = new TokenManager({
+      http: httpClient,
+      origin: this.origin,
+      clientId: this.o.clientId,
+      clientSecret: this.o.clientSecret,
+      timers: this.timers,
+      logger: log,
+      onAnswer: (code) => this.usageTracker.answer(code),
+    });
+    this.limiter = new CallLimiter({
+      callsPerWindow: this.o.callsPerWindow,
+      windowMs: this.o.windowMs,
+      concurrency: this.o.concurrency,
+      dailyBudget: this.o.dailyBudget,
+      quotaProbeIntervalMs: this.o.quotaProbeIntervalMs,
+      timers: this.timers,
+      logger: log,
+      onChange: () => this.refresh(),
+    });
+    this.limiter.onNewDay = () => this.usageTracker.newDay();
+    this.transport = new Transport({
+      http: httpClient,
+      origin: this.origin,
+      tokens: this.tokens,
+      limiter: this.limiter,
+      usage: this.usageTracker,
+      timers: this.timers,
+      logger: log,
+      retry: this.o.retry,
+      windowMs: this.o.windowMs,
+      maxRateLimitWaitMs: this.o.maxRateLimitWaitMs,
+      secrets: () => [this.o.clientSecret],
+      onAuthState: (failed) => {
+        if (this.authFailed !== failed) {
+          this.authFailed = failed;
+          this.refresh();
+        }
+      },
+      onChange: () => this.refresh(),
+    });
+    const requestTimeoutMs = this.o.requestTimeoutMs;
+    this.ctx = {
+      transport: this.transport,
+      timeoutMs: (serverSeconds) => requestTimeoutMs ?? (serverSeconds + 5) * 1000,
+      maxBatchSize: this.o.maxBatchSize,
+      bulkPollIntervalMs: this.o.bulkPollIntervalMs,
+      bulkMaxFileBytes: this.o.bulkMaxFileBytes,
+      timers: this.timers,
+      logger: log,
+    };
+  }
+
+  // ---- batched: one record in, one RecordResult out; records travel in shared calls ----
+
+  /** Creates/updates one lead; batched per (action, lookupField, partitionName). */
+  syncLead(record: LeadRecord, opts: SyncLeadOptions = {}): Promise<RecordResult> {
+    const bad = this.rejectInput("syncLeads", isRecord(record) ? undefined : "a lead must be an object of REST field names");
+    if (bad) return bad;
+    const lookupField = opts.lookupField ?? "email";
+    const action = opts.action ?? "createOrUpdate";
+    const key = `syncLeads|${action}|${lookupField}|${opts.partitionName ?? ""}`;
+    // createDuplicate always inserts: holding back same-key records would not prevent anything.
+    const dedupe = action === "createDuplicate" ? undefined : (r: LeadRecord) => leadKey(r, lookupField);
+    return this.counted(this.recordBatcher(key, syncLeadsOp(this.ctx, opts), dedupe).submit(record));
+  }
+
+  /** Sets a lead's program status (Sync Program Member Status); batched per (programId, statusName). */
+  setProgramStatus(programId: number, statusName: string, leadId: number): Promise<RecordResult> {
+    const bad = this.rejectInput(
+      "syncProgramMemberStatus",
+      !isId(programId) ? "programId must be a positive integer" : !isId(leadId) ? "leadId must be a positive integer" : !statusName ? "statusName is required" : undefined,
+    );
+    if (bad) return bad;
+    const op = syncProgramMemberStatusOp(this.ctx, programId, statusName);
+    return this.counted(this.recordBatcher(`pms|${programId}|${statusName}`, op, (id) => String(id)).submit(leadId));
+  }
+
+  /** Adds one custom activity; all activities share one batcher (no dedupe key exists). */
+  addCustomActivity(activity: CustomActivity): Promise<RecordResult> {
+    const bad = this.rejectInput(
+      "addCustomActivities",
+      !isRecord(activity) || !isId(activity.leadId) ? "an activity needs a numeric leadId" : undefined,
+    );
+    if (bad) return bad;
+    return this.counted(this.recordBatcher("activities", addCustomActivitiesOp(this.ctx)).submit(activity));
+  }
+
+  /** Upserts one custom object record; batched per (apiName, action, dedupeBy). */
+  async syncCustomObject(apiName: string, record: CustomObjectRecord, opts: SyncCustomObjectOptions = {}): Promise<RecordResult> {
+    const bad = this.rejectInput("syncCustomObjects", !apiName ? "apiName is required" : !isRecord(record) ? "a record must be an object" : undefined);
+    if (bad) return bad;
+    const dedupeBy = opts.dedupeBy ?? "dedupeFields";
+    const fields = opts.dedupeFields ?? (dedupeBy === "dedupeFields" ? await this.dedupeFieldsOf(apiName) : undefined);
+    const key = `co|${apiName}|${opts.action ?? "createOrUpdate"}|${dedupeBy}`;
+    const op = syncCustomObjectsOp(this.ctx, apiName, opts);
+    return this.counted(this.recordBatcher(key, op, (r) => customObjectKey(r, fields, dedupeBy)).submit(record));
+  }
+
+  /** Requests a trigger campaign for one lead; batched per (campaignId, tokens), 100 leads a call. */
+  triggerCampaignFor(campaignId: number, leadId: number, tokens?: CampaignToken[]): Promise<RecordResult> {
+    const bad = this.rejectInput(
+      "triggerCampaign",
+      !isId(campaignId) ? "campaignId must be a positive integer" : !isId(leadId) ? "leadId must be a positive integer" : undefined,
+    );
+    if (bad) return bad;
+    const op = triggerCampaignOp(this.ctx, campaignId, tokens);
+    // Same lead twice in one request would be triggered once by Marketo: keep them apart.
+    return this.counted(this.recordBatcher(`trigger|${campaignId}|${JSON.stringify(tokens ?? [])}`, op, (id) => String(id)).submit(leadId));
+  }
+
+  /**
+   * The lead id for an email, or undefined when no lead has it. Lookups are batched (300
+   * emails a call). With several leads per email the most recently updated wins. Rejects
+   * with a MarketoError when the lookup itself fails.
+   */
+  async findLeadId(email: string): Promise<number | undefined> {
+    if (this.closed) throw clientClosedError("getLeadsByFilter");
+    if (typeof email !== "string" || !email.trim()) return undefined;
+    const r = await this.lookupBatcher().submit(email);
+    if (!r.ok) throw r.error ?? clientClosedError("getLeadsByFilter");
+    return r.id;
+  }
+
+  /** Sends everything held now instead of waiting for the batch window. */
+  flush(): void {
+    for (const b of this.batchers.values()) b.flush();
+  }
+
+  /** Records held in batches plus calls waiting in the limiter or on the wire. */
+  pending(): number {
+    let held = 0;
+    for (const b of this.batchers.values()) held += b.heldCount;
+    return held + this.limiter.waiting() + this.transport.inFlight;
+  }
+
+  // ---- direct: one or a few Marketo calls, awaited by the caller ----
+
+  syncLeads(records: LeadRecord[], opts: SyncLeadOptions = {}): Promise<RecordResult[]> {
+    return this.records(syncLeadsOp(this.ctx, opts), records);
+  }
+
+  getLeadsByFilter(filterType: string, values: Array<string | number>, fields?: string[]): Promise<LeadRecord[]> {
+    return this.read("getLeadsByFilter", () => getLeadsByFilter(this.ctx, filterType, values, fields));
+  }
+
+  describeLeads(version: "describe2" | "describe" = "describe2"): Promise<Record<string, unknown>[]> {
+    return this.read("describeLeads", () => describeLeads(this.ctx, version));
+  }
+
+  syncProgramMemberStatus(programId: number, statusName: string, leadIds: number[]): Promise<RecordResult[]> {
+    return this.records(syncProgramMemberStatusOp(this.ctx, programId, statusName), leadIds);
+  }
+
+  changeLeadProgramStatus(programId: number, status: string, leadIds: number[]): Promise<RecordResult[]> {
+    return this.records(changeLeadProgramStatusOp(this.ctx, programId, status), leadIds);
+  }
+
+  getProgram(id: number): Promise<Program | undefined> {
+    return this.read("getProgram", () => getProgram(this.ctx, id));
+  }
+
+  getProgramByName(name: string): Promise<Program | undefined> {
+    return this.read("getProgramByName", () => getProgramByName(this.ctx, name));
+  }
+
+  getChannels(): Promise<Channel[]> {
+    return this.read("getChannels", () => getChannels(this.ctx));
+  }
+
+  getChannelByName(name: string): Promise<Channel | undefined> {
+    return this.read("getChannelByName", () => getChannelByName(this.ctx, name));
+  }
+
+  triggerCampaign(campaignId: number, leadIds: number[], tokens?: CampaignToken[]): Promise<RecordResult[]> {
+    return this.records(triggerCampaignOp(this.ctx, campaignId, tokens), leadIds);
+  }
+
+  getCampaign(id: number): Promise<Record<string, unknown> | undefined> {
+    return this.read("getCampaign", () => getCampaign(this.ctx, id));
+  }
+
+  async submitForm(formId: number, leadFormFields: LeadRecord, opts: SubmitFormOptions = {}): Promise<RecordResult> {
+    if (this.closed) return { ok: false, status: "failed", error: clientClosedError("submitForm") };
+    return this.counted(submitForm(this.ctx, formId, leadFormFields, opts));
+  }
+
+  addCustomActivities(activities: CustomActivity[]): Promise<RecordResult[]> {
+    return this.records(addCustomActivitiesOp(this.ctx), activities);
+  }
+
+  getActivityTypes(): Promise<Record<string, unknown>[]> {
+    return this.read("getActivityTypes", () => getActivityTypes(this.ctx));
+  }
+
+  listCustomActivityTypes(): Promise<Record<string, unknown>[]> {
+    return this.read("listCustomActivityTypes", () => listCustomActivityTypes(this.ctx));
+  }
+
+  describeCustomActivityType(apiName: string): Promise<Record<string, unknown> | undefined> {
+    return this.read("describeCustomActivityType", () => describeCustomActivityType(this.ctx, apiName));
+  }
+
+  syncCustomObjects(apiName: string, records: CustomObjectRecord[], opts: SyncCustomObjectOptions = {}): Promise<RecordResult[]> {
+    return this.records(syncCustomObjectsOp(this.ctx, apiName, opts), records);
+  }
+
+  describeCustomObject(apiName: string): Promise<Record<string, unknown> | undefined> {
+    return this.read("describeCustomObject", () => describeCustomObject(this.ctx, apiName));
+  }
+
+  listCustomObjects(names?: string[]): Promise<Record<string, unknown>[]> {
+    return this.read("listCustomObjects", () => listCustomObjects(this.ctx, names));
+  }
+
+  bulkImportLeads(rows: CsvRow[], opts: BulkImportOptions = {}): Promise<BulkImportResult> {
+    return this.bulk("bulkImportLeads", rows, () => bulkImport(this.ctx, { kind: "leads", options: opts }, rows));
+  }
+
+  bulkImportCustomObjects(apiName: string, rows: CsvRow[]): Promise<BulkImportResult> {
+    return this.bulk("bulkImportCustomObjects", rows, () => bulkImport(this.ctx, { kind: "customObjects", apiName }, rows));
+  }
+
+  bulkImportProgramMembers(programId: number, statusName: string, rows: CsvRow[]): Promise<BulkImportResult> {
+    return this.bulk("bulkImportProgramMembers", rows, () =>
+      bulkImport(this.ctx, { kind: "programMembers", programId, statusName }, rows),
+    );
+  }
+
+  // ---- figures, state, shutdown ----
+
+  usage(): Usage {
+    return this.usageTracker.snapshot();
+  }
+
+  state(): StateEvent {
+    return { ...this.lastState };
+  }
+
+  /**
+   * Sends what is held, waits (up to closeTimeoutMs) for calls in flight, then stops the
+   * limiter and every timer. Records that could not be sent resolve as failed (CLIENT_CLOSED,
+   * retryable). Safe to call more than once.
+   */
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
+    this.closed = true;
+    this.flush();
+    const deadline = Date.now() + this.o.closeTimeoutMs;
+    while (Date.now() < deadline && !this.drained()) {
+      if (this.limiter.state().kind === "quota") break; // nothing will move before midnight
+      await new Promise<void>((r) => setTimeout(r, 20));
+      this.flush();
+    }
+    await this.limiter.close();
+    this.timers.close();
+    for (const [name, b] of this.batchers) b.failHeld(clientClosedError(name.split("|")[0], true));
+    // Let rejected waits settle into their records before the sockets go.
+    await new Promise<void>((r) => setImmediate(r));
+    this.usageTracker.close();
+    this.agents.http.destroy();
+    this.agents.https.destroy();
+  }
+
+  private drained(): boolean {
+    for (const b of this.batchers.values()) if (!b.idle) return false;
+    return this.limiter.waiting() === 0 && this.transport.inFlight === 0 && this.transport.backoffCount === 0;
+  }
+
+  private liveUsage(): Pick<Usage, "queuedRecords" | "inFlight" | "state" | "resumesAt"> {
+    let held = 0;
+    for (const b of this.batchers.values()) held += b.heldCount;
+    const s = this.lastState;
+    return { queuedRecords: held, inFlight: this.transport.inFlight, state: s.state, ...(s.resumesAt ? { resumesAt: s.resumesAt } : {}) };
+  }
+
+  private computeState(): StateEvent {
+    if (this.authFailed) return { state: "auth-failed", reason: "Marketo rejected the credentials or token" };
+    const l = this.limiter.state();
+    if (l.kind === "quota") return { state: "quota", resumesAt: l.resumesAt.toISOString(), reason: l.reason };
+    if (l.kind === "rate-limited") return { state: "rate-limited", resumesAt: l.resumesAt.toISOString(), reason: l.reason };
+    if (this.transport.backoffCount > 0) return { state: "backoff", reason: "retrying after a transient Marketo error" };
+    return { state: "ok" };
+  }
+
+  private refresh(): void {
+    if (!this.transport) return; // limiter callbacks can fire while the constructor runs
+    const next = this.computeState();
+    const prev = this.lastState;
+    if (next.state !== prev.state || next.resumesAt !== prev.resumesAt) {
+      this.lastState = next;
+      if (!this.closed) this.emit("state", { ...next });
+    }
+    this.usageTracker.changed();
+  }
+
+  private recordBatcher<T>(key: string, op: RecordOp<T>, dedupeKey?: (item: T) => string | undefined): Batcher<T> {
+    let b = this.batchers.get(key) as Batcher<T> | undefined;
+    if (!b) {
+      this.sweepIdleBatchers();
+      b = new Batcher<T>({
+        operation: op.operation,
+        maxBatchSize: op.maxBatchSize,
+        windowMs: this.o.batchWindowMs,
+        ...(dedupeKey ? { dedupeKey } : {}),
+        dispatch: (seal) => sendSealed(this.transport, op, seal),
+        timers: this.timers,
+        onChange: () => this.usageTracker.changed(),
+      });
+      this.batchers.set(key, b);
+    }
+    return b;
+  }
+
+  /** Keys like (campaignId, tokens) are open-ended: drop batchers with nothing in them. */
+  private sweepIdleBatchers(): void {
+    if (this.batchers.size < 64) return;
+    for (const [key, b] of this.batchers) if (b.idle) this.batchers.delete(key);
+  }
+
+  private lookupBatcher(): Batcher<string> {
+    const key = "getLeadsByFilter|email";
+    let b = this.batchers.get(key) as Batcher<string> | undefined;
+    if (!b) {
+      b = new Batcher<string>({
+        operation: "getLeadsByFilter",
+        maxBatchSize: this.o.maxBatchSize,
+        windowMs: this.o.batchWindowMs,
+        dispatch: async (seal) => {
+          const r = await findLeadIds(this.ctx, seal);
+          if ("error" in r) return { items: r.items, results: failAll(r.items.length, asError(r.error, "getLeadsByFilter")) };
+          return {
+            items: r.items,
+            results: r.results.map((id): RecordResult => ({ ok: true, status: "unchanged", ...(id !== undefined ? { id } : {}) })),
+          };
+        },
+        timers: this.timers,
+        onChange: () => this.usageTracker.changed(),
+      });
+      this.batchers.set(key, b);
+    }
+    return b;
+  }
+
+  /** The dedupe fields of a custom object, from describe (once per apiName). */
+  private dedupeFieldsOf(apiName: string): Promise<string[] | undefined> {
+    let p = this.dedupeFieldsCache.get(apiName);
+    if (!p) {
+      p = describeCustomObject(this.ctx, apiName).then(
+        (d) => (Array.isArray(d?.dedupeFields) ? d.dedupeFields.map(String) : undefined),
+        (err: unknown) => {
+          this.o.logger.warn(`marketo: could not describe custom object ${apiName}: ${asError(err, "describeCustomObject").message}`);
+          this.dedupeFieldsCache.delete(apiName);
+          return undefined;
+        },
+      );
+      this.dedupeFieldsCache.set(apiName, p);
+    }
+    return p;
+  }
+
+  private rejectInput(operation: string, problem: string | undefined): Promise<RecordResult> | undefined {
+    if (this.closed) return Promise.resolve({ ok: false, status: "failed", error: clientClosedError(operation) });
+    if (!problem) return undefined;
+    const error = new MarketoError({ code: "INVALID_INPUT", message: problem, category: "validation", action: "permanent", retryable: false, operation });
+    return Promise.resolve({ ok: false, status: "failed", error });
+  }
+
+  private async counted(p: Promise<RecordResult>): Promise<RecordResult> {
+    const r = await p;
+    this.usageTracker.results([r]);
+    return r;
+  }
+
+  private async records<T>(op: RecordOp<T>, items: T[]): Promise<RecordResult[]> {
+    if (this.closed) return failAll(items.length, clientClosedError(op.operation));
+    const results = await sendRecords(this.transport, op, items);
+    this.usageTracker.results(results);
+    return results;
+  }
+
+  private async read<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+    if (this.closed) throw clientClosedError(operation);
+    try {
+      return await fn();
+    } catch (err) {
+      throw asError(err, operation);
+    }
+  }
+
+  private async bulk(operation: string, rows: CsvRow[], fn: () => Promise<BulkImportResult>): Promise<BulkImportResult> {
+    if (this.closed) {
+      const error = clientClosedError(operation);
+      return { jobs: [], rows: rows.map(() => ({ ok: false, status: "failed", outcome: "failed", error })) };
+    }
+    const r = await fn();
+    this.usageTracker.results(r.rows);
+    return r;
+  }
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+function isId(v: unknown): v is number {
+  return typeof v === "number" && Number.isInteger(v) && v > 0;
+}

@@ -1,0 +1,21 @@
+/**
+ * Marketo REST client: tokens, rate/concurrency/daily limits, retries, batching and bulk
+ * import for one Marketo instance. Usable from any Node program; Node-RED nodes share one
+ * MarketoClient per instance.
+ */
+export { MarketoClient, type MarketoClientEvents } from "./client";
+export {
+  MarketoError,
+  classify,
+  type Classification,
+  type ErrorAction,
+  type ErrorCategory,
+  type MarketoErrorJSON,
+} from "./errors";
+export { normaliseEndpoint, apiUrl, type NormalisedEndpoint } from "./endpoint";
+export { nextChicagoMidnight, chicagoDay } from "./time";
+export { backoffDelay, rateLimitPause, concurrencyPause } from "./timers";
+export { toCsv, parseCsv, splitCsv, columnsOf } from "./csv";
+export { RowMatcher } from "./bulk";
+export { Batcher, type BatcherOptions } from "./batcher";
+export type * from "./types";

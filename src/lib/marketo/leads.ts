@@ -1,0 +1,169 @@
+import type { OpContext } from "./context";
+import { MARKETO_MAX_RECORDS } from "./context";
+import { MarketoError } from "./errors";
+import { mapResults, numberOr, type RecordOp } from "./results";
+import type { Answer, CallSpec } from "./transport";
+import type { LeadRecord, SyncLeadOptions } from "./types";
+
+/** Sync Leads: POST /rest/v1/leads.json (server timeout 90 s). */
+export function syncLeadsOp(ctx: OpContext, opts: SyncLeadOptions = {}): RecordOp<LeadRecord> {
+  const operation = "syncLeads";
+  return {
+    operation,
+    maxBatchSize: Math.min(ctx.maxBatchSize, MARKETO_MAX_RECORDS),
+    spec: (input) => ({
+      operation,
+      method: "POST",
+      path: "/rest/v1/leads.json",
+      json: {
+        action: opts.action ?? "createOrUpdate",
+        lookupField: opts.lookupField ?? "email",
+        ...(opts.partitionName ? { partitionName: opts.partitionName } : {}),
+        input,
+      },
+      records: input.length,
+      timeoutMs: ctx.timeoutMs(90),
+    }),
+    map: (items, answer) => mapResults(items, answer, operation, (e) => numberOr(e?.id)),
+  };
+}
+
+/** The batcher's dedupe key for a lead: its lookup value, case-insensitive like Marketo's email match. */
+export function leadKey(record: LeadRecord, lookupField = "email"): string | undefined {
+  const v = record[lookupField];
+  if (v === undefined || v === null || v === "") return undefined;
+  return String(v).trim().toLowerCase();
+}
+
+function filterSpec(
+  ctx: OpContext,
+  filterType: string,
+  values: Array<string | number>,
+  fields: string[] | undefined,
+  nextPageToken?: string,
+): CallSpec {
+  return {
+    operation: "getLeadsByFilter",
+    method: "GET",
+    path: "/rest/v1/leads.json",
+    query: {
+      filterType,
+      filterValues: values,
+      fields: fields?.length ? fields : undefined,
+      batchSize: MARKETO_MAX_RECORDS,
+      nextPageToken,
+    },
+    records: values.length,
+    timeoutMs: ctx.timeoutMs(60),
+  };
+}
+
+function more(answer: Answer): string | undefined {
+  const env = answer.envelope;
+  const got = Array.isArray(env.result) ? env.result.length : 0;
+  if (!env.nextPageToken || got === 0 || env.moreResult === false) return undefined;
+  return env.nextPageToken;
+}
+
+const MAX_PAGES = 1000;
+
+/** Follows nextPageToken from a first answer. */
+async function allPages(
+  ctx: OpContext,
+  first: Answer,
+  next: (token: string) => CallSpec,
+): Promise<LeadRecord[]> {
+  const out: LeadRecord[] = [...((first.envelope.result ?? []) as LeadRecord[])];
+  let token = more(first);
+  for (let page = 1; token && page < MAX_PAGES; page++) {
+    const answer = await ctx.transport.call(next(token));
+    out.push(...((answer.envelope.result ?? []) as LeadRecord[]));
+    token = more(answer);
+  }
+  return out;
+}
+
+/** Get Leads by Filter Type; > 300 values become several calls. Throws MarketoError. */
+export async function getLeadsByFilter(
+  ctx: OpContext,
+  filterType: string,
+  values: Array<string | number>,
+  fields?: string[],
+): Promise<LeadRecord[]> {
+  const out: LeadRecord[] = [];
+  for (let i = 0; i < values.length; i += MARKETO_MAX_RECORDS) {
+    const chunk = values.slice(i, i + MARKETO_MAX_RECORDS);
+    const first = await ctx.transport.call(filterSpec(ctx, filterType, chunk, fields));
+    out.push(...(await allPages(ctx, first, (t) => filterSpec(ctx, filterType, chunk, fields, t))));
+  }
+  return out;
+}
+
+/**
+ * Batched email → lead id lookups. Several leads can share an email (Marketo allows
+ * duplicates): the most recently updated one wins, ties broken by the highest id — the lead
+ * a person most likely touched last, and the one Marketo's own UI lists first.
+ */
+export async function findLeadIds(
+  ctx: OpContext,
+  seal: () => string[],
+): Promise<{ items: string[]; results: Array<number | undefined> } | { items: string[]; error: unknown }> {
+  let items: string[] = [];
+  let values: string[] = [];
+  const fields = ["id", "email", "updatedAt"];
+  let leads: LeadRecord[];
+  let sealed = false;
+  try {
+    const first = await ctx.transport.callPrepared(() => {
+      sealed = true;
+      items = seal();
+      values = [...new Set(items.map((e) => e.trim().toLowerCase()))];
+      return values.length ? filterSpec(ctx, "email", values, fields) : undefined;
+    });
+    if (!first) return { items, results: [] };
+    leads = await allPages(ctx, first, (t) => filterSpec(ctx, "email", values, fields, t));
+  } catch (error) {
+    if (!sealed) items = seal(); // failed before sealing: these lookups share the failure
+    return { items, error };
+  }
+  const best = new Map<string, LeadRecord>();
+  for (const lead of leads) {
+    const email = typeof lead.email === "string" ? lead.email.trim().toLowerCase() : undefined;
+    if (!email) continue;
+    const cur = best.get(email);
+    if (!cur || newer(lead, cur)) best.set(email, lead);
+  }
+  return { items, results: items.map((e) => numberOr(best.get(e.trim().toLowerCase())?.id)) };
+}
+
+function newer(a: LeadRecord, b: LeadRecord): boolean {
+  const ta = Date.parse(String(a.updatedAt ?? "")) || 0;
+  const tb = Date.parse(String(b.updatedAt ?? "")) || 0;
+  if (ta !== tb) return ta > tb;
+  return (numberOr(a.id) ?? 0) > (numberOr(b.id) ?? 0);
+}
+
+/** Describe the lead object: "describe2" (current, one object with fields) or legacy "describe". */
+export async function describeLeads(
+  ctx: OpContext,
+  version: "describe2" | "describe" = "describe2",
+): Promise<Record<string, unknown>[]> {
+  const answer = await ctx.transport.call({
+    operation: "describeLeads",
+    method: "GET",
+    path: `/rest/v1/leads/${version}.json`,
+    timeoutMs: ctx.timeoutMs(30),
+  });
+  const result = answer.envelope.result;
+  if (!Array.isArray(result)) {
+    throw new MarketoError({
+      code: "INVALID_RESPONSE",
+      message: "Marketo's describe answer has no result",
+      category: "marketo",
+      action: "permanent",
+      retryable: false,
+      operation: "describeLeads",
+    });
+  }
+  return result;
+}

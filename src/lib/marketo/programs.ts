@@ -1,0 +1,60 @@
+import { assetGet, assetGetAll } from "./asset";
+import type { OpContext } from "./context";
+import { MARKETO_MAX_RECORDS } from "./context";
+import { mapResults, numberOr, type RecordOp } from "./results";
+import type { Channel, Program } from "./types";
+
+/** Sync Program Member Status (current endpoint): upserts membership; 1037 = already there or past. */
+export function syncProgramMemberStatusOp(ctx: OpContext, programId: number, statusName: string): RecordOp<number> {
+  const operation = "syncProgramMemberStatus";
+  return {
+    operation,
+    maxBatchSize: Math.min(ctx.maxBatchSize, MARKETO_MAX_RECORDS),
+    spec: (leadIds) => ({
+      operation,
+      method: "POST",
+      path: `/rest/v1/programs/${encodeURIComponent(programId)}/members/status.json`,
+      json: { statusName, input: leadIds.map((leadId) => ({ leadId })) },
+      records: leadIds.length,
+      timeoutMs: ctx.timeoutMs(30),
+    }),
+    map: (items, answer) => mapResults(items, answer, operation, (e, leadId) => numberOr(e?.leadId) ?? leadId),
+  };
+}
+
+/** Change Lead Program Status (legacy endpoint): body `status` + input `{id}`. */
+export function changeLeadProgramStatusOp(ctx: OpContext, programId: number, status: string): RecordOp<number> {
+  const operation = "changeLeadProgramStatus";
+  return {
+    operation,
+    maxBatchSize: Math.min(ctx.maxBatchSize, MARKETO_MAX_RECORDS),
+    spec: (leadIds) => ({
+      operation,
+      method: "POST",
+      path: `/rest/v1/leads/programs/${encodeURIComponent(programId)}/status.json`,
+      json: { status, input: leadIds.map((id) => ({ id })) },
+      records: leadIds.length,
+      timeoutMs: ctx.timeoutMs(30),
+    }),
+    map: (items, answer) => mapResults(items, answer, operation, (e, id) => numberOr(e?.id) ?? id),
+  };
+}
+
+export async function getProgram(ctx: OpContext, id: number): Promise<Program | undefined> {
+  const r = await assetGet<Program>(ctx, "getProgram", `/rest/asset/v1/program/${encodeURIComponent(id)}.json`);
+  return r[0];
+}
+
+export async function getProgramByName(ctx: OpContext, name: string): Promise<Program | undefined> {
+  const r = await assetGet<Program>(ctx, "getProgramByName", "/rest/asset/v1/program/byName.json", { name });
+  return r[0];
+}
+
+export function getChannels(ctx: OpContext): Promise<Channel[]> {
+  return assetGetAll<Channel>(ctx, "getChannels", "/rest/asset/v1/channels.json");
+}
+
+export async function getChannelByName(ctx: OpContext, name: string): Promise<Channel | undefined> {
+  const r = await assetGet<Channel>(ctx, "getChannelByName", "/rest/asset/v1/channel/byName.json", { name });
+  return r[0];
+}
