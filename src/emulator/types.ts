@@ -172,6 +172,57 @@ export interface DomainContext {
   nextId(table: string): number;
   /** The seed options the emulator was started with. */
   seed: SeedOptions;
+  /**
+   * The emulator's live limits (the inspection API updates this object in place, so read it
+   * when needed rather than copying values at construction). Bulk import uses
+   * `importsRunning` / `importsQueued`.
+   */
+  limits?: Readonly<EmulatorLimits>;
+  /** How long a bulk import job takes to move through its states, in ms. */
+  importDelayMs?: number;
+  /** The instance's Munchkin id, e.g. `123-ABC-456` (for URLs and cookies). */
+  munchkinId?: string;
+  /** The emulator's log sink (one line per call; never log secrets or tokens). */
+  log?: (line: string) => void;
+  /**
+   * The transport's per-day usage, newest day first, for the stats routes (reference §6.12).
+   * Without it those routes answer an empty day.
+   */
+  usage?: () => UsageDay[];
+}
+
+/** One day of API usage as the transport counted it (reference §6.12). */
+export interface UsageDay {
+  /** The day in America/Chicago (Marketo's quota day), `YYYY-MM-DD`. */
+  date: string;
+  /** Counted calls per API user (client id). */
+  calls: Record<string, number>;
+  /** Response-level error answers per Marketo code, e.g. `{"606": 3}`. */
+  errors: Record<string, number>;
+}
+
+/** Gateway and queue limits of one emulated Marketo instance (reference §4). */
+export interface EmulatorLimits {
+  /** Calls allowed in one rolling window (Marketo: 100). */
+  callsPerWindow: number;
+  /** Length of the rolling window in ms (Marketo: 20 000). */
+  windowMs: number;
+  /** Calls allowed in flight at once (Marketo: 10). */
+  concurrency: number;
+  /** Calls per day, reset at 00:00 America/Chicago (Marketo: 50 000 typical). */
+  dailyQuota: number;
+  /** Largest REST request body in bytes (1 MB). */
+  maxBodyBytes: number;
+  /** Largest bulk request body in bytes (10 MB). */
+  maxBulkBodyBytes: number;
+  /** Longest request URL in bytes (8 KB). */
+  maxUrlBytes: number;
+  /** Most records in one `input` array (300). */
+  maxBatch: number;
+  /** Bulk import jobs processing at once (2). */
+  importsRunning: number;
+  /** Bulk import jobs queued, processing ones included (10). */
+  importsQueued: number;
 }
 
 export interface SeedOptions {
