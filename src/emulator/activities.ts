@@ -149,10 +149,10 @@ export function createActivitiesModule(ctx: DomainContext): ActivitiesModule {
     if (Number.isNaN(dateMs)) return fail("1003", invalidValueMessage("activityDate", item.activityDate));
 
     const primary = type.primaryAttribute;
-    const primaryValue = primary ? coerce(primary.dataType, item.primaryAttributeValue, 255) : { ok: true as const, value: item.primaryAttributeValue };
-    if (!primaryValue.ok) {
-      return fail("1003", invalidValueMessage(primary?.apiName ?? "primaryAttributeValue", item.primaryAttributeValue));
-    }
+    const primaryValue = primary
+      ? coerce({ name: primary.apiName ?? "primaryAttributeValue", dataType: primary.dataType, length: 255 }, item.primaryAttributeValue)
+      : { ok: true as const, value: item.primaryAttributeValue };
+    if (!primaryValue.ok) return fail("1003", primaryValue.message);
 
     const rawAttributes = item.attributes ?? [];
     if (!Array.isArray(rawAttributes)) return fail("1003", "Invalid value for field 'attributes'");
@@ -167,8 +167,8 @@ export function createActivitiesModule(ctx: DomainContext): ActivitiesModule {
       // Clients may name an attribute by its API name or its display name.
       const meta = type.attributes.find((a) => a.apiName === key || a.name === key);
       if (!meta) return fail("1006", `Attribute '${key}' not found`);
-      const value = coerce(meta.dataType, raw.value, 255);
-      if (!value.ok) return fail("1003", invalidValueMessage(meta.apiName ?? meta.name, raw.value));
+      const value = coerce({ name: meta.apiName ?? meta.name, dataType: meta.dataType, length: 255 }, raw.value);
+      if (!value.ok) return fail("1003", value.message);
       attributes.push({ name: meta.name, apiName: meta.apiName, value: value.value });
     }
 

@@ -16,7 +16,7 @@ import {
 } from "./importQueue";
 import type { ProgramsModule } from "./programs";
 import { ApiError, type DomainContext, type DomainModule, type EmuRequest, type LeadField, type RouteDef } from "./types";
-import { coerce, isEmail, type FieldDataType } from "./values";
+import { coerce, isEmail, isStringType } from "./values";
 
 const CSV_TYPE = "text/csv;charset=UTF-8";
 
@@ -73,8 +73,8 @@ export function createBulkModule(
         out[name] = raw;
         continue;
       }
-      if (field && !["string", "text", "phone", "url", "reference"].includes(field.dataType)) {
-        const c = coerce(field.dataType as FieldDataType, raw);
+      if (field && !isStringType(field.dataType)) {
+        const c = coerce(field, raw);
         if (!c.ok) return failed(`Invalid data type in field ${field.displayName}`);
         out[name] = c.value;
         continue;

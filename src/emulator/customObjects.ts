@@ -18,7 +18,7 @@ import {
 import type { CustomObjectField, CustomObjectType } from "./model";
 import { seedCustomObjectTypes } from "./seed";
 import { ApiError, type DomainContext, type DomainModule, type EmuRequest, type Reason, type RouteDef } from "./types";
-import { coerce, invalidValueMessage } from "./values";
+import { coerce } from "./values";
 
 export type SyncAction = "createOrUpdate" | "createOnly" | "updateOnly";
 export type DedupeBy = "dedupeFields" | "idField";
@@ -140,8 +140,8 @@ export function createCustomObjectsModule(ctx: DomainContext): CustomObjectsModu
       const field = fieldOf(type, name);
       if (!field) return skip("1006", `Field '${name}' not found`);
       if (!field.updateable) return skip("1003", `Field '${name}' is not updateable`);
-      const coerced = coerce(field.dataType, raw === "" ? null : raw, field.length);
-      if (!coerced.ok) return skip("1003", invalidValueMessage(name, raw), `Invalid data type in field ${field.displayName}`);
+      const coerced = coerce(field, raw === "" ? null : raw);
+      if (!coerced.ok) return skip("1003", coerced.message, `Invalid data type in field ${field.displayName}`);
       values[name] = coerced.value;
     }
 
@@ -234,8 +234,8 @@ export function createCustomObjectsModule(ctx: DomainContext): CustomObjectsModu
         if (!isObject(item)) return;
         const wanted = type.dedupeFields.map((f) => {
           const field = fieldOf(type, f);
-          const c = field ? coerce(field.dataType, item[f], field.length) : { ok: false as const };
-          return c.ok ? c.value : item[f];
+          const c = field ? coerce(field, item[f]) : undefined;
+          return c?.ok ? c.value : item[f];
         });
         const key = keyOf(wanted);
         for (const r of list) if (dedupeKey(type, r.values) === key) out.push(recordOut(r, seq, fields));
@@ -351,8 +351,8 @@ export function createCustomObjectsModule(ctx: DomainContext): CustomObjectsModu
             const wanted: unknown[] = [];
             for (const f of type.dedupeFields) {
               const field = fieldOf(type, f);
-              const c = field && !missing(obj[f]) ? coerce(field.dataType, obj[f], field.length) : { ok: false as const };
-              if (!c.ok) return { seq, status: "skipped", reasons: [{ code: "1002", message: `Missing value for required dedupe field '${f}'` }] };
+              const c = field && !missing(obj[f]) ? coerce(field, obj[f]) : undefined;
+              if (!c?.ok) return { seq, status: "skipped", reasons: [{ code: "1002", message: `Missing value for required dedupe field '${f}'` }] };
               wanted.push(c.value);
             }
             index = list.findIndex((r) => dedupeKey(type, r.values) === keyOf(wanted));

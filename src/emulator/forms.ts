@@ -7,7 +7,7 @@ import { blank, bodyOf, clone, isObject, leadDbDate, toId } from "./common";
 import type { Form } from "./model";
 import { ACTIVITY_FILL_OUT_FORM, seedForms } from "./seed";
 import { ApiError, type DomainContext, type DomainModule, type Reason, type RouteDef } from "./types";
-import { invalidValueMessage, isEmail } from "./values";
+import { coerce } from "./values";
 
 export interface FormSubmission {
   formId: number;
@@ -48,7 +48,8 @@ export function createFormsModule(
     for (const name of Object.keys(fields)) {
       if (!form.fields.includes(name)) return { code: "1006", message: `Field '${name}' not found` };
     }
-    if (typeof email !== "string" || !isEmail(email)) return { code: "1003", message: invalidValueMessage("email", email) };
+    const valid = coerce({ name: "email", dataType: "email" }, email);
+    if (!valid.ok) return { code: "1003", message: valid.message };
     return undefined;
   }
 

@@ -1,5 +1,7 @@
-import { coerce, isoSeconds, LEAD_FIELDS, leadField } from "./leadFields";
+import { leadDbDate } from "./common";
+import { LEAD_FIELDS, leadField } from "./leadFields";
 import type { DomainContext, Lead, LeadField, LeadsApi, Reason } from "./types";
+import { coerce } from "./values";
 
 export const SYNC_ACTIONS = ["createOrUpdate", "createOnly", "updateOnly", "createDuplicate"] as const;
 export type SyncAction = (typeof SYNC_ACTIONS)[number];
@@ -140,7 +142,7 @@ export class LeadStore implements LeadsApi {
   /** Inserts without dedupe (seeding, createDuplicate). */
   insert(values: Record<string, unknown>, partition = "Default"): SyncResult {
     const id = this.ctx.nextId("lead");
-    const now = isoSeconds(this.ctx.now());
+    const now = leadDbDate(this.ctx.now());
     const lead: Lead = { id, createdAt: now, updatedAt: now, partition };
     for (const [k, v] of Object.entries(values)) if (v !== null && v !== undefined) lead[k] = v;
     this.leads.set(id, lead);
@@ -155,7 +157,7 @@ export class LeadStore implements LeadsApi {
       if (v === null || v === undefined) delete lead[k];
       else lead[k] = v;
     }
-    lead.updatedAt = isoSeconds(this.ctx.now());
+    lead.updatedAt = leadDbDate(this.ctx.now());
     return { id, status: "updated" };
   }
 }

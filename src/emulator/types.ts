@@ -102,24 +102,28 @@ export interface RouteDef {
   handler: Handler;
 }
 
+/** Marketo's field data types (lead fields, activity attributes, custom object fields). */
+export type FieldDataType =
+  | "string"
+  | "text"
+  | "email"
+  | "phone"
+  | "url"
+  | "integer"
+  | "float"
+  | "currency"
+  | "boolean"
+  | "date"
+  | "datetime"
+  | "link"
+  | "score"
+  | "reference";
+
 /** Lead field description used by describe, sync validation and bulk import. */
 export interface LeadField {
   name: string;
   displayName: string;
-  dataType:
-    | "string"
-    | "text"
-    | "email"
-    | "phone"
-    | "url"
-    | "integer"
-    | "float"
-    | "currency"
-    | "boolean"
-    | "date"
-    | "datetime"
-    | "reference"
-    | "score";
+  dataType: FieldDataType;
   length?: number;
   readOnly?: boolean;
   /** Usable as lookupField / filterType. */
