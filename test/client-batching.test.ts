@@ -1,7 +1,8 @@
 import "should";
 import { Batcher, MarketoClient, MarketoError, type MarketoClientOptions, type RecordResult } from "../nodes/lib/marketo";
 import { Timers } from "../nodes/lib/marketo/timers";
-import { FakeMarketo, envelope, type FakeRequest } from "./helpers/fake-marketo";
+import { envelope, type FakeRequest } from "./helpers/fake-marketo";
+import { useFakeMarketo } from "./helpers/use-fake-marketo";
 
 const LEADS = "/rest/v1/leads.json";
 
@@ -101,39 +102,21 @@ describe("client: batcher", () => {
 
 describe("client: batching through the limiter", function () {
   this.timeout(30_000);
-  let fake: FakeMarketo;
-  const clients: MarketoClient[] = [];
-  const client = (opts: Partial<MarketoClientOptions> = {}) => {
-    const c = new MarketoClient({
-      endpoint: fake.url,
-      clientId: "cid",
-      clientSecret: "secret-x",
-      callsPerWindow: 1000,
-      windowMs: 1000,
-      batchWindowMs: 10,
-      retry: { maxAttempts: 3, baseDelayMs: 5, maxDelayMs: 10 },
-      ...opts,
-    });
-    clients.push(c);
-    return c;
-  };
-  beforeEach(async () => {
-    fake = await new FakeMarketo().start();
-  });
-  afterEach(async () => {
-    while (clients.length) await clients.pop()!.close();
-    await fake.stop();
+  const { fake, client } = useFakeMarketo({
+    clientSecret: "secret-x",
+    batchWindowMs: 10,
+    retry: { maxAttempts: 3, baseDelayMs: 5, maxDelayMs: 10 },
   });
 
   it("10,000 records pushed at once go out in ≤ 35 calls of ≤ 300, each answered in order", async () => {
-    fake.on("POST", LEADS, (req) => {
+    fake().on("POST", LEADS, (req) => {
       const input = (req.json as { input: Array<{ email: string }> }).input;
       return { json: envelope(input.map((l) => ({ id: Number(l.email.split("@")[0].slice(1)), status: "created" }))) };
     });
     const c = client();
     const rs = await Promise.all(Array.from({ length: 10_000 }, (_, i) => c.syncLead({ email: `u${i}@x.com` })));
     rs.every((r, i) => r.ok && r.id === i).should.be.true();
-    const calls = fake.api(LEADS);
+    const calls = fake().api(LEADS);
     calls.length.should.be.belowOrEqual(35);
     calls.every((q) => (q.json as { input: unknown[] }).input.length <= 300).should.be.true();
     const u = c.usage();
@@ -144,18 +127,18 @@ describe("client: batching through the limiter", function () {
   });
 
   it("under a slow limiter, records arriving while a call waits join it", async () => {
-    fake.on("POST", LEADS, (req) => created(req, 150));
+    fake().on("POST", LEADS, (req) => created(req, 150));
     // 2 calls per second → ≈ 526 ms between calls
     const c = client({ callsPerWindow: 2, windowMs: 1000, concurrency: 1 });
     const first = c.syncLead({ email: "first@x.com" });
     await new Promise((r) => setTimeout(r, 60)); // first call is on the wire
     const more = Array.from({ length: 50 }, (_, i) => c.syncLead({ email: `m${i}@x.com` }));
     await Promise.all([first, ...more]);
-    fake.api(LEADS).map((q) => (q.json as { input: unknown[] }).input.length).should.eql([1, 50]);
+    fake().api(LEADS).map((q) => (q.json as { input: unknown[] }).input.length).should.eql([1, 50]);
   });
 
   it("batches per (action, lookupField, partition): different options never share a call", async () => {
-    fake.on("POST", LEADS, (req) => created(req));
+    fake().on("POST", LEADS, (req) => created(req));
     const c = client();
     await Promise.all([
       c.syncLead({ email: "a@x.com" }),
@@ -163,22 +146,22 @@ describe("client: batching through the limiter", function () {
       c.syncLead({ email: "c@x.com" }, { partitionName: "EMEA" }),
       c.syncLead({ email: "d@x.com" }),
     ]);
-    const bodies = fake.api(LEADS).map((q) => q.json as Record<string, unknown>);
+    const bodies = fake().api(LEADS).map((q) => q.json as Record<string, unknown>);
     bodies.length.should.equal(3);
     bodies.find((b) => b.action === "updateOnly")!.should.containEql({ lookupField: "email" });
     bodies.find((b) => b.partitionName === "EMEA")!.should.containEql({ action: "createOrUpdate" });
   });
 
   it("the same lead (case-insensitive) twice goes in two calls, in order", async () => {
-    fake.on("POST", LEADS, (req) => created(req));
+    fake().on("POST", LEADS, (req) => created(req));
     const c = client();
     const rs = await Promise.all([c.syncLead({ email: "a@x.com", n: 1 }), c.syncLead({ email: "A@X.com ", n: 2 })]);
     rs.every((r) => r.ok).should.be.true();
-    fake.api(LEADS).map((q) => (q.json as { input: Array<{ n: number }> }).input.map((l) => l.n)).should.eql([[1], [2]]);
+    fake().api(LEADS).map((q) => (q.json as { input: Array<{ n: number }> }).input.map((l) => l.n)).should.eql([[1], [2]]);
   });
 
   it("program status is batched per (programId, statusName) with one call per lead id", async () => {
-    fake.on("POST", /\/rest\/v1\/programs\/\d+\/members\/status\.json/, (req) => ({
+    fake().on("POST", /\/rest\/v1\/programs\/\d+\/members\/status\.json/, (req) => ({
       json: envelope((req.json as { input: Array<{ leadId: number }> }).input.map((i, seq) => ({ seq, leadId: i.leadId, status: "created" }))),
     }));
     const c = client();
@@ -190,20 +173,20 @@ describe("client: batching through the limiter", function () {
       c.setProgramStatus(1, "Registered", 10),
     ]);
     rs.map((r) => r.id).should.eql([10, 11, 10, 10, 10]);
-    fake.api().length.should.equal(4);
+    fake().api().length.should.equal(4);
   });
 
   it("trigger campaign batches at most 100 leads per call", async () => {
-    fake.on("POST", "/rest/v1/campaigns/7/trigger.json", () => ({ json: envelope([{ id: 7 }]) }));
+    fake().on("POST", "/rest/v1/campaigns/7/trigger.json", () => ({ json: envelope([{ id: 7 }]) }));
     const c = client();
     const rs = await Promise.all(Array.from({ length: 250 }, (_, i) => c.triggerCampaignFor(7, i + 1)));
     rs.every((r) => r.ok && r.status === "triggered").should.be.true();
-    fake.api().map((q) => (q.json as { input: { leads: unknown[] } }).input.leads.length).should.eql([100, 100, 50]);
+    fake().api().map((q) => (q.json as { input: { leads: unknown[] } }).input.leads.length).should.eql([100, 100, 50]);
   });
 
   it("custom objects: dedupe fields learned from describe keep one key per call", async () => {
-    fake.on("GET", "/rest/v1/customobjects/car_c/describe.json", () => ({ json: envelope([{ name: "car_c", dedupeFields: ["vin"] }]) }));
-    fake.on("POST", "/rest/v1/customobjects/car_c.json", (req) => ({
+    fake().on("GET", "/rest/v1/customobjects/car_c/describe.json", () => ({ json: envelope([{ name: "car_c", dedupeFields: ["vin"] }]) }));
+    fake().on("POST", "/rest/v1/customobjects/car_c.json", (req) => ({
       json: envelope((req.json as { input: unknown[] }).input.map((_, seq) => ({ seq, status: "created", marketoGUID: `g${seq}` }))),
     }));
     const c = client();
@@ -214,14 +197,14 @@ describe("client: batching through the limiter", function () {
     ]);
     rs.map((r) => r.marketoGUID).should.eql(["g0", "g1", "g0"]);
     rs.map((r) => r.id).should.eql([5, 6, 7]);
-    const syncs = fake.api("/rest/v1/customobjects/car_c.json");
+    const syncs = fake().api("/rest/v1/customobjects/car_c.json");
     syncs.length.should.equal(2);
     (syncs[0].json as Record<string, unknown>).should.containEql({ action: "createOrUpdate", dedupeBy: "dedupeFields" });
-    fake.api("/rest/v1/customobjects/car_c/describe.json").length.should.equal(1);
+    fake().api("/rest/v1/customobjects/car_c/describe.json").length.should.equal(1);
   });
 
   it("findLeadId batches lookups, shares duplicates, and picks the most recently updated lead", async () => {
-    fake.on("GET", LEADS, () => ({
+    fake().on("GET", LEADS, () => ({
       json: envelope([
         { id: 1, email: "a@x.com", updatedAt: "2026-01-01T00:00:00Z" },
         { id: 2, email: "A@x.com", updatedAt: "2026-03-01T00:00:00Z" },
@@ -231,14 +214,14 @@ describe("client: batching through the limiter", function () {
     const c = client();
     const ids = await Promise.all([c.findLeadId("a@x.com"), c.findLeadId("b@x.com"), c.findLeadId("nobody@x.com"), c.findLeadId("A@X.COM")]);
     ids.should.eql([2, 3, undefined, 2]);
-    const calls = fake.api(LEADS);
+    const calls = fake().api(LEADS);
     calls.length.should.equal(1);
     calls[0].query.get("filterType")!.should.equal("email");
     calls[0].query.get("filterValues")!.split(",").sort().should.eql(["a@x.com", "b@x.com", "nobody@x.com"]);
   });
 
   it("flush() sends at once, pending() counts what is held", async () => {
-    fake.on("POST", LEADS, (req) => created(req));
+    fake().on("POST", LEADS, (req) => created(req));
     const c = client({ batchWindowMs: 60_000 });
     const p = c.syncLead({ email: "a@x.com" });
     await new Promise((r) => setTimeout(r, 20));
@@ -250,14 +233,14 @@ describe("client: batching through the limiter", function () {
   });
 
   it("close() sends what is held, then refuses new records; usage events stop", async () => {
-    fake.on("POST", LEADS, (req) => created(req, 50));
+    fake().on("POST", LEADS, (req) => created(req, 50));
     const c = client({ batchWindowMs: 60_000 });
     const usages: number[] = [];
     c.on("usage", (u) => usages.push(u.callsTotal));
     const held = c.syncLead({ email: "a@x.com" });
     await c.close();
     (await held).ok.should.be.true();
-    fake.api(LEADS).length.should.equal(1);
+    fake().api(LEADS).length.should.equal(1);
     const late = await c.syncLead({ email: "b@x.com" });
     late.should.containEql({ ok: false, status: "failed" });
     late.error!.should.containEql({ code: "CLIENT_CLOSED", category: "validation" });
@@ -273,7 +256,7 @@ describe("client: batching through the limiter", function () {
   });
 
   it("close() does not wait for a quota pause: held records fail as retryable CLIENT_CLOSED", async () => {
-    fake.on("POST", LEADS, () => ({ json: { success: false, requestId: "1#1", errors: [{ code: "607", message: "Daily quota reached" }] } }));
+    fake().on("POST", LEADS, () => ({ json: { success: false, requestId: "1#1", errors: [{ code: "607", message: "Daily quota reached" }] } }));
     const c = client({ quotaProbeIntervalMs: 60_000, closeTimeoutMs: 2000 });
     const p = c.syncLead({ email: "a@x.com" });
     await new Promise((r) => setTimeout(r, 100));

@@ -1,7 +1,7 @@
 import should from "should";
 import Papa from "papaparse";
-import { MarketoClient, type MarketoClientOptions } from "../nodes/lib/marketo";
 import { FakeMarketo, envelope, failure } from "./helpers/fake-marketo";
+import { useFakeMarketo } from "./helpers/use-fake-marketo";
 
 interface Job {
   rows: Array<Record<string, string>>;
@@ -60,34 +60,17 @@ function bulkServer(fake: FakeMarketo, base: string, statusPath: (id: string) =>
 
 describe("client: bulk import", function () {
   this.timeout(20_000);
-  let fake: FakeMarketo;
-  const clients: MarketoClient[] = [];
-  const client = (opts: Partial<MarketoClientOptions> = {}) => {
-    const c = new MarketoClient({
-      endpoint: `${fake.url}/identity`,
-      clientId: "cid",
-      clientSecret: "bulk-secret",
-      callsPerWindow: 1000,
-      windowMs: 1000,
-      bulkPollIntervalMs: 10,
-      retry: { maxAttempts: 3, baseDelayMs: 5, maxDelayMs: 10 },
-      ...opts,
-    });
-    clients.push(c);
-    return c;
-  };
-  beforeEach(async () => {
-    fake = await new FakeMarketo().start();
-  });
-  afterEach(async () => {
-    while (clients.length) await clients.pop()!.close();
-    await fake.stop();
+  const { fake, client } = useFakeMarketo({
+    endpointPath: "/identity",
+    clientSecret: "bulk-secret",
+    bulkPollIntervalMs: 10,
+    retry: { maxAttempts: 3, baseDelayMs: 5, maxDelayMs: 10 },
   });
 
   it("leads: uploads CSV multipart, polls, and maps failures and warnings back to their rows by content", async () => {
-    const jobs = bulkServer(fake, "/bulk/v1/leads.json", (id) => `/bulk/v1/leads/batch/${id}.json`, (id, w) => `/bulk/v1/leads/batch/${id}/${w}.json`);
+    const jobs = bulkServer(fake(), "/bulk/v1/leads.json", (id) => `/bulk/v1/leads/batch/${id}.json`, (id, w) => `/bulk/v1/leads/batch/${id}/${w}.json`);
     // Queue full once: the client waits and resubmits.
-    fake.on("POST", "/bulk/v1/leads.json", undefined, { json: failure("1016", "Too many imports") });
+    fake().on("POST", "/bulk/v1/leads.json", undefined, { json: failure("1016", "Too many imports") });
     const c = client();
     const rows = [
       { email: "a@x.com", firstName: "Ann", score: 1 },
@@ -105,7 +88,7 @@ describe("client: bulk import", function () {
     out.rows[2].reasons![0].message.should.equal("Invalid data type in field score");
     out.jobs.length.should.equal(1);
     out.jobs[0].should.containEql({ status: "Complete", numOfRowsFailed: 2, numOfRowsWithWarning: 1, rows: 5 });
-    const uploads = fake.api("/bulk/v1/leads.json");
+    const uploads = fake().api("/bulk/v1/leads.json");
     uploads.length.should.equal(2);
     uploads[1].parts!.should.containEql({ format: "csv", lookupField: "email", listId: "42" });
     uploads[1].headers["content-type"]!.should.match(/^multipart\/form-data; boundary=/);
@@ -115,25 +98,25 @@ describe("client: bulk import", function () {
   });
 
   it("keeps each file under the size limit by splitting into several jobs", async () => {
-    bulkServer(fake, "/bulk/v1/leads.json", (id) => `/bulk/v1/leads/batch/${id}.json`, (id, w) => `/bulk/v1/leads/batch/${id}/${w}.json`);
+    bulkServer(fake(), "/bulk/v1/leads.json", (id) => `/bulk/v1/leads/batch/${id}.json`, (id, w) => `/bulk/v1/leads/batch/${id}/${w}.json`);
     const c = client({ bulkMaxFileBytes: 2000 });
     const rows = Array.from({ length: 200 }, (_, i) => ({ email: i % 50 === 7 ? `bad${i}` : `user${i}@example.com`, n: i }));
     const out = await c.bulkImportLeads(rows);
     out.jobs.length.should.be.above(2);
-    fake.api("/bulk/v1/leads.json").every((q) => Buffer.byteLength(q.parts!.file) <= 2000).should.be.true();
+    fake().api("/bulk/v1/leads.json").every((q) => Buffer.byteLength(q.parts!.file) <= 2000).should.be.true();
     out.rows.length.should.equal(200);
     out.rows.forEach((r, i) => r.outcome.should.equal(i % 50 === 7 ? "failed" : "imported"));
   });
 
   it("custom objects and program members use their own paths and form fields", async () => {
     bulkServer(
-      fake,
+      fake(),
       "/bulk/v1/customobjects/car_c/import.json",
       (id) => `/bulk/v1/customobjects/car_c/import/${id}/status.json`,
       (id, w) => `/bulk/v1/customobjects/car_c/import/${id}/${w}.json`,
     );
     bulkServer(
-      fake,
+      fake(),
       "/bulk/v1/program/1001/members/import.json",
       (id) => `/bulk/v1/program/members/import/${id}/status.json`,
       (id, w) => `/bulk/v1/program/members/import/${id}/${w}.json`,
@@ -143,12 +126,12 @@ describe("client: bulk import", function () {
     co.rows[0].outcome.should.equal("imported");
     const pm = await c.bulkImportProgramMembers(1001, "Registered", [{ email: "a@x.com" }, { email: "nope" }]);
     pm.rows.map((r) => r.outcome).should.eql(["imported", "failed"]);
-    fake.api("/bulk/v1/program/1001/members/import.json")[0].parts!.programMemberStatus!.should.equal("Registered");
+    fake().api("/bulk/v1/program/1001/members/import.json")[0].parts!.programMemberStatus!.should.equal("Registered");
   });
 
   it("a job Marketo fails fails every row of it", async () => {
-    fake.on("POST", "/bulk/v1/leads.json", () => ({ json: envelope([{ batchId: 5, status: "Queued" }]) }));
-    fake.on("GET", "/bulk/v1/leads/batch/5.json", () => ({ json: envelope([{ batchId: 5, status: "Failed", message: "Bad header" }]) }));
+    fake().on("POST", "/bulk/v1/leads.json", () => ({ json: envelope([{ batchId: 5, status: "Queued" }]) }));
+    fake().on("GET", "/bulk/v1/leads/batch/5.json", () => ({ json: envelope([{ batchId: 5, status: "Failed", message: "Bad header" }]) }));
     const c = client();
     const out = await c.bulkImportLeads([{ email: "a@x.com" }, { email: "b@x.com" }]);
     out.rows.every((r) => !r.ok && r.outcome === "failed").should.be.true();

@@ -1,6 +1,7 @@
 import should from "should";
-import { MarketoClient, MarketoError, type MarketoClientOptions, type StateEvent } from "../nodes/lib/marketo";
+import { MarketoError, type StateEvent } from "../nodes/lib/marketo";
 import { FakeMarketo, envelope, failure, type FakeRequest } from "./helpers/fake-marketo";
+import { useFakeMarketo } from "./helpers/use-fake-marketo";
 
 const SECRET = "s3cr3t-client-secret-value";
 const LEADS = "/rest/v1/leads.json";
@@ -13,74 +14,55 @@ function created(req: FakeRequest) {
 
 describe("client against a scripted Marketo", function () {
   this.timeout(20_000);
-  let fake: FakeMarketo;
-  const clients: MarketoClient[] = [];
-
-  function client(opts: Partial<MarketoClientOptions> = {}): MarketoClient {
-    const c = new MarketoClient({
-      endpoint: `${fake.url}/rest/`,
-      clientId: "cid",
-      clientSecret: SECRET,
-      callsPerWindow: 1000,
-      windowMs: 1000,
-      batchWindowMs: 10,
-      retry: { maxAttempts: 5, baseDelayMs: 5, maxDelayMs: 20 },
-      requestTimeoutMs: 2000,
-      ...opts,
-    });
-    clients.push(c);
-    return c;
-  }
-
-  beforeEach(async () => {
-    fake = await new FakeMarketo().start();
-  });
-  afterEach(async () => {
-    while (clients.length) await clients.pop()!.close();
-    await fake.stop();
+  const { fake, client } = useFakeMarketo({
+    endpointPath: "/rest/",
+    clientSecret: SECRET,
+    batchWindowMs: 10,
+    retry: { maxAttempts: 5, baseDelayMs: 5, maxDelayMs: 20 },
+    requestTimeoutMs: 2000,
   });
 
   describe("tokens", () => {
     it("100 concurrent calls share one identity call, and later calls reuse the token", async () => {
-      fake.on("GET", "/rest/v1/leads/describe2.json", () => ({ json: envelope([{ name: "API Lead" }]) }));
+      fake().on("GET", "/rest/v1/leads/describe2.json", () => ({ json: envelope([{ name: "API Lead" }]) }));
       const c = client();
       await Promise.all(Array.from({ length: 100 }, () => c.describeLeads()));
       await c.describeLeads();
-      fake.identityCalls.should.equal(1);
-      fake.api().length.should.equal(101);
-      const id = fake.requests.find((r) => r.path === "/identity/oauth/token")!;
+      fake().identityCalls.should.equal(1);
+      fake().api().length.should.equal(101);
+      const id = fake().requests.find((r) => r.path === "/identity/oauth/token")!;
       id.method.should.equal("POST");
       id.form!.get("client_secret")!.should.equal(SECRET);
       id.form!.get("grant_type")!.should.equal("client_credentials");
       id.query.toString().should.equal(""); // the secret never travels in a URL
-      fake.api()[0].headers.authorization!.should.equal("Bearer tok-1");
+      fake().api()[0].headers.authorization!.should.equal("Bearer tok-1");
     });
 
     it("expires_in 0: does not cache, waits a second and asks again", async () => {
       let n = 0;
-      fake.identity = () => ({ json: { access_token: "tok-1", expires_in: n++ === 0 ? 0 : 3600 } });
-      fake.on("POST", LEADS, created);
+      fake().identity = () => ({ json: { access_token: "tok-1", expires_in: n++ === 0 ? 0 : 3600 } });
+      fake().on("POST", LEADS, created);
       const c = client();
       const t0 = Date.now();
       (await c.syncLead({ email: "a@x.com" })).ok.should.be.true();
-      fake.identityCalls.should.equal(2);
+      fake().identityCalls.should.equal(2);
       (Date.now() - t0).should.be.aboveOrEqual(950);
     });
 
     for (const code of ["601", "602"]) {
       it(`${code}: fetches a new token (bypassing the cache) and retries the call once`, async () => {
-        fake.on("POST", LEADS, created, { json: failure(code, "Access token invalid") });
+        fake().on("POST", LEADS, created, { json: failure(code, "Access token invalid") });
         const c = client();
         const r = await c.syncLead({ email: "a@x.com" });
         r.ok.should.be.true();
-        fake.identityCalls.should.equal(2);
-        fake.api(LEADS).length.should.equal(2);
+        fake().identityCalls.should.equal(2);
+        fake().api(LEADS).length.should.equal(2);
         c.usage().answersByCode[code].should.equal(1);
       });
     }
 
     it("a second 601/602 is an auth failure (no loop) and the state says auth-failed", async () => {
-      fake.on("POST", LEADS, () => ({ json: failure("602", "Access token expired") }));
+      fake().on("POST", LEADS, () => ({ json: failure("602", "Access token expired") }));
       const c = client();
       const states: string[] = [];
       c.on("state", (s) => states.push(s.state));
@@ -88,14 +70,14 @@ describe("client against a scripted Marketo", function () {
       r.ok.should.be.false();
       r.error!.category.should.equal("auth");
       r.error!.retryable.should.be.false();
-      fake.api(LEADS).length.should.equal(2);
-      fake.identityCalls.should.equal(2);
+      fake().api(LEADS).length.should.equal(2);
+      fake().identityCalls.should.equal(2);
       states.should.containEql("auth-failed");
       c.usage().state.should.equal("auth-failed");
     });
 
     it("identity 401 fails every record with Marketo's reason, category auth", async () => {
-      fake.identity = () => ({ status: 401, json: { error: "invalid_client", error_description: "Bad client credentials" } });
+      fake().identity = () => ({ status: 401, json: { error: "invalid_client", error_description: "Bad client credentials" } });
       const c = client();
       const rs = await Promise.all([c.syncLead({ email: "a@x.com" }), c.syncLead({ email: "b@x.com" })]);
       for (const r of rs) {
@@ -106,8 +88,8 @@ describe("client against a scripted Marketo", function () {
         r.error!.category.should.equal("auth");
         r.error!.message.should.equal("Marketo rejected the client credentials: Bad client credentials");
       }
-      fake.api().length.should.equal(0);
-      fake.identityCalls.should.equal(1);
+      fake().api().length.should.equal(0);
+      fake().identityCalls.should.equal(1);
     });
   });
 
@@ -128,30 +110,30 @@ describe("client against a scripted Marketo", function () {
       it(`${name} is retried, then the record lands`, async () => {
         // 611 gets one retry only (two tries in all); the others survive two failures.
         const replies = name === "611" ? [reply!] : [reply!, reply!];
-        fake.on("POST", LEADS, created, ...replies);
+        fake().on("POST", LEADS, created, ...replies);
         const c = client();
         const r = await c.syncLead({ email: "a@x.com" });
         r.should.containEql({ ok: true, status: "created", id: 1 });
-        fake.api(LEADS).length.should.equal(replies.length + 1);
+        fake().api(LEADS).length.should.equal(replies.length + 1);
       });
     }
 
     it("611 is tried at most twice", async () => {
-      fake.on("POST", LEADS, created, { json: failure("611") }, { json: failure("611") }, { json: failure("611") });
+      fake().on("POST", LEADS, created, { json: failure("611") }, { json: failure("611") }, { json: failure("611") });
       const c = client();
       const r = await c.syncLead({ email: "a@x.com" });
       r.ok.should.be.false();
       r.error!.code.should.equal("611");
-      fake.api(LEADS).length.should.equal(2);
+      fake().api(LEADS).length.should.equal(2);
     });
 
     it("gives up after retry.maxAttempts with the last error", async () => {
-      fake.on("POST", LEADS, () => ({ json: failure("604", "Request timed out") }));
+      fake().on("POST", LEADS, () => ({ json: failure("604", "Request timed out") }));
       const c = client({ retry: { maxAttempts: 3, baseDelayMs: 5, maxDelayMs: 10 } });
       const r = await c.syncLead({ email: "a@x.com" });
       r.should.containEql({ ok: false, status: "failed" });
       r.error!.should.containEql({ code: "604", category: "marketo", retryable: true });
-      fake.api(LEADS).length.should.equal(3);
+      fake().api(LEADS).length.should.equal(3);
     });
 
     for (const [code, category] of [
@@ -163,33 +145,27 @@ describe("client against a scripted Marketo", function () {
       ["799", "marketo"],
     ] as const) {
       it(`${code} is not retried (category ${category})`, async () => {
-        fake.on("POST", LEADS, () => ({ json: failure(code, "nope") }));
+        fake().on("POST", LEADS, () => ({ json: failure(code, "nope") }));
         const c = client();
         const r = await c.syncLead({ email: "a@x.com" });
         r.ok.should.be.false();
         r.error!.should.containEql({ code, category, retryable: false, operation: "syncLeads" });
         should(r.error!.requestId).be.a.String();
-        fake.api(LEADS).length.should.equal(1);
+        fake().api(LEADS).length.should.equal(1);
       });
     }
 
     it("a call that never answers times out as a network error", async () => {
-      fake.on("POST", LEADS, () => "hang");
+      fake().on("POST", LEADS, () => "hang");
       const c = client({ requestTimeoutMs: 150, retry: { maxAttempts: 2, baseDelayMs: 5, maxDelayMs: 10 } });
       const r = await c.syncLead({ email: "a@x.com" });
       r.ok.should.be.false();
       r.error!.should.containEql({ code: "ETIMEDOUT", category: "network", action: "retry", retryable: true });
-      fake.api(LEADS).length.should.equal(2);
+      fake().api(LEADS).length.should.equal(2);
     });
 
     it("an unreachable host is a network error", async () => {
-      const c = new MarketoClient({
-        endpoint: "http://127.0.0.1:1",
-        clientId: "cid",
-        clientSecret: SECRET,
-        retry: { maxAttempts: 1, baseDelayMs: 5, maxDelayMs: 5 },
-      });
-      clients.push(c);
+      const c = client({ endpoint: "http://127.0.0.1:1", retry: { maxAttempts: 1, baseDelayMs: 5, maxDelayMs: 5 } });
       const r = await c.syncLead({ email: "a@x.com" });
       r.error!.should.containEql({ code: "ECONNREFUSED", category: "network" });
     });
@@ -197,7 +173,7 @@ describe("client against a scripted Marketo", function () {
 
   describe("rate limits and quota", () => {
     it("606 pauses the whole client with growing, spaced back-offs (no tight loop)", async () => {
-      fake.on("POST", LEADS, created, { json: failure("606", "Max rate limit '100' exceeded with in '20' secs") }, {
+      fake().on("POST", LEADS, created, { json: failure("606", "Max rate limit '100' exceeded with in '20' secs") }, {
         json: failure("606", "Max rate limit '100' exceeded with in '20' secs"),
       });
       const c = client({ windowMs: 400 });
@@ -205,7 +181,7 @@ describe("client against a scripted Marketo", function () {
       c.on("state", (s) => states.push(s));
       const r = await c.syncLead({ email: "a@x.com" });
       r.ok.should.be.true();
-      const at = fake.api(LEADS).map((q) => q.at);
+      const at = fake().api(LEADS).map((q) => q.at);
       at.length.should.equal(3);
       (at[1] - at[0]).should.be.aboveOrEqual(75); // ≈ window/4 (±20 %)
       (at[2] - at[1]).should.be.aboveOrEqual(150); // doubled
@@ -217,14 +193,14 @@ describe("client against a scripted Marketo", function () {
 
     it("other calls wait during a 606 pause instead of hammering", async () => {
       let first = true;
-      fake.on("POST", LEADS, (req) => {
+      fake().on("POST", LEADS, (req) => {
         if (first) {
           first = false;
           return { json: failure("606", "Max rate limit") };
         }
         return created(req);
       });
-      fake.on("GET", "/rest/v1/leads/describe2.json", () => ({ json: envelope([{}]) }));
+      fake().on("GET", "/rest/v1/leads/describe2.json", () => ({ json: envelope([{}]) }));
       const c = client({ windowMs: 800 });
       const sync = c.syncLead({ email: "a@x.com" });
       await new Promise((r) => setTimeout(r, 60));
@@ -235,27 +211,27 @@ describe("client against a scripted Marketo", function () {
     });
 
     it("606 that never clears fails after maxRateLimitWaitMs with category rate-limit, retryable", async () => {
-      fake.on("POST", LEADS, () => ({ json: failure("606", "Max rate limit") }));
+      fake().on("POST", LEADS, () => ({ json: failure("606", "Max rate limit") }));
       const c = client({ windowMs: 200, maxRateLimitWaitMs: 600 });
       const t = Date.now();
       const r = await c.syncLead({ email: "a@x.com" });
       r.ok.should.be.false();
       r.error!.should.containEql({ code: "606", category: "rate-limit", retryable: true });
       (Date.now() - t).should.be.below(1500);
-      fake.api(LEADS).length.should.be.within(2, 8);
+      fake().api(LEADS).length.should.be.within(2, 8);
     });
 
     it("615 waits 1–3 s and retries", async () => {
-      fake.on("POST", LEADS, created, { json: failure("615", "Concurrent access limit '10' reached") });
+      fake().on("POST", LEADS, created, { json: failure("615", "Concurrent access limit '10' reached") });
       const c = client();
       const r = await c.syncLead({ email: "a@x.com" });
       r.ok.should.be.true();
-      const at = fake.api(LEADS).map((q) => q.at);
+      const at = fake().api(LEADS).map((q) => q.at);
       (at[1] - at[0]).should.be.within(950, 3500);
     });
 
     it("607 pauses every call until a probe succeeds; state quota with resumesAt = next midnight Chicago", async () => {
-      fake.on("POST", LEADS, created, { json: failure("607", "Daily quota reached") }, { json: failure("607", "Daily quota reached") });
+      fake().on("POST", LEADS, created, { json: failure("607", "Daily quota reached") }, { json: failure("607", "Daily quota reached") });
       const c = client({ quotaProbeIntervalMs: 200 });
       const states: StateEvent[] = [];
       c.on("state", (s) => states.push(s));
@@ -267,7 +243,7 @@ describe("client against a scripted Marketo", function () {
       const r2 = c.syncLead({ email: "b@x.com" });
       (await r1).ok.should.be.true();
       (await r2).ok.should.be.true();
-      const at = fake.api(LEADS).map((q) => q.at);
+      const at = fake().api(LEADS).map((q) => q.at);
       (at[1] - at[0]).should.be.aboveOrEqual(190); // the probe waited for the interval
       (at[2] - at[1]).should.be.aboveOrEqual(190);
       states.map((s) => s.state).should.containEql("quota");
@@ -277,7 +253,7 @@ describe("client against a scripted Marketo", function () {
 
   describe("daily budget", () => {
     it("when the budget is used, calls wait (state quota) instead of failing; refused calls do not count", async () => {
-      fake.on("GET", "/rest/v1/leads/describe2.json", () => ({ json: envelope([{}]) }), { json: failure("1003", "refused") });
+      fake().on("GET", "/rest/v1/leads/describe2.json", () => ({ json: envelope([{}]) }), { json: failure("1003", "refused") });
       const c = client({ dailyBudget: 2, closeTimeoutMs: 200 });
       await c.describeLeads().then(
         () => {
@@ -295,7 +271,7 @@ describe("client against a scripted Marketo", function () {
       );
       await new Promise((r) => setTimeout(r, 150));
       settled.should.be.false();
-      fake.api().length.should.equal(3);
+      fake().api().length.should.equal(3);
       c.usage().state.should.equal("quota");
       await c.close();
       const e = (await third) as MarketoError;
@@ -305,7 +281,7 @@ describe("client against a scripted Marketo", function () {
 
   describe("request shapes", () => {
     it("HTTP 413 splits the batch in two and results still line up", async () => {
-      fake.on("POST", LEADS, (req) => {
+      fake().on("POST", LEADS, (req) => {
         const input = (req.json as { input: Array<{ email: string }> }).input;
         if (input.length > 2) return { status: 413, text: "Request Entity Too Large" };
         return { json: envelope(input.map((l) => ({ id: Number(l.email.slice(1, 2)), status: "updated" }))) };
@@ -317,11 +293,11 @@ describe("client against a scripted Marketo", function () {
     });
 
     it("HTTP 414 is resent as POST with _method=GET and a form body", async () => {
-      fake.on("GET", LEADS, () => ({ json: envelope([{ id: 7, email: "a@x.com" }]) }), { status: 414, text: "URI Too Long" });
+      fake().on("GET", LEADS, () => ({ json: envelope([{ id: 7, email: "a@x.com" }]) }), { status: 414, text: "URI Too Long" });
       const c = client();
       const leads = await c.getLeadsByFilter("email", ["a@x.com"], ["id", "email"]);
       leads.should.eql([{ id: 7, email: "a@x.com" }]);
-      const [first, second] = fake.api(LEADS);
+      const [first, second] = fake().api(LEADS);
       first.method.should.equal("GET");
       second.method.should.equal("POST");
       second.headers["content-type"]!.should.match(/application\/x-www-form-urlencoded/);
@@ -331,18 +307,18 @@ describe("client against a scripted Marketo", function () {
     });
 
     it("a GET longer than ~7 KB goes straight out as POST _method=GET", async () => {
-      fake.on("GET", LEADS, () => ({ json: envelope([]) }));
+      fake().on("GET", LEADS, () => ({ json: envelope([]) }));
       const c = client();
       const emails = Array.from({ length: 300 }, (_, i) => `a-rather-long-address-number-${i}@example.com`);
       (await c.getLeadsByFilter("email", emails)).should.eql([]);
-      const reqs = fake.api(LEADS);
+      const reqs = fake().api(LEADS);
       reqs.length.should.equal(1);
       reqs[0].method.should.equal("POST");
       reqs[0].form!.get("filterValues")!.split(",").length.should.equal(300);
     });
 
     it("follows nextPageToken", async () => {
-      fake.on(
+      fake().on(
         "GET",
         LEADS,
         () => ({ json: envelope([{ id: 2 }]) }),
@@ -350,31 +326,31 @@ describe("client against a scripted Marketo", function () {
       );
       const c = client();
       (await c.getLeadsByFilter("id", [1, 2])).should.eql([{ id: 1 }, { id: 2 }]);
-      fake.api(LEADS)[1].query.get("nextPageToken")!.should.equal("PAGE2");
+      fake().api(LEADS)[1].query.get("nextPageToken")!.should.equal("PAGE2");
     });
 
     it("sends JSON with the right headers and the documented bodies", async () => {
-      fake.on("POST", "/rest/v1/leads/programs/1001/status.json", (req) => ({
+      fake().on("POST", "/rest/v1/leads/programs/1001/status.json", (req) => ({
         json: envelope((req.json as { input: Array<{ id: number }> }).input.map((i) => ({ id: i.id, status: "updated" }))),
       }));
-      fake.on("POST", "/rest/v1/campaigns/55/trigger.json", () => ({ json: envelope([{ id: 55 }]) }));
+      fake().on("POST", "/rest/v1/campaigns/55/trigger.json", () => ({ json: envelope([{ id: 55 }]) }));
       const c = client();
       (await c.changeLeadProgramStatus(1001, "Registered", [5, 6])).map((r) => r.id).should.eql([5, 6]);
-      const legacy = fake.api("/rest/v1/leads/programs/1001/status.json")[0];
+      const legacy = fake().api("/rest/v1/leads/programs/1001/status.json")[0];
       legacy.json!.should.eql({ status: "Registered", input: [{ id: 5 }, { id: 6 }] });
       legacy.headers["content-type"]!.should.match(/^application\/json/);
       String(legacy.headers["accept-encoding"]).should.match(/gzip/);
       const tokens = [{ name: "{{my.x}}", value: "1" }];
       const rs = await c.triggerCampaign(55, [5, 6], tokens);
       rs.map((r) => r.status).should.eql(["triggered", "triggered"]);
-      fake.api("/rest/v1/campaigns/55/trigger.json")[0].json!.should.eql({ input: { leads: [{ id: 5 }, { id: 6 }], tokens } });
+      fake().api("/rest/v1/campaigns/55/trigger.json")[0].json!.should.eql({ input: { leads: [{ id: 5 }, { id: 6 }], tokens } });
     });
 
     it("asset not-found (success + warning, no result) is undefined / []", async () => {
       const notFound = { json: { success: true, errors: [], warnings: ["No assets found for the given search criteria."], requestId: "1#2" } };
-      fake.on("GET", "/rest/asset/v1/program/byName.json", () => notFound);
-      fake.on("GET", "/rest/asset/v1/channels.json", () => notFound);
-      fake.on("GET", "/rest/asset/v1/program/9.json", () => ({ json: failure("702", "No data found") }));
+      fake().on("GET", "/rest/asset/v1/program/byName.json", () => notFound);
+      fake().on("GET", "/rest/asset/v1/channels.json", () => notFound);
+      fake().on("GET", "/rest/asset/v1/program/9.json", () => ({ json: failure("702", "No data found") }));
       const c = client();
       should(await c.getProgramByName("Nope")).be.undefined();
       should(await c.getProgram(9)).be.undefined();
@@ -384,7 +360,7 @@ describe("client against a scripted Marketo", function () {
 
   describe("record-level results", () => {
     it("1037 → ok unchanged; 1004/1025 → skipped with category; seq honoured", async () => {
-      fake.on("POST", "/rest/v1/programs/1001/members/status.json", () => ({
+      fake().on("POST", "/rest/v1/programs/1001/members/status.json", () => ({
         json: envelope([
           { seq: 2, status: "created", leadId: 3 },
           { seq: 0, status: "skipped", reasons: [{ code: "1037", message: "Lead skipped because it is already in or past this status" }] },
@@ -399,12 +375,12 @@ describe("client against a scripted Marketo", function () {
       rs[1].error!.should.containEql({ code: "1004", category: "validation", retryable: false, operation: "syncProgramMemberStatus" });
       rs[2].should.containEql({ ok: true, status: "created", id: 3 });
       rs[3].should.containEql({ ok: true, status: "updated", id: 4 });
-      fake.api()[0].json!.should.eql({ statusName: "Registered", input: [{ leadId: 1 }, { leadId: 2 }, { leadId: 3 }, { leadId: 4 }] });
+      fake().api()[0].json!.should.eql({ statusName: "Registered", input: [{ leadId: 1 }, { leadId: 2 }, { leadId: 3 }, { leadId: 4 }] });
       c.usage().outcomes.should.containEql({ unchanged: 1, skipped: 1, created: 1, updated: 1 });
     });
 
     it("custom activities report failures in `errors`", async () => {
-      fake.on("POST", "/rest/v1/activities/external.json", () => ({
+      fake().on("POST", "/rest/v1/activities/external.json", () => ({
         json: envelope([
           { id: 50, marketoGUID: "50", status: "added" },
           { status: "skipped", errors: [{ code: "1004", message: "Lead not found" }] },
@@ -416,14 +392,14 @@ describe("client against a scripted Marketo", function () {
       a.should.containEql({ ok: true, status: "added", marketoGUID: "50", id: 1 });
       b.should.containEql({ ok: false, status: "skipped", id: 2 });
       b.error!.code.should.equal("1004");
-      fake.api().length.should.equal(1);
+      fake().api().length.should.equal(1);
     });
 
     it("a request-level failure fails every record of the call", async () => {
-      fake.on("POST", LEADS, () => ({ json: failure("1006", "Lookup field 'userId' not found") }));
+      fake().on("POST", LEADS, () => ({ json: failure("1006", "Lookup field 'userId' not found") }));
       const c = client();
       const rs = await Promise.all([1, 2, 3].map((i) => c.syncLead({ userId: i }, { lookupField: "userId" })));
-      fake.api(LEADS).length.should.equal(1);
+      fake().api(LEADS).length.should.equal(1);
       for (const r of rs) r.should.containEql({ ok: false, status: "failed" });
       rs[0].error!.message.should.match(/Lookup field 'userId' not found/);
     });
@@ -432,12 +408,12 @@ describe("client against a scripted Marketo", function () {
   describe("secrets", () => {
     it("no error carries the client secret or the token, in message, JSON or stack", async () => {
       const errors: MarketoError[] = [];
-      fake.identity = () => ({ status: 401, json: { error: "invalid_client", error_description: `Bad client credentials ${SECRET}` } });
+      fake().identity = () => ({ status: 401, json: { error: "invalid_client", error_description: `Bad client credentials ${SECRET}` } });
       let c = client();
       errors.push((await c.syncLead({ email: "a@x.com" })).error!);
       await c.close();
-      fake.identity = () => ({ json: { access_token: "tok-1", expires_in: 3600 } });
-      fake.on("POST", LEADS, () => ({ json: failure("1003", `echo Bearer tok-1 client_secret=${SECRET}`) }));
+      fake().identity = () => ({ json: { access_token: "tok-1", expires_in: 3600 } });
+      fake().on("POST", LEADS, () => ({ json: failure("1003", `echo Bearer tok-1 client_secret=${SECRET}`) }));
       c = client();
       errors.push((await c.syncLead({ email: "a@x.com" })).error!);
       c = client({ endpoint: "http://127.0.0.1:1", retry: { maxAttempts: 1, baseDelayMs: 1, maxDelayMs: 1 } });
