@@ -73,11 +73,14 @@ async function main() {
   const stop = async () => {
     if (stopping) return process.exit(1);
     stopping = true;
-    console.log("\nStopping: sending what is held, then closing the emulator…");
+    console.log("\nStopping: finishing the attendees already started, then closing the emulator…");
     clearInterval(feeder);
     clearInterval(report);
+    // Let started journeys reach Marketo (they climb the ladder one status at a time).
+    const settle = Promise.allSettled([...inFlight]);
+    await Promise.race([settle, new Promise((r) => setTimeout(r, 20_000).unref())]);
     await marketo.close();
-    await Promise.allSettled([...inFlight]);
+    await settle;
     await emu.stop();
     console.log(`Done: ${sent.toLocaleString()} results ok, ${failed} failed.`);
     process.exit(0);
