@@ -140,9 +140,30 @@ async function runJob(
   }
   for (const i of file.indexes) out[i] = { ok: true, status: "updated", outcome: "imported", batchId };
   const matcher = new RowMatcher(file.indexes, rows, columns);
+  let failures: string | undefined;
+  if (summary.numOfRowsFailed > 0) {
+    try {
+      failures = await download(ctx, paths, batchId, "failures");
+    } catch (err) {
+      // Marketo says some rows failed but we cannot tell which: no row of this job may be
+      // reported as imported (it used to be, with only a log line). Retryable: the import
+      // is an upsert, so sending the rows again is the way to learn their outcome.
+      const why = asError(err, paths.operation).message;
+      const error = new MarketoError({
+        code: "BULK_OUTCOME_UNKNOWN",
+        message: `Bulk import job ${batchId} reported ${summary.numOfRowsFailed} failed row(s) but its failures file could not be read (${why}); this row may not have been imported`,
+        category: "marketo",
+        action: "retry",
+        retryable: true,
+        operation: paths.operation,
+      });
+      for (const i of file.indexes) out[i] = { ...failedRow(error), batchId };
+      return summary;
+    }
+  }
   try {
-    if (summary.numOfRowsFailed > 0) {
-      for (const m of matcher.match(await download(ctx, paths, batchId, "failures"))) {
+    if (failures !== undefined) {
+      for (const m of matcher.match(failures)) {
         const error = new MarketoError({
           code: "BULK_ROW_FAILED",
           message: `Bulk import rejected the row: ${m.reason}`,

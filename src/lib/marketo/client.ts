@@ -158,7 +158,7 @@ export class MarketoClient extends EventEmitter<MarketoClientEvents> {
 
   /** Creates/updates one lead; batched per (action, lookupField, partitionName). */
   syncLead(record: LeadRecord, opts: SyncLeadOptions = {}): Promise<RecordResult> {
-    const bad = this.rejectInput("syncLeads", isRecord(record) ? undefined : "a lead must be an object of REST field names");
+    const bad = this.rejectInput("syncLeads", isRecord(record) ? unserialisable(record, "lead") : "a lead must be an object of REST field names");
     if (bad) return bad;
     const lookupField = opts.lookupField ?? "email";
     const action = opts.action ?? "createOrUpdate";
@@ -183,7 +183,7 @@ export class MarketoClient extends EventEmitter<MarketoClientEvents> {
   addCustomActivity(activity: CustomActivity): Promise<RecordResult> {
     const bad = this.rejectInput(
       "addCustomActivities",
-      !isRecord(activity) || !isId(activity.leadId) ? "an activity needs a numeric leadId" : undefined,
+      !isRecord(activity) || !isId(activity.leadId) ? "an activity needs a numeric leadId" : unserialisable(activity, "activity"),
     );
     if (bad) return bad;
     return this.counted(this.recordBatcher("activities", addCustomActivitiesOp(this.ctx)).submit(activity));
@@ -191,10 +191,16 @@ export class MarketoClient extends EventEmitter<MarketoClientEvents> {
 
   /** Upserts one custom object record; batched per (apiName, action, dedupeBy). */
   async syncCustomObject(apiName: string, record: CustomObjectRecord, opts: SyncCustomObjectOptions = {}): Promise<RecordResult> {
-    const bad = this.rejectInput("syncCustomObjects", !apiName ? "apiName is required" : !isRecord(record) ? "a record must be an object" : undefined);
+    const bad = this.rejectInput(
+      "syncCustomObjects",
+      !apiName ? "apiName is required" : !isRecord(record) ? "a record must be an object" : unserialisable(record, "record"),
+    );
     if (bad) return bad;
     const dedupeBy = opts.dedupeBy ?? "dedupeFields";
     const fields = opts.dedupeFields ?? (dedupeBy === "dedupeFields" ? await this.dedupeFieldsOf(apiName) : undefined);
+    // close() may have run while describe was awaited: a record handed to a batcher now would
+    // only be failed later by a timer that outlives close().
+    if (this.closed) return { ok: false, status: "failed", error: clientClosedError("syncCustomObjects", true) };
     const key = `co|${apiName}|${opts.action ?? "createOrUpdate"}|${dedupeBy}`;
     const op = syncCustomObjectsOp(this.ctx, apiName, opts);
     return this.counted(this.recordBatcher(key, op, (r) => customObjectKey(r, fields, dedupeBy)).submit(record));
@@ -234,7 +240,8 @@ export class MarketoClient extends EventEmitter<MarketoClientEvents> {
   pending(): number {
     let held = 0;
     for (const b of this.batchers.values()) held += b.heldCount;
-    return held + this.limiter.waiting() + this.transport.inFlight;
+    // limiter.waiting() includes the calls on the wire; retries sleeping in backoff are outside it.
+    return held + this.limiter.waiting() + this.transport.backoffCount;
   }
 
   // ---- direct: one or a few Marketo calls, awaited by the caller ----
@@ -359,19 +366,23 @@ export class MarketoClient extends EventEmitter<MarketoClientEvents> {
       await new Promise<void>((r) => setTimeout(r, 20));
       this.flush();
     }
-    await this.limiter.close();
+    // The limiter's stop() waits for executing jobs, so calls still on the wire must be cut
+    // first: awaiting it before destroying the sockets held close() for up to a request
+    // timeout (95 s for Sync Leads) past closeTimeoutMs.
+    const stopped = this.limiter.close();
     this.timers.close();
-    for (const [name, b] of this.batchers) b.failHeld(clientClosedError(name.split("|")[0], true));
-    // Let rejected waits settle into their records before the sockets go.
-    await new Promise<void>((r) => setImmediate(r));
-    this.usageTracker.close();
     this.agents.http.destroy();
     this.agents.https.destroy();
+    await stopped;
+    for (const [name, b] of this.batchers) b.failHeld(clientClosedError(name.split("|")[0], true));
+    // Let rejected waits settle into their records.
+    await new Promise<void>((r) => setImmediate(r));
+    this.usageTracker.close();
   }
 
   private drained(): boolean {
     for (const b of this.batchers.values()) if (!b.idle) return false;
-    return this.limiter.waiting() === 0 && this.transport.inFlight === 0 && this.transport.backoffCount === 0;
+    return this.limiter.waiting() === 0 && this.transport.backoffCount === 0;
   }
 
   private liveUsage(): Pick<Usage, "queuedRecords" | "inFlight" | "state" | "resumesAt"> {
@@ -503,6 +514,20 @@ export class MarketoClient extends EventEmitter<MarketoClientEvents> {
     const r = await fn();
     this.usageTracker.results(r.rows);
     return r;
+  }
+}
+
+/**
+ * A record JSON.stringify throws on (BigInt, circular reference) must fail alone: inside a
+ * batch it made the whole call throw while building the body, reported as a network error,
+ * retried, and failed every other record of the call with it.
+ */
+function unserialisable(v: unknown, what: string): string | undefined {
+  try {
+    JSON.stringify(v);
+    return undefined;
+  } catch (err) {
+    return `the ${what} cannot be sent as JSON: ${err instanceof Error ? err.message : String(err)}`;
   }
 }
 

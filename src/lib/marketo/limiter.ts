@@ -87,10 +87,14 @@ export class CallLimiter {
     });
   }
 
-  /** Jobs waiting in Bottleneck (queued or registered but not yet started). */
+  /**
+   * Jobs in Bottleneck that have not finished: received, queued, started, and executing —
+   * the last includes calls parked at the pause gate and calls on the wire. (EXECUTING was
+   * left out, so close() saw no pending work while a direct call sat out a 606 pause.)
+   */
   waiting(): number {
     const n = this.bottleneck.counts();
-    return (n.QUEUED ?? 0) + (n.RUNNING ?? 0);
+    return (n.RECEIVED ?? 0) + (n.QUEUED ?? 0) + (n.RUNNING ?? 0) + (n.EXECUTING ?? 0);
   }
 
   /** Called by a job right before it sends. Resolves when no pause forbids sending. */
@@ -115,9 +119,12 @@ export class CallLimiter {
       } else if (now < this.pausedUntil) {
         await this.waitFor(this.pausedUntil - now);
         continue;
-      } else if (now < this.lastPassAt + this.minTime * 0.9) {
-        // Bottleneck spaces starts already; this only spreads calls released together after a pause.
-        await this.waitFor(this.lastPassAt + this.minTime * 0.9 - now);
+      } else if (now < this.lastPassAt + this.minTime) {
+        // Bottleneck spaces starts already; this only spreads calls released together after a
+        // pause. It must use the full minTime: a looser gap (it was 0.9 x minTime) lets up to
+        // `concurrency` parked calls through ~5 % above the limit, which breaks the window
+        // whenever concurrency is close to callsPerWindow (e.g. 6 calls in 1 s with 5/s).
+        await this.waitFor(this.lastPassAt + this.minTime - now);
         continue;
       }
       this.lastPassAt = Date.now();
@@ -198,7 +205,10 @@ export class CallLimiter {
     return { kind: "ok" };
   }
 
-  /** Stops Bottleneck (dropping jobs that have not started) and fails every waiter. */
+  /**
+   * Stops Bottleneck (dropping jobs that have not started) and fails every waiter. The
+   * returned promise settles only when executing jobs end: abort calls on the wire first.
+   */
   async close(): Promise<void> {
     this.closed = true;
     this.o.timers.cancel(this.midnightTimer);

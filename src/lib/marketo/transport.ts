@@ -180,11 +180,16 @@ export class Transport {
         this.o.limiter.quotaReached(e.message);
         continue;
       }
-      if (e.code === "414" && !st.forcePost) {
+      // Only a GET can move its query into a form body; re-sending a POST unchanged would just
+      // spend another call on the same 414.
+      if (e.code === "414" && !st.forcePost && st.spec?.method === "GET") {
         st.forcePost = true;
         continue;
       }
-      const transportRetry = e.category === "network" || TRANSPORT_RETRY.has(e.code);
+      // Any HTTP 5xx (520-524 from a CDN, 501, 505...) is classified "retry" like the listed
+      // ones; it used to surface at once because only the listed statuses were retried.
+      const transportRetry =
+        e.category === "network" || TRANSPORT_RETRY.has(e.code) || (e.httpStatus !== undefined && e.httpStatus >= 500 && /^5\d\d$/.test(e.code));
       if (!transportRetry) throw e;
       attempts++;
       if (e.code === "611") tries611++;
@@ -234,13 +239,13 @@ export class Transport {
     try {
       res = await this.o.http.request<string>(this.buildRequest(spec, token, st.forcePost));
     } catch (err) {
-      const error = networkError(err, this.o.secrets(), spec.operation);
+      const error = networkError(err, [...this.o.secrets(), token], spec.operation);
       this.o.usage.answer(error.code);
       return { kind: "error", error, sentAt, token, answered: false };
     } finally {
       this.inFlightCount--;
     }
-    const out = this.interpret(spec, res);
+    const out = this.interpret(spec, res, token);
     this.o.usage.answer(out.kind === "answer" ? "ok" : out.error.code);
     return out.kind === "answer"
       ? { kind: "answer", answer: out.answer, sentAt }
@@ -287,7 +292,11 @@ export class Transport {
   private interpret(
     spec: CallSpec,
     res: AxiosResponse<string>,
+    token: string,
   ): { kind: "answer"; answer: Answer } | { kind: "error"; error: MarketoError } {
+    // The access token is a secret too: a gateway or Marketo echoing it in a message must not
+    // put it into errors, logs or state events (only the client secret was scrubbed).
+    const secrets = [...this.o.secrets(), token];
     const body = typeof res.data === "string" ? res.data : "";
     const parsed = parseJson(body);
     const envelope = (parsed ?? {}) as MarketoEnvelope;
@@ -300,7 +309,7 @@ export class Transport {
       // The HTTP status decides (413 split, 414 resend, 5xx retry); a JSON body only explains it.
       const reason = pickError(envelope.errors);
       const code = String(res.status);
-      const msg = reason ? scrub(reason.message, this.o.secrets()) : describeHttp(res.status);
+      const msg = reason ? scrub(reason.message, secrets) : describeHttp(res.status);
       return { kind: "error", error: marketoError(code, `Marketo ${code}: ${msg}`, ctx) };
     }
     const contentType = String(res.headers["content-type"] ?? "");
@@ -323,7 +332,7 @@ export class Transport {
     if (envelope.success === false || (envelope.errors?.length && envelope.success !== true)) {
       const reason = pickError(envelope.errors);
       const code = reason?.code ?? "UNKNOWN";
-      const msg = scrub(reason?.message ?? "request failed without an error code", this.o.secrets());
+      const msg = scrub(reason?.message ?? "request failed without an error code", secrets);
       return { kind: "error", error: marketoError(code, `Marketo ${code}: ${msg}`, ctx) };
     }
     if (spec.expect === "text") {
