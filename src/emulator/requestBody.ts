@@ -48,7 +48,9 @@ export async function parseMultipart(buf: Buffer, contentType: string): Promise<
   const request = new Request("http://emulator.invalid/", {
     method: "POST",
     headers: { "content-type": contentType },
-    body: buf,
+    // A plain copy, not the Buffer: it satisfies both Node's and the DOM's BodyInit typings
+    // (Node-RED's editor types bring the DOM ones into the build).
+    body: new Uint8Array(buf),
   });
   return request.formData();
 }
