@@ -1,0 +1,519 @@
+/**
+ * The tag-filter's logic: Certain Signal's "flow" rules (Live/Test, Source, Activate for,
+ * Filters) over the package's plain event message (see ./event.ts). Everything is compiled once
+ * at deploy: paths, tag sets, per-topic plans, filter rules. Per message only own-property
+ * reads, set look-ups and comparisons run; an object is allocated only to describe a rejection.
+ * No Node-RED import.
+ */
+import { EVENT_TOPICS, type EventTopic } from "./event";
+import {
+  MAX_LIST,
+  MAX_TEXT,
+  formatPath,
+  isForbiddenKey,
+  isRecord,
+  normTag,
+  own,
+  parsePath,
+  readPath,
+  show,
+  showList,
+  typeName,
+  type PathSegment,
+} from "./tag-filter-paths";
+import { compileRule, type CompiledRule, type FilterRuleConfig, type RuleObjects } from "./tag-filter-rules";
+
+export { MAX_LIST, MAX_TEXT } from "./tag-filter-paths";
+export { RULE_OPERATORS, RULE_SCOPES, type FilterRuleConfig, type RuleOperator, type RuleScope } from "./tag-filter-rules";
+
+export type TagMatch = "any" | "all";
+export type LiveTestMode = "live" | "test" | "any";
+
+/** The node's properties, exactly as the editor saves them (all optional: defaults apply). */
+export interface TagFilterConfig {
+  /** msg property holding the topic. Default "topic". */
+  topicProp?: string;
+  /** msg property holding the event payload ({event, registration, profile, session}). Default "payload". */
+  payloadProp?: string;
+  /** "live" drops test data, "test" passes only test data, "any" does not look. Default "live". */
+  mode?: LiveTestMode;
+  /** Source "Registration Create Update": registration.created + registration.updated. Default true. */
+  srcRegistration?: boolean;
+  /** Source "Registration Status Change": registration.status_changed. Default false. */
+  srcRegistrationStatus?: boolean;
+  /** Source "Session Registration Status Change": session_registration.status_changed. Default false. */
+  srcSessionStatus?: boolean;
+  /** Source "Event Create Update": event.created + event.updated. Default false. */
+  srcEvent?: boolean;
+  /** Source "Session engagement": session.engagement. Default false. */
+  srcEngagement?: boolean;
+  /** Activate for registration statuses: tags (comma-separated text or a list). Default "". */
+  statusTags?: string | string[];
+  statusMatch?: TagMatch;
+  /** Activate for custom registration properties carrying these tags (and having a value). */
+  propertyTags?: string | string[];
+  propertyMatch?: TagMatch;
+  /** Activate for attendee types with these tags. */
+  attendeeTypeTags?: string | string[];
+  attendeeTypeMatch?: TagMatch;
+  /** Activate for events with these tags (event.tags and event.statusTags). */
+  eventTags?: string | string[];
+  eventMatch?: TagMatch;
+  /** Activate for session registration statuses with these tags. */
+  sessionStatusTags?: string | string[];
+  sessionStatusMatch?: TagMatch;
+  /** Filters: all must hold. Default []. */
+  rules?: FilterRuleConfig[];
+}
+
+/** What `msg.filtered` is set to on output 2. */
+export interface Rejection {
+  /** "config" | "input" | "source" | "live-test" | "activate-for:<object>" | "filter:<n>" */
+  rule: string;
+  /** A sentence naming the values involved. */
+  reason: string;
+}
+
+/** The "Activate for" objects, in the order they are checked. */
+export const ACTIVATION_OBJECTS = ["registration-status", "property", "attendee-type", "event", "session-status"] as const;
+export type ActivationObject = (typeof ACTIVATION_OBJECTS)[number];
+
+/** Topics each source checkbox enables. */
+export const SOURCE_TOPICS = {
+  srcRegistration: ["registration.created", "registration.updated"],
+  srcRegistrationStatus: ["registration.status_changed"],
+  srcSessionStatus: ["session_registration.status_changed"],
+  srcEvent: ["event.created", "event.updated"],
+  srcEngagement: ["session.engagement"],
+} as const satisfies Record<string, readonly EventTopic[]>;
+type SourceKey = keyof typeof SOURCE_TOPICS;
+
+export const SOURCE_DEFAULTS: Record<SourceKey, boolean> = {
+  srcRegistration: true,
+  srcRegistrationStatus: false,
+  srcSessionStatus: false,
+  srcEvent: false,
+  srcEngagement: false,
+};
+
+const REGISTRATION_TOPICS: readonly EventTopic[] = ["registration.created", "registration.updated", "registration.status_changed"];
+const WITH_REGISTRATION: readonly EventTopic[] = [...REGISTRATION_TOPICS, "session_registration.status_changed"];
+
+/** Which topics each "Activate for" object constrains (other topics ignore it). */
+export const ACTIVATION_TOPICS: Record<ActivationObject, readonly EventTopic[]> = {
+  "registration-status": REGISTRATION_TOPICS,
+  property: WITH_REGISTRATION,
+  "attendee-type": WITH_REGISTRATION,
+  event: EVENT_TOPICS,
+  "session-status": ["session_registration.status_changed"],
+};
+
+export class TagFilterConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(problems.join("; "));
+    this.name = "TagFilterConfigError";
+  }
+}
+
+export interface CompiledTagFilter {
+  /** null: the message passes (output 1). Otherwise why it does not (output 2). */
+  evaluate(msg: unknown): Rejection | null;
+  /** Topics that pass the source check. */
+  readonly sources: readonly string[];
+  /** Things worth a deploy-time warning (a status-change source with no statuses to activate for). */
+  readonly warnings: readonly string[];
+}
+
+/** Splits "a, B ,c" (or a list) into display tags, dropping empties and duplicates (by normalised form). */
+export function parseTags(v: unknown, what: string): string[] {
+  let list: unknown[];
+  if (v === undefined || v === null) return [];
+  if (typeof v === "string") list = v.split(",");
+  else if (Array.isArray(v)) list = v;
+  else throw new Error(`${what} must be comma-separated text or a list, not ${typeName(v)}`);
+  const out: string[] = [];
+  const seen = new Set<string>();
+  for (const t of list) {
+    if (typeof t !== "string") throw new Error(`${what} must contain only text, found ${typeName(t)}`);
+    const d = t.trim();
+    if (d === "") continue;
+    if (d.length > MAX_TEXT) throw new Error(`${what} has a tag longer than ${MAX_TEXT} characters`);
+    const n = d.toLowerCase();
+    if (seen.has(n)) continue;
+    seen.add(n);
+    out.push(d);
+  }
+  return out;
+}
+
+/**
+ * Matches a message's tags against configured tags without allocating: each configured tag has
+ * an index, and a generation counter marks which were seen for the current message.
+ */
+class TagMatcher {
+  private readonly index = new Map<string, number>();
+  private readonly seen: Uint32Array;
+  private gen = 0;
+  private hits = 0;
+
+  constructor(
+    readonly display: readonly string[],
+    readonly all: boolean,
+  ) {
+    display.forEach((t, i) => this.index.set(normTag(t), i));
+    this.seen = new Uint32Array(display.length);
+  }
+
+  begin(): void {
+    if (++this.gen === 0xffffffff) {
+      this.seen.fill(0);
+      this.gen = 1;
+    }
+    this.hits = 0;
+  }
+
+  offer(tag: string): void {
+    let i = this.index.get(tag);
+    if (i === undefined) {
+      const n = normTag(tag);
+      if (n !== tag) i = this.index.get(n);
+    }
+    if (i !== undefined && this.seen[i] !== this.gen) {
+      this.seen[i] = this.gen;
+      this.hits++;
+    }
+  }
+
+  satisfied(): boolean {
+    return this.all ? this.hits === this.display.length : this.hits > 0;
+  }
+
+  /** Configured tags not seen for the current message (only called to explain a rejection). */
+  missing(): string[] {
+    return this.display.filter((_, i) => this.seen[i] !== this.gen);
+  }
+}
+
+/** A property counts as set unless it is missing, null, false, blank text or an empty list. */
+export function hasValue(v: unknown): boolean {
+  if (v === undefined || v === null || v === false) return false;
+  if (typeof v === "string") return v.trim() !== "";
+  if (Array.isArray(v)) return v.length > 0;
+  return true;
+}
+
+/** Checks a tag list read from the message; returns a reason when it cannot be used. */
+function badTagList(list: unknown, path: string): string | null {
+  if (list === undefined || list === null) return null;
+  if (!Array.isArray(list)) return `${path} is ${typeName(list)}, not a list of tags`;
+  if (list.length > MAX_LIST) return `${path} has ${list.length} entries (at most ${MAX_LIST} are read)`;
+  for (let i = 0; i < list.length; i++) {
+    const t: unknown = list[i];
+    if (typeof t !== "string") return `${path}[${i}] is ${typeName(t)}, not a tag`;
+    if (t.length > MAX_TEXT) return `${path}[${i}] is ${t.length} characters long (at most ${MAX_TEXT} are read)`;
+  }
+  return null;
+}
+
+interface ActivationCheck {
+  readonly rule: string;
+  /** null: activates. Otherwise the reason. */
+  check(objects: Objects): string | null;
+}
+
+interface Objects extends RuleObjects {
+  session: unknown;
+}
+
+type ObjectKey = keyof Objects;
+
+/** Tag lists on one object (registration.statusTags, event.tags + event.statusTags...). */
+function listCheck(
+  object: ActivationObject,
+  label: string,
+  objKey: ObjectKey,
+  lists: readonly string[],
+  matcher: TagMatcher,
+  payloadPath: string,
+): ActivationCheck {
+  const objPath = `${payloadPath}.${objKey}`;
+  const listPaths = lists.map((l) => `${objPath}.${l}`);
+  const rule = `activate-for:${object}`;
+  const wanted = showList(matcher.display);
+  return {
+    rule,
+    check(objects) {
+      const obj = objects[objKey];
+      if (obj === undefined || obj === null) return `${objPath} is missing; ${label} must match ${matcher.all ? "all" : "any"} of ${wanted}`;
+      matcher.begin();
+      for (let l = 0; l < lists.length; l++) {
+        const list = own(obj, lists[l]);
+        const bad = badTagList(list, listPaths[l]);
+        if (bad) return bad;
+        if (list) for (let i = 0; i < (list as string[]).length; i++) matcher.offer((list as string[])[i]);
+      }
+      if (matcher.satisfied()) return null;
+      const have: string[] = [];
+      for (const l of lists) {
+        const list = own(obj, l);
+        if (Array.isArray(list)) have.push(...(list as string[]));
+      }
+      return matcher.all
+        ? `${label} ${showList(have)} lack ${showList(matcher.missing())} (all of ${wanted} required)`
+        : `${label} ${showList(have)} match none of ${wanted}`;
+    },
+  };
+}
+
+/** Custom registration properties: tags of the properties that have a value. */
+function propertyCheck(matcher: TagMatcher, payloadPath: string): ActivationCheck {
+  const regPath = `${payloadPath}.registration`;
+  const tagsPath = `${regPath}.propertyTags`;
+  const propsPath = `${regPath}.properties`;
+  const wanted = showList(matcher.display);
+  const hasOwn = Object.prototype.hasOwnProperty;
+  return {
+    rule: "activate-for:property",
+    check(objects) {
+      const reg = objects.registration;
+      if (reg === undefined || reg === null) return `${regPath} is missing; property tags must match ${matcher.all ? "all" : "any"} of ${wanted}`;
+      const tags = own(reg, "propertyTags");
+      const props = own(reg, "properties");
+      if (tags !== undefined && tags !== null && !isRecord(tags)) return `${tagsPath} is ${typeName(tags)}, not an object of tag lists`;
+      if (props !== undefined && props !== null && !isRecord(props)) return `${propsPath} is ${typeName(props)}, not an object`;
+      matcher.begin();
+      let keys = 0;
+      if (tags) {
+        for (const key in tags) {
+          if (!hasOwn.call(tags, key)) continue;
+          if (++keys > MAX_LIST) return `${tagsPath} has more than ${MAX_LIST} properties`;
+          if (isForbiddenKey(key)) return `${tagsPath} has the forbidden key ${JSON.stringify(key)}`;
+          const list = tags[key];
+          const bad = badTagList(list, `${tagsPath}[${JSON.stringify(key)}]`);
+          if (bad) return bad;
+          if (!list || !hasValue(own(props, key))) continue;
+          for (let i = 0; i < (list as string[]).length; i++) matcher.offer((list as string[])[i]);
+        }
+      }
+      if (matcher.satisfied()) return null;
+      const have: string[] = [];
+      if (tags) {
+        for (const key of Object.keys(tags)) {
+          const list = tags[key];
+          if (Array.isArray(list) && hasValue(own(props, key))) have.push(...(list as string[]));
+        }
+      }
+      return matcher.all
+        ? `tags on properties with a value ${showList(have)} lack ${showList(matcher.missing())} (all of ${wanted} required)`
+        : `tags on properties with a value ${showList(have)} match none of ${wanted}`;
+    },
+  };
+}
+
+/** true / false for a test flag; undefined when the value is not a recognisable flag. */
+function testFlag(v: unknown): boolean | undefined {
+  if (v === true || v === 1) return true;
+  if (v === false || v === 0 || v === undefined || v === null) return false;
+  if (typeof v === "string") {
+    const n = v.trim().toLowerCase();
+    if (n === "true" || n === "1") return true;
+    if (n === "false" || n === "0" || n === "") return false;
+  }
+  return undefined;
+}
+
+function flag(v: unknown, dflt: boolean, what: string, problems: string[]): boolean {
+  if (v === undefined || v === null) return dflt;
+  if (v === true || v === "true") return true;
+  if (v === false || v === "false") return false;
+  problems.push(`${what} must be true or false, not ${show(v)}`);
+  return dflt;
+}
+
+function choice<T extends string>(v: unknown, allowed: readonly T[], dflt: T, what: string, problems: string[]): T {
+  if (v === undefined || v === null || v === "") return dflt;
+  if (typeof v === "string" && (allowed as readonly string[]).includes(v)) return v as T;
+  problems.push(`${what} must be one of ${allowed.join(", ")}, not ${show(v)}`);
+  return dflt;
+}
+
+interface TopicPlan {
+  topic: EventTopic;
+  enabled: boolean;
+  /** Set for a status-change source with nothing to activate for. */
+  blocked?: Rejection;
+  checks: ActivationCheck[];
+}
+
+/**
+ * Compiles a tag-filter configuration. Throws TagFilterConfigError listing every problem
+ * (invalid regex, bad path, unknown operator or mode...).
+ */
+export function compileTagFilter(config: TagFilterConfig): CompiledTagFilter {
+  const problems: string[] = [];
+  const warnings: string[] = [];
+  const cfg = (config ?? {}) as TagFilterConfig;
+
+  const path = (v: unknown, dflt: string, what: string): PathSegment[] => {
+    try {
+      return parsePath(v === undefined || v === null || v === "" ? dflt : v, what);
+    } catch (e) {
+      problems.push((e as Error).message);
+      return [dflt];
+    }
+  };
+  const topicSegs = path(cfg.topicProp, "topic", "topic property");
+  const payloadSegs = path(cfg.payloadProp, "payload", "payload property");
+  const topicPath = `msg.${formatPath(topicSegs)}`;
+  const payloadPath = `msg.${formatPath(payloadSegs)}`;
+
+  const mode = choice<LiveTestMode>(cfg.mode, ["live", "test", "any"], "live", "mode", problems);
+
+  const enabledTopics = new Set<EventTopic>();
+  for (const key of Object.keys(SOURCE_TOPICS) as SourceKey[]) {
+    if (flag(cfg[key], SOURCE_DEFAULTS[key], key, problems)) for (const t of SOURCE_TOPICS[key]) enabledTopics.add(t);
+  }
+  const sources = EVENT_TOPICS.filter((t) => enabledTopics.has(t));
+  if (sources.length === 0) warnings.push("no source is enabled, so nothing will pass");
+
+  const tags = (v: unknown, what: string): string[] => {
+    try {
+      return parseTags(v, what);
+    } catch (e) {
+      problems.push((e as Error).message);
+      return [];
+    }
+  };
+  const match = (v: unknown, what: string) => choice<TagMatch>(v, ["any", "all"], "any", what, problems) === "all";
+
+  const statusAll = match(cfg.statusMatch, "statusMatch");
+  const propertyAll = match(cfg.propertyMatch, "propertyMatch");
+  const attendeeAll = match(cfg.attendeeTypeMatch, "attendeeTypeMatch");
+  const eventAll = match(cfg.eventMatch, "eventMatch");
+  const sessionAll = match(cfg.sessionStatusMatch, "sessionStatusMatch");
+  const statusTags = tags(cfg.statusTags, "statusTags");
+  const propertyTags = tags(cfg.propertyTags, "propertyTags");
+  const attendeeTags = tags(cfg.attendeeTypeTags, "attendeeTypeTags");
+  const eventTags = tags(cfg.eventTags, "eventTags");
+  const sessionTags = tags(cfg.sessionStatusTags, "sessionStatusTags");
+
+  const checks = new Map<ActivationObject, ActivationCheck>();
+  if (statusTags.length)
+    checks.set(
+      "registration-status",
+      listCheck("registration-status", "registration status tags", "registration", ["statusTags"], new TagMatcher(statusTags, statusAll), payloadPath),
+    );
+  if (propertyTags.length) checks.set("property", propertyCheck(new TagMatcher(propertyTags, propertyAll), payloadPath));
+  if (attendeeTags.length)
+    checks.set("attendee-type", listCheck("attendee-type", "attendee type tags", "registration", ["attendeeTypeTags"], new TagMatcher(attendeeTags, attendeeAll), payloadPath));
+  if (eventTags.length) checks.set("event", listCheck("event", "event tags", "event", ["tags", "statusTags"], new TagMatcher(eventTags, eventAll), payloadPath));
+  if (sessionTags.length)
+    checks.set("session-status", listCheck("session-status", "session status tags", "session", ["statusTags"], new TagMatcher(sessionTags, sessionAll), payloadPath));
+
+  const rules: CompiledRule[] = [];
+  if (cfg.rules !== undefined && cfg.rules !== null) {
+    if (!Array.isArray(cfg.rules)) problems.push(`rules must be a list, not ${typeName(cfg.rules)}`);
+    else
+      cfg.rules.forEach((r, i) => {
+        try {
+          rules.push(compileRule(r, i, payloadPath));
+        } catch (e) {
+          problems.push((e as Error).message);
+        }
+      });
+  }
+
+  const blocked = (topic: EventTopic): Rejection | undefined => {
+    if (!enabledTopics.has(topic)) return undefined;
+    if (topic === "registration.status_changed" && !statusTags.length) {
+      const reason = `source ${topic} activates only for the registration statuses selected, and no registration status tags are configured`;
+      warnings.push(reason);
+      return { rule: "activate-for:registration-status", reason };
+    }
+    if (topic === "session_registration.status_changed" && !sessionTags.length) {
+      const reason = `source ${topic} activates only for the session registration statuses selected, and no session status tags are configured`;
+      warnings.push(reason);
+      return { rule: "activate-for:session-status", reason };
+    }
+    return undefined;
+  };
+
+  const plans = new Map<string, TopicPlan>();
+  for (const topic of EVENT_TOPICS) {
+    const planChecks: ActivationCheck[] = [];
+    for (const obj of ACTIVATION_OBJECTS) {
+      const c = checks.get(obj);
+      if (c && ACTIVATION_TOPICS[obj].includes(topic)) planChecks.push(c);
+    }
+    plans.set(topic, { topic, enabled: enabledTopics.has(topic), blocked: blocked(topic), checks: planChecks });
+  }
+
+  if (problems.length) throw new TagFilterConfigError(problems);
+
+  const enabledText = showList(sources);
+  const regPath = `${payloadPath}.registration`;
+  const evPath = `${payloadPath}.event`;
+  // Reused for every message (evaluation is synchronous); cleared after each so no message is kept.
+  const objects: Objects = { event: undefined, registration: undefined, profile: undefined, session: undefined };
+  const hasOwn = Object.prototype.hasOwnProperty;
+  const badObject = (k: ObjectKey, v: unknown): Rejection => ({ rule: "input", reason: `${payloadPath}.${k} is ${typeName(v)}, not an object` });
+
+  const run = (msg: unknown): Rejection | null => {
+    const topic = readPath(msg, topicSegs);
+    if (typeof topic !== "string") return { rule: "source", reason: `${topicPath} is ${typeName(topic)}, not a topic; enabled sources: ${enabledText}` };
+    if (topic.length > MAX_TEXT) return { rule: "source", reason: `${topicPath} is ${topic.length} characters long, not a known topic` };
+    let plan = plans.get(topic);
+    if (plan === undefined) plan = plans.get(normTag(topic));
+    if (plan === undefined) return { rule: "source", reason: `${topicPath} ${show(topic)} is not a known source; enabled sources: ${enabledText}` };
+    if (!plan.enabled) return { rule: "source", reason: `source ${plan.topic} is not enabled; enabled sources: ${enabledText}` };
+    if (plan.blocked) return { rule: plan.blocked.rule, reason: plan.blocked.reason };
+
+    const payload = readPath(msg, payloadSegs);
+    if (!isRecord(payload)) return { rule: "input", reason: `${payloadPath} is ${typeName(payload)}, not an object` };
+    // Named reads (monomorphic, fast) of own properties only.
+    const event = hasOwn.call(payload, "event") ? payload.event : undefined;
+    if (event !== undefined && event !== null && !isRecord(event)) return badObject("event", event);
+    const registration = hasOwn.call(payload, "registration") ? payload.registration : undefined;
+    if (registration !== undefined && registration !== null && !isRecord(registration)) return badObject("registration", registration);
+    const profile = hasOwn.call(payload, "profile") ? payload.profile : undefined;
+    if (profile !== undefined && profile !== null && !isRecord(profile)) return badObject("profile", profile);
+    const session = hasOwn.call(payload, "session") ? payload.session : undefined;
+    if (session !== undefined && session !== null && !isRecord(session)) return badObject("session", session);
+    objects.event = event;
+    objects.registration = registration;
+    objects.profile = profile;
+    objects.session = session;
+
+    if (mode !== "any") {
+      const rt = testFlag(registration && hasOwn.call(registration, "test") ? (registration as Record<string, unknown>).test : undefined);
+      if (rt === undefined) return { rule: "live-test", reason: `${regPath}.test is ${show(own(objects.registration, "test"))}, not true or false` };
+      const et = testFlag(event && hasOwn.call(event, "test") ? (event as Record<string, unknown>).test : undefined);
+      if (et === undefined) return { rule: "live-test", reason: `${evPath}.test is ${show(own(objects.event, "test"))}, not true or false` };
+      if (mode === "live" && (rt || et)) return { rule: "live-test", reason: `a live filter drops test data, and ${rt ? `${regPath}.test` : `${evPath}.test`} is true` };
+      if (mode === "test" && !rt && !et) return { rule: "live-test", reason: `a test filter takes only test data, and neither ${regPath}.test nor ${evPath}.test is true` };
+    }
+
+    const pc = plan.checks;
+    for (let i = 0; i < pc.length; i++) {
+      const why = pc[i].check(objects);
+      if (why !== null) return { rule: pc[i].rule, reason: why };
+    }
+    for (let i = 0; i < rules.length; i++) {
+      const why = rules[i].test(objects);
+      if (why !== null) return { rule: `filter:${rules[i].index}`, reason: why };
+    }
+    return null;
+  };
+
+  return {
+    sources,
+    warnings,
+    evaluate(msg) {
+      try {
+        return run(msg);
+      } finally {
+        objects.event = objects.registration = objects.profile = objects.session = undefined;
+      }
+    },
+  };
+}
