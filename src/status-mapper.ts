@@ -1,0 +1,302 @@
+/**
+ * status-mapper: maps a platform's registration status onto the Marketo program's status ladder
+ * and holds back moves Marketo would skip (1037). Glue only; the logic is in lib/status-*.ts.
+ */
+import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from "node-red";
+import { countsText } from "./lib/counts";
+import {
+  channelTable,
+  channelText,
+  compileTable,
+  matchStatus,
+  presetRows,
+  readPath,
+  PRESET_NAMES,
+  type Filtered,
+  type MappedStatus,
+  type PathRead,
+} from "./lib/status-ladder";
+import {
+  backwardReason,
+  classifyMove,
+  decide,
+  leadKey,
+  memoryKey,
+  programKey,
+  unchangedReason,
+  StatusMemory,
+  DEFAULT_MAX_LEADS,
+  type BackwardPolicy,
+  type RepeatPolicy,
+} from "./lib/status-memory";
+
+interface StatusMapperDef extends NodeDef {
+  preset?: string;
+  rules?: unknown;
+  statusProperty?: string;
+  statusPropertyType?: string;
+  leadProperty?: string;
+  leadPropertyType?: string;
+  programId?: string | number;
+  backward?: string;
+  repeat?: string;
+  unknown?: string;
+  store?: string;
+  maxLeads?: string | number;
+}
+
+type Send = (msg: NodeMessage | Array<NodeMessage | NodeMessage[] | null>) => void;
+type Done = (err?: Error) => void;
+/** `where` names what was read when it depends on the message (the event moves to msg.source). */
+type Reader = (msg: NodeMessageInFlow, cb: (r: PathRead, where?: string) => void) => void;
+
+/** The context key the memory is kept under (node context, the chosen store). */
+const MEMORY_KEY = "statusMapperLastStatus";
+const PERSIST_DELAY_MS = 1000;
+const STATUS_INTERVAL_MS = 250;
+
+export = function (RED: NodeAPI) {
+  /** Reads a TypedInput property: `msg` paths are split once at deploy; `jsonata` is prepared once. */
+  function makeReader(node: Node, value: string, type: string): { read: Reader; label: string } {
+    if (type === "jsonata") {
+      const expr = RED.util.prepareJSONataExpression(value, node);
+      return {
+        label: `the expression ${value}`,
+        read: (msg, cb) =>
+          RED.util.evaluateJSONataExpression(expr, msg, (err, result) =>
+            cb(err ? { ok: false, reason: `the expression ${value} failed: ${err.message}` } : { ok: true, value: result }),
+          ),
+      };
+    }
+    if (type === "event") {
+      // The platform event wherever it is now: field-mapper moves it to msg.source when it puts
+      // the Marketo record in msg.payload, so the default works before and after it.
+      const parts = RED.util.normalisePropertyExpression(value);
+      return {
+        label: `msg.payload.${value}`,
+        read: (msg, cb) => {
+          const source = (msg as { source?: unknown }).source;
+          const fromSource = source !== null && typeof source === "object" && !Array.isArray(source);
+          const root = fromSource ? "msg.source" : "msg.payload";
+          cb(readPath(fromSource ? source : msg.payload, parts, root), `${root}.${value}`);
+        },
+      };
+    }
+    const label = `msg.${value}`;
+    if (/\[\s*msg\b/.test(value)) {
+      // A path with a nested msg reference: resolve per message.
+      return {
+        label,
+        read: (msg, cb) => {
+          try {
+            cb({ ok: true, value: RED.util.getMessageProperty(msg, value) });
+          } catch (err) {
+            cb({ ok: false, reason: `${label} cannot be read: ${(err as Error).message}` });
+          }
+        },
+      };
+    }
+    const parts = RED.util.normalisePropertyExpression(value);
+    return { label, read: (msg, cb) => cb(readPath(msg, parts)) };
+  }
+
+  function StatusMapperNode(this: Node, config: StatusMapperDef) {
+    RED.nodes.createNode(this, config);
+    const node = this;
+
+    const backward: BackwardPolicy = config.backward === "pass" || config.backward === "error" ? config.backward : "skip";
+    const repeat: RepeatPolicy = config.repeat === "skip" ? "skip" : "pass";
+    const unknownPolicy: "skip" | "error" = config.unknown === "error" ? "error" : "skip";
+    const store = typeof config.store === "string" && config.store.trim() !== "" ? config.store.trim() : undefined;
+    const maxLeads = Number(config.maxLeads ?? DEFAULT_MAX_LEADS);
+
+    const { table, problems } = compileTable(config.rules ?? presetRows("kaltura"));
+    const configProgram = programKey(config.programId);
+    if (configProgram === null) problems.push(`the program id ${String(config.programId)} is not a positive whole number`);
+
+    let readStatus: { read: Reader; label: string } | undefined;
+    let readLead: { read: Reader; label: string } | undefined;
+    try {
+      readStatus = makeReader(node, config.statusProperty || "registration.status", config.statusPropertyType || "event");
+      readLead = makeReader(node, config.leadProperty || "profile.email", config.leadPropertyType || "event");
+    } catch (err) {
+      problems.push(`a property is invalid: ${(err as Error).message}`);
+    }
+    const configError = problems.length > 0 ? new Error(`status-mapper is not configured correctly: ${problems.join("; ")}`) : undefined;
+
+    let mapped = 0;
+    let skipped = 0;
+    let errors = 0;
+    let statusTimer: NodeJS.Timeout | undefined;
+    let lastPaint = 0;
+    function paint() {
+      lastPaint = Date.now();
+      const text = countsText([
+        [RED._("status-mapper.status.mapped"), mapped],
+        [RED._("status-mapper.status.skipped"), skipped],
+        [RED._("status-mapper.status.errors"), errors],
+      ]);
+      node.status({ fill: errors > 0 ? "red" : skipped > 0 ? "yellow" : "green", shape: errors > 0 ? "ring" : "dot", text });
+    }
+    /** At most one status update per STATUS_INTERVAL_MS, the last one always shown. */
+    function showCounts() {
+      if (statusTimer) return;
+      const wait = STATUS_INTERVAL_MS - (Date.now() - lastPaint);
+      if (wait <= 0) return paint();
+      statusTimer = setTimeout(() => {
+        statusTimer = undefined;
+        paint();
+      }, wait);
+    }
+
+    // Memory of the last status per (lead, program), loaded once from the context store.
+    const ctx = node.context();
+    let memory = new StatusMemory(maxLeads);
+    let ready = false;
+    let closed = false;
+    const waiting: Array<[NodeMessageInFlow, Send, Done]> = [];
+    let persistTimer: NodeJS.Timeout | undefined;
+
+    function persist(cb?: () => void) {
+      if (persistTimer) clearTimeout(persistTimer);
+      persistTimer = undefined;
+      ctx.set(MEMORY_KEY, memory, store as string, (err?: Error) => {
+        if (err) node.warn(RED._("status-mapper.errors.store", { error: err.message }));
+        cb?.();
+      });
+    }
+    function schedulePersist() {
+      if (persistTimer || closed) return;
+      persistTimer = setTimeout(() => persist(), PERSIST_DELAY_MS);
+      persistTimer.unref?.();
+    }
+
+    if (configError) {
+      node.error(configError.message);
+      node.status({ fill: "red", shape: "ring", text: RED._("status-mapper.status.invalid") });
+      ready = true;
+    } else {
+      ctx.get(MEMORY_KEY, store as string, (err: Error | undefined, value: unknown) => {
+        if (closed) return;
+        if (err) node.warn(RED._("status-mapper.errors.store", { error: err.message }));
+        memory = StatusMemory.from(err ? undefined : value, maxLeads);
+        persist();
+        ready = true;
+        for (const [m, s, d] of waiting.splice(0)) handle(m, s, d);
+      });
+    }
+
+    function reject(msg: NodeMessageInFlow, send: Send, done: Done, filtered: Filtered, policy: "skip" | "error" | "pass") {
+      (msg as NodeMessageInFlow & { filtered?: Filtered }).filtered = filtered;
+      if (policy === "error") {
+        errors++;
+        showCounts();
+        done(new Error(filtered.reason));
+        return;
+      }
+      skipped++;
+      showCounts();
+      send([null, msg]);
+      done();
+    }
+
+    function handle(msg: NodeMessageInFlow, send: Send, done: Done) {
+      if (configError) {
+        errors++;
+        showCounts();
+        return done(configError);
+      }
+      readStatus!.read(msg, (r, where) => {
+        if (!r.ok) return reject(msg, send, done, { rule: "invalid-input", reason: r.reason }, unknownPolicy);
+        const m = matchStatus(table, r.value, where ?? readStatus!.label);
+        if (!m.ok) return reject(msg, send, done, m.filtered, unknownPolicy);
+
+        const mk = (msg as { marketo?: unknown }).marketo;
+        if (mk !== undefined && (mk === null || typeof mk !== "object" || Array.isArray(mk))) {
+          const what = mk === null ? "null" : Array.isArray(mk) ? "an array" : `a ${typeof mk}`;
+          return reject(msg, send, done, { rule: "invalid-input", reason: `msg.marketo is ${what}, not an object` }, unknownPolicy);
+        }
+        const rawProgram = (msg as { programId?: unknown }).programId;
+        const program = rawProgram === undefined ? configProgram! : programKey(rawProgram);
+        if (program === null) {
+          return reject(msg, send, done, { rule: "invalid-program", reason: `msg.programId is not a program id: ${String(rawProgram).slice(0, 40)}` }, unknownPolicy);
+        }
+        const target = m.target;
+
+        const out = () => {
+          const ps: MappedStatus = { name: target.name, step: target.step, success: target.success, source: m.source };
+          if (mk) (mk as Record<string, unknown>).programStatus = ps;
+          else (msg as { marketo?: unknown }).marketo = { programStatus: ps };
+          send([msg, null]);
+          mapped++;
+          showCounts();
+        };
+
+        readLead!.read(msg, (lr, leadWhere) => {
+          const lead = lr.ok ? leadKey(lr.value) : undefined;
+          if (lead === undefined) {
+            if (backward === "pass") {
+              out();
+              return done();
+            }
+            const why = lr.ok ? `no usable lead key at ${leadWhere ?? readLead!.label}` : lr.reason;
+            return reject(msg, send, done, { rule: "no-lead", reason: `${why}; cannot check for a backward move` }, backward);
+          }
+          const key = memoryKey(lead, program);
+          const last = memory.get(key);
+          const move = classifyMove(last, target);
+          const decision = decide(move, backward, repeat);
+          if (decision !== "send") {
+            const filtered: Filtered =
+              move === "backward"
+                ? { rule: "backward", reason: backwardReason(target, last!, program) }
+                : { rule: "unchanged", reason: unchangedReason(target, program) };
+            return reject(msg, send, done, filtered, decision);
+          }
+          out();
+          // Recorded only once the message has gone out on output 1. A backward move sent under
+          // the "pass" policy is not recorded: Marketo skips it, so the member stays where it was.
+          if (move !== "backward") memory.set(key, target);
+          schedulePersist();
+          done();
+        });
+      });
+    }
+
+    node.on("input", (msg: NodeMessageInFlow, send: Send, done: Done) => {
+      if (!ready) {
+        waiting.push([msg, send, done]);
+        return;
+      }
+      handle(msg, send, done);
+    });
+
+    node.on("close", (removed: boolean, done: () => void) => {
+      closed = true;
+      if (statusTimer) clearTimeout(statusTimer);
+      statusTimer = undefined;
+      for (const [, , d] of waiting.splice(0)) d(new Error("status-mapper closed before its memory was loaded"));
+      if (removed || configError || !ready) {
+        if (persistTimer) clearTimeout(persistTimer);
+        persistTimer = undefined;
+        return done();
+      }
+      persist(done);
+    });
+  }
+
+  RED.nodes.registerType("status-mapper", StatusMapperNode);
+
+  // Editor helpers: the presets (so the dialog fills the table from the same data) and the
+  // channel table an admin must build in Marketo, computed from the dialog's unsaved rows.
+  RED.httpAdmin.get("/status-mapper/presets", RED.auth.needsPermission("status-mapper.read"), (_req, res) => {
+    const out: Record<string, unknown> = {};
+    for (const p of PRESET_NAMES) out[p] = presetRows(p);
+    res.json(out);
+  });
+  RED.httpAdmin.post("/status-mapper/channel", RED.auth.needsPermission("status-mapper.read"), (req, res) => {
+    const rules = req.body && typeof req.body === "object" ? (req.body as { rules?: unknown }).rules : undefined;
+    const { statuses, problems } = channelTable(rules);
+    res.json({ statuses, problems, text: channelText(statuses) });
+  });
+};
