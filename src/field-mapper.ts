@@ -1,0 +1,243 @@
+/**
+ * field-mapper: maps an event message onto a Marketo lead record. Node-RED glue only; the
+ * mapping itself is src/lib/field-mapping.ts, shared with the dialog's preview route.
+ */
+import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from "node-red";
+import { countsText } from "./lib/counts";
+import {
+  compileMapping,
+  parsePreviewBody,
+  problemsReason,
+  type CompileResult,
+  type MapOutcome,
+  type MappingRow,
+  type SourceHooks,
+  type TargetField,
+} from "./lib/field-mapping";
+import { BUILTIN_TARGET_FIELDS, targetFieldsFromDescribe } from "./lib/field-targets";
+
+interface FieldMapperDef extends NodeDef {
+  rows: MappingRow[];
+  targetFields: TargetField[];
+  /** id of a marketo-config node (optional; used by the dialog's Refresh target fields). */
+  marketo: string;
+}
+
+type MappedMessage = NodeMessageInFlow & {
+  source?: unknown;
+  filtered?: { rule: string; reason: string; problems: MapOutcome["problems"]; record: MapOutcome["record"] };
+};
+
+/** Canvas status is refreshed at most this often; heavy traffic must not flood the editor. */
+const STATUS_INTERVAL_MS = 250;
+
+type RED = NodeAPI;
+
+/** How env vars and JSONata resolve for `node` (null: as for a node that is not deployed). */
+function hooksFor(RED: RED, node: Node | null): SourceHooks {
+  return {
+    env: (name) => RED.util.getSetting(node as Node, name),
+    jsonata: (expression) => {
+      const prepared = RED.util.prepareJSONataExpression(expression, node as Node);
+      return (msg) =>
+        new Promise((resolve, reject) => {
+          try {
+            RED.util.evaluateJSONataExpression(prepared, msg as Record<string, unknown>, (err, value) => (err ? reject(err) : resolve(value)));
+          } catch (err) {
+            reject(err);
+          }
+        });
+    },
+  };
+}
+
+type DescribeAnswer =
+  | { status: "ok"; fields: TargetField[] }
+  | { status: "no-config" }
+  | { status: "no-client" };
+
+/**
+ * The seam to Marketo: reads the lead describe through the marketo-config node `configId`.
+ * That node type comes with a later issue; once it exposes its shared MarketoClient as
+ * `client`, this works as is. Rejects with the client's error when describe fails.
+ */
+async function describeThrough(RED: RED, configId: string): Promise<DescribeAnswer> {
+  const config = configId ? (RED.nodes.getNode(configId) as (Node & { client?: { describeLeads?: (v?: "describe2" | "describe") => Promise<unknown> } }) | null) : null;
+  if (!config) return { status: "no-config" };
+  const client = config.client;
+  if (!client || typeof client.describeLeads !== "function") return { status: "no-client" };
+  const result = await client.describeLeads("describe2");
+  return { status: "ok", fields: targetFieldsFromDescribe(result) };
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+export = function (RED: RED) {
+  function FieldMapperNode(this: Node, config: FieldMapperDef) {
+    RED.nodes.createNode(this, config);
+    const node = this;
+    const compiled: CompileResult = compileMapping(config.rows, config.targetFields, hooksFor(RED, node));
+    let configError: Error | undefined;
+    if (!compiled.ok) {
+      configError = new Error(`${RED._("field-mapper.errors.badConfig")}: ${compiled.errors.join("; ")}`);
+      node.error(configError.message);
+      node.status({ fill: "red", shape: "ring", text: "field-mapper.status.badConfig" });
+    } else {
+      for (const w of compiled.mapping.warnings) node.warn(w);
+    }
+
+    let mapped = 0;
+    let invalid = 0;
+    let lastStatus = 0;
+    let timer: NodeJS.Timeout | undefined;
+    const showStatus = (): void => {
+      timer = undefined;
+      lastStatus = Date.now();
+      node.status({
+        fill: invalid > 0 ? "yellow" : "green",
+        shape: "dot",
+        text: countsText([
+          [RED._("field-mapper.status.mapped"), mapped],
+          [RED._("field-mapper.status.invalid"), invalid],
+        ]),
+      });
+    };
+    const scheduleStatus = (): void => {
+      if (timer) return;
+      const wait = STATUS_INTERVAL_MS - (Date.now() - lastStatus);
+      if (wait <= 0) showStatus();
+      else timer = setTimeout(showStatus, wait);
+    };
+
+    const deliver = (msg: MappedMessage, out: MapOutcome, send: (m: Array<MappedMessage | null>) => void, done: (err?: Error) => void): void => {
+      if (out.problems.length === 0) {
+        msg.source = msg.payload;
+        msg.payload = out.record;
+        mapped++;
+        send([msg, null]);
+      } else {
+        msg.filtered = { rule: "validation", reason: problemsReason(out.problems), problems: out.problems, record: out.record };
+        invalid++;
+        send([null, msg]);
+      }
+      scheduleStatus();
+      done();
+    };
+
+    node.on("input", (msg: NodeMessageInFlow, send, done) => {
+      if (configError || !compiled.ok) {
+        done(configError);
+        return;
+      }
+      let out: MapOutcome | Promise<MapOutcome>;
+      try {
+        out = compiled.mapping.map(msg);
+      } catch (err) {
+        done(err instanceof Error ? err : new Error(String(err)));
+        return;
+      }
+      if (out instanceof Promise) {
+        out.then(
+          (o) => deliver(msg as MappedMessage, o, send as never, done),
+          (err: unknown) => done(err instanceof Error ? err : new Error(String(err))),
+        );
+      } else {
+        deliver(msg as MappedMessage, out, send as never, done);
+      }
+    });
+
+    node.on("close", (_removed: boolean, done: () => void) => {
+      if (timer) clearTimeout(timer);
+      timer = undefined;
+      done();
+    });
+  }
+
+  RED.nodes.registerType("field-mapper", FieldMapperNode);
+
+  // --- admin routes (the dialog's Preview and Refresh target fields) ---------------------------
+
+  const write = RED.auth.needsPermission("field-mapper.write");
+  const read = RED.auth.needsPermission("field-mapper.read");
+
+  /** Maps a sample message with the dialog's unsaved rows, through the runtime's own code. */
+  RED.httpAdmin.post("/field-mapper/preview", write, (req, res) => {
+    const parsed = parsePreviewBody(req.body);
+    if (!parsed.ok) {
+      res.status(400).json({ error: parsed.error });
+      return;
+    }
+    const { rows, targetFields, msg, id } = parsed.request;
+    // A deployed node resolves env vars as its flow / group would; otherwise process env.
+    const deployed = id ? RED.nodes.getNode(id) : null;
+    let compiled: CompileResult;
+    try {
+      compiled = compileMapping(rows, targetFields, hooksFor(RED, deployed));
+    } catch (err) {
+      res.status(400).json({ error: errorText(err) });
+      return;
+    }
+    if (!compiled.ok) {
+      res.status(400).json({ error: compiled.errors.join("; "), errors: compiled.errors });
+      return;
+    }
+    const mapping = compiled.mapping;
+    Promise.resolve()
+      .then(() => mapping.map(msg))
+      .then(
+        (out) =>
+          res.json({
+            output: out.problems.length === 0 ? 1 : 2,
+            record: out.record,
+            problems: out.problems,
+            reason: out.problems.length ? problemsReason(out.problems) : undefined,
+            warnings: mapping.warnings,
+          }),
+        (err: unknown) => res.status(500).json({ error: errorText(err) }),
+      );
+  });
+
+  /** Target fields through the chosen marketo-config (see describeThrough). */
+  RED.httpAdmin.post("/field-mapper/targets", write, (req, res) => {
+    const body: unknown = req.body;
+    const configId = body !== null && typeof body === "object" && typeof (body as { config?: unknown }).config === "string" ? (body as { config: string }).config : "";
+    describeThrough(RED, configId).then(
+      (answer) => {
+        if (answer.status === "ok") res.json({ source: "marketo", fields: answer.fields });
+        else if (answer.status === "no-config")
+          res.status(404).json({
+            error: configId ? `marketo-config node ${configId} not found (deploy it first)` : "no marketo-config node chosen",
+            code: "no_config",
+            builtin: BUILTIN_TARGET_FIELDS,
+          });
+        else
+          res.status(501).json({
+            error: "the marketo-config node cannot describe lead fields",
+            code: "no_client",
+            builtin: BUILTIN_TARGET_FIELDS,
+          });
+      },
+      (err: unknown) => res.status(502).json({ error: `Marketo describe failed: ${errorText(err)}`, code: "describe_failed" }),
+    );
+  });
+
+  /** The built-in list of common Marketo lead fields (dialog suggestions before any refresh). */
+  RED.httpAdmin.get("/field-mapper/builtin-targets", read, (_req, res) => {
+    res.json({ fields: BUILTIN_TARGET_FIELDS });
+  });
+
+  // Malformed bodies (bad JSON, too large) fail in the admin app's body parser before any route
+  // runs; answer those for our paths with JSON instead of express's HTML page.
+  RED.httpAdmin.use("/field-mapper", (err: unknown, _req: unknown, res: { headersSent: boolean; status: (n: number) => { json: (b: unknown) => void } }, next: (e?: unknown) => void) => {
+    if (res.headersSent) {
+      next(err);
+      return;
+    }
+    const e = err as { status?: number; statusCode?: number; type?: string; message?: string };
+    const status = e.status ?? e.statusCode ?? 500;
+    const message = e.type === "entity.parse.failed" ? `the body is not valid JSON: ${e.message}` : e.message ?? "bad request";
+    res.status(status >= 400 && status < 600 ? status : 500).json({ error: message });
+  });
+};
