@@ -1,0 +1,60 @@
+/**
+ * What the Flow Library scorecard (node-red-dev validate) and Node-RED's loader require of the
+ * package, checked offline: the scorecard itself needs the network, CI here has none.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import should from "should";
+
+const root = path.join(__dirname, "..");
+const pkg = JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8"));
+const nodes: Record<string, string> = pkg["node-red"].nodes;
+
+describe("package", () => {
+  it("has the scorecard's package.json fields", () => {
+    pkg.name.should.match(/^@[a-z0-9-]+\/[a-z0-9-]+$/); // P04: a scoped name
+    should(pkg.license).be.a.String(); // P01
+    should(pkg.repository ?? pkg.bugs).be.ok(); // P03
+    pkg.keywords.should.containEql("node-red"); // P05
+    pkg["node-red"].version.should.equal(">=3.0.0"); // P06: satisfied by the latest Node-RED
+    pkg.engines.node.should.equal(">=20"); // P07
+    Object.keys(pkg.dependencies).length.should.be.belowOrEqual(6); // D01
+  });
+
+  it("ships only built output, examples and docs", () => {
+    pkg.files.should.eql(["nodes", "examples", "README.md", "LICENSE"]);
+    fs.existsSync(path.join(root, "LICENSE")).should.be.true();
+  });
+
+  for (const [type, file] of Object.entries(nodes)) {
+    describe(`node ${type}`, () => {
+      const js = path.join(root, file);
+      const html = js.replace(/\.js$/, ".html");
+      const base = path.basename(file, ".js");
+
+      it("is built beside its hand-written editor file", () => {
+        fs.existsSync(js).should.be.true();
+        fs.existsSync(html).should.be.true();
+        require(js).should.be.a.Function(); // `export =`, so Node-RED and the test helper load it as is
+      });
+
+      it("registers its type with literal definitions the scorecard can parse", () => {
+        const text = fs.readFileSync(html, "utf8");
+        text.should.match(new RegExp(`RED\\.nodes\\.registerType\\(\\s*["']${type}["']\\s*,\\s*\\{`)); // N01
+        text.should.match(new RegExp(`data-template-name=["']${type}["']`));
+        text.should.match(new RegExp(`data-help-name=["']${type}["']`));
+      });
+
+      it("has a message catalog and an icon of its own", () => {
+        const catalog = path.join(path.dirname(js), "locales", "en-US", `${base}.json`);
+        JSON.parse(fs.readFileSync(catalog, "utf8")).should.be.an.Object();
+        const text = fs.readFileSync(html, "utf8");
+        const icon = /icon\s*:\s*["']([^"']+)["']/.exec(text);
+        should(icon).not.be.null();
+        if (!icon![1].startsWith("font-awesome/")) {
+          fs.existsSync(path.join(path.dirname(js), "icons", icon![1])).should.be.true();
+        }
+      });
+    });
+  }
+});
