@@ -10,6 +10,8 @@
  * go through `compileMapping` + `mapping.map`, so the preview shows exactly what the runtime does.
  */
 
+import { isRecord, newOwnPathWalk, readOwnPath, typeName } from "./paths";
+
 export const SOURCE_TYPES = ["msg", "concat", "str", "env", "jsonata"] as const;
 export type SourceType = (typeof SOURCE_TYPES)[number];
 
@@ -150,13 +152,6 @@ export function isEmail(value: string): boolean {
 }
 
 type Coerced = { ok: true; value: unknown } | { ok: false; code: ProblemCode; problem: string };
-
-function typeName(v: unknown): string {
-  if (v === null) return "null";
-  if (Array.isArray(v)) return "an array";
-  const t = typeof v;
-  return t === "object" ? "an object" : `a ${t}`;
-}
 
 function fail(code: ProblemCode, problem: string): Coerced {
   return { ok: false, code, problem };
@@ -335,20 +330,17 @@ class Absent {
 }
 
 type Raw = unknown;
-const hasOwn = Object.prototype.hasOwnProperty;
 
-/** Precompiled own-property walker: never reads inherited properties (no prototype access). */
+/**
+ * Precompiled own-property walker (the shared `readOwnPath`): never reads inherited properties
+ * (no prototype access). Built once per path at deploy, with its own reusable result holder.
+ */
 function walker(keys: ReadonlyArray<string | number>): (msg: unknown) => Raw {
   const n = keys.length;
+  const walk = newOwnPathWalk();
   return (msg) => {
-    let cur: unknown = msg;
-    for (let i = 0; i < n; i++) {
-      if (cur === null || typeof cur !== "object") return new Missing(keys, i, cur);
-      const k = keys[i];
-      if (!hasOwn.call(cur, k)) return new Missing(keys, i + 1, undefined);
-      cur = (cur as Record<string | number, unknown>)[k];
-    }
-    return cur === undefined ? new Missing(keys, n, undefined) : cur;
+    readOwnPath(msg, keys, walk);
+    return walk.stoppedAt < n || walk.value === undefined ? new Missing(keys, walk.stoppedAt, walk.stoppedOn) : walk.value;
   };
 }
 
@@ -392,10 +384,6 @@ function describeSource(type: SourceType, source: string): string {
   }
 }
 
-function isObj(v: unknown): v is Record<string, unknown> {
-  return v !== null && typeof v === "object" && !Array.isArray(v);
-}
-
 function checkTargetFields(input: unknown, errors: string[]): Map<string, TargetField> {
   const map = new Map<string, TargetField>();
   if (input === undefined || input === null || input === "") return map;
@@ -404,7 +392,7 @@ function checkTargetFields(input: unknown, errors: string[]): Map<string, Target
     return map;
   }
   input.forEach((f, i) => {
-    if (!isObj(f) || typeof f.name !== "string" || typeof f.dataType !== "string") {
+    if (!isRecord(f) || typeof f.name !== "string" || typeof f.dataType !== "string") {
       errors.push(`targetFields[${i}] needs a name and a dataType`);
       return;
     }
@@ -437,7 +425,7 @@ export function compileMapping(rowsInput: unknown, targetFieldsInput: unknown, h
   const rows: RowImpl[] = [];
   rowsInput.forEach((r, i) => {
     const where = `row ${i + 1}`;
-    if (!isObj(r)) {
+    if (!isRecord(r)) {
       errors.push(`${where} is not an object`);
       return;
     }
@@ -697,7 +685,7 @@ export interface PreviewRequest {
 
 /** Checks the preview route's body; returns the request or the reason for a 400. */
 export function parsePreviewBody(body: unknown): { ok: true; request: PreviewRequest } | { ok: false; error: string } {
-  if (!isObj(body)) return { ok: false, error: "the body must be a JSON object {rows, targetFields, msg}" };
+  if (!isRecord(body)) return { ok: false, error: "the body must be a JSON object {rows, targetFields, msg}" };
   if (!Array.isArray(body.rows)) return { ok: false, error: "rows must be an array of mapping rows" };
   if (body.targetFields !== undefined && body.targetFields !== null && !Array.isArray(body.targetFields)) {
     return { ok: false, error: "targetFields must be an array" };
@@ -710,7 +698,7 @@ export function parsePreviewBody(body: unknown): { ok: true; request: PreviewReq
       return { ok: false, error: `the sample message is not valid JSON: ${(err as Error).message}` };
     }
   }
-  if (!isObj(msg)) return { ok: false, error: "the sample message must be a JSON object, e.g. {\"topic\": ..., \"payload\": {...}}" };
+  if (!isRecord(msg)) return { ok: false, error: "the sample message must be a JSON object, e.g. {\"topic\": ..., \"payload\": {...}}" };
   const id = typeof body.id === "string" && body.id !== "" ? body.id : undefined;
   return { ok: true, request: { rows: body.rows, targetFields: body.targetFields, msg, id } };
 }

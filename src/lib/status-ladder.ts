@@ -7,6 +7,8 @@
  * "Un-registered", "unregistered", " UN_REGISTERED " and "Un registered" are one status.
  */
 
+import { newOwnPathWalk, readOwnPath, typeName } from "./paths";
+
 /** A status of a Marketo program channel (one rung of the ladder). */
 export interface ProgramStatus {
   name: string;
@@ -254,12 +256,7 @@ export interface Filtered {
 
 export type PathRead = { ok: true; value: unknown } | { ok: false; reason: string };
 
-function describe(v: unknown): string {
-  if (v === null) return "null";
-  if (Array.isArray(v)) return "an array";
-  const t = typeof v;
-  return t === "object" ? "an object" : t === "undefined" ? "missing" : `a ${t}`;
-}
+const walk = newOwnPathWalk();
 
 /**
  * Reads a pre-split path (`["payload","registration","status"]`) from an object, own properties
@@ -268,18 +265,15 @@ function describe(v: unknown): string {
  * failure naming that step (`msg.payload is a string, not an object`).
  */
 export function readPath(root: unknown, parts: ReadonlyArray<string | number>, label = "msg"): PathRead {
-  let cur: unknown = root;
+  const { stoppedAt, stoppedOn } = readOwnPath(root, parts, walk);
+  if (stoppedAt === parts.length) return { ok: true, value: stoppedOn };
+  if (stoppedAt > 0 && stoppedOn === undefined) return { ok: true, value: undefined };
   let where = label;
-  for (let i = 0; i < parts.length; i++) {
-    if (cur === null || typeof cur !== "object") {
-      if (i > 0 && cur === undefined) return { ok: true, value: undefined };
-      return { ok: false, reason: `${where} is ${describe(cur)}, not an object` };
-    }
+  for (let i = 0; i < stoppedAt; i++) {
     const p = parts[i];
     where = typeof p === "number" ? `${where}[${p}]` : `${where}.${p}`;
-    cur = Object.prototype.hasOwnProperty.call(cur, p) ? (cur as Record<string | number, unknown>)[p] : undefined;
   }
-  return { ok: true, value: cur };
+  return { ok: false, reason: `${where} is ${typeName(stoppedOn)}, not an object` };
 }
 
 export type StatusResult = { ok: true; source: string; target: Readonly<ProgramStatus> } | { ok: false; filtered: Filtered };
@@ -290,7 +284,7 @@ export function matchStatus(table: StatusTable, value: unknown, label: string): 
     if (value === undefined || value === null) {
       return { ok: false, filtered: { rule: "no-status", reason: `no status at ${label}` } };
     }
-    return { ok: false, filtered: { rule: "invalid-status", reason: `the status at ${label} is ${describe(value)}, not a string` } };
+    return { ok: false, filtered: { rule: "invalid-status", reason: `the status at ${label} is ${typeName(value)}, not a string` } };
   }
   if (value.length > MAX_STATUS_LENGTH) {
     return {

@@ -4,6 +4,8 @@
  * short printable descriptions of values for rejection reasons. No Node-RED import.
  */
 
+import { isRecord, newOwnPathWalk, readOwnPath, typeName as sharedTypeName } from "./paths";
+
 /** Longest string the filter reads (topics, tags, field values); longer ones are rejected. */
 export const MAX_TEXT = 10_000;
 /** Longest list the filter reads (tag lists, list-valued fields); longer ones are rejected. */
@@ -83,28 +85,18 @@ export function own(obj: unknown, key: PathSegment): unknown {
   return hasOwn.call(obj, key) ? (obj as Record<string, unknown>)[key] : undefined;
 }
 
-/** Follows pre-parsed segments through own properties only. */
+const walk = newOwnPathWalk();
+
+/** Follows pre-parsed segments through own properties only; undefined when a step is not an object. */
 export function readPath(obj: unknown, segs: readonly PathSegment[]): unknown {
-  let cur = obj;
-  for (let i = 0; i < segs.length; i++) {
-    if (cur === null || typeof cur !== "object") return undefined;
-    cur = own(cur, segs[i]);
-  }
-  return cur;
+  return readOwnPath(obj, segs, walk).value;
 }
 
-/** A plain (non-array) object. */
-export function isRecord(v: unknown): v is Record<string, unknown> {
-  return v !== null && typeof v === "object" && !Array.isArray(v);
-}
+export { isRecord };
 
-/** "string", "number", "list", "object", "null", "missing"... for reasons. */
+/** "a string", "a number", "a list", "an object", "null", "missing"... for reasons. */
 export function typeName(v: unknown): string {
-  if (v === undefined) return "missing";
-  if (v === null) return "null";
-  if (Array.isArray(v)) return "a list";
-  if (typeof v === "object") return "an object";
-  return `a ${typeof v}`;
+  return Array.isArray(v) ? "a list" : sharedTypeName(v);
 }
 
 const SHOW = 60;

@@ -1,0 +1,67 @@
+/**
+ * The one own-property path walker shared by the flow nodes (tag-filter, status-mapper,
+ * field-mapper), plus the small type helpers their reasons are built from. No Node-RED import.
+ *
+ * The walker follows a pre-split path (`["payload", "tags", 0]`) through OWN properties only —
+ * never the prototype chain, so `__proto__`, `constructor`, `toString`... read as missing — and
+ * never throws. It does not build reasons: it says how far it got and what it found there, and
+ * each caller turns that into its own result. It is on the per-message hot path: no allocation
+ * per step, and none per call when the caller passes a reusable `into` object.
+ */
+
+export type PathKey = string | number;
+
+/** Where a walk ended. */
+export interface OwnPathWalk {
+  /** The value at the end of the path; undefined when the walk stopped early (or the value is undefined). */
+  value: unknown;
+  /**
+   * How many segments were followed. `segs.length` when the whole path was read; otherwise the
+   * index of the segment that could not be followed because `stoppedOn` is not an object.
+   * A missing property reads as undefined, so a missing key before the last stops the walk one
+   * step further on, with `stoppedOn` undefined.
+   */
+  stoppedAt: number;
+  /** The value reached at `stoppedAt` (the final value when the whole path was read). */
+  stoppedOn: unknown;
+}
+
+const hasOwn = Object.prototype.hasOwnProperty;
+
+/** A fresh result holder; allocate one at deploy (or per module) and pass it to `readOwnPath`. */
+export function newOwnPathWalk(): OwnPathWalk {
+  return { value: undefined, stoppedAt: 0, stoppedOn: undefined };
+}
+
+/**
+ * Follows `segs` from `root` through own properties only. Fills and returns `into` (a fresh
+ * object when none is given); read the result before the next walk with the same `into`.
+ */
+export function readOwnPath(root: unknown, segs: ReadonlyArray<PathKey>, into: OwnPathWalk = newOwnPathWalk()): OwnPathWalk {
+  const n = segs.length;
+  let cur = root;
+  let i = 0;
+  for (; i < n; i++) {
+    if (cur === null || typeof cur !== "object") break;
+    const k = segs[i];
+    cur = hasOwn.call(cur, k) ? (cur as Record<PathKey, unknown>)[k] : undefined;
+  }
+  into.value = i === n ? cur : undefined;
+  into.stoppedAt = i;
+  into.stoppedOn = cur;
+  return into;
+}
+
+/** A plain (non-array) object. */
+export function isRecord(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === "object" && !Array.isArray(v);
+}
+
+/** "missing", "null", "an array", "an object", "a string", "a number"... for reasons. */
+export function typeName(v: unknown): string {
+  if (v === undefined) return "missing";
+  if (v === null) return "null";
+  if (Array.isArray(v)) return "an array";
+  const t = typeof v;
+  return t === "object" ? "an object" : `a ${t}`;
+}
