@@ -71,6 +71,32 @@ describe("emulator CLI", function () {
     (await done).code!.should.equal(0);
   });
 
+  it("takes a flag for every limit", async () => {
+    child = run([
+      "--port", "0", "--quiet",
+      "--calls-per-window", "7", "--window-ms", "1500", "--concurrency", "3", "--daily-quota", "99",
+      "--max-body-bytes", "2000", "--max-bulk-body-bytes", "3000", "--max-url-bytes", "1000",
+      "--max-batch", "50", "--imports-running", "1", "--imports-queued", "4",
+    ]);
+    const { url } = await printedUrl(child);
+    const limits = (await (await fetch(`${url}/_emulator/limits`)).json()) as Record<string, number>;
+    limits.should.eql({
+      callsPerWindow: 7,
+      windowMs: 1500,
+      concurrency: 3,
+      dailyQuota: 99,
+      maxBodyBytes: 2000,
+      maxBulkBodyBytes: 3000,
+      maxUrlBytes: 1000,
+      maxBatch: 50,
+      importsRunning: 1,
+      importsQueued: 4,
+    });
+    const done = exited(child);
+    child.kill("SIGINT");
+    (await done).code!.should.equal(0);
+  });
+
   it("exits with code 2 and a clear message on a bad flag value", async () => {
     for (const args of [["--port", "abc"], ["--fault-rate", "2"], ["--fault-codes", "x"], ["--bogus"]]) {
       child = run(args);

@@ -4,7 +4,20 @@
  */
 import should from "should";
 import { startEmulator, type EmulatorHandle, type EmulatorOptions } from "../nodes/emulator";
+import net from "node:net";
 import { call, describeCall, identity, sleep, token } from "./emulator-http";
+
+/** Sends raw bytes (fetch refuses malformed request targets) and reads until the server closes. */
+function rawHttp(port: number, request: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, "127.0.0.1", () => socket.write(request));
+    let out = "";
+    socket.setEncoding("utf8");
+    socket.on("data", (d: string) => (out += d));
+    socket.on("end", () => resolve(out));
+    socket.on("error", reject);
+  });
+}
 
 describe("emulator core", function () {
   this.timeout(20_000);
@@ -58,9 +71,40 @@ describe("emulator core", function () {
       unknown.status.should.equal(401);
       unknown.json.should.eql({ error: "unauthorized", error_description: "No client with requested id: nobody" });
       const noGrant = await call(emu, `/identity/oauth/token?client_id=${emu.clientId}&client_secret=${emu.clientSecret}`);
-      noGrant.status.should.equal(401);
+      noGrant.status.should.equal(400);
       noGrant.json.error.should.be.a.String();
       noGrant.json.should.not.have.property("access_token");
+    });
+
+    it("answers a wrong or missing grant_type from a good client with OAuth's 400, not 401", async () => {
+      await start();
+      const creds = `client_id=${emu.clientId}&client_secret=${emu.clientSecret}`;
+      const missing = await call(emu, `/identity/oauth/token?${creds}`);
+      missing.status.should.equal(400);
+      missing.json.should.eql({ error: "invalid_request", error_description: "Missing grant type" });
+      const wrong = await call(emu, `/identity/oauth/token?grant_type=password&${creds}`);
+      wrong.status.should.equal(400);
+      wrong.json.should.eql({ error: "unsupported_grant_type", error_description: "Unsupported grant type: password" });
+      // Client authentication still comes first: bad credentials are 401 whatever the grant.
+      (await call(emu, `/identity/oauth/token?grant_type=password&client_id=${emu.clientId}&client_secret=no`)).status.should.equal(401);
+    });
+
+    it("counts expires_in down on the emulator's clock and answers 602 at expiry", async () => {
+      const clock = { now: Date.parse("2026-06-15T12:00:00Z") };
+      await start({ now: () => clock.now });
+      const first = await identity(emu);
+      first.json.expires_in.should.equal(3599);
+      clock.now += 3599_000 - 1;
+      (await identity(emu)).json.expires_in.should.equal(1);
+      clock.now += 1; // the token's last second
+      const late = await identity(emu);
+      late.json.access_token.should.equal(first.json.access_token);
+      late.json.expires_in.should.equal(0);
+      clock.now += 999;
+      (await describeCall(emu, late.json.access_token)).json.success.should.be.true();
+      clock.now += 1;
+      (await describeCall(emu, first.json.access_token)).json.errors[0].code.should.equal("602");
+      (await identity(emu)).json.access_token.should.not.equal(first.json.access_token);
     });
 
     it("an expired token answers 602, then identity mints a new one", async () => {
@@ -210,6 +254,18 @@ describe("emulator core", function () {
       a.json.errors[0].code.should.equal("612");
     });
 
+    it("answers a request target the URL parser refuses with a recorded 610, not a bare 500", async () => {
+      await start();
+      const answer = await rawHttp(emu.port, "GET //[ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+      answer.should.startWith("HTTP/1.1 200");
+      const body = JSON.parse(answer.slice(answer.indexOf("\r\n\r\n") + 4));
+      body.should.containDeep({ success: false, errors: [{ code: "610", message: "Requested resource not found" }] });
+      body.requestId.should.match(/^[0-9a-f]+#[0-9a-f]+$/);
+      const s = emu.stats();
+      s.totalRequests.should.equal(1);
+      s.answersByCode.should.eql({ "610": 1 });
+    });
+
     it("every envelope has a requestId of <hex counter>#<hex epoch ms> and the JSON content type", async () => {
       await start();
       const tok = await token(emu);
@@ -288,6 +344,23 @@ describe("emulator core", function () {
       Date.parse(s.quotaResetsAt).should.be.above(Date.now());
       emu.rolloverDay().dailyUsed.should.equal(0);
       (await describeCall(emu, tok)).json.success.should.be.true();
+    });
+
+    it("resets the daily quota at 00:00 America/Chicago on the emulator's clock", async () => {
+      // 2026-06-15 23:59 CDT = 2026-06-16T04:59Z; midnight CDT = 05:00Z.
+      const clock = { now: Date.parse("2026-06-16T04:59:00Z") };
+      await start({ limits: { dailyQuota: 2 }, now: () => clock.now });
+      const tok = await token(emu);
+      for (let i = 0; i < 2; i++) (await describeCall(emu, tok)).json.success.should.be.true();
+      (await describeCall(emu, tok)).json.errors[0].code.should.equal("607");
+      emu.stats().quotaResetsAt.should.equal("2026-06-16T05:00:00.000Z");
+      clock.now = Date.parse("2026-06-16T04:59:59.999Z");
+      (await describeCall(emu, tok)).json.errors[0].code.should.equal("607");
+      clock.now = Date.parse("2026-06-16T05:00:00Z");
+      (await describeCall(emu, tok)).json.success.should.be.true();
+      const s = emu.stats();
+      s.dailyUsed.should.equal(1);
+      s.quotaResetsAt.should.equal("2026-06-17T05:00:00.000Z");
     });
 
     it("identity calls are never limited", async () => {
@@ -398,6 +471,26 @@ describe("emulator core", function () {
       await emu.stop();
       await held.should.be.rejected();
       await fetch(`${emu.url}/_emulator/stats`).should.be.rejected();
+    });
+
+    it("lets calls caught mid-latency or held leave the limiter, without running their handlers", async () => {
+      await start({ latencyMs: 5000 });
+      const tok = await token(emu);
+      const sleeping = call(emu, "/rest/v1/leads.json", { token: tok, json: { input: [{ email: "late@example.com" }] } });
+      for (let i = 0; i < 50 && emu.stats().inFlight === 0; i++) await sleep(10);
+      emu.stats().inFlight.should.equal(1);
+      emu.pause();
+      const held = describeCall(emu, tok);
+      for (let i = 0; i < 50 && emu.stats().held === 0; i++) await sleep(10);
+      emu.stats().held.should.equal(1);
+      await emu.stop();
+      (await Promise.allSettled([sleeping, held])).map((r) => r.status).should.eql(["rejected", "rejected"]);
+      await sleep(20);
+      const s = emu.stats();
+      s.inFlight.should.equal(0);
+      s.held.should.equal(0);
+      s.dailyUsed.should.equal(0);
+      emu.state().leads.length.should.equal(0);
     });
   });
 

@@ -102,6 +102,16 @@ describe("emulator domains: campaigns", () => {
     (await clone()).body.success.should.be.true();
   });
 
+  it("counts clones per Marketo day (America/Chicago), not per UTC date", async () => {
+    const clone = () => h.call("POST", "/rest/v1/campaigns/2002/schedule.json", { body: { input: { cloneToProgramName: "Copy" } } });
+    h.clock.now = Date.parse("2026-03-02T23:00:00Z"); // 17:00 CST, March 2
+    for (let i = 0; i < 20; i++) (await clone()).body.success.should.be.true();
+    h.clock.now = Date.parse("2026-03-03T01:00:00Z"); // a new UTC date, still 19:00 CST March 2
+    errorOf(await clone()).code.should.equal("1020");
+    h.clock.now = Date.parse("2026-03-03T06:00:00Z"); // 00:00 CST, March 3
+    (await clone()).body.success.should.be.true();
+  });
+
   it("declares the permissions of every route", () => {
     h.route("GET", "/rest/v1/campaigns.json").permissions.should.eql(["Read-Only Campaigns", "Read-Write Campaigns"]);
     h.route("GET", "/rest/v1/campaigns/1.json").permissions.should.eql(["Read-Only Campaigns", "Read-Write Campaigns"]);

@@ -86,6 +86,32 @@ describe("emulator limiter", () => {
     limiter.admit().ok.should.be.true();
   });
 
+  it("does not refund a call admitted before rolloverDay() or reset() from the new day", () => {
+    // rolloverDay()/reset() start a new day ending at the same midnight as the old one.
+    for (const restart of ["rolloverDay", "reset"] as const) {
+      const { limiter } = setup({ dailyQuota: 10 });
+      const old = limiter.admit();
+      if (!old.ok) throw new Error("expected admission");
+      limiter[restart]();
+      const fresh = limiter.admit();
+      if (!fresh.ok) throw new Error("expected admission");
+      limiter.finish(fresh.ticket, true);
+      limiter.finish(old.ticket, false); // the old day's call fails: nothing to refund today
+      limiter.snapshot().dailyUsed.should.equal(1, restart);
+    }
+  });
+
+  it("lets a client send exactly N calls spaced windowMs/N apart, window after window", () => {
+    const { clock, limiter } = setup({ callsPerWindow: 4, windowMs: 1000 });
+    for (let i = 0; i < 20; i++) {
+      const a = limiter.admit();
+      if (!a.ok) throw new Error(`call ${i} at +${i * 250} ms answered ${a.code}`);
+      limiter.finish(a.ticket, true);
+      clock.now += 250;
+    }
+    limiter.snapshot().maxCallsInWindow.should.equal(4);
+  });
+
   it("follows the limits object as it changes", () => {
     const { limits, limiter } = setup({ concurrency: 1 });
     limiter.admit().ok.should.be.true();

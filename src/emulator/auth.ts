@@ -73,9 +73,12 @@ export class TokenStore {
     const client = this.clients.get(clientId);
     if (!client) return unauthorized("unauthorized", `No client with requested id: ${clientId}`);
     if (secret !== client.clientSecret) return unauthorized("invalid_client", "Bad client credentials");
-    if (!grantType) return unauthorized("invalid_request", "Missing grant type");
+    // Client authentication passed, so these are request errors: OAuth 2.0 (RFC 6749 §5.2)
+    // answers them with 400 and keeps 401 for bad client credentials (the Spring OAuth server
+    // whose messages Marketo's identity returns does the same).
+    if (!grantType) return badRequest("invalid_request", "Missing grant type");
     if (grantType !== "client_credentials") {
-      return unauthorized("unsupported_grant_type", `Unsupported grant type: ${grantType}`);
+      return badRequest("unsupported_grant_type", `Unsupported grant type: ${grantType}`);
     }
     const now = this.now();
     let token = this.current.get(clientId);
@@ -129,4 +132,8 @@ export class TokenStore {
 
 function unauthorized(error: string, description: string): IdentityAnswer {
   return { status: 401, body: { error, error_description: description } };
+}
+
+function badRequest(error: string, description: string): IdentityAnswer {
+  return { status: 400, body: { error, error_description: description } };
 }

@@ -2,6 +2,7 @@
  * Smart campaigns (reference §6.7): list/get, Request Campaign (trigger) and Schedule Campaign.
  * Runs are recorded rather than executed; tests read them from the state snapshot.
  */
+import { chicagoDay } from "../lib/marketo/time";
 import type { ActivityLog } from "./activities";
 import { bodyOf, blank, clone, commaList, isObject, leadDbDate, leadDbPage, param, toId } from "./common";
 import type { Campaign } from "./model";
@@ -70,7 +71,7 @@ function parseTokens(raw: unknown): CampaignToken[] {
 export function createCampaignsModule(ctx: DomainContext, activities?: ActivityLog): DomainModule {
   let campaigns: Campaign[] = [];
   let runs: CampaignRun[] = [];
-  /** Day (UTC date) → clones scheduled that day. */
+  /** Marketo day (America/Chicago, like the API quota) → clones scheduled that day. */
   let clonesByDay = new Map<string, number>();
 
   function reset(): void {
@@ -188,7 +189,9 @@ export function createCampaignsModule(ctx: DomainContext, activities?: ActivityL
         const tokens = parseTokens(input.tokens);
         let cloneToProgramName: string | undefined;
         if (typeof input.cloneToProgramName === "string" && input.cloneToProgramName !== "") {
-          const day = leadDbDate(now).slice(0, 10);
+          // The instance's day, as for the daily API quota; a UTC date would start the next
+          // day's 20 clones at 18:00/19:00 Central.
+          const day = chicagoDay(now);
           const used = clonesByDay.get(day) ?? 0;
           if (used >= MAX_CLONES_PER_DAY) throw new ApiError("1020", "Too many clones to program today");
           clonesByDay.set(day, used + 1);

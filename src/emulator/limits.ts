@@ -19,7 +19,11 @@ export const DEFAULT_LIMITS: Readonly<EmulatorLimits> = {
 /** An admitted call; hand it back to `finish` when the call is answered. */
 export interface Ticket {
   readonly at: number;
-  /** The quota day the call was charged to (its reset instant). */
+  /**
+   * The quota day the call was charged to. A generation number rather than the day's reset
+   * instant: rolloverDay() and reset() start a new day whose reset instant is the same
+   * midnight, and a refund must not reach into that new day's counter either.
+   */
   readonly day: number;
   done: boolean;
 }
@@ -49,6 +53,8 @@ export class Limiter {
   private window: Ticket[] = [];
   private dailyUsed = 0;
   private resetsAt: number;
+  /** Bumped whenever the daily counter starts over (midnight, rolloverDay, reset). */
+  private dayGeneration = 0;
   private maxCallsInWindow = 0;
   private maxInFlight = 0;
 
@@ -77,7 +83,7 @@ export class Limiter {
     if (this.dailyUsed >= l.dailyQuota) {
       return { ok: false, code: "607", message: "Daily quota reached" };
     }
-    const ticket: Ticket = { at: now, day: this.resetsAt, done: false };
+    const ticket: Ticket = { at: now, day: this.dayGeneration, done: false };
     this.window.push(ticket);
     this.dailyUsed += 1;
     this.inFlight += 1;
@@ -94,13 +100,15 @@ export class Limiter {
     if (counted) return;
     const i = this.window.indexOf(ticket);
     if (i >= 0) this.window.splice(i, 1);
-    // A call admitted before midnight must not be refunded from the new day's counter.
-    if (ticket.day === this.resetsAt && this.dailyUsed > 0) this.dailyUsed -= 1;
+    // A call admitted before midnight (or a rollover/reset) must not be refunded from the new
+    // day's counter.
+    if (ticket.day === this.dayGeneration && this.dailyUsed > 0) this.dailyUsed -= 1;
   }
 
   /** Starts a new quota day now (the inspection API's stand-in for waiting until midnight). */
   rolloverDay(): void {
     this.dailyUsed = 0;
+    this.dayGeneration += 1;
     this.resetsAt = chicagoMidnightAfter(this.now());
   }
 
@@ -129,6 +137,7 @@ export class Limiter {
   reset(): void {
     this.window = [];
     this.dailyUsed = 0;
+    this.dayGeneration += 1;
     this.resetsAt = chicagoMidnightAfter(this.now());
     this.maxCallsInWindow = 0;
     this.maxInFlight = this.inFlight;
@@ -137,6 +146,7 @@ export class Limiter {
   private rollIfDue(now: number): void {
     if (now >= this.resetsAt) {
       this.dailyUsed = 0;
+      this.dayGeneration += 1;
       this.resetsAt = chicagoMidnightAfter(now);
     }
   }

@@ -28,6 +28,13 @@ export interface EmulatorOptions {
   importDelayMs?: number;
   /** Log sink, one line per call; silent by default. */
   log?: (line: string) => void;
+  /**
+   * The emulator's clock in epoch ms (default Date.now): the rate window, the daily quota and
+   * its 00:00 America/Chicago reset, token lifetimes, request ids, record dates and bulk job
+   * states all read it, so tests can step over midnight or a token's expiry without waiting.
+   * Latency and timeouts stay in real time.
+   */
+  now?: () => number;
 }
 
 export interface ResolvedOptions {
@@ -44,6 +51,7 @@ export interface ResolvedOptions {
   seed: SeedOptions;
   importDelayMs: number;
   log: (line: string) => void;
+  now: () => number;
 }
 
 export function resolveOptions(o: EmulatorOptions = {}): ResolvedOptions {
@@ -70,6 +78,7 @@ export function resolveOptions(o: EmulatorOptions = {}): ResolvedOptions {
     seed: { enabled: true, ...o.seed },
     importDelayMs: o.importDelayMs ?? 300,
     log: o.log ?? (() => undefined),
+    now: o.now ?? Date.now,
   };
 }
 

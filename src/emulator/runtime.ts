@@ -34,9 +34,12 @@ export class EmulatorRuntime {
   readonly log: (line: string) => void;
   random: () => number = Math.random;
 
+  /** Set by shutdown(): calls still under way unwind without running their handlers. */
+  stopped = false;
   private paused = false;
   private held: Array<() => void> = [];
-  private readonly timers = new Set<NodeJS.Timeout>();
+  /** Pending sleeps and their resolvers, so shutdown() can end them (see there). */
+  private readonly timers = new Map<NodeJS.Timeout, () => void>();
   private readonly sequences = new Map<string, number>();
   private warnedQueryToken = false;
 
@@ -71,8 +74,9 @@ export class EmulatorRuntime {
     this.router = new Router(this.modules.flatMap((m) => m.routes));
   }
 
+  /** The emulator's clock (options.now; Date.now by default): limits, tokens, usage, data. */
   now(): number {
-    return Date.now();
+    return this.options.now();
   }
 
   nextId(table: string): number {
@@ -91,19 +95,20 @@ export class EmulatorRuntime {
   /** A delay that stop() can cancel; its timer never keeps the process alive. */
   sleep(ms: number): Promise<void> {
     if (ms <= 0) return Promise.resolve();
+    if (this.stopped) return Promise.resolve();
     return new Promise((resolve) => {
       const t = setTimeout(() => {
         this.timers.delete(t);
         resolve();
       }, ms);
       t.unref();
-      this.timers.add(t);
+      this.timers.set(t, resolve);
     });
   }
 
   /** Holds an API call while paused. */
   waitIfPaused(): Promise<void> {
-    if (!this.paused) return Promise.resolve();
+    if (!this.paused || this.stopped) return Promise.resolve();
     return new Promise((resolve) => this.held.push(resolve));
   }
 
@@ -183,11 +188,23 @@ export class EmulatorRuntime {
     return { clientId: c.clientId, permissions: [...c.permissions] };
   }
 
-  /** Cancels pending delays; held calls are dropped with their sockets by the server. */
+  /**
+   * Ends pending delays and releases held calls at once. They used to be dropped, which left
+   * every call that was sleeping through its latency admitted forever: stats() after stop()
+   * reported it in flight. Released calls see `stopped` and unwind through the limiter's
+   * finish() without running their handler (their sockets are closed by then).
+   */
   shutdown(): void {
-    for (const t of this.timers) clearTimeout(t);
+    this.stopped = true;
+    const pending = [...this.timers];
     this.timers.clear();
+    const held = this.held;
     this.held = [];
     this.paused = false;
+    for (const [t, resolve] of pending) {
+      clearTimeout(t);
+      resolve();
+    }
+    for (const release of held) release();
   }
 }

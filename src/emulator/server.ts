@@ -30,7 +30,17 @@ export function createHttpServer(rt: EmulatorRuntime): http.Server {
 async function handle(rt: EmulatorRuntime, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const rawUrl = req.url ?? "/";
   const rawMethod = (req.method ?? "GET").toUpperCase();
-  const url = new URL(rawUrl.startsWith("/") ? rawUrl : `/${rawUrl}`, "http://emulator.invalid");
+  const url = parseUrl(rawUrl);
+  if (!url) {
+    // Node's parser lets through request targets the WHATWG URL parser refuses (`//[`). They
+    // used to throw out of handle() into a bare, unrecorded 500; Marketo's docs promise only
+    // 413/414 at HTTP level, and a path it cannot route is a 610 envelope.
+    rt.stats.totalRequests += 1;
+    const reply = new Reply(rt, res, "rest", rawMethod, "(unparseable URL)");
+    await readBody(req, 0);
+    reply.error("610");
+    return;
+  }
   const path = url.pathname;
 
   if (path === "/_emulator" || path.startsWith("/_emulator/")) {
@@ -83,7 +93,8 @@ async function handle(rt: EmulatorRuntime, req: IncomingMessage, res: ServerResp
   }
 
   await rt.waitIfPaused();
-  if (reply.closed) return;
+  // Released by stop(): the socket is gone, nothing to answer or count.
+  if (reply.closed || rt.stopped) return;
 
   const override = query.get("_method")?.toUpperCase();
   const method = rawMethod === "POST" && (override === "GET" || override === "DELETE") ? override : rawMethod;
@@ -153,6 +164,14 @@ async function handle(rt: EmulatorRuntime, req: IncomingMessage, res: ServerResp
   }
 }
 
+function parseUrl(rawUrl: string): URL | undefined {
+  try {
+    return new URL(rawUrl.startsWith("/") ? rawUrl : `/${rawUrl}`, "http://emulator.invalid");
+  } catch {
+    return undefined;
+  }
+}
+
 /** The `access_token` parameter of legacy clients (query, form body or multipart field). */
 function paramToken(rt: EmulatorRuntime, query: URLSearchParams, form: FormData | undefined): string | undefined {
   const fromForm = form?.get("access_token");
@@ -190,11 +209,14 @@ async function admitted(
   const timeout = route.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   if (delay >= timeout) {
     await rt.sleep(timeout);
+    if (rt.stopped) return false;
     reply.error("604", "Request timed out");
     return false;
   }
   // The handler runs even if the client has gone away meanwhile: Marketo would still apply it.
   await rt.sleep(delay);
+  // ...but not after stop(): the sleep was cut short only so the call can leave the limiter.
+  if (rt.stopped) return false;
 
   let counted: boolean;
   try {
