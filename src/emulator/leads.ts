@@ -1,5 +1,5 @@
 import { ok } from "./envelope";
-import { LEAD_FIELDS, leadField } from "./leadFields";
+import { LEAD_FIELDS, SEARCHABLE_FIELDS, leadField } from "./leadFields";
 import { LeadStore, SYNC_ACTIONS } from "./leadStore";
 import { decodePagingToken, encodePagingToken } from "./pagingToken";
 import {
@@ -202,7 +202,7 @@ function describe2(): EmuResponse {
   const result = [
     {
       name: "API Lead",
-      searchableFields: LEAD_FIELDS.filter((f) => f.searchable).map((f) => [f.name]),
+      searchableFields: SEARCHABLE_FIELDS.map((name) => [name]),
       fields: LEAD_FIELDS.map((f) => ({
         name: f.name,
         displayName: f.displayName,

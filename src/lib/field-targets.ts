@@ -5,42 +5,10 @@
  * Marketo's describe / describe2 answers into the cached `targetFields` list.
  */
 import type { MappingRow, TargetField } from "./field-mapping";
+import { STANDARD_LEAD_FIELDS } from "./marketo/lead-fields";
 
-/**
- * Common Marketo lead fields (REST names and types as Marketo's describe reports them for a
- * standard instance; reference §6.3). Custom fields (eventCode, registrationCode, attendeeType)
- * are the ones this package's emulator describes for an event integration.
- */
-export const BUILTIN_TARGET_FIELDS: readonly TargetField[] = Object.freeze([
-  { name: "email", displayName: "Email Address", dataType: "email", length: 255 },
-  { name: "firstName", displayName: "First Name", dataType: "string", length: 255 },
-  { name: "lastName", displayName: "Last Name", dataType: "string", length: 255 },
-  { name: "company", displayName: "Company Name", dataType: "string", length: 255 },
-  { name: "title", displayName: "Job Title", dataType: "string", length: 255 },
-  { name: "phone", displayName: "Phone Number", dataType: "phone", length: 255 },
-  { name: "mobilePhone", displayName: "Mobile Phone Number", dataType: "phone", length: 255 },
-  { name: "address", displayName: "Address", dataType: "text" },
-  { name: "city", displayName: "City", dataType: "string", length: 255 },
-  { name: "state", displayName: "State", dataType: "string", length: 255 },
-  { name: "country", displayName: "Country", dataType: "string", length: 255 },
-  { name: "postalCode", displayName: "Postal Code", dataType: "string", length: 255 },
-  { name: "website", displayName: "Website", dataType: "url", length: 255 },
-  { name: "industry", displayName: "Industry", dataType: "string", length: 255 },
-  { name: "leadSource", displayName: "Person Source", dataType: "string", length: 255 },
-  { name: "leadStatus", displayName: "Lead Status", dataType: "string", length: 255 },
-  { name: "leadScore", displayName: "Lead Score", dataType: "integer" },
-  { name: "numberOfEmployees", displayName: "Num Employees", dataType: "integer" },
-  { name: "annualRevenue", displayName: "Annual Revenue", dataType: "currency" },
-  { name: "unsubscribed", displayName: "Unsubscribed", dataType: "boolean" },
-  { name: "dateOfBirth", displayName: "Date of Birth", dataType: "date" },
-  { name: "externalId", displayName: "External Id", dataType: "string", length: 255 },
-  { name: "eventCode", displayName: "Event Code", dataType: "string", length: 255 },
-  { name: "registrationCode", displayName: "Registration Code", dataType: "string", length: 255 },
-  { name: "attendeeType", displayName: "Attendee Type", dataType: "string", length: 255 },
-  { name: "id", displayName: "Id", dataType: "integer", readOnly: true },
-  { name: "createdAt", displayName: "Created At", dataType: "datetime", readOnly: true },
-  { name: "updatedAt", displayName: "Updated At", dataType: "datetime", readOnly: true },
-].map((f) => Object.freeze(f)));
+/** The dialog's fallback list: the standard lead fields one would map to (not the cookie). */
+export const BUILTIN_TARGET_FIELDS: readonly TargetField[] = STANDARD_LEAD_FIELDS.filter((f) => f.name !== "cookies");
 
 /**
  * The rows a new field-mapper starts with (kept identical to the `rows` default in
