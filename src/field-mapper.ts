@@ -70,6 +70,10 @@ async function describeThrough(RED: RED, configId: string): Promise<DescribeAnsw
   return { status: "ok", fields: targetFieldsFromDescribe(result) };
 }
 
+function asError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
+}
+
 function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
@@ -92,6 +96,9 @@ export = function (RED: RED) {
     let invalid = 0;
     let lastStatus = 0;
     let timer: NodeJS.Timeout | undefined;
+    // Set by close: a JSONata message still in flight then must not re-arm the status timer
+    // (its paint would overwrite the status of the node that replaces this one on redeploy).
+    let closed = false;
     const showStatus = (): void => {
       timer = undefined;
       lastStatus = Date.now();
@@ -105,7 +112,7 @@ export = function (RED: RED) {
       });
     };
     const scheduleStatus = (): void => {
-      if (timer) return;
+      if (timer || closed) return;
       const wait = STATUS_INTERVAL_MS - (Date.now() - lastStatus);
       if (wait <= 0) showStatus();
       else timer = setTimeout(showStatus, wait);
@@ -115,6 +122,9 @@ export = function (RED: RED) {
       if (out.problems.length === 0) {
         msg.source = msg.payload;
         msg.payload = out.record;
+        // msg.filtered says why a message was rejected; a mapped one must not carry an earlier
+        // node's rejection (a tag-filter's, or this node's from a retried message) on.
+        if (Object.prototype.hasOwnProperty.call(msg, "filtered")) delete msg.filtered;
         mapped++;
         send([msg, null]);
       } else {
@@ -125,6 +135,9 @@ export = function (RED: RED) {
       scheduleStatus();
       done();
     };
+
+    /** The last asynchronous delivery; the next one is chained after it (arrival order). Never rejects. */
+    let tail: Promise<void> = Promise.resolve();
 
     node.on("input", (msg: NodeMessageInFlow, send, done) => {
       if (configError || !compiled.ok) {
@@ -139,16 +152,32 @@ export = function (RED: RED) {
         return;
       }
       if (out instanceof Promise) {
-        out.then(
-          (o) => deliver(msg as MappedMessage, o, send as never, done),
-          (err: unknown) => done(err instanceof Error ? err : new Error(String(err))),
+        // JSONata rows make mapping asynchronous, and evaluations take longer for some messages
+        // than for others. Messages still leave in arrival order (documented in the help): two
+        // updates of one lead swapped would let the older one win in Marketo, and status-mapper
+        // downstream judges backward moves by order. Evaluations still run concurrently; only
+        // delivery waits for the messages ahead. `fin` keeps done() to exactly one call.
+        let finished = false;
+        const fin = (err?: Error): void => {
+          if (finished) return;
+          finished = true;
+          done(err);
+        };
+        const settled = out.then(
+          (o) => ({ o }),
+          (err: unknown) => ({ err }),
         );
+        tail = tail
+          .then(() => settled)
+          .then((r) => ("o" in r ? deliver(msg as MappedMessage, r.o, send as never, fin) : fin(asError(r.err))))
+          .catch((err: unknown) => fin(asError(err)));
       } else {
         deliver(msg as MappedMessage, out, send as never, done);
       }
     });
 
     node.on("close", (_removed: boolean, done: () => void) => {
+      closed = true;
       if (timer) clearTimeout(timer);
       timer = undefined;
       done();

@@ -54,6 +54,12 @@ type Reader = (msg: NodeMessageInFlow, cb: (r: PathRead, where?: string) => void
 const MEMORY_KEY = "statusMapperLastStatus";
 const PERSIST_DELAY_MS = 1000;
 const STATUS_INTERVAL_MS = 250;
+/** Longest JSONata error text kept in a reason: some quote the offending value, which may be huge. */
+const MAX_ERROR_TEXT = 200;
+
+function shortError(text: string): string {
+  return text.length > MAX_ERROR_TEXT ? `${text.slice(0, MAX_ERROR_TEXT)}… (${text.length} characters)` : text;
+}
 
 export = function (RED: NodeAPI) {
   /** Reads a TypedInput property: `msg` paths are split once at deploy; `jsonata` is prepared once. */
@@ -64,7 +70,7 @@ export = function (RED: NodeAPI) {
         label: `the expression ${value}`,
         read: (msg, cb) =>
           RED.util.evaluateJSONataExpression(expr, msg, (err, result) =>
-            cb(err ? { ok: false, reason: `the expression ${value} failed: ${err.message}` } : { ok: true, value: result }),
+            cb(err ? { ok: false, reason: `the expression ${value} failed: ${shortError(err.message)}` } : { ok: true, value: result }),
           ),
       };
     }
@@ -140,7 +146,9 @@ export = function (RED: NodeAPI) {
     }
     /** At most one status update per STATUS_INTERVAL_MS, the last one always shown. */
     function showCounts() {
-      if (statusTimer) return;
+      // After close a message still in flight must not paint: the node replacing this one on a
+      // redeploy has the same id, and would show these stale counts.
+      if (statusTimer || closed) return;
       const wait = STATUS_INTERVAL_MS - (Date.now() - lastPaint);
       if (wait <= 0) return paint();
       statusTimer = setTimeout(() => {
@@ -154,7 +162,10 @@ export = function (RED: NodeAPI) {
     let memory = new StatusMemory(maxLeads);
     let ready = false;
     let closed = false;
+    /** Messages not yet handled, in arrival order (see pump). */
     const waiting: Array<[NodeMessageInFlow, Send, Done]> = [];
+    let busy = false;
+    let pumping = false;
     let persistTimer: NodeJS.Timeout | undefined;
 
     function persist(cb?: () => void) {
@@ -182,8 +193,42 @@ export = function (RED: NodeAPI) {
         memory = StatusMemory.from(err ? undefined : value, maxLeads);
         persist();
         ready = true;
-        for (const [m, s, d] of waiting.splice(0)) handle(m, s, d);
+        pump();
       });
+    }
+
+    /**
+     * Handles the waiting messages one at a time, in arrival order. With the default (event / msg)
+     * readers a message is handled synchronously and this is a plain loop; with a JSONata reader
+     * evaluation is asynchronous and takes longer for some messages than for others, and without
+     * the queue a later status could be checked against the memory first (Registered then Attended
+     * would send Attended and skip Registered as backward). `fin` keeps done() to one call, and a
+     * synchronous throw ends its message with done(err) instead of stalling the queue.
+     */
+    function pump() {
+      if (pumping) return; // a done() called synchronously inside the loop: the loop goes on
+      pumping = true;
+      try {
+        while (ready && !busy && !closed && waiting.length > 0) {
+          const [m, s, d] = waiting.shift()!;
+          busy = true;
+          let finished = false;
+          const fin: Done = (err) => {
+            if (finished) return;
+            finished = true;
+            busy = false;
+            d(err);
+            pump();
+          };
+          try {
+            handle(m, s, fin);
+          } catch (err) {
+            fin(err instanceof Error ? err : new Error(String(err)));
+          }
+        }
+      } finally {
+        pumping = false;
+      }
     }
 
     function reject(msg: NodeMessageInFlow, send: Send, done: Done, filtered: Filtered, policy: "skip" | "error" | "pass") {
@@ -227,6 +272,9 @@ export = function (RED: NodeAPI) {
           const ps: MappedStatus = { name: target.name, step: target.step, success: target.success, source: m.source };
           if (mk) (mk as Record<string, unknown>).programStatus = ps;
           else (msg as { marketo?: unknown }).marketo = { programStatus: ps };
+          // msg.filtered says why a message was rejected; a mapped one must not carry an earlier
+          // node's rejection (tag-filter's, field-mapper's) on.
+          if (Object.prototype.hasOwnProperty.call(msg, "filtered")) delete (msg as { filtered?: unknown }).filtered;
           send([msg, null]);
           mapped++;
           showCounts();
@@ -264,18 +312,15 @@ export = function (RED: NodeAPI) {
     }
 
     node.on("input", (msg: NodeMessageInFlow, send: Send, done: Done) => {
-      if (!ready) {
-        waiting.push([msg, send, done]);
-        return;
-      }
-      handle(msg, send, done);
+      waiting.push([msg, send, done]);
+      pump();
     });
 
     node.on("close", (removed: boolean, done: () => void) => {
       closed = true;
       if (statusTimer) clearTimeout(statusTimer);
       statusTimer = undefined;
-      for (const [, , d] of waiting.splice(0)) d(new Error("status-mapper closed before its memory was loaded"));
+      for (const [, , d] of waiting.splice(0)) d(new Error(ready ? "status-mapper closed before handling this message" : "status-mapper closed before its memory was loaded"));
       if (removed || configError || !ready) {
         if (persistTimer) clearTimeout(persistTimer);
         persistTimer = undefined;

@@ -14,6 +14,7 @@ type Done = (err?: Error) => void;
 
 /** The status is redrawn at most this often under load (the first change shows at once). */
 const STATUS_INTERVAL_MS = 250;
+const hasOwn = Object.prototype.hasOwnProperty;
 
 export = function (RED: NodeAPI) {
   function TagFilterNode(this: Node, config: TagFilterDef) {
@@ -70,6 +71,9 @@ export = function (RED: NodeAPI) {
       }
       if (verdict === null) {
         passed++;
+        // msg.filtered says why a message was rejected; one that passes here (say a second filter
+        // on the first one's output 2) must not carry an earlier node's rejection on.
+        if (hasOwn.call(msg, "filtered")) delete (msg as NodeMessage & { filtered?: Rejection }).filtered;
         send([msg, null]);
       } else {
         rejected++;

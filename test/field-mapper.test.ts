@@ -213,6 +213,48 @@ describe("field-mapper node", () => {
     should(got.ok.length + got.bad.length).equal(0);
   });
 
+  it("JSONata rows: messages leave in arrival order, however long each evaluation takes", async () => {
+    // A slower evaluation for the first message must not let the second overtake it: two updates
+    // of one lead reordered would let the older one win in Marketo.
+    const extra: MappingRow[] = [{ target: "title", sourceType: "jsonata", source: "$join($map(payload.tags, function($t){ $uppercase($t) }), ',')" }];
+    await helper.load(fieldMapper, flow({ rows: [...rows(), ...extra] }));
+    const got = collect();
+    const base = fixture("kaltura-events.json")[0];
+    const n = helper.getNode("m");
+    n.receive({ ...base, n: 1, payload: { ...base.payload, tags: Array.from({ length: 300 }, (_, i) => `t${i}`) } });
+    n.receive({ ...base, n: 2, payload: { ...base.payload, tags: ["a"] } });
+    n.receive({ ...base, n: 3, payload: { ...base.payload, tags: Array.from({ length: 50 }, (_, i) => `t${i}`) } });
+    await until(() => got.ok.length === 3, "three outputs");
+    got.ok.map((m) => m.n).should.eql([1, 2, 3]);
+    got.completed.length.should.equal(3);
+  });
+
+  it("output 1 does not carry a stale msg.filtered from an earlier node", async () => {
+    await helper.load(fieldMapper, flow());
+    const got = collect();
+    helper.getNode("m").receive({ ...fixture("kaltura-events.json")[0], filtered: { rule: "source", reason: "from an earlier tag-filter" } });
+    await until(() => got.ok.length === 1, "output 1");
+    should(got.ok[0]).not.have.property("filtered");
+  });
+
+  it("no status update after close from a JSONata message still in flight", async () => {
+    const extra: MappingRow[] = [{ target: "title", sourceType: "jsonata", source: "$join($map(payload.tags, function($t){ $uppercase($t) }), ',')" }];
+    await helper.load(fieldMapper, flow({ rows: [...rows(), ...extra] }));
+    const got = collect();
+    const n = helper.getNode("m") as unknown as Node & NodeJS.EventEmitter & { close(removed: boolean): Promise<void> };
+    let after = 0;
+    let closed = false;
+    n.on("call:status", () => closed && after++);
+    const base = fixture("kaltura-events.json")[0];
+    n.receive({ ...base, payload: { ...base.payload, tags: Array.from({ length: 100 }, (_, i) => `t${i}`) } } as never);
+    const closing = n.close(false); // runs the close handler now, while the evaluation is pending
+    closed = true;
+    await closing;
+    await until(() => got.ok.length + got.bad.length === 1, "the in-flight message");
+    await settle(400);
+    after.should.equal(0);
+  });
+
   describe("admin routes", () => {
     const sample = fixture("kaltura-events.json")[0];
 

@@ -181,6 +181,16 @@ describe("field-mapping: sources", () => {
     should(out.problems).eql([{ field: "title", code: "source", problem: "JSONata expression failed: boom" }]);
   });
 
+  it("a JSONata failure quoting a huge value is shortened in the problem", async () => {
+    // JSONata puts the offending value in some messages ($number("<1 MB>"), $error(...)).
+    const hooks: SourceHooks = { jsonata: () => async () => { throw new Error(`Unable to cast value to a number: "${"x".repeat(1_000_000)}"`); } };
+    const m = compile([row("email", "payload.profile.email"), row("title", "x", { sourceType: "jsonata" })], undefined, hooks);
+    const out = await m.map(msg);
+    should(out.problems).have.length(1);
+    should(out.problems[0].problem).startWith("JSONata expression failed: Unable to cast value to a number: \"xxx");
+    should(out.problems[0].problem.length).be.below(400);
+  });
+
   it("a message without JSONata rows maps synchronously", () => {
     should(compile([row("email", "payload.profile.email")]).async).be.false();
   });

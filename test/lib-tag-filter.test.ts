@@ -411,6 +411,12 @@ describe("tag-filter lib", () => {
       rejects({ propertyTags: "a" }, reg({ registration: { properties: { p: 1 }, propertyTags: { p: "a" } } }), "activate-for:property", 'msg.payload.registration.propertyTags["p"] is a string, not a list of tags');
     });
 
+    it("a huge property key is shortened in the reason, not copied whole", () => {
+      const key = "k".repeat(100_000);
+      const r = rejects({ propertyTags: "a" }, reg({ registration: { properties: { [key]: 1 }, propertyTags: { [key]: "a" } } }), "activate-for:property", /is a string, not a list of tags$/);
+      r.reason.length.should.be.below(300);
+    });
+
     it("__proto__ and constructor keys are refused, never followed", () => {
       const polluted = JSON.parse(
         '{"topic":"registration.created","payload":{"event":{},"registration":{"properties":{"__proto__":"x"},"propertyTags":{"__proto__":["a"]}}}}',

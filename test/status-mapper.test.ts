@@ -122,6 +122,69 @@ describe("status-mapper node", () => {
     got.skip[0].filtered.rule.should.equal("backward");
   });
 
+  it("JSONata readers: messages are handled one at a time in arrival order", async () => {
+    // The first status takes longer to evaluate; handled out of order, Attended would go first and
+    // the earlier Registered would then be skipped as a backward move.
+    await helper.load(
+      statusMapper,
+      flow({ statusProperty: "$count($map(data.pad, function($t){ $uppercase($t) })) >= 0 ? data.state : ''", statusPropertyType: "jsonata" }),
+    );
+    const got = collect();
+    const n = helper.getNode("m");
+    n.receive({ n: 1, data: { state: "Registered", pad: Array.from({ length: 300 }, (_, i) => `t${i}`) }, payload: { profile: { email: "a@x" } } });
+    n.receive({ n: 2, data: { state: "Attended", pad: [] }, payload: { profile: { email: "a@x" } } });
+    await until(() => got.total() === 2, "both messages");
+    got.ok.map((m) => [m.n, m.marketo.programStatus.name]).should.eql([
+      [1, "Registered"],
+      [2, "Attended"],
+    ]);
+    got.skip.should.eql([]);
+  });
+
+  it("a message that throws while being read ends with an error and does not hold up the next", async () => {
+    await helper.load(statusMapper, flow());
+    const got = collect();
+    const bad = reg("Registered");
+    Object.defineProperty(bad, "marketo", { enumerable: false, get: () => { throw new Error("getter boom"); } });
+    const n = helper.getNode("m");
+    n.receive(bad);
+    n.receive(reg("Attended"));
+    await until(() => got.ok.length === 1 && got.caught.length === 1, "the error and the next message");
+    got.caught[0].error.message.should.match(/getter boom/);
+  });
+
+  it("output 1 does not carry a stale msg.filtered from an earlier node", async () => {
+    await helper.load(statusMapper, flow());
+    const got = collect();
+    await run(got, [reg("Registered", "a@x", { filtered: { rule: "validation", reason: "from an earlier field-mapper" } })]);
+    should(got.ok[0]).not.have.property("filtered");
+  });
+
+  it("a JSONata failure quoting a huge value gives a short reason", async () => {
+    await helper.load(statusMapper, flow({ statusProperty: "$number(data.big)", statusPropertyType: "jsonata" }));
+    const got = collect();
+    await run(got, [{ data: { big: "x".repeat(1_000_000) }, payload: { profile: { email: "a@x" } } }]);
+    got.skip[0].filtered.rule.should.equal("invalid-input");
+    got.skip[0].filtered.reason.should.startWith("the expression $number(data.big) failed: Unable to cast value to a number");
+    got.skip[0].filtered.reason.length.should.be.below(400);
+  });
+
+  it("no status update after close from a JSONata message still in flight", async () => {
+    await helper.load(statusMapper, flow({ statusProperty: "$count($map(data.pad, function($t){ $uppercase($t) })) >= 0 ? data.state : ''", statusPropertyType: "jsonata" }));
+    const got = collect();
+    const n = helper.getNode("m") as unknown as NodeJS.EventEmitter & { receive(m: Msg): void; close(removed: boolean): Promise<void> };
+    let after = 0;
+    let closed = false;
+    n.on("call:status", () => closed && after++);
+    n.receive({ data: { state: "Registered", pad: Array.from({ length: 100 }, (_, i) => `t${i}`) }, payload: { profile: { email: "a@x" } } });
+    const closing = n.close(false);
+    closed = true;
+    await closing;
+    await new Promise((r) => setTimeout(r, 400));
+    after.should.equal(0);
+    got.total().should.be.belowOrEqual(1);
+  });
+
   describe("backward moves", () => {
     it("skips a lower step to output 2 with the reason (default), per lead and per program", async () => {
       await helper.load(statusMapper, flow({ programId: "1001" }));

@@ -128,6 +128,14 @@ describe("tag-filter node", () => {
     JSON.stringify(rest).should.equal(JSON.stringify({ ...clone(certain[0]), extra: 1, _msgid: rest._msgid }));
   });
 
+  it("output 1 does not carry a stale msg.filtered left by an earlier rejection", async () => {
+    // e.g. a second filter on the first one's output 2: the message passed this one.
+    await helper.load(tagFilterNode, flow());
+    const out = await collect([{ ...clone(kaltura[0]), filtered: { rule: "source", reason: "an earlier tag-filter" } }]);
+    out.passed.should.have.length(1);
+    out.passed[0].should.not.have.property("filtered");
+  });
+
   it("keeps the counts on the status: green once something passed", async () => {
     await helper.load(tagFilterNode, flow());
     const tf = helper.getNode("tf") as SpiedNode;

@@ -565,8 +565,14 @@ function shortValue(v: unknown): unknown {
   return v;
 }
 
+/** Longest JSONata error message kept in a problem: some quote the offending value, which may be huge. */
+const MAX_ERROR_TEXT = 200;
+
 class JsonataFailure {
-  constructor(readonly message: string) {}
+  readonly message: string;
+  constructor(message: string) {
+    this.message = message.length > MAX_ERROR_TEXT ? `${message.slice(0, MAX_ERROR_TEXT)}… (${message.length} characters)` : message;
+  }
 }
 
 class Mapping implements CompiledMapping {

@@ -289,7 +289,8 @@ function propertyCheck(matcher: TagMatcher, payloadPath: string): ActivationChec
           if (++keys > MAX_LIST) return `${tagsPath} has more than ${MAX_LIST} properties`;
           if (isForbiddenKey(key)) return `${tagsPath} has the forbidden key ${JSON.stringify(key)}`;
           const list = tags[key];
-          const bad = badTagList(list, `${tagsPath}[${JSON.stringify(key)}]`);
+          // show(): the key comes from the message and may be huge; the reason names it shortened.
+          const bad = badTagList(list, `${tagsPath}[${show(key)}]`);
           if (bad) return bad;
           if (!list || !hasValue(own(props, key))) continue;
           for (let i = 0; i < (list as string[]).length; i++) matcher.offer((list as string[])[i]);
