@@ -1,6 +1,5 @@
 import type { OpContext } from "./context";
-import { MARKETO_MAX_RECORDS } from "./context";
-import { mapResults, type RecordOp } from "./results";
+import { postRecordsOp, type RecordOp } from "./results";
 import type { CustomActivity } from "./types";
 
 /**
@@ -8,21 +7,13 @@ import type { CustomActivity } from "./types";
  * an activity, which Marketo gives no way to avoid. Per-record failures come in `errors`.
  */
 export function addCustomActivitiesOp(ctx: OpContext): RecordOp<CustomActivity> {
-  const operation = "addCustomActivities";
-  return {
-    operation,
-    maxBatchSize: Math.min(ctx.maxBatchSize, MARKETO_MAX_RECORDS),
-    spec: (input) => ({
-      operation,
-      method: "POST",
-      path: "/rest/v1/activities/external.json",
-      json: { input },
-      records: input.length,
-      timeoutMs: ctx.timeoutMs(90),
-    }),
+  return postRecordsOp<CustomActivity>(ctx, "addCustomActivities", {
+    path: "/rest/v1/activities/external.json",
+    body: (input) => ({ input }),
+    serverTimeoutS: 90,
     // The entry's id is the activity's; RecordResult.id is the lead the activity belongs to.
-    map: (items, answer) => mapResults(items, answer, operation, (_e, a) => a.leadId),
-  };
+    idOf: (_e, a) => a.leadId,
+  });
 }
 
 async function get(ctx: OpContext, operation: string, path: string): Promise<Record<string, unknown>[]> {

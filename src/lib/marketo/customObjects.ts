@@ -1,6 +1,5 @@
 import type { OpContext } from "./context";
-import { MARKETO_MAX_RECORDS } from "./context";
-import { mapResults, numberOr, type RecordOp } from "./results";
+import { numberOr, postRecordsOp, type RecordOp } from "./results";
 import type { SyncCustomObjectOptions } from "./types";
 
 export type CustomObjectRecord = Record<string, unknown>;
@@ -11,21 +10,13 @@ export function syncCustomObjectsOp(
   apiName: string,
   opts: SyncCustomObjectOptions = {},
 ): RecordOp<CustomObjectRecord> {
-  const operation = "syncCustomObjects";
-  return {
-    operation,
-    maxBatchSize: Math.min(ctx.maxBatchSize, MARKETO_MAX_RECORDS),
-    spec: (input) => ({
-      operation,
-      method: "POST",
-      path: `/rest/v1/customobjects/${encodeURIComponent(apiName)}.json`,
-      json: { action: opts.action ?? "createOrUpdate", dedupeBy: opts.dedupeBy ?? "dedupeFields", input },
-      records: input.length,
-      timeoutMs: ctx.timeoutMs(120),
-    }),
+  return postRecordsOp<CustomObjectRecord>(ctx, "syncCustomObjects", {
+    path: `/rest/v1/customobjects/${encodeURIComponent(apiName)}.json`,
+    body: (input) => ({ action: opts.action ?? "createOrUpdate", dedupeBy: opts.dedupeBy ?? "dedupeFields", input }),
+    serverTimeoutS: 120,
     // A link field named leadId is the lead this object belongs to.
-    map: (items, answer) => mapResults(items, answer, operation, (_e, r) => numberOr(r.leadId)),
-  };
+    idOf: (_e, r) => numberOr(r.leadId),
+  });
 }
 
 /**

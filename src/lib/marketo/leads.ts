@@ -1,31 +1,23 @@
 import type { OpContext } from "./context";
 import { MARKETO_MAX_RECORDS } from "./context";
 import { MarketoError } from "./errors";
-import { mapResults, numberOr, type RecordOp } from "./results";
+import { numberOr, postRecordsOp, type RecordOp } from "./results";
 import type { Answer, CallSpec } from "./transport";
 import type { LeadRecord, SyncLeadOptions } from "./types";
 
 /** Sync Leads: POST /rest/v1/leads.json (server timeout 90 s). */
 export function syncLeadsOp(ctx: OpContext, opts: SyncLeadOptions = {}): RecordOp<LeadRecord> {
-  const operation = "syncLeads";
-  return {
-    operation,
-    maxBatchSize: Math.min(ctx.maxBatchSize, MARKETO_MAX_RECORDS),
-    spec: (input) => ({
-      operation,
-      method: "POST",
-      path: "/rest/v1/leads.json",
-      json: {
-        action: opts.action ?? "createOrUpdate",
-        lookupField: opts.lookupField ?? "email",
-        ...(opts.partitionName ? { partitionName: opts.partitionName } : {}),
-        input,
-      },
-      records: input.length,
-      timeoutMs: ctx.timeoutMs(90),
+  return postRecordsOp<LeadRecord>(ctx, "syncLeads", {
+    path: "/rest/v1/leads.json",
+    body: (input) => ({
+      action: opts.action ?? "createOrUpdate",
+      lookupField: opts.lookupField ?? "email",
+      ...(opts.partitionName ? { partitionName: opts.partitionName } : {}),
+      input,
     }),
-    map: (items, answer) => mapResults(items, answer, operation, (e) => numberOr(e?.id)),
-  };
+    serverTimeoutS: 90,
+    idOf: (e) => numberOr(e?.id),
+  });
 }
 
 /** The batcher's dedupe key for a lead: its lookup value, case-insensitive like Marketo's email match. */

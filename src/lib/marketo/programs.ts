@@ -1,43 +1,26 @@
 import { assetGet, assetGetAll } from "./asset";
 import type { OpContext } from "./context";
-import { MARKETO_MAX_RECORDS } from "./context";
-import { mapResults, numberOr, type RecordOp } from "./results";
+import { numberOr, postRecordsOp, type RecordOp } from "./results";
 import type { Channel, Program } from "./types";
 
 /** Sync Program Member Status (current endpoint): upserts membership; 1037 = already there or past. */
 export function syncProgramMemberStatusOp(ctx: OpContext, programId: number, statusName: string): RecordOp<number> {
-  const operation = "syncProgramMemberStatus";
-  return {
-    operation,
-    maxBatchSize: Math.min(ctx.maxBatchSize, MARKETO_MAX_RECORDS),
-    spec: (leadIds) => ({
-      operation,
-      method: "POST",
-      path: `/rest/v1/programs/${encodeURIComponent(programId)}/members/status.json`,
-      json: { statusName, input: leadIds.map((leadId) => ({ leadId })) },
-      records: leadIds.length,
-      timeoutMs: ctx.timeoutMs(30),
-    }),
-    map: (items, answer) => mapResults(items, answer, operation, (e, leadId) => numberOr(e?.leadId) ?? leadId),
-  };
+  return postRecordsOp<number>(ctx, "syncProgramMemberStatus", {
+    path: `/rest/v1/programs/${encodeURIComponent(programId)}/members/status.json`,
+    body: (leadIds) => ({ statusName, input: leadIds.map((leadId) => ({ leadId })) }),
+    serverTimeoutS: 30,
+    idOf: (e, leadId) => numberOr(e?.leadId) ?? leadId,
+  });
 }
 
 /** Change Lead Program Status (legacy endpoint): body `status` + input `{id}`. */
 export function changeLeadProgramStatusOp(ctx: OpContext, programId: number, status: string): RecordOp<number> {
-  const operation = "changeLeadProgramStatus";
-  return {
-    operation,
-    maxBatchSize: Math.min(ctx.maxBatchSize, MARKETO_MAX_RECORDS),
-    spec: (leadIds) => ({
-      operation,
-      method: "POST",
-      path: `/rest/v1/leads/programs/${encodeURIComponent(programId)}/status.json`,
-      json: { status, input: leadIds.map((id) => ({ id })) },
-      records: leadIds.length,
-      timeoutMs: ctx.timeoutMs(30),
-    }),
-    map: (items, answer) => mapResults(items, answer, operation, (e, id) => numberOr(e?.id) ?? id),
-  };
+  return postRecordsOp<number>(ctx, "changeLeadProgramStatus", {
+    path: `/rest/v1/leads/programs/${encodeURIComponent(programId)}/status.json`,
+    body: (leadIds) => ({ status, input: leadIds.map((id) => ({ id })) }),
+    serverTimeoutS: 30,
+    idOf: (e, id) => numberOr(e?.id) ?? id,
+  });
 }
 
 export async function getProgram(ctx: OpContext, id: number): Promise<Program | undefined> {

@@ -1,3 +1,4 @@
+import { MARKETO_MAX_RECORDS, type OpContext } from "./context";
 import { MarketoError, classify, marketoError } from "./errors";
 import type { Answer, CallSpec, Transport } from "./transport";
 import type { MarketoReason, RecordResult } from "./types";
@@ -114,6 +115,36 @@ export function mapResults<T>(
     const entry = entryFor(i);
     return toRecordResult(entry, operation, answer.requestId, idOf(entry, item));
   });
+}
+
+/**
+ * The common shape of Marketo's record writes: one POST of up to 300 records (or fewer when
+ * the client is set lower) whose answer lines up one entry per record.
+ */
+export function postRecordsOp<T>(
+  ctx: OpContext,
+  operation: string,
+  call: {
+    path: string;
+    body: (items: T[]) => Record<string, unknown>;
+    /** Marketo's own timeout for this endpoint (reference §4); the client waits a little longer. */
+    serverTimeoutS: number;
+    idOf: (entry: Entry | undefined, item: T) => number | undefined;
+  },
+): RecordOp<T> {
+  return {
+    operation,
+    maxBatchSize: Math.min(ctx.maxBatchSize, MARKETO_MAX_RECORDS),
+    spec: (items) => ({
+      operation,
+      method: "POST",
+      path: call.path,
+      json: call.body(items),
+      records: items.length,
+      timeoutMs: ctx.timeoutMs(call.serverTimeoutS),
+    }),
+    map: (items, answer) => mapResults(items, answer, operation, call.idOf),
+  };
 }
 
 export function numberOr(v: unknown): number | undefined {
