@@ -18,16 +18,8 @@ export interface MarketoErrorInit extends Classification {
   operation?: string;
 }
 
-export interface MarketoErrorJSON {
-  code: string;
-  message: string;
-  category: ErrorCategory;
-  action: ErrorAction;
-  retryable: boolean;
-  requestId?: string;
-  httpStatus?: number;
-  operation?: string;
-}
+/** What an error says about itself in JSON: everything but the classifier's internal `benign` flag. */
+export type MarketoErrorJSON = Omit<MarketoErrorInit, "benign">;
 
 /**
  * Every failure the client reports. Deliberately carries no `cause`, request or config:
