@@ -50,7 +50,6 @@ export interface CustomObjectsModule extends DomainModule {
 }
 
 const GUID = "marketoGUID";
-const SYSTEM_FIELDS = new Set([GUID, "createdAt", "updatedAt"]);
 
 function summary(t: CustomObjectType): Record<string, unknown> {
   return {
