@@ -110,7 +110,13 @@ export function mapResults<T>(
 ): RecordResult[] {
   const raw = Array.isArray(answer.envelope.result) ? (answer.envelope.result as Entry[]) : [];
   const bySeq = raw.length > 0 && raw.every((e) => typeof e?.seq === "number");
-  const entryFor = (i: number): Entry | undefined => (bySeq ? raw.find((e) => e.seq === i) : raw[i]);
+  // Indexed once: a find per record would scan the answer 300 times for a full call.
+  let seqIndex: Map<number, Entry> | undefined;
+  if (bySeq) {
+    seqIndex = new Map();
+    for (const e of raw) if (!seqIndex.has(e.seq as number)) seqIndex.set(e.seq as number, e);
+  }
+  const entryFor = (i: number): Entry | undefined => (seqIndex ? seqIndex.get(i) : raw[i]);
   return items.map((item, i) => {
     const entry = entryFor(i);
     return toRecordResult(entry, operation, answer.requestId, idOf(entry, item));
