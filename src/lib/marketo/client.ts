@@ -2,6 +2,7 @@ import { EventEmitter } from "node:events";
 import http from "node:http";
 import https from "node:https";
 import axios from "axios";
+import { checkAccess, type AccessReport } from "./access";
 import { addCustomActivitiesOp, describeCustomActivityType, getActivityTypes, listCustomActivityTypes } from "./activities";
 import { Batcher } from "./batcher";
 import { bulkImport } from "./bulk";
@@ -335,6 +336,18 @@ export class MarketoClient extends EventEmitter<MarketoClientEvents> {
     return this.bulk("bulkImportProgramMembers", rows, () =>
       bulkImport(this.ctx, { kind: "programMembers", programId, statusName }, rows),
     );
+  }
+
+  /**
+   * Token plus one cheap probe per API permission the package needs (six calls of the daily
+   * quota). For a "Test connection" button; never rejects.
+   */
+  async checkAccess(): Promise<AccessReport> {
+    if (this.closed) {
+      const e = clientClosedError("checkAccess");
+      return { ok: false, token: { ok: false, code: e.code, category: e.category, message: e.message }, permissions: [], missing: [] };
+    }
+    return checkAccess(this.ctx, this.tokens);
   }
 
   // ---- figures, state, shutdown ----

@@ -12,6 +12,7 @@ export {
   type ErrorCategory,
   type MarketoErrorJSON,
 } from "./errors";
+export { REQUIRED_PERMISSIONS, type AccessReport, type PermissionCheck, type RequiredPermission } from "./access";
 export { normaliseEndpoint, apiUrl, type NormalisedEndpoint } from "./endpoint";
 export { nextChicagoMidnight, chicagoDay } from "./time";
 export { backoffDelay, rateLimitPause, concurrencyPause } from "./timers";
