@@ -15,7 +15,13 @@ export function emulator(options: EmulatorOptions = {}): Promise<EmulatorHandle>
 }
 
 /** The marketo-config node of a test flow (a short batch window keeps tests quick). */
-export function configNode(emu: EmulatorHandle, extra: Record<string, unknown> = {}): Msg {
+export interface FlowNode {
+  id: string;
+  type: string;
+  [key: string]: unknown;
+}
+
+export function configNode(emu: EmulatorHandle, extra: Record<string, unknown> = {}): FlowNode {
   return {
     id: CONFIG_ID,
     type: "marketo-config",

@@ -1,0 +1,244 @@
+/**
+ * marketo-config: one Marketo instance. Owns the one MarketoClient (token, limiter, batches)
+ * every node of that instance shares, the lead ids they learn, and the "Test connection"
+ * admin route. Shaped after core MQTT's broker node: users register, get status fan-out, and
+ * the client is closed when the config node closes.
+ */
+import type { Node, NodeAPI, NodeDef } from "node-red";
+import { LeadIdCache } from "./lib/lead-ids";
+import { MarketoClient, MarketoError, normaliseEndpoint, type Logger, type MarketoClientOptions, type StateEvent } from "./lib/marketo";
+import { resolveOptions } from "./lib/marketo/options";
+import type { ConfigUser, MarketoConfigNode } from "./lib/marketo-config-api";
+
+interface MarketoConfigDef extends NodeDef {
+  endpoint: string;
+  /** "credentials" (the dialog's fields, encrypted by Node-RED) or "env" (variables named below). */
+  credentialSource?: string;
+  clientIdEnv?: string;
+  clientSecretEnv?: string;
+  callsPerWindow?: string | number;
+  concurrency?: string | number;
+  dailyBudget?: string | number;
+  batchWindowMs?: string | number;
+}
+
+interface Credentials {
+  clientId?: string;
+  clientSecret?: string;
+}
+
+/** What the dialog posts to Test connection: its unsaved values. */
+interface TestRequest {
+  id?: string;
+  endpoint?: string;
+  credentialSource?: string;
+  clientId?: string;
+  clientSecret?: string;
+  clientIdEnv?: string;
+  clientSecretEnv?: string;
+}
+
+/** The editor sends this in place of a password it never received. */
+const UNCHANGED_PASSWORD = "__PWRD__";
+
+function num(v: unknown): number | undefined {
+  if (v === undefined || v === null || v === "") return undefined;
+  const n = Number(v);
+  return Number.isFinite(n) ? n : NaN;
+}
+
+function asMarketoError(err: unknown): MarketoError {
+  if (err instanceof MarketoError) return err;
+  return new MarketoError({
+    code: "INVALID_OPTION",
+    message: err instanceof Error ? err.message : String(err),
+    category: "validation",
+    action: "permanent",
+    retryable: false,
+  });
+}
+
+function str(v: unknown): string | undefined {
+  return typeof v === "string" && v.trim() !== "" ? v.trim() : undefined;
+}
+
+export = function (RED: NodeAPI) {
+  /** Id and secret from the credentials or from the environment variables the dialog names. */
+  function credentialsFor(node: Node | null, source: string | undefined, creds: Credentials, idEnv: string | undefined, secretEnv: string | undefined): Credentials & { problem?: string } {
+    if (source !== "env") return creds;
+    const idVar = str(idEnv) ?? "MARKETO_CLIENT_ID";
+    const secretVar = str(secretEnv) ?? "MARKETO_CLIENT_SECRET";
+    const read = (name: string): string | undefined => {
+      const v = node ? RED.util.getSetting(node, name) : process.env[name];
+      return typeof v === "string" && v !== "" ? v : undefined;
+    };
+    const clientId = read(idVar);
+    const clientSecret = read(secretVar);
+    const missing = [clientId ? undefined : idVar, clientSecret ? undefined : secretVar].filter(Boolean);
+    return {
+      ...(clientId ? { clientId } : {}),
+      ...(clientSecret ? { clientSecret } : {}),
+      ...(missing.length ? { problem: `environment variable${missing.length > 1 ? "s" : ""} ${missing.join(" and ")} not set` } : {}),
+    };
+  }
+
+  function MarketoConfigNode(this: MarketoConfigNode & { credentials: Credentials }, def: MarketoConfigDef) {
+    RED.nodes.createNode(this, def);
+    const node = this;
+    const users = new Map<string, ConfigUser>();
+    const leadIds = new LeadIdCache();
+    let client: MarketoClient | undefined;
+    let closing = false;
+
+    const logger: Logger = {
+      debug: (m) => node.debug(m),
+      info: (m) => node.log(m),
+      warn: (m) => node.warn(m),
+      error: (m) => node.error(m),
+    };
+
+    let options: MarketoClientOptions | undefined;
+    let configError: MarketoError | undefined;
+    try {
+      const creds = credentialsFor(node, def.credentialSource, node.credentials ?? {}, def.clientIdEnv, def.clientSecretEnv);
+      if (creds.problem) throw new Error(`Marketo credentials: ${creds.problem}`);
+      const candidate: MarketoClientOptions = {
+        endpoint: def.endpoint,
+        clientId: creds.clientId ?? "",
+        clientSecret: creds.clientSecret ?? "",
+        logger,
+      };
+      const limits = { callsPerWindow: num(def.callsPerWindow), concurrency: num(def.concurrency), dailyBudget: num(def.dailyBudget), batchWindowMs: num(def.batchWindowMs) };
+      for (const [k, v] of Object.entries(limits)) if (v !== undefined) (candidate as unknown as Record<string, number>)[k] = v;
+      // Check now, so every node using this config shows the problem at deploy, not at the first record.
+      normaliseEndpoint(candidate.endpoint);
+      resolveOptions(candidate);
+      options = candidate;
+    } catch (err) {
+      configError = asMarketoError(err);
+      node.error(`marketo-config ${def.name || node.id}: ${configError.message}`);
+    }
+
+    const fanOut = (): void => {
+      for (const u of users.values()) u.clientChanged();
+    };
+
+    const getClient = (): MarketoClient => {
+      if (configError || !options) throw configError ?? asMarketoError(new Error("marketo-config is not usable"));
+      if (closing) throw new MarketoError({ code: "CLIENT_CLOSED", message: "marketo-config is closing (redeploy or shutdown)", category: "network", action: "retry", retryable: true });
+      if (!client) {
+        client = new MarketoClient(options);
+        client.on("state", (s: StateEvent) => {
+          if (s.state === "auth-failed") node.warn(`Marketo refused the credentials of ${def.name || node.id}: ${s.reason ?? ""}`);
+          fanOut();
+        });
+        client.on("usage", fanOut);
+      }
+      return client;
+    };
+
+    Object.defineProperties(node, {
+      getClient: { value: getClient },
+      client: {
+        get: (): MarketoClient | undefined => {
+          try {
+            return getClient();
+          } catch {
+            return undefined;
+          }
+        },
+      },
+      configError: { get: () => configError },
+      clientState: { value: (): StateEvent => (client ? client.state() : { state: "ok" }) },
+      leadIds: { value: leadIds },
+      register: {
+        value: (u: ConfigUser): void => {
+          users.set(u.id, u);
+        },
+      },
+      deregister: {
+        value: (u: ConfigUser): void => {
+          if (users.get(u.id) === u) users.delete(u.id);
+        },
+      },
+    });
+
+    node.on("close", (_removed: boolean, done: () => void) => {
+      closing = true;
+      const c = client;
+      client = undefined;
+      users.clear();
+      leadIds.clear();
+      if (!c) {
+        done();
+        return;
+      }
+      // close() sends what is held and waits (bounded) for calls in flight, so the records of
+      // a redeploy reach Marketo; what cannot is failed as retryable, never dropped silently.
+      c.close().then(done, (err: unknown) => {
+        node.error(`marketo-config close: ${err instanceof Error ? err.message : String(err)}`);
+        done();
+      });
+    });
+  }
+
+  RED.nodes.registerType("marketo-config", MarketoConfigNode as unknown as (this: Node, def: NodeDef) => void, {
+    credentials: {
+      clientId: { type: "text" },
+      clientSecret: { type: "password" },
+    },
+  });
+
+  // --- Test connection ----------------------------------------------------------------------
+
+  /**
+   * Tries the dialog's unsaved values: a token, then one cheap probe per API permission the
+   * package needs. The stored secret is used when the dialog did not change it. Nothing in
+   * the answer comes from the request's secret.
+   */
+  RED.httpAdmin.post("/marketo-config/test", RED.auth.needsPermission("marketo-config.write"), (req, res) => {
+    const body: TestRequest = req.body !== null && typeof req.body === "object" ? (req.body as TestRequest) : {};
+    const id = str(body.id);
+    const stored = (id ? (RED.nodes.getCredentials(id) as Credentials | undefined) : undefined) ?? {};
+    const deployed = id ? RED.nodes.getNode(id) : null;
+    const secretGiven = typeof body.clientSecret === "string" && body.clientSecret !== "" && body.clientSecret !== UNCHANGED_PASSWORD;
+    const dialogCreds: Credentials = {
+      ...(str(body.clientId) ?? stored.clientId ? { clientId: str(body.clientId) ?? stored.clientId } : {}),
+      ...(secretGiven ? { clientSecret: body.clientSecret } : stored.clientSecret ? { clientSecret: stored.clientSecret } : {}),
+    };
+    const creds = credentialsFor(deployed, body.credentialSource, dialogCreds, body.clientIdEnv, body.clientSecretEnv);
+    const fail = (status: number, category: string, message: string): void => {
+      res.status(status).json({ ok: false, error: { category, message } });
+    };
+    if (creds.problem) return fail(400, "validation", `Marketo credentials: ${creds.problem}`);
+    let endpoint: ReturnType<typeof normaliseEndpoint>;
+    let probe: MarketoClient;
+    try {
+      endpoint = normaliseEndpoint(body.endpoint);
+      // Its own client: the dialog's values may differ from the deployed ones. A short timeout
+      // and one retry keep the button responsive when the host is wrong.
+      probe = new MarketoClient({
+        endpoint: body.endpoint ?? "",
+        clientId: creds.clientId ?? "",
+        clientSecret: creds.clientSecret ?? "",
+        requestTimeoutMs: 15_000,
+        retry: { maxAttempts: 2 },
+        closeTimeoutMs: 1000,
+      });
+    } catch (err) {
+      const e = asMarketoError(err);
+      return fail(400, e.category, e.message);
+    }
+    probe
+      .checkAccess()
+      .then(async (report) => {
+        await probe.close();
+        res.json({ ...report, endpoint: endpoint.origin, ...(endpoint.pastedSuffix ? { pastedSuffix: endpoint.pastedSuffix } : {}) });
+      })
+      .catch((err: unknown) => {
+        probe.close().catch(() => undefined);
+        const e = asMarketoError(err);
+        fail(500, e.category, e.message);
+      });
+  });
+};
