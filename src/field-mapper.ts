@@ -14,6 +14,7 @@ import {
   type SourceHooks,
   type TargetField,
 } from "./lib/field-mapping";
+import { isMarketoConfig } from "./lib/marketo-config-api";
 import { BUILTIN_TARGET_FIELDS, targetFieldsFromDescribe } from "./lib/field-targets";
 
 interface FieldMapperDef extends NodeDef {
@@ -54,20 +55,24 @@ function hooksFor(RED: RED, node: Node | null): SourceHooks {
 type DescribeAnswer =
   | { status: "ok"; fields: TargetField[] }
   | { status: "no-config" }
-  | { status: "no-client" };
+  | { status: "no-client"; error?: string };
 
 /**
- * The seam to Marketo: reads the lead describe through the marketo-config node `configId`.
- * That node type comes with a later issue; once it exposes its shared MarketoClient as
- * `client`, this works as is. Rejects with the client's error when describe fails.
+ * The seam to Marketo: reads the lead describe through the marketo-config node `configId`'s
+ * shared client (one call, under the config's limits). Rejects with the client's error when
+ * describe fails.
  */
 async function describeThrough(RED: RED, configId: string): Promise<DescribeAnswer> {
-  const config = configId ? (RED.nodes.getNode(configId) as (Node & { client?: { describeLeads?: (v?: "describe2" | "describe") => Promise<unknown> } }) | null) : null;
+  const config = configId ? RED.nodes.getNode(configId) : null;
   if (!config) return { status: "no-config" };
-  const client = config.client;
-  if (!client || typeof client.describeLeads !== "function") return { status: "no-client" };
-  const result = await client.describeLeads("describe2");
-  return { status: "ok", fields: targetFieldsFromDescribe(result) };
+  if (!isMarketoConfig(config)) return { status: "no-client" };
+  let client;
+  try {
+    client = config.getClient();
+  } catch (err) {
+    return { status: "no-client", error: errorText(err) };
+  }
+  return { status: "ok", fields: targetFieldsFromDescribe(await client.describeLeads("describe2")) };
 }
 
 function asError(err: unknown): Error {
@@ -243,7 +248,7 @@ export = function (RED: RED) {
           });
         else
           res.status(501).json({
-            error: "the marketo-config node cannot describe lead fields",
+            error: answer.error ? `the marketo-config node is not usable: ${answer.error}` : "the marketo-config node cannot describe lead fields",
             code: "no_client",
             builtin: BUILTIN_TARGET_FIELDS,
           });

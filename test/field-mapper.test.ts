@@ -8,7 +8,9 @@ import path from "node:path";
 import should from "should";
 import helper = require("node-red-node-test-helper");
 import fieldMapper = require("../nodes/field-mapper");
-import type { NodeAPI, Node, NodeDef } from "node-red";
+import marketoConfig = require("../nodes/marketo-config");
+import { CONFIG_ID, configNode, credentials, emulator } from "./helpers/marketo-flow";
+import type { Node } from "node-red";
 import { DEFAULT_ROWS, BUILTIN_TARGET_FIELDS } from "../src/lib/field-targets";
 import type { MappingRow } from "../src/lib/field-mapping";
 
@@ -59,19 +61,8 @@ interface SpiedNode {
 const spied = (id: string): SpiedNode => helper.getNode(id) as unknown as SpiedNode;
 const settle = (ms = 60) => new Promise((r) => setTimeout(r, ms));
 
-/** A stand-in for the marketo-config node a later issue builds: exposes `client.describeLeads`. */
-let describeImpl: (() => Promise<unknown>) | undefined;
-function fakeMarketoConfig(RED: NodeAPI) {
-  function FakeConfig(this: Node & { client?: unknown }, config: NodeDef) {
-    RED.nodes.createNode(this, config);
-    if (config.name !== "no-client") this.client = { describeLeads: (v: string) => (describeImpl ? describeImpl() : Promise.reject(new Error(`no describe ${v}`))) };
-  }
-  RED.nodes.registerType("marketo-config", FakeConfig);
-}
-
 describe("field-mapper node", () => {
   afterEach(async () => {
-    describeImpl = undefined;
     await helper.unload();
   });
 
@@ -304,22 +295,31 @@ describe("field-mapper node", () => {
       should(builtin.body.fields).eql(BUILTIN_TARGET_FIELDS);
     });
 
-    it("POST /field-mapper/targets reads describe through a marketo-config node's client (the seam)", async () => {
-      const nodes = [
-        ...flow({ marketo: "cfg" }),
-        { id: "cfg", type: "marketo-config", name: "" },
-        { id: "cfg2", type: "marketo-config", name: "no-client" },
-      ];
-      await helper.load([fieldMapper, fakeMarketoConfig], nodes);
-      describeImpl = async () => [{ name: "API Lead", fields: [{ name: "email", displayName: "Email Address", dataType: "email", length: 255, updateable: true }, { name: "id", displayName: "Id", dataType: "integer", updateable: false }] }];
-      const ok = await helper.request().post("/field-mapper/targets").send({ config: "cfg" }).expect(200);
-      should(ok.body).eql({ source: "marketo", fields: [{ name: "email", displayName: "Email Address", dataType: "email", length: 255 }, { name: "id", displayName: "Id", dataType: "integer", readOnly: true }] });
-      describeImpl = async () => {
-        throw new Error("601 Access token invalid");
-      };
-      const failed = await helper.request().post("/field-mapper/targets").send({ config: "cfg" }).expect(502);
-      should(failed.body.error).equal("Marketo describe failed: 601 Access token invalid");
-      await helper.request().post("/field-mapper/targets").send({ config: "cfg2" }).expect(501);
+    it("POST /field-mapper/targets reads describe through the marketo-config node's shared client", async () => {
+      const emu = await emulator();
+      try {
+        const nodes = [
+          ...flow({ marketo: CONFIG_ID }),
+          { ...configNode(emu), z: "tab" },
+          { ...configNode(emu), id: "cfg2", z: "tab", endpoint: "" },
+        ];
+        await helper.load([fieldMapper, marketoConfig], nodes, credentials(emu));
+        const ok = await helper.request().post("/field-mapper/targets").send({ config: CONFIG_ID }).expect(200);
+        should(ok.body.source).equal("marketo");
+        const email = ok.body.fields.find((f: Msg) => f.name === "email");
+        should(email).containDeep({ name: "email", dataType: "email" });
+        should(ok.body.fields.find((f: Msg) => f.name === "id")).containDeep({ readOnly: true });
+        emu.stats().callsByRoute.should.have.property("GET /rest/v1/leads/describe2.json", 1);
+        // An unusable config says why; a failing describe says Marketo's error.
+        const unusable = await helper.request().post("/field-mapper/targets").send({ config: "cfg2" }).expect(501);
+        should(unusable.body.error).match(/not usable: .*endpoint/i);
+        emu.setFaults({ rate: 1, codes: ["603"] });
+        const failed = await helper.request().post("/field-mapper/targets").send({ config: CONFIG_ID }).expect(502);
+        should(failed.body.error).match(/^Marketo describe failed: Marketo 603/);
+      } finally {
+        await helper.unload();
+        await emu.stop();
+      }
     });
   });
 });
