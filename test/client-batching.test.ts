@@ -93,7 +93,7 @@ describe("client: batcher", () => {
   it("failHeld resolves (never rejects) what is still held", async () => {
     const { b, timers } = manualBatcher({ max: 10, windowMs: 10_000 });
     const p = b.submit("a");
-    const err = new MarketoError({ code: "CLIENT_CLOSED", message: "closed", category: "validation", action: "retry", retryable: true });
+    const err = new MarketoError({ code: "CLIENT_CLOSED", message: "closed", category: "network", action: "retry", retryable: true });
     b.failHeld(err);
     (await p).should.containEql({ ok: false, status: "failed", error: err });
     timers.close();
@@ -243,7 +243,7 @@ describe("client: batching through the limiter", function () {
     fake().api(LEADS).length.should.equal(1);
     const late = await c.syncLead({ email: "b@x.com" });
     late.should.containEql({ ok: false, status: "failed" });
-    late.error!.should.containEql({ code: "CLIENT_CLOSED", category: "validation" });
+    late.error!.should.containEql({ code: "CLIENT_CLOSED", category: "network", retryable: true });
     const seen = usages.length;
     await new Promise((r) => setTimeout(r, 600));
     usages.length.should.equal(seen);

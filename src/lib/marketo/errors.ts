@@ -221,14 +221,16 @@ export function marketoError(
 }
 
 export function clientClosedError(operation?: string, wasQueued = false): MarketoError {
+  // Never the record's fault: whoever holds it may send it again through a client that is open
+  // (in Node-RED, the one the redeploy made), so it is retryable either way.
   return new MarketoError({
     code: "CLIENT_CLOSED",
     message: wasQueued
       ? "Marketo client closed before this record was sent"
       : "Marketo client closed: no new records are accepted",
-    category: "validation",
-    action: wasQueued ? "retry" : "permanent",
-    retryable: wasQueued,
+    category: "network",
+    action: "retry",
+    retryable: true,
     ...(operation ? { operation } : {}),
   });
 }
