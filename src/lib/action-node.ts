@@ -220,14 +220,24 @@ export function startActionNode(RED: NodeAPI, node: Node, def: ActionNodeDef, sp
     }
     // Records held in a batch go now instead of after the batch window, and their answers
     // still leave on the outputs; a record never answered is failed by the client's close.
-    try {
-      config?.client?.flush();
-    } catch {
-      /* an unusable config has no batches */
-    }
-    const wait = setTimeout(finish, CLOSE_WAIT_MS);
+    // Flushed again while waiting: a record still on a lead lookup when close began reaches
+    // its batch later, and would otherwise wait out the whole batch window.
+    const flushAll = (): void => {
+      try {
+        config?.client?.flush();
+      } catch {
+        /* an unusable config has no batches */
+      }
+    };
+    flushAll();
+    const again = setInterval(flushAll, 50);
+    const wait = setTimeout(() => {
+      clearInterval(again);
+      finish();
+    }, CLOSE_WAIT_MS);
     Promise.allSettled([...pending]).then(() => {
       clearTimeout(wait);
+      clearInterval(again);
       finish();
     });
   });

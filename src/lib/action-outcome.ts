@@ -55,8 +55,10 @@ export function recordsOf(payload: unknown): unknown[] {
 }
 
 /**
- * The Error handed to done(): names the category first, so a Catch node's `msg.error.message`
- * reads "rate-limit: Marketo 606: Max rate limit exceeded" and can be switched on.
+ * The Error handed to done(): names the node and the category first, so a Catch node's
+ * `msg.error.message` (Node-RED's `err.toString()`) reads
+ * "MarketoError: marketo-lead: rate-limit: Marketo 606: Max rate limit exceeded" and can be
+ * switched on; `msg.marketo.error` carries the same as fields.
  */
 export class RecordFailure extends Error {
   readonly code: string;
