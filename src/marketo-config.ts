@@ -20,6 +20,8 @@ interface MarketoConfigDef extends NodeDef {
   concurrency?: string | number;
   dailyBudget?: string | number;
   batchWindowMs?: string | number;
+  /** Not in the dialog: how often bulk import jobs are polled (tests, demos). */
+  bulkPollIntervalMs?: string | number;
 }
 
 interface Credentials {
@@ -108,7 +110,7 @@ export = function (RED: NodeAPI) {
         clientSecret: creds.clientSecret ?? "",
         logger,
       };
-      const limits = { callsPerWindow: num(def.callsPerWindow), concurrency: num(def.concurrency), dailyBudget: num(def.dailyBudget), batchWindowMs: num(def.batchWindowMs) };
+      const limits = { callsPerWindow: num(def.callsPerWindow), concurrency: num(def.concurrency), dailyBudget: num(def.dailyBudget), batchWindowMs: num(def.batchWindowMs), bulkPollIntervalMs: num(def.bulkPollIntervalMs) };
       for (const [k, v] of Object.entries(limits)) if (v !== undefined) (candidate as unknown as Record<string, number>)[k] = v;
       // Check now, so every node using this config shows the problem at deploy, not at the first record.
       normaliseEndpoint(candidate.endpoint);
