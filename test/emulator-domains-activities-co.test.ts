@@ -192,8 +192,7 @@ describe("emulator domains: custom objects", () => {
       entry_id: "string",
       personId: "link",
       channel_id: "integer",
-      combined_live_engaged_users_ratio: "float",
-      users_play_time_ratio: "float",
+      combined_live_engaged_users_play_time_ratio: "float",
       raise_hand: "integer",
       mic_on: "float",
     });

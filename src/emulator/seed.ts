@@ -285,8 +285,8 @@ export function seedCustomObjectTypes(seed: SeedOptions): CustomObjectType[] {
       dedupeFields,
       searchableFields: searchable,
       relationships: [{ field: "personId", type: "parent", relatedTo: { name: "Lead", field: "id" } }],
-      // Kaltura's custom object table with its typos fixed ("floor" → float, the cut-off
-      // combined_live_engaged_users_ratio name, "itoat").
+      // Kaltura's custom object table with its typos fixed ("floor" → float, "itoat"); the
+      // name combined_live_engaged_users_play_time_ratio wraps over two lines of the table.
       fields: [
         { name: "marketoGUID", displayName: "Marketo GUID", dataType: "string", length: 36, updateable: false },
         coField("entry_id", "string", "Entry ID"),
@@ -313,8 +313,7 @@ export function seedCustomObjectTypes(seed: SeedOptions): CustomObjectType[] {
         coField("answered_polls", "integer"),
         coField("messages_sent_group", "integer"),
         coField("qna_threads", "integer", "Q&A Threads"),
-        coField("combined_live_engaged_users_ratio", "float"),
-        coField("users_play_time_ratio", "float"),
+        coField("combined_live_engaged_users_play_time_ratio", "float"),
         coField("download_attachment", "integer"),
         coField("add_to_calendar", "integer"),
         coField("mic_on", "float", "Mic On"),
