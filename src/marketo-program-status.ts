@@ -1,0 +1,261 @@
+/**
+ * marketo-program-status: sets a lead's status in a Marketo program (Sync Program Member
+ * Status, batched per program and status). Glue only: the settings, the channel check and the
+ * 1025 message are src/lib/program-status.ts; answering records is src/lib/action-node.ts.
+ */
+import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from "node-red";
+import { invalidRecord } from "./lib/action-outcome";
+import { startActionNode, type ActionNodeDef, type Outcome } from "./lib/action-node";
+import { resolveLeadId, toLeadId } from "./lib/lead-lookup";
+import { MarketoError, type MarketoClient } from "./lib/marketo";
+import { isMarketoConfig, type MarketoConfigNode } from "./lib/marketo-config-api";
+import { isRecord } from "./lib/paths";
+import {
+  checkReport,
+  parseSettings,
+  programIdFrom,
+  readFailureHint,
+  readProgramChannel,
+  statusesOfMappers,
+  statusNameFrom,
+  toProgramId,
+  unknownStatusMessage,
+  upstreamStatusMappers,
+  ChannelCache,
+  NODE_TYPE,
+  OPERATION,
+  type FlowNode,
+  type ProgramChannel,
+  type Read,
+} from "./lib/program-status";
+import { readPath } from "./lib/status-ladder";
+
+interface ProgramStatusDef extends ActionNodeDef {
+  program?: string;
+  programType?: string;
+  status?: string;
+  statusType?: string;
+  email?: string;
+  emailType?: string;
+  createMissing?: boolean | string;
+}
+
+type Message = NodeMessageInFlow & { marketo?: unknown; source?: unknown };
+type Reader = (msg: Message) => Promise<Read<unknown>>;
+
+function describeError(err: unknown): { code?: string; text: string } {
+  if (err instanceof MarketoError) return { code: err.code, text: `${err.category}: ${err.message}${readFailureHint(err.code)}` };
+  return { text: err instanceof Error ? err.message : String(err) };
+}
+
+export = function (RED: NodeAPI) {
+  /**
+   * A TypedInput property as a reader. `msg` and `event` paths are split once at deploy and read
+   * through own properties only; `flow`/`global` are read per message; `num`, `str` and `env`
+   * are constants (env is resolved at deploy).
+   */
+  function makeReader(node: Node, type: string, value: string): { read: Reader; label: string; constant?: unknown } {
+    if (type === "msg") {
+      const parts = RED.util.normalisePropertyExpression(value);
+      const label = `msg.${value}`;
+      return {
+        label,
+        read: async (msg) => {
+          const r = readPath(msg, parts);
+          return r.ok ? r : { ok: false, message: r.reason };
+        },
+      };
+    }
+    if (type === "event") {
+      // The platform event wherever it is now: msg.source once field-mapper has run, else msg.payload.
+      const parts = RED.util.normalisePropertyExpression(value);
+      return {
+        label: `event.${value}`,
+        read: async (msg) => {
+          const fromSource = isRecord(msg.source);
+          const root = fromSource ? "msg.source" : "msg.payload";
+          const r = readPath(fromSource ? msg.source : msg.payload, parts, root);
+          return r.ok ? r : { ok: false, message: r.reason };
+        },
+      };
+    }
+    if (type === "flow" || type === "global") {
+      return {
+        label: `${type}.${value}`,
+        read: (msg) =>
+          new Promise((resolve) => {
+            RED.util.evaluateNodeProperty(value, type, node, msg, (err: Error | null, v: unknown) =>
+              resolve(err ? { ok: false, message: `${type}.${value} cannot be read: ${err.message}` } : { ok: true, value: v }),
+            );
+          }),
+      };
+    }
+    const constant = type === "env" ? RED.util.evaluateNodeProperty(value, "env", node, {} as never) : value;
+    const label = type === "env" ? `env ${value}` : `the node's setting`;
+    return { label, constant, read: async () => ({ ok: true, value: constant }) };
+  }
+
+  function ProgramStatusNode(this: Node, def: ProgramStatusDef) {
+    RED.nodes.createNode(this, def);
+    const node = this;
+    const { settings, problems } = parseSettings(def);
+
+    let readProgram: ReturnType<typeof makeReader> | undefined;
+    let readStatus: ReturnType<typeof makeReader> | undefined;
+    let readEmail: ReturnType<typeof makeReader> | undefined;
+    try {
+      readProgram = makeReader(node, settings.program.type, settings.program.value);
+      readStatus = makeReader(node, settings.status.type, settings.status.value);
+      readEmail = makeReader(node, settings.email.type, settings.email.value);
+    } catch (err) {
+      problems.push(`a property is invalid: ${(err as Error).message}`);
+    }
+    /** The program when every record uses the same one (a number, or an env var): checked at deploy. */
+    let fixedProgram: number | undefined;
+    if (problems.length === 0 && readProgram && "constant" in readProgram) {
+      const id = programIdFrom(readProgram.constant, readProgram.label);
+      if (id.ok) fixedProgram = id.value;
+      else problems.push(id.message);
+    }
+
+    let closed = false;
+    let configNode: MarketoConfigNode | null = null;
+    const channels = new ChannelCache((programId) => readProgramChannel(configNode!.getClient(), programId));
+
+    const handle = async (record: unknown, inMsg: NodeMessageInFlow, client: MarketoClient, config: MarketoConfigNode): Promise<Outcome> => {
+      // With an array payload each record is read as if it were the message's payload.
+      const many = Array.isArray(inMsg.payload);
+      const msg = (many ? { ...inMsg, payload: record } : inMsg) as Message;
+      const marketo: Record<string, unknown> = {};
+
+      const p = await readProgram!.read(msg);
+      const program = p.ok ? programIdFrom(p.value, readProgram!.label) : p;
+      if (!program.ok) return { result: invalidRecord(program.message, OPERATION) };
+      marketo.programId = program.value;
+
+      const s = await readStatus!.read(msg);
+      const status = s.ok ? statusNameFrom(s.value, readStatus!.label) : s;
+      if (!status.ok) return { result: invalidRecord(status.message, OPERATION), marketo };
+      const prev = isRecord(msg.marketo) ? msg.marketo.programStatus : undefined;
+      marketo.programStatus = isRecord(prev) && prev.name === status.value ? prev : { name: status.value };
+
+      // One msg.marketo.leadId names one lead: an array of records brings its own (leadId) or emails.
+      const givenLead = many ? (isRecord(record) ? record.leadId : undefined) : isRecord(msg.marketo) ? msg.marketo.leadId : undefined;
+      let email: unknown;
+      if (toLeadId(givenLead) === undefined) {
+        const e = await readEmail!.read(msg);
+        if (!e.ok && (givenLead === undefined || givenLead === null || givenLead === "")) {
+          return { result: invalidRecord(`no lead: msg.marketo.leadId is not set and the email cannot be read: ${e.message}`, OPERATION), marketo };
+        }
+        email = e.ok ? e.value : undefined;
+      }
+      const lead = await resolveLeadId(client, config.leadIds, { leadId: givenLead, email, createMissing: settings.createMissing, operation: OPERATION });
+      if (!lead.ok) return { result: lead.result, marketo };
+      marketo.leadId = lead.leadId;
+
+      const result = await client.setProgramStatus(program.value, status.value, lead.leadId);
+      if (!result.ok && result.error?.code === "1025") {
+        const info = await channels.get(program.value).catch((): ProgramChannel | undefined => undefined);
+        const e = result.error;
+        result.error = new MarketoError({
+          code: e.code,
+          message: unknownStatusMessage(status.value, program.value, info, e.message),
+          category: e.category,
+          action: e.action,
+          retryable: e.retryable,
+          ...(e.operation ? { operation: e.operation } : {}),
+          ...(e.requestId ? { requestId: e.requestId } : {}),
+        });
+      } else if (!result.ok && result.error?.code === "1004" && (lead.source === "cache" || lead.source === "lookup")) {
+        // The id learned for this email is gone in Marketo (merged or deleted): look it up afresh next time.
+        config.leadIds.forget("email", email);
+      }
+      return { result, marketo };
+    };
+
+    const action = startActionNode(RED, node, def, {
+      type: NODE_TYPE,
+      operation: OPERATION,
+      ...(problems.length ? { configProblem: problems.join("; ") } : {}),
+      handle: (record, msg, ctx) => handle(record, msg, ctx.client, ctx.config),
+      close: () => {
+        closed = true;
+      },
+    });
+    configNode = action.config;
+
+    /**
+     * At deploy, with a fixed program: read the program and its channel (2 calls, kept for the
+     * 1025 message) and warn about the statuses the flow may send that the channel lacks.
+     * Never fails the deploy.
+     */
+    const config = action.config;
+    if (fixedProgram !== undefined && problems.length === 0 && config && !config.configError) {
+      const programId = fixedProgram;
+      setImmediate(() => {
+        if (closed) return;
+        const statuses = settings.status.type === "str" ? [settings.status.value] : statusesOfMappers(upstreamStatusMappers(flowNodes(), node.id));
+        channels
+          .get(programId)
+          .then((info) => {
+            if (closed) return;
+            for (const problem of checkReport(info, statuses).problems) node.warn(`${NODE_TYPE}: ${problem}`);
+          })
+          .catch((err: unknown) => {
+            if (!closed) node.warn(`${NODE_TYPE}: could not check program ${programId}: ${describeError(err).text}`);
+          });
+      });
+    }
+  }
+
+  /** Every node of the deployed flows, as the runtime holds their settings. */
+  function flowNodes(): FlowNode[] {
+    const out: FlowNode[] = [];
+    RED.nodes.eachNode((n: NodeDef) => out.push(n as unknown as FlowNode));
+    return out;
+  }
+
+  RED.nodes.registerType(NODE_TYPE, ProgramStatusNode);
+
+  /**
+   * The dialog's "Check program": reads the program and its channel through a deployed
+   * marketo-config and says which of the statuses the flow may send the channel lacks. The body:
+   * `{config, programId, statuses?: string[], mappers?: [{rules, preset}]}` (the status-mapper
+   * nodes wired before the node in the editor, unsaved rows included).
+   */
+  RED.httpAdmin.post(`/${NODE_TYPE}/check`, RED.auth.needsPermission(`${NODE_TYPE}.write`), (req, res) => {
+    const body = isRecord(req.body) ? req.body : {};
+    const fail = (status: number, message: string): void => {
+      res.status(status).json({ ok: false, error: { category: "validation", message } });
+    };
+    const configId = typeof body.config === "string" ? body.config : "";
+    if (!configId) return fail(400, "choose a marketo-config first");
+    const config = RED.nodes.getNode(configId);
+    if (!isMarketoConfig(config)) return fail(400, "the chosen marketo-config is not deployed yet: deploy it, then check again");
+    if (config.configError) return fail(400, config.configError.message);
+    const programId = toProgramId(body.programId);
+    if (programId === undefined) return fail(400, `the program id ${JSON.stringify(body.programId ?? "")} is not a positive whole number`);
+    const given = Array.isArray(body.statuses) ? body.statuses.filter((s): s is string => typeof s === "string") : [];
+    const mappers = Array.isArray(body.mappers) ? body.mappers.filter(isRecord) : [];
+    const statuses = [...given, ...statusesOfMappers(mappers)];
+    let client: MarketoClient;
+    try {
+      client = config.getClient();
+    } catch (err) {
+      return fail(400, describeError(err).text);
+    }
+    readProgramChannel(client, programId)
+      .then((info) => res.json(checkReport(info, statuses)))
+      .catch((err: unknown) => {
+        const d = describeError(err);
+        res.json({
+          ok: false,
+          programId,
+          statuses,
+          missing: [],
+          problems: [`could not read program ${programId}: ${d.text}`],
+          error: { ...(d.code ? { code: d.code } : {}), category: err instanceof MarketoError ? err.category : "marketo", message: d.text },
+        });
+      });
+  });
+};
