@@ -9,6 +9,8 @@ import should from "should";
 const root = path.join(__dirname, "..");
 const pkg = JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8"));
 const nodes: Record<string, string> = pkg["node-red"].nodes;
+/** The nodes built on src/lib/action-node.ts, whose status keys live in each node's catalog. */
+const ACTION_NODES = ["marketo-lead", "marketo-program-status", "marketo-custom-activity"];
 
 describe("package", () => {
   it("has the scorecard's package.json fields", () => {
@@ -49,12 +51,30 @@ describe("package", () => {
         const catalog = path.join(path.dirname(js), "locales", "en-US", `${base}.json`);
         JSON.parse(fs.readFileSync(catalog, "utf8")).should.be.an.Object();
         const text = fs.readFileSync(html, "utf8");
+        if (/category\s*:\s*["']config["']/.test(text)) return; // config nodes have no palette entry
         const icon = /icon\s*:\s*["']([^"']+)["']/.exec(text);
         should(icon).not.be.null();
         if (!icon![1].startsWith("font-awesome/")) {
           fs.existsSync(path.join(path.dirname(js), "icons", icon![1])).should.be.true();
         }
       });
+
+      if (ACTION_NODES.includes(type)) {
+        it("names every status the shared action-node glue shows", () => {
+          const catalog = JSON.parse(fs.readFileSync(path.join(path.dirname(js), "locales", "en-US", `${base}.json`), "utf8"));
+          const status = catalog[type]?.status ?? {};
+          for (const key of ["sent", "failed", "queued", "rateLimited", "quota", "authFailed", "retrying", "noConfig", "badConfig"]) {
+            should(status[key]).be.a.String().and.not.be.empty();
+          }
+          status.quota.should.containEql("__time__");
+        });
+      }
     });
   }
+
+  it("uses only the design's eight type names, and has the Marketo nodes", () => {
+    const eight = [...ACTION_NODES, "field-mapper", "marketo-config", "retry-queue", "status-mapper", "tag-filter"];
+    for (const type of Object.keys(nodes)) eight.should.containEql(type);
+    Object.keys(nodes).should.containDeep(["marketo-config", ...ACTION_NODES]);
+  });
 });
