@@ -22,6 +22,8 @@ interface MarketoConfigDef extends NodeDef {
   batchWindowMs?: string | number;
   /** Not in the dialog: how often bulk import jobs are polled (tests, demos). */
   bulkPollIntervalMs?: string | number;
+  /** Not in the dialog: Marketo's window is 20 s; an emulator's may be shorter (tests, benchmarks). */
+  windowMs?: string | number;
 }
 
 interface Credentials {
@@ -110,7 +112,7 @@ export = function (RED: NodeAPI) {
         clientSecret: creds.clientSecret ?? "",
         logger,
       };
-      const limits = { callsPerWindow: num(def.callsPerWindow), concurrency: num(def.concurrency), dailyBudget: num(def.dailyBudget), batchWindowMs: num(def.batchWindowMs), bulkPollIntervalMs: num(def.bulkPollIntervalMs) };
+      const limits = { callsPerWindow: num(def.callsPerWindow), concurrency: num(def.concurrency), dailyBudget: num(def.dailyBudget), batchWindowMs: num(def.batchWindowMs), bulkPollIntervalMs: num(def.bulkPollIntervalMs), windowMs: num(def.windowMs) };
       for (const [k, v] of Object.entries(limits)) if (v !== undefined) (candidate as unknown as Record<string, number>)[k] = v;
       // Check now, so every node using this config shows the problem at deploy, not at the first record.
       normaliseEndpoint(candidate.endpoint);
