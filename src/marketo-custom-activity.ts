@@ -4,6 +4,7 @@
  * Glue only: fields, coercion and records are in lib/engagement*.ts, the Node-RED side every
  * action node shares in lib/action-node.ts.
  */
+import { eventRoot } from "./lib/event";
 import type { Node, NodeAPI, NodeMessageInFlow } from "node-red";
 import { startActionNode, type ActionNodeDef, type HandleContext, type Outcome } from "./lib/action-node";
 import { invalidRecord } from "./lib/action-outcome";
@@ -80,16 +81,7 @@ export = function (RED: NodeAPI) {
     const parts = value === "" ? [] : RED.util.normalisePropertyExpression(value);
     if (type === "event") {
       return async (msg, record, index) => {
-        const source = (msg as { source?: unknown }).source;
-        let root: unknown = record;
-        let label = Array.isArray(msg.payload) ? `msg.payload[${index}]` : "msg.payload";
-        if (isRecord(source)) {
-          root = source;
-          label = "msg.source";
-        } else if (Array.isArray(source) && isRecord(source[index])) {
-          root = source[index];
-          label = `msg.source[${index}]`;
-        }
+        const { root, label } = eventRoot(msg as { payload?: unknown; source?: unknown }, record, index);
         const where = value ? `${label}.${value}` : label;
         const r = readPath(root, parts, label);
         return r.ok ? { ok: true, value: r.value, where } : { ok: false, reason: r.reason };

@@ -9,6 +9,7 @@ import { startActionNode, type ActionNodeDef, type Outcome } from "./lib/action-
 import { resolveLeadId, toLeadId } from "./lib/lead-lookup";
 import { MarketoError, type MarketoClient } from "./lib/marketo";
 import { isMarketoConfig, type MarketoConfigNode } from "./lib/marketo-config-api";
+import { eventRoot } from "./lib/event";
 import { isRecord } from "./lib/paths";
 import {
   checkReport,
@@ -72,9 +73,8 @@ export = function (RED: NodeAPI) {
       return {
         label: `event.${value}`,
         read: async (msg) => {
-          const fromSource = isRecord(msg.source);
-          const root = fromSource ? "msg.source" : "msg.payload";
-          const r = readPath(fromSource ? msg.source : msg.payload, parts, root);
+          const { root, label } = eventRoot(msg);
+          const r = readPath(root, parts, label);
           return r.ok ? r : { ok: false, message: r.reason };
         },
       };

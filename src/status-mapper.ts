@@ -2,6 +2,7 @@
  * status-mapper: maps a platform's registration status onto the Marketo program's status ladder
  * and holds back moves Marketo would skip (1037). Glue only; the logic is in lib/status-*.ts.
  */
+import { eventRoot } from "./lib/event";
 import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from "node-red";
 import { countsText } from "./lib/counts";
 import {
@@ -81,10 +82,8 @@ export = function (RED: NodeAPI) {
       return {
         label: `msg.payload.${value}`,
         read: (msg, cb) => {
-          const source = (msg as { source?: unknown }).source;
-          const fromSource = source !== null && typeof source === "object" && !Array.isArray(source);
-          const root = fromSource ? "msg.source" : "msg.payload";
-          cb(readPath(fromSource ? source : msg.payload, parts, root), `${root}.${value}`);
+          const { root, label } = eventRoot(msg);
+          cb(readPath(root, parts, label), `${label}.${value}`);
         },
       };
     }

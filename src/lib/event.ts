@@ -90,3 +90,19 @@ export interface EventPayload {
   session?: SessionInfo;
   engagement?: EngagementInfo;
 }
+
+/**
+ * Where the platform event is in a message now, for the dialogs' "event." TypedInput type:
+ * field-mapper moves it to `msg.source` when it puts the Marketo record in `msg.payload`, so
+ * `msg.source` when that is an object (or, for an array of records, the same element of an
+ * `msg.source` array), else the record itself. `label` names the place in errors.
+ */
+export function eventRoot(msg: { payload?: unknown; source?: unknown }, record: unknown = msg.payload, index?: number): { root: unknown; label: string } {
+  const source = msg.source;
+  if (source !== null && typeof source === "object" && !Array.isArray(source)) return { root: source, label: "msg.source" };
+  if (index !== undefined && Array.isArray(source)) {
+    const el: unknown = source[index];
+    if (el !== null && typeof el === "object" && !Array.isArray(el)) return { root: el, label: `msg.source[${index}]` };
+  }
+  return { root: record, label: index !== undefined && Array.isArray(msg.payload) ? `msg.payload[${index}]` : "msg.payload" };
+}
