@@ -11,6 +11,9 @@ import { errorInfo, invalidRecord, leadIdOf, recordsOf, RecordFailure, unexpecte
 import { statusFor, type ActionCounts, type StatusLabels } from "./client-status";
 import type { MarketoClient, RecordResult, StateEvent } from "./marketo";
 import { isMarketoConfig, type ConfigUser, type MarketoConfigNode } from "./marketo-config-api";
+import { journalFile } from "./journal-path";
+import { recordBook, replayMessage, storableShell, storableValue, type BookEntry, type BookOwner, type StoredAnswer, type StoredRecord } from "./record-journal";
+import { reportRetryOutcome } from "./retry-registry";
 
 export interface ActionNodeDef extends NodeDef {
   /** id of the marketo-config node. */
@@ -53,7 +56,7 @@ export interface ActionNode {
 }
 
 type MarketoInfo = Record<string, unknown> & { error?: RecordErrorInfo };
-type ActionMessage = NodeMessageInFlow & { marketo?: MarketoInfo };
+type ActionMessage = NodeMessageInFlow & { marketo?: MarketoInfo; source?: unknown };
 type Send = (msg: Array<NodeMessage | NodeMessage[] | null>) => void;
 type Done = (err?: Error) => void;
 
@@ -102,6 +105,11 @@ export function startActionNode(RED: NodeAPI, node: Node, def: ActionNodeDef, sp
   const counts: ActionCounts = { sent: 0, failed: 0, queued: 0 };
   const pending = new Set<Promise<void>>();
   let closed = false;
+  const book = recordBook(journalFile(RED.settings as { userDir?: unknown }, spec.type, node.id), {
+    warn: (m: string) => RED.log.warn(`[${spec.type}:${node.id}] ${m}`),
+  });
+  const source = { id: node.id, type: spec.type, name: def.name || "" };
+
   let timer: NodeJS.Timeout | undefined;
   let lastPaint = 0;
 
@@ -122,6 +130,7 @@ export function startActionNode(RED: NodeAPI, node: Node, def: ActionNodeDef, sp
       return;
     }
     const state: StateEvent = config ? config.clientState() : { state: "ok" };
+    counts.queued = book.entries.size;
     node.status(statusFor(state, counts, labels));
   };
   const refreshStatus = (): void => {
@@ -155,71 +164,157 @@ export function startActionNode(RED: NodeAPI, node: Node, def: ActionNodeDef, sp
     }
   };
 
+  /** `msg.marketo` for an outcome; a failure names this node, as a Catch node's msg.error.source would. */
+  const answerFor = (prev: unknown, outcome: Outcome): StoredAnswer => {
+    const marketo = marketoFor(prev, outcome);
+    if (marketo.error) marketo.error = { ...marketo.error, source };
+    return { ok: outcome.result.ok, marketo };
+  };
+
+  /** One answer out of the node: the right output, the counters, and the retry-queue told. */
+  const emit = (m: ActionMessage, answer: StoredAnswer, send: Send): void => {
+    m.marketo = answer.marketo;
+    if (answer.ok) counts.sent++;
+    else counts.failed++;
+    refreshStatus();
+    reportRetryOutcome(m.marketo.retry, answer.ok, m.marketo.error);
+    send(answer.ok ? [m, null] : [null, m]);
+  };
+
+  /** Closing for a redeploy or restart: what is not answered yet stays in the journal for the next instance. */
+  let handingOver = false;
+  const cutOff = (outcome: Outcome): boolean => handingOver && outcome.result.error?.code === "CLIENT_CLOSED";
+
+  /** Runs a record and settles it in the book; the book decides who passes the answer on. */
+  const start = (entry: BookEntry, msg: NodeMessageInFlow): void => {
+    entry.running = true;
+    const p = run(entry.stored.payload, msg, entry.stored.index).then((outcome) => {
+      book.settle(entry, answerFor((msg as ActionMessage).marketo, outcome), cutOff(outcome));
+    });
+    // A send() that throws (a bug downstream) must not leave the record counted as pending forever.
+    const tracked = p.catch((err: unknown) => node.error(`${spec.type}: ${err instanceof Error ? err.message : String(err)}`, msg)).finally(() => pending.delete(tracked));
+    pending.add(tracked);
+  };
+
+  /**
+   * The answer to one record of an array payload: the message as it came, with that record as
+   * its payload and, when msg.source is the parallel array field-mapper makes, that record's
+   * event. Cloned without the arrays: cloning them whole for each of 10,000 records is
+   * quadratic.
+   */
+  const answerOfMany = (msg: NodeMessageInFlow, index: number): NodeMessage => {
+    const { payload, source, ...rest } = msg as ActionMessage;
+    const m = RED.util.cloneMessage(rest as NodeMessage) as ActionMessage;
+    m.payload = RED.util.cloneMessage({ payload: (payload as unknown[])[index] } as NodeMessage).payload;
+    if (source !== undefined) {
+      const own = Array.isArray(source) ? source[index] : source;
+      m.source = RED.util.cloneMessage({ payload: own } as NodeMessage).payload;
+    }
+    return m;
+  };
+
+  const owner: BookOwner = {
+    // Answers to records this instance did not take in live: a redeploy's or a restart's.
+    deliver(entry, answer) {
+      const m = replayMessage(entry.stored, RED.util.generateId()) as ActionMessage;
+      if (entry.stored.many) m.payload = m.payload && (m.payload as unknown[])[entry.stored.index];
+      if (entry.stored.many && "source" in entry.stored) m.source = entry.stored.source;
+      try {
+        emit(m, answer, (out) => node.send(out));
+      } finally {
+        book.forget(entry);
+      }
+    },
+    replay(entry) {
+      start(entry, replayMessage(entry.stored, RED.util.generateId()) as NodeMessageInFlow);
+      refreshStatus();
+    },
+  };
+  book.claim(owner);
+  const resume = (): void => book.resume(owner);
+  RED.events.once("flows:started", resume);
+
   node.on("input", (msg: NodeMessageInFlow, send: Send, done: Done) => {
     const records = recordsOf(msg.payload);
     if (records.length === 0) {
       const r = invalidRecord(`${spec.type}: msg.payload is an empty array: no record to send`, spec.operation);
       const m = msg as ActionMessage;
-      m.marketo = marketoFor(m.marketo, { result: r });
-      counts.failed++;
-      refreshStatus();
-      send([null, m]);
+      const answer = answerFor(m.marketo, { result: r });
+      emit(m, answer, send);
       done(raiseErrors ? new RecordFailure(spec.type, errorInfo(r.error!)) : undefined);
       return;
     }
     const many = Array.isArray(msg.payload);
+    const shell = book.durable ? storableShell(msg as unknown as Record<string, unknown>, many) : {};
+    const sources = (msg as ActionMessage).source;
     let left = records.length;
     let failed = 0;
     let firstError: RecordErrorInfo | undefined;
-    counts.queued += records.length;
     refreshStatus();
     records.forEach((record, index) => {
-      const p = run(record, msg, index).then((outcome) => {
-        counts.queued--;
-        const m = (many ? RED.util.cloneMessage(msg) : msg) as ActionMessage;
-        if (many) m.payload = record;
-        m.marketo = marketoFor(m.marketo, outcome);
-        if (outcome.result.ok) {
-          counts.sent++;
-          send([m, null]);
-        } else {
-          counts.failed++;
-          failed++;
-          firstError ??= m.marketo.error;
-          send([null, m]);
+      const stored: StoredRecord = { msg: shell, payload: book.durable ? storableValue(record) : record, many, index };
+      if (many && Array.isArray(sources)) stored.source = book.durable ? storableValue(sources[index]) : sources[index];
+      const answer = (a: StoredAnswer): void => {
+        const m = (many ? answerOfMany(msg, index) : msg) as ActionMessage;
+        try {
+          emit(m, a, send);
+        } finally {
+          book.forget(entry);
         }
-        refreshStatus();
+        if (!a.ok) {
+          failed++;
+          firstError ??= m.marketo?.error;
+        }
         if (--left === 0) {
           done(raiseErrors && firstError ? new RecordFailure(spec.type, firstError, failed, records.length) : undefined);
         }
+      };
+      let entry!: BookEntry;
+      // Nothing leaves for Marketo before the record is on disk: what a crash can lose from here
+      // on is an answer, never a record.
+      const accepted = book.accept(stored, { owner, answer }).then((e) => {
+        entry = e;
+        start(e, msg);
       });
-      // A send() that throws (a bug downstream) must not leave the record counted as pending forever.
-      const tracked = p.catch((err: unknown) => node.error(`${spec.type}: ${err instanceof Error ? err.message : String(err)}`, msg)).finally(() => pending.delete(tracked));
+      const tracked = accepted.finally(() => pending.delete(tracked));
       pending.add(tracked);
     });
   });
 
-  node.on("close", (_removed: boolean, done: () => void) => {
+  node.on("close", (removed: boolean, done: () => void) => {
     config?.deregister(user);
+    RED.events.removeListener("flows:started", resume);
+    // Answers that come in from now on are kept with their records and passed on by the next
+    // instance once its flows have started: sent now, they could reach nodes already stopped.
+    // A node that is deleted (or its flow disabled), or one without a journal (no userDir), has
+    // no next instance to hand over to, so it answers itself as before.
+    handingOver = !removed && book.durable;
+    if (handingOver) book.detach(owner);
     let finished = false;
     const finish = (): void => {
       if (finished) return;
       finished = true;
       closed = true;
+      book.detach(owner);
       if (timer) clearTimeout(timer);
       timer = undefined;
-      try {
-        spec.close?.();
-      } finally {
-        done();
-      }
+      book
+        .flush()
+        .catch(() => undefined)
+        .then(() => {
+          try {
+            spec.close?.();
+          } finally {
+            done();
+          }
+        });
     };
     if (pending.size === 0) {
       finish();
       return;
     }
-    // Records held in a batch go now instead of after the batch window, and their answers
-    // still leave on the outputs; a record never answered is failed by the client's close.
+    // Records held in a batch go now instead of after the batch window; a record never answered
+    // is cut off by the client's close and stays in the book for the next instance.
     // Flushed again while waiting: a record still on a lead lookup when close began reaches
     // its batch later, and would otherwise wait out the whole batch window.
     const flushAll = (): void => {

@@ -14,6 +14,8 @@ export interface RecordErrorInfo {
   action: string;
   operation?: string;
   requestId?: string;
+  /** The node that failed the record, as a Catch node's `msg.error.source` names it. */
+  source?: { id: string; type: string; name: string };
 }
 
 export function errorInfo(e: MarketoError): RecordErrorInfo {
