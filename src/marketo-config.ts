@@ -24,6 +24,8 @@ interface MarketoConfigDef extends NodeDef {
   bulkPollIntervalMs?: string | number;
   /** Not in the dialog: Marketo's window is 20 s; an emulator's may be shorter (tests, benchmarks). */
   windowMs?: string | number;
+  /** Not in the dialog: how often a paused client asks whether the daily quota is back (tests). */
+  quotaProbeIntervalMs?: string | number;
 }
 
 interface Credentials {
@@ -112,7 +114,7 @@ export = function (RED: NodeAPI) {
         clientSecret: creds.clientSecret ?? "",
         logger,
       };
-      const limits = { callsPerWindow: num(def.callsPerWindow), concurrency: num(def.concurrency), dailyBudget: num(def.dailyBudget), batchWindowMs: num(def.batchWindowMs), bulkPollIntervalMs: num(def.bulkPollIntervalMs), windowMs: num(def.windowMs) };
+      const limits = { callsPerWindow: num(def.callsPerWindow), concurrency: num(def.concurrency), dailyBudget: num(def.dailyBudget), batchWindowMs: num(def.batchWindowMs), bulkPollIntervalMs: num(def.bulkPollIntervalMs), windowMs: num(def.windowMs), quotaProbeIntervalMs: num(def.quotaProbeIntervalMs) };
       for (const [k, v] of Object.entries(limits)) if (v !== undefined) (candidate as unknown as Record<string, number>)[k] = v;
       // Check now, so every node using this config shows the problem at deploy, not at the first record.
       normaliseEndpoint(candidate.endpoint);
