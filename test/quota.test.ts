@@ -3,7 +3,7 @@
  * they resume (00:00 America/Chicago); nothing fails and nothing is lost; when the emulator's day
  * rolls over, delivery resumes by itself and every record arrives.
  */
-import should from "should";
+import "should";
 import helper = require("node-red-node-test-helper");
 import marketoConfig = require("../nodes/marketo-config");
 import marketoLead = require("../nodes/marketo-lead");
