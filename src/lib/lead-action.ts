@@ -4,6 +4,7 @@
  * no network here, so all of it is unit-tested on its own.
  */
 import type { CampaignToken, SubmitFormOptions, SyncAction } from "./marketo";
+import { isUnsafeKey } from "./marketo/keys";
 
 export type LeadAction = "sync" | "trigger" | "form";
 
@@ -62,6 +63,7 @@ export function describeValue(v: unknown): string {
   if (typeof v === "string") return JSON.stringify(v.length > 60 ? `${v.slice(0, 60)}…` : v);
   if (typeof v === "number" || typeof v === "boolean" || v === null) return String(v);
   if (Array.isArray(v)) return "an array";
+  if (Buffer.isBuffer(v)) return `a Buffer of ${v.length} bytes`;
   return `a ${typeof v}`;
 }
 
@@ -129,7 +131,8 @@ export function pickId(fromMsg: unknown, fromNode: number | undefined, what: str
 /** Why a lead record cannot go to Sync Leads (or bulk import), if so. */
 export function syncRecordProblem(record: unknown, lookupField: string, action: SyncAction): string | undefined {
   if (!isPlainRecord(record)) return `msg.payload must be an object of Marketo lead fields, got ${describeValue(record)}`;
-  if (Object.keys(record).length === 0) return "the lead record has no fields";
+  // __proto__ and the like are never sent (the client leaves them out), so they are no fields.
+  if (!Object.keys(record).some((k) => !isUnsafeKey(k))) return "the lead record has no fields";
   // createDuplicate always inserts; every other action finds the lead by the lookup field.
   if (action !== "createDuplicate" && blank(record[lookupField])) return `the lead record has no value for the lookup field ${lookupField}`;
   return undefined;
@@ -200,7 +203,8 @@ export function formFields(record: unknown): Checked<Record<string, unknown>> {
   if (blank(email)) return { ok: false, message: "a form post needs the lead's email in msg.payload.email" };
   if (typeof email !== "string" || !EMAIL.test(email.trim())) return { ok: false, message: `the email ${describeValue(email)} is not an email address` };
   const fields: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(record)) if (v !== undefined) fields[k] = v;
+  // Assigning a "__proto__" key would set the object's prototype instead of a field.
+  for (const [k, v] of Object.entries(record)) if (v !== undefined && !isUnsafeKey(k)) fields[k] = v;
   fields.email = email.trim();
   return { ok: true, value: fields };
 }

@@ -259,6 +259,23 @@ export type PathRead = { ok: true; value: unknown } | { ok: false; reason: strin
 const walk = newOwnPathWalk();
 
 /**
+ * A step the walk took that is an object to the walk but holds no fields: a Buffer (a webhook
+ * body nobody parsed). Reported as such rather than as a missing field.
+ */
+function unreadableStep(root: unknown, parts: ReadonlyArray<string | number>, walked: number, label: string): string | undefined {
+  let cur = root;
+  let where = label;
+  for (let i = 0; i < parts.length; i++) {
+    const p = parts[i];
+    if (ArrayBuffer.isView(cur)) return `${where} is a Buffer, not an object (parse it first, e.g. with a json node)`;
+    if (i >= walked || cur === null || typeof cur !== "object" || !Object.prototype.hasOwnProperty.call(cur, p)) return undefined;
+    cur = (cur as Record<string | number, unknown>)[p];
+    where += typeof p === "number" ? `[${p}]` : `.${p}`;
+  }
+  return undefined;
+}
+
+/**
  * Reads a pre-split path (`["payload","registration","status"]`) from an object, own properties
  * only — so `__proto__`, `constructor` and the like never reach the prototype — without throwing.
  * A missing final property reads as `undefined`; a missing or non-object step on the way is a
@@ -266,6 +283,8 @@ const walk = newOwnPathWalk();
  */
 export function readPath(root: unknown, parts: ReadonlyArray<string | number>, label = "msg"): PathRead {
   const { stoppedAt, stoppedOn } = readOwnPath(root, parts, walk);
+  const unreadable = unreadableStep(root, parts, stoppedAt, label);
+  if (unreadable) return { ok: false, reason: unreadable };
   if (stoppedAt === parts.length) return { ok: true, value: stoppedOn };
   if (stoppedAt > 0 && stoppedOn === undefined) return { ok: true, value: undefined };
   let where = label;

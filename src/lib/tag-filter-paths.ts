@@ -4,7 +4,7 @@
  * short printable descriptions of values for rejection reasons. No Node-RED import.
  */
 
-import { isRecord, newOwnPathWalk, readOwnPath, typeName as sharedTypeName } from "./paths";
+import { isRecord as isObject, newOwnPathWalk, readOwnPath, typeName as sharedTypeName } from "./paths";
 
 /** Longest string the filter reads (topics, tags, field values); longer ones are rejected. */
 export const MAX_TEXT = 10_000;
@@ -92,10 +92,14 @@ export function readPath(obj: unknown, segs: readonly PathSegment[]): unknown {
   return readOwnPath(obj, segs, walk).value;
 }
 
-export { isRecord };
+/** A plain (non-array) object: a Buffer payload (a binary webhook body) is not an event. */
+export function isRecord(v: unknown): v is Record<string, unknown> {
+  return isObject(v) && !ArrayBuffer.isView(v);
+}
 
-/** "a string", "a number", "a list", "an object", "null", "missing"... for reasons. */
+/** "a string", "a number", "a list", "an object", "a Buffer", "null", "missing"... for reasons. */
 export function typeName(v: unknown): string {
+  if (Buffer.isBuffer(v)) return "a Buffer";
   return Array.isArray(v) ? "a list" : sharedTypeName(v);
 }
 

@@ -1,4 +1,5 @@
 import Papa from "papaparse";
+import { isUnsafeKey } from "./keys";
 
 export type CsvRow = Record<string, unknown>;
 
@@ -13,7 +14,7 @@ export function cell(v: unknown): string {
 /** Header = every key in first-seen order (REST field names, as bulk import wants them). */
 export function columnsOf(rows: CsvRow[]): string[] {
   const seen = new Set<string>();
-  for (const r of rows) for (const k of Object.keys(r)) seen.add(k);
+  for (const r of rows) for (const k of Object.keys(r)) if (!isUnsafeKey(k)) seen.add(k);
   return [...seen];
 }
 

@@ -6,6 +6,7 @@ import { backoffDelay, concurrencyPause, rateLimitPause, type Timers } from "./t
 import { parseJson, type TokenManager } from "./token";
 import type { Logger, MarketoEnvelope, MarketoReason, RetryOptions } from "./types";
 import type { UsageTracker } from "./usage";
+import { dropUnsafeKeys } from "./keys";
 
 /** URLs longer than this go as POST + `_method=GET` (Marketo refuses > 8 KB with 414). */
 const MAX_GET_URL_BYTES = 7000;
@@ -271,7 +272,7 @@ export class Transport {
     } else if (spec.multipart) {
       data = spec.multipart(); // axios sets the multipart boundary itself
     } else if (spec.json !== undefined) {
-      data = JSON.stringify(spec.json);
+      data = JSON.stringify(spec.json, dropUnsafeKeys);
       headers["Content-Type"] = "application/json";
     }
     return {
