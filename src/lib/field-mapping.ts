@@ -369,6 +369,9 @@ class ShapeError {
   constructor(readonly problem: string) {}
 }
 
+/** Names of environment variables that hold secrets by convention (MARKETO_CLIENT_SECRET, DB_PASSWORD...). */
+const SECRET_NAME = /SECRET|PASSWORD|PASSWD|TOKEN|CREDENTIAL|PRIVATE_?KEY|API_?KEY/i;
+
 function describeSource(type: SourceType, source: string): string {
   switch (type) {
     case "msg":
@@ -537,6 +540,10 @@ function compileSource(row: RowImpl, type: SourceType, source: string, separator
     case "env": {
       const name = source.trim();
       if (name === "") throw new Error("name the environment variable");
+      // A lead field is data Marketo stores and shows, and the dialog's preview answers with the
+      // value: a secret (the Marketo client secret is often an env var) must reach neither.
+      const secret = SECRET_NAME.exec(name);
+      if (secret) throw new Error(`environment variable ${name} looks like a secret (its name says ${secret[0]}): field-mapper does not copy secrets into lead records`);
       const env = hooks.env ?? ((n: string) => process.env[n]);
       const absent = new Absent(`environment variable ${name} is not set`);
       row.read = () => {
