@@ -123,6 +123,11 @@ export class TokenStore {
     return n;
   }
 
+  /** Every token handed out since the last reset, expired or not (tests prove none leaked). */
+  issuedTokens(): string[] {
+    return [...this.issued.keys()];
+  }
+
   /** Forgets every token (clients stay: they are configuration, not data). */
   clearTokens(): void {
     this.current.clear();

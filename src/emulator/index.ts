@@ -45,6 +45,8 @@ export interface EmulatorHandle {
   rolloverDay(): { dailyUsed: number; quotaResetsAt: string };
   /** POST /_emulator/tokens/expire */
   expireTokens(): { expired: number };
+  /** Every access token issued since start or the last reset (no route: tests only). */
+  issuedTokens(): string[];
   /** POST /_emulator/pause: API calls are held until resume(). */
   pause(): { paused: boolean; held: number };
   /** POST /_emulator/resume */
@@ -86,6 +88,7 @@ export async function startEmulator(options?: EmulatorOptions): Promise<Emulator
     setLimits: (patch) => rt.setLimits(patch),
     rolloverDay: () => rt.rolloverDay(),
     expireTokens: () => rt.expireTokens(),
+    issuedTokens: () => rt.tokens.issuedTokens(),
     pause: () => rt.pause(),
     resume: () => rt.resume(),
     reset: () => rt.resetAll(),
