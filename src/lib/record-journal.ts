@@ -13,6 +13,7 @@
  * by the next owner.
  */
 import { Journal } from "./journal";
+import { jsonSafe, jsonSafeMessage } from "./storable";
 
 export interface StoredRecord {
   /** The message the record came in: JSON-safe, without `payload`, `req` and `res`. */
@@ -68,29 +69,12 @@ function newId(): string {
  * array is kept per record, not whole in every record's line.
  */
 export function storableShell(msg: Record<string, unknown>, many: boolean): Record<string, unknown> {
-  const seen = new WeakSet<object>();
-  const shell: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(msg)) {
-    if (k === "payload" || k === "req" || k === "res" || k === "_msgid") continue;
-    if (many && k === "source" && Array.isArray(v)) continue;
-    shell[k] = v;
-  }
-  const text = JSON.stringify(shell, (_k, v: unknown) => {
-    if (typeof v === "function" || typeof v === "symbol") return undefined;
-    if (typeof v === "bigint") return v.toString();
-    if (v !== null && typeof v === "object") {
-      if (seen.has(v)) return undefined;
-      seen.add(v);
-    }
-    return v;
-  });
-  return text === undefined ? {} : (JSON.parse(text) as Record<string, unknown>);
+  return jsonSafeMessage(msg, (k, v) => k === "payload" || k === "req" || k === "res" || k === "_msgid" || (many && k === "source" && Array.isArray(v)));
 }
 
 /** A value JSON can hold (cycles and functions dropped), for a record's own fields. */
 export function storableValue(value: unknown): unknown {
-  if (value === undefined) return undefined;
-  return storableShell({ v: value }, false).v;
+  return jsonSafe(value);
 }
 
 /**

@@ -8,6 +8,7 @@
  * in through the options: tests drive the clock.
  */
 import { randomBytes } from "node:crypto";
+import { jsonSafeMessage } from "./storable";
 import { nextChicagoMidnight } from "./marketo/time";
 
 export type EntryState = "waiting" | "retrying" | "held" | "abandoned";
@@ -172,22 +173,7 @@ export function quotaResumeAt(now: number, random: () => number, jitterMs: numbe
  * that brought it here, so it resubmits as it first went in.
  */
 export function storableMessage(msg: Record<string, unknown>): Record<string, unknown> {
-  const seen = new WeakSet<object>();
-  const shell: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(msg)) {
-    if (k === "req" || k === "res" || k === "error") continue;
-    shell[k] = v;
-  }
-  const text = JSON.stringify(shell, (_k, v: unknown) => {
-    if (typeof v === "function" || typeof v === "symbol") return undefined;
-    if (typeof v === "bigint") return v.toString();
-    if (v !== null && typeof v === "object") {
-      if (seen.has(v)) return undefined;
-      seen.add(v);
-    }
-    return v;
-  });
-  const out = (text === undefined ? {} : JSON.parse(text)) as Record<string, unknown>;
+  const out = jsonSafeMessage(msg, (k) => k === "req" || k === "res" || k === "error");
   const marketo = out.marketo;
   if (marketo !== null && typeof marketo === "object" && !Array.isArray(marketo)) {
     delete (marketo as Record<string, unknown>).error;
