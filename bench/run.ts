@@ -252,25 +252,19 @@ async function efficiency(ctx: Ctx): Promise<void> {
     const regOps = perOperation(undefined, u1);
     const engOps = perOperation(u1, u2);
     const all = emulatorDelta(undefined, s2);
+    // One phase's figures: what its sinks counted and what the emulator saw meanwhile.
+    const phase = (run: typeof reg, sink: "reg" | "eng", count: number, since: number, operations: typeof regOps, emulator: ReturnType<typeof emulatorDelta>) => ({
+      count,
+      ok: run.sinks[`${sink}-ok`].count,
+      failed: run.sinks[`${sink}-failed`].count,
+      failures: run.sinks[`${sink}-failed`].codes,
+      seconds: (run.now - since) / 1000,
+      operations,
+      emulator,
+    });
     const result = {
-      registrations: {
-        count: nReg,
-        ok: reg.sinks["reg-ok"].count,
-        failed: reg.sinks["reg-failed"].count,
-        failures: reg.sinks["reg-failed"].codes,
-        seconds: (reg.now - t0) / 1000,
-        operations: regOps,
-        emulator: emulatorDelta(s0, s1),
-      },
-      engagement: {
-        count: nEng,
-        ok: eng.sinks["eng-ok"].count,
-        failed: eng.sinks["eng-failed"].count,
-        failures: eng.sinks["eng-failed"].codes,
-        seconds: (eng.now - t1) / 1000,
-        operations: engOps,
-        emulator: emulatorDelta(s1, s2),
-      },
+      registrations: phase(reg, "reg", nReg, t0, regOps, emulatorDelta(s0, s1)),
+      engagement: phase(eng, "eng", nEng, t1, engOps, emulatorDelta(s1, s2)),
       deploy: emulatorDelta(undefined, s0),
       total: all,
       stored,
