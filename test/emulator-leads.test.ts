@@ -29,6 +29,15 @@ describe("emulator leads", function () {
   };
 
   describe("Sync Leads", () => {
+    it("finds a lead by its new email after an update changed it, and no longer by the old one", async () => {
+      await sync({ input: [{ email: "old@example.com", firstName: "Ann" }] });
+      (await get("filterType=email&filterValues=old@example.com")).json.result.should.have.length(1);
+      const id = emu.state().leads.find((l) => l.email === "old@example.com")!.id;
+      (await sync({ action: "updateOnly", lookupField: "id", input: [{ id, email: "new@example.com" }] })).json.result[0].status.should.equal("updated");
+      (await get("filterType=email&filterValues=old@example.com")).json.result.should.have.length(0);
+      (await get("filterType=email&filterValues=NEW@example.com")).json.result.should.containDeep([{ id, email: "new@example.com" }]);
+    });
+
     it("creates, then updates by email case-insensitively; success has no errors key", async () => {
       const created = await sync({ input: [{ email: "Ann@Example.com", firstName: "Ann", leadScore: "12", unsubscribed: "true" }] });
       created.json.should.not.have.property("errors");

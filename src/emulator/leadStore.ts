@@ -27,6 +27,12 @@ function skipped(code: string, message: string): SyncResult {
   return { status: "skipped", reasons: [{ code, message }] };
 }
 
+interface FieldIndex {
+  field: string;
+  def: LeadField;
+  byValue: Map<string, Set<number>>;
+}
+
 /**
  * The leads table and the Sync Leads rules (reference §6.1). Other domain modules reach it
  * through `LeadsApi` (form fills, bulk import, program members); the HTTP routes live in
@@ -34,6 +40,12 @@ function skipped(code: string, message: string): SyncResult {
  */
 export class LeadStore implements LeadsApi {
   private readonly leads = new Map<number, Lead>();
+  /**
+   * field → normalised value → lead ids, built on the first lookup by that field and kept up to
+   * date after. A scan per lookup made a 300-record Sync Leads cost 364 ms at 30,000 leads, so
+   * benchmarks measured the emulator instead of the client.
+   */
+  private readonly indexes = new Map<string, FieldIndex>();
 
   constructor(private readonly ctx: Pick<DomainContext, "now" | "nextId">) {}
 
@@ -56,11 +68,36 @@ export class LeadStore implements LeadsApi {
     if (!def) return [];
     const wanted = normalise(def, value);
     if (wanted === undefined) return [];
-    const out: Lead[] = [];
-    for (const lead of this.leads.values()) {
-      if (normalise(def, lead[field]) === wanted) out.push({ ...lead });
+    const ids = this.indexOf(field, def).byValue.get(wanted);
+    if (!ids) return [];
+    return [...ids].sort((a, b) => a - b).map((id) => ({ ...this.leads.get(id)! }));
+  }
+
+  private indexOf(field: string, def: LeadField): FieldIndex {
+    let index = this.indexes.get(field);
+    if (!index) {
+      index = { field, def, byValue: new Map() };
+      this.indexes.set(field, index);
+      for (const lead of this.leads.values()) this.indexLead(index, lead, true);
     }
-    return out;
+    return index;
+  }
+
+  private indexLead(index: FieldIndex, lead: Lead, add: boolean): void {
+    const key = normalise(index.def, lead[index.field]);
+    if (key === undefined) return;
+    let ids = index.byValue.get(key);
+    if (add) {
+      if (!ids) index.byValue.set(key, (ids = new Set()));
+      ids.add(lead.id);
+    } else if (ids) {
+      ids.delete(lead.id);
+      if (ids.size === 0) index.byValue.delete(key);
+    }
+  }
+
+  private reindex(lead: Lead, add: boolean): void {
+    for (const index of this.indexes.values()) this.indexLead(index, lead, add);
   }
 
   sync(
@@ -137,6 +174,7 @@ export class LeadStore implements LeadsApi {
 
   clear(): void {
     this.leads.clear();
+    this.indexes.clear();
   }
 
   /** Inserts without dedupe (seeding, createDuplicate). */
@@ -146,17 +184,20 @@ export class LeadStore implements LeadsApi {
     const lead: Lead = { id, createdAt: now, updatedAt: now, partition };
     for (const [k, v] of Object.entries(values)) if (v !== null && v !== undefined) lead[k] = v;
     this.leads.set(id, lead);
+    this.reindex(lead, true);
     return { id, status: "created" };
   }
 
   private update(id: number, values: Record<string, unknown>): SyncResult {
     const lead = this.leads.get(id);
     if (!lead) return skipped("1004", "Lead not found");
+    this.reindex(lead, false);
     // A null value clears the field, as in Marketo.
     for (const [k, v] of Object.entries(values)) {
       if (v === null || v === undefined) delete lead[k];
       else lead[k] = v;
     }
+    this.reindex(lead, true);
     lead.updatedAt = leadDbDate(this.ctx.now());
     return { id, status: "updated" };
   }
