@@ -9,6 +9,7 @@ import { LeadIdCache } from "./lib/lead-ids";
 import { MarketoClient, MarketoError, normaliseEndpoint, type Logger, type MarketoClientOptions, type StateEvent } from "./lib/marketo";
 import { resolveOptions } from "./lib/marketo/options";
 import type { ConfigUser, MarketoConfigNode } from "./lib/marketo-config-api";
+import { metrics } from "./lib/metrics";
 
 interface MarketoConfigDef extends NodeDef {
   endpoint: string;
@@ -135,6 +136,7 @@ export = function (RED: NodeAPI) {
       if (!client) {
         client = new MarketoClient(options);
         client.on("state", (s: StateEvent) => {
+          metrics.connection(node.id, s.state, s.reason);
           if (s.state === "auth-failed") node.warn(`Marketo refused the credentials of ${def.name || node.id}: ${s.reason ?? ""}`);
           fanOut();
         });
@@ -169,7 +171,8 @@ export = function (RED: NodeAPI) {
       },
     });
 
-    node.on("close", (_removed: boolean, done: () => void) => {
+    node.on("close", (removed: boolean, done: () => void) => {
+      if (removed) metrics.forget(node.id);
       closing = true;
       const c = client;
       client = undefined;

@@ -7,6 +7,7 @@
 import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from "node-red";
 import { countsText } from "./lib/counts";
 import { compileTagFilter, TagFilterConfigError, type CompiledTagFilter, type Rejection, type TagFilterConfig } from "./lib/tag-filter";
+import { metrics } from "./lib/metrics";
 
 type TagFilterDef = NodeDef & TagFilterConfig;
 type Send = (msg: NodeMessage | Array<NodeMessage | NodeMessage[] | null>) => void;
@@ -77,6 +78,7 @@ export = function (RED: NodeAPI) {
         send([msg, null]);
       } else {
         rejected++;
+        if (configProblem === undefined) metrics.filtered({ id: node.id, type: "tag-filter", name: config.name || "" });
         (msg as NodeMessage & { filtered?: Rejection }).filtered = verdict;
         send([null, msg]);
       }
@@ -84,7 +86,8 @@ export = function (RED: NodeAPI) {
       done();
     });
 
-    node.on("close", (_removed: boolean, done: () => void) => {
+    node.on("close", (removed: boolean, done: () => void) => {
+      if (removed) metrics.forget(node.id);
       if (timer) clearTimeout(timer);
       timer = undefined;
       dirty = false;

@@ -14,6 +14,7 @@ import { isMarketoConfig, type ConfigUser, type MarketoConfigNode } from "./mark
 import { journalFile } from "./journal-path";
 import { recordBook, replayMessage, storableShell, storableValue, type BookEntry, type BookOwner, type StoredAnswer, type StoredRecord } from "./record-journal";
 import { reportRetryOutcome } from "./retry-registry";
+import { metrics } from "./metrics";
 
 export interface ActionNodeDef extends NodeDef {
   /** id of the marketo-config node. */
@@ -178,6 +179,7 @@ export function startActionNode(RED: NodeAPI, node: Node, def: ActionNodeDef, sp
     else counts.failed++;
     refreshStatus();
     reportRetryOutcome(m.marketo.retry, answer.ok, m.marketo.error);
+    metrics.record(source, def.marketo ?? "", m as unknown as Record<string, unknown>, answer.ok, String(m.marketo.status ?? ""), m.marketo.error);
     send(answer.ok ? [m, null] : [null, m]);
   };
 
@@ -284,6 +286,7 @@ export function startActionNode(RED: NodeAPI, node: Node, def: ActionNodeDef, sp
   node.on("close", (removed: boolean, done: () => void) => {
     config?.deregister(user);
     RED.events.removeListener("flows:started", resume);
+    if (removed) metrics.forget(node.id);
     // Answers that come in from now on are kept with their records and passed on by the next
     // instance once its flows have started: sent now, they could reach nodes already stopped.
     // A node that is deleted (or its flow disabled), or one without a journal (no userDir), has
