@@ -1,92 +1,239 @@
 #!/usr/bin/env node
-// `npm start`: the emulator on 127.0.0.1 and a stream of sample registrations pushed through the
-// Marketo client, with a running tally of what it costs in Marketo calls. Ctrl-C stops both.
+// `npm start`: the Marketo emulator on 127.0.0.1, a headless Node-RED 4.1 in the scratch userDir
+// .demo/ running the Kaltura-style example against it, and a stream of sample events posted to
+// the example's webhook, so the nodes' status counters move as soon as the editor opens.
+// Ctrl-C stops all three. EMULATOR_PORT (default 4010) and PORT (default 1880) pick the ports;
+// a port in use is replaced by a free one.
+"use strict";
+const { spawn } = require("node:child_process");
+const fs = require("node:fs");
+const net = require("node:net");
+const path = require("node:path");
 const { startEmulator } = require("../nodes/emulator");
-const { MarketoClient } = require("../nodes/lib/marketo");
 
-const PROGRAM_ID = 1001; // the seeded Kaltura-style event program
-const LADDER = ["Invited", "Registered", "Confirmed", "Attended", "Participated"];
-const FIRST = ["Ada", "Grace", "Alan", "Katherine", "Edsger", "Barbara", "Tim", "Radia"];
-const LAST = ["Lovelace", "Hopper", "Turing", "Johnson", "Dijkstra", "Liskov", "Berners-Lee", "Perlman"];
+const ROOT = path.resolve(__dirname, "..");
+const USER_DIR = path.join(ROOT, ".demo");
+const EXAMPLE = path.join(ROOT, "examples", "Kaltura-style event sync.json");
+const RED_JS = require.resolve("node-red/red.js");
+const TAB = "demo-tab";
+const WEBHOOK = "/kaltura/events";
+
+const FIRST = ["Ada", "Grace", "Alan", "Katherine", "Edsger", "Barbara", "Tim", "Radia", "Margaret", "Donald"];
+const LAST = ["Lovelace", "Hopper", "Turing", "Johnson", "Dijkstra", "Liskov", "Berners-Lee", "Perlman", "Hamilton", "Knuth"];
+const EVENT = { id: 8801, code: "KVS26", name: "Kaltura Virtual Summit", tags: ["marketo", "summit"], test: false };
+// Kaltura's statuses in the order an attendee meets them, with the tags the example's filter lets through.
+const JOURNEY = [
+  ["Registered no confirmation required", "registered"],
+  ["Pre-event visit", "attended"],
+  ["During-event visit", "attended"],
+];
+const ENTRIES = [
+  ["1_keynote", "Opening keynote"],
+  ["1_roadmap", "Product roadmap"],
+  ["1_panel", "Customer panel"],
+];
+
+function freePort(preferred) {
+  const tryPort = (port) =>
+    new Promise((resolve, reject) => {
+      const srv = net.createServer();
+      srv.once("error", reject);
+      srv.listen(port, "127.0.0.1", () => {
+        const got = srv.address().port;
+        srv.close(() => resolve(got));
+      });
+    });
+  return tryPort(preferred).catch(() => tryPort(0));
+}
+
+function settingsSource(port) {
+  const settings = {
+    uiHost: "127.0.0.1",
+    uiPort: port,
+    flowFile: "flows.json",
+    // The only credentials are the emulator's, written in plain text so the demo needs no key.
+    credentialSecret: false,
+    nodesDir: [ROOT],
+    telemetry: { enabled: false, updateNotification: false },
+    diagnostics: { enabled: false, ui: false },
+    editorTheme: { tours: false, projects: { enabled: false } },
+    externalModules: { autoInstall: false, palette: { allowInstall: false } },
+    logging: { console: { level: "info", metrics: false, audit: false } },
+  };
+  return [
+    "// Written by scripts/demo.js at every `npm start`; edit that script, not this file.",
+    `module.exports = ${JSON.stringify(settings, null, 2)};`,
+    // Node-RED leaves with the demo even when the demo is killed without a chance to stop it.
+    `const parent = ${process.pid};`,
+    "setInterval(() => { if (process.ppid !== parent) process.exit(1); }, 500).unref();",
+    "",
+  ].join("\n");
+}
+
+/** The example as a user deploys it: on its own tab, pointed at the emulator, with its credentials. */
+function writeUserDir(emu, port) {
+  // A fresh userDir each run: journals and context left by an earlier run belong to an earlier emulator.
+  fs.rmSync(USER_DIR, { recursive: true, force: true });
+  fs.mkdirSync(USER_DIR, { recursive: true });
+  const nodes = JSON.parse(fs.readFileSync(EXAMPLE, "utf8"));
+  const tab = nodes.find((n) => n.z).z;
+  const config = nodes.find((n) => n.type === "marketo-config");
+  config.endpoint = emu.url;
+  const flows = [{ id: tab || TAB, type: "tab", label: "Kaltura-style demo", disabled: false, info: "" }, ...nodes];
+  fs.writeFileSync(path.join(USER_DIR, "settings.js"), settingsSource(port));
+  fs.writeFileSync(path.join(USER_DIR, "flows.json"), JSON.stringify(flows, null, 2));
+  fs.writeFileSync(
+    path.join(USER_DIR, "flows_cred.json"),
+    JSON.stringify({ [config.id]: { clientId: emu.clientId, clientSecret: emu.clientSecret } }, null, 2),
+  );
+}
+
+/** The n-th sample event: mostly new registrations, then their attendees moving on and watching sessions. */
+function sampleEvent(n) {
+  const k = Math.floor(n / 3);
+  const who = (i) => ({
+    email: `${FIRST[i % FIRST.length].toLowerCase()}.${LAST[(i * 7) % LAST.length].toLowerCase()}${i}@example.com`,
+    firstName: FIRST[i % FIRST.length],
+    lastName: LAST[(i * 7) % LAST.length],
+    company: `Company ${i % 37}`,
+  });
+  const registration = (i, step) => ({
+    code: `R-${10000 + i}`,
+    status: JOURNEY[step][0],
+    statusTags: [JOURNEY[step][1]],
+    attendeeType: "Attendee",
+    test: false,
+  });
+  switch (n % 3) {
+    case 0:
+      return { topic: "registration.created", payload: { event: EVENT, registration: registration(k, 0), profile: who(k) } };
+    case 1: {
+      // An attendee registered a little earlier moves one step up their journey.
+      const i = Math.max(0, k - 5);
+      const step = 1 + (Math.floor(k / 5) % 2);
+      return {
+        topic: "registration.status_changed",
+        payload: { event: EVENT, registration: { ...registration(i, step), previousStatus: JOURNEY[step - 1][0] }, profile: who(i) },
+      };
+    }
+    default: {
+      const i = Math.max(0, k - 3);
+      const [entryId, entryName] = ENTRIES[k % ENTRIES.length];
+      return {
+        topic: "session.engagement",
+        payload: {
+          event: EVENT,
+          profile: who(i),
+          session: { id: `s-${k % ENTRIES.length}`, name: entryName },
+          engagement: { entry_id: entryId, entry_name: entryName, plays: 1 + (k % 4), live_minutes_viewed: 5 + (k % 40), clap_clicked_count: k % 3 },
+        },
+      };
+    }
+  }
+}
 
 async function main() {
-  const port = Number(process.env.EMULATOR_PORT || 4010);
-  const emu = await startEmulator({ port, latencyMs: 120, latencyJitterMs: 80 }).catch((err) => {
-    if (err && err.code === "EADDRINUSE") return startEmulator({ port: 0, latencyMs: 120, latencyJitterMs: 80 });
-    throw err;
+  const emulatorOptions = { latencyMs: 60, latencyJitterMs: 40 };
+  const emu = await startEmulator({ ...emulatorOptions, port: await freePort(Number(process.env.EMULATOR_PORT || 4010)) });
+  const port = await freePort(Number(process.env.PORT || 1880));
+  writeUserDir(emu, port);
+
+  const red = spawn(process.execPath, [RED_JS, "--userDir", USER_DIR, "--settings", path.join(USER_DIR, "settings.js")], {
+    cwd: USER_DIR,
+    stdio: ["ignore", "pipe", "pipe"],
   });
-  console.log(`Marketo emulator  ${emu.url}`);
-  console.log(`  client id       ${emu.clientId}`);
-  console.log(`  client secret   ${emu.clientSecret}  (emulator only)`);
-  console.log(`  inspect         ${emu.url}/_emulator/state  ·  ${emu.url}/_emulator/stats`);
-  console.log("Streaming sample registrations through the client; Ctrl-C stops.\n");
-
-  const marketo = new MarketoClient({
-    endpoint: `${emu.url}/rest`,
-    clientId: emu.clientId,
-    clientSecret: emu.clientSecret,
-    batchWindowMs: 1000,
-  });
-
-  let sent = 0;
-  let failed = 0;
-  const inFlight = new Set();
-  const track = (p) => {
-    inFlight.add(p);
-    p.then((r) => (r.ok ? sent++ : failed++)).finally(() => inFlight.delete(p));
-  };
-
-  // One attendee's journey: become a lead, then climb the program's status ladder.
-  async function attendee(n) {
-    const lead = {
-      email: `attendee${n}@example.com`,
-      firstName: FIRST[n % FIRST.length],
-      lastName: LAST[(n * 7) % LAST.length],
-      company: `Company ${n % 37}`,
-    };
-    const result = await marketo.syncLead(lead);
-    if (!result.ok) return result;
-    const steps = 1 + (n % LADDER.length);
-    let last = result;
-    for (const status of LADDER.slice(0, steps)) last = await marketo.setProgramStatus(PROGRAM_ID, status, result.id);
-    return last;
+  const redExited = new Promise((resolve) => red.once("exit", (code, signal) => resolve({ code, signal })));
+  let started;
+  const startedFlows = new Promise((resolve) => (started = resolve));
+  for (const stream of [red.stdout, red.stderr]) {
+    let pending = "";
+    stream.on("data", (chunk) => {
+      pending += chunk.toString("utf8");
+      const lines = pending.split("\n");
+      pending = lines.pop();
+      for (const line of lines) {
+        if (line.trim()) console.log(`  node-red │ ${line}`);
+        if (/Started flows/.test(line)) started();
+      }
+    });
   }
 
-  let n = 0;
-  const feeder = setInterval(() => {
-    for (let i = 0; i < 10; i++) track(attendee(n++));
-  }, 100);
-
-  const report = setInterval(() => {
-    const u = marketo.usage();
-    const s = emu.stats();
-    const perCall = u.callsTotal ? Math.round(
-      Object.values(u.recordsByOperation).reduce((a, b) => a + b, 0) / u.callsTotal) : 0;
-    console.log(
-      `attendees ${n.toLocaleString()} · results ok ${sent.toLocaleString()} failed ${failed} · ` +
-        `calls ${u.callsTotal} (${perCall} records/call) · waiting ${u.queuedRecords} · ` +
-        `limiter ${u.state} · emulator: max ${s.maxCallsInWindow} calls/window, ${s.maxInFlight} in flight`,
-    );
-  }, 2000);
-
+  let feeder;
+  let report;
   let stopping = false;
-  const stop = async () => {
-    if (stopping) return process.exit(1);
+  const stop = async (why) => {
+    if (stopping) {
+      // A second Ctrl-C: do not wait for Node-RED to finish delivering.
+      red.kill("SIGKILL");
+      process.exit(1);
+    }
     stopping = true;
-    console.log("\nStopping: finishing the attendees already started, then closing the emulator…");
+    console.log(`\n${why}: stopping Node-RED (it sends what it holds first), then the emulator…`);
     clearInterval(feeder);
     clearInterval(report);
-    // Let started journeys reach Marketo (they climb the ladder one status at a time).
-    const settle = Promise.allSettled([...inFlight]);
-    await Promise.race([settle, new Promise((r) => setTimeout(r, 20_000).unref())]);
-    await marketo.close();
-    await settle;
+    if (red.exitCode === null && red.signalCode === null) red.kill("SIGTERM");
+    const force = setTimeout(() => red.kill("SIGKILL"), 15_000);
+    await redExited;
+    clearTimeout(force);
     await emu.stop();
-    console.log(`Done: ${sent.toLocaleString()} results ok, ${failed} failed.`);
+    console.log("Stopped.");
     process.exit(0);
   };
-  process.on("SIGINT", stop);
-  process.on("SIGTERM", stop);
+  process.on("SIGINT", () => stop("Ctrl-C"));
+  process.on("SIGTERM", () => stop("SIGTERM"));
+  process.on("SIGHUP", () => stop("SIGHUP"));
+  redExited.then(({ code, signal }) => {
+    if (!stopping) {
+      console.error(`Node-RED exited (${signal || `code ${code}`}); see its log above.`);
+      clearInterval(feeder);
+      clearInterval(report);
+      emu.stop().finally(() => process.exit(1));
+    }
+  });
+
+  const startTimeout = setTimeout(() => stop("Node-RED did not start flows within 60 s"), 60_000);
+  await startedFlows;
+  clearTimeout(startTimeout);
+
+  const editor = `http://127.0.0.1:${port}/`;
+  console.log("");
+  console.log(`Node-RED editor   ${editor}   (flow "Kaltura-style demo"; Import ▸ Examples has the others)`);
+  console.log(`Marketo emulator  ${emu.url}   client id ${emu.clientId}, secret ${emu.clientSecret} (emulator only)`);
+  console.log(`  what it holds   ${emu.url}/_emulator/state  ·  ${emu.url}/_emulator/stats`);
+  console.log(`Posting sample events to ${editor.slice(0, -1)}${WEBHOOK}; Ctrl-C stops everything.\n`);
+
+  let posted = 0;
+  let failedPosts = 0;
+  let n = 0;
+  const post = (event) =>
+    fetch(`http://127.0.0.1:${port}${WEBHOOK}`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(event),
+    })
+      .then((res) => {
+        res.body?.cancel();
+        if (res.ok) posted++;
+        else failedPosts++;
+      })
+      .catch(() => failedPosts++);
+  // Ten events a second: enough to watch the counters climb, well inside Marketo's limits.
+  feeder = setInterval(() => {
+    if (!stopping) for (let i = 0; i < 2; i++) post(sampleEvent(n++));
+  }, 200);
+
+  report = setInterval(() => {
+    const s = emu.state();
+    const members = s.programs.programMembers.length;
+    const activities = s.activities.activities.filter((a) => a.activityTypeId >= 100000).length;
+    const records = Object.values(s.customObjects).reduce((sum, list) => sum + (Array.isArray(list) ? list.length : 0), 0);
+    const stats = emu.stats();
+    console.log(
+      `events posted ${posted}${failedPosts ? ` (${failedPosts} refused)` : ""} · in Marketo: ${s.leads.length} leads, ` +
+        `${members} program members, ${activities} engagement activities, ${records} custom object records · ` +
+        `${stats.countedCalls} Marketo API calls`,
+    );
+  }, 5000);
 }
 
 main().catch((err) => {
