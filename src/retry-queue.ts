@@ -282,6 +282,10 @@ export = function (RED: NodeAPI) {
         if (closed) return;
         track(onOutcome(tag, ok, error)).catch((err: unknown) => node.error(t("errors.store", { error: text(err) })));
       },
+      figures: () => {
+        const counts = queue.counts();
+        return { id: node.id, name: def.name ?? "", size: queue.size, counts: { state: { ...counts.state }, category: { ...counts.category } }, totals: { ...queue.totals } };
+      },
     };
     registerQueue(node.id, sink);
 

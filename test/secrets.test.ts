@@ -18,7 +18,9 @@ import { decryptCredentials, PACKAGE_ROOT, startNodeRed, type HttpAnswer, type N
 const SUMMIT = 1001;
 const ADMIN = { username: "admin", password: `pw-${crypto.randomBytes(6).toString("hex")}` };
 /** Node types this package registers: their admin routes start with /<type>/. */
-const PACKAGE_TYPES = Object.keys((JSON.parse(fs.readFileSync(path.join(PACKAGE_ROOT, "package.json"), "utf8")) as { "node-red": { nodes: Record<string, string> } })["node-red"].nodes);
+// Route prefixes of the package: its node types and its plugins (the Marketo sidebar).
+const PACKAGE_JSON = JSON.parse(fs.readFileSync(path.join(PACKAGE_ROOT, "package.json"), "utf8")) as { "node-red": { nodes: Record<string, string>; plugins?: Record<string, string> } };
+const PACKAGE_TYPES = [...Object.keys(PACKAGE_JSON["node-red"].nodes), ...Object.keys(PACKAGE_JSON["node-red"].plugins ?? {})];
 
 const secret = (what: string): string => `${what}-${crypto.randomBytes(18).toString("base64url")}`;
 

@@ -29,6 +29,16 @@ export interface RetryOutcomeError {
 
 export interface RetryOutcomeSink {
   outcome(tag: RetryTag, ok: boolean, error?: RetryOutcomeError): void;
+  /** What the queue holds and has done, for the Marketo sidebar's summary. */
+  figures?(): QueueFigures;
+}
+
+export interface QueueFigures {
+  id: string;
+  name: string;
+  size: number;
+  counts: { state: Record<string, number>; category: Record<string, number> };
+  totals: Record<string, number>;
 }
 
 /** How many outcomes are kept, over all absent queues, until one registers. */
@@ -79,6 +89,20 @@ export function registerQueue(id: string, sink: RetryOutcomeSink): void {
 /** Only the sink that registered removes itself: a new instance may already have taken the id. */
 export function unregisterQueue(id: string, sink: RetryOutcomeSink): void {
   if (sinks.get(id) === sink) sinks.delete(id);
+}
+
+/** Every registered queue's figures (read-only copies). */
+export function queueFigures(): QueueFigures[] {
+  const out: QueueFigures[] = [];
+  for (const sink of sinks.values()) {
+    try {
+      const f = sink.figures?.();
+      if (f) out.push(f);
+    } catch {
+      // A queue that cannot say is left out rather than failing the summary.
+    }
+  }
+  return out;
 }
 
 export function isQueueRegistered(id: string): boolean {
