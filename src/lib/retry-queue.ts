@@ -24,16 +24,9 @@ export interface Integration {
   name: string;
 }
 
-export interface RetryEntry {
+/** A failure the queue holds; `msg` is the message to resubmit, JSON-safe, without the error. */
+export interface RetryEntry extends Failure {
   id: string;
-  /** The message to resubmit: JSON-safe, without req/res and without the error. */
-  msg: Record<string, unknown>;
-  integration: Integration;
-  category: string;
-  code: string;
-  message: string;
-  retryable: boolean;
-  action: string;
   /** Resubmissions made since the entry came in (or since a person resubmitted it). */
   attempts: number;
   firstFailedAt: number;
@@ -63,6 +56,7 @@ export interface Totals {
 
 /** A failure as the queue takes it in. */
 export interface Failure {
+  /** Without req/res (sockets) and, once stored, JSON-safe and without the error. */
   msg: Record<string, unknown>;
   integration: Integration;
   category: string;
