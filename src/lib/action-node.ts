@@ -12,7 +12,7 @@ import { statusFor, type ActionCounts, type StatusLabels } from "./client-status
 import type { MarketoClient, RecordResult, StateEvent } from "./marketo";
 import { isMarketoConfig, type ConfigUser, type MarketoConfigNode } from "./marketo-config-api";
 import { journalFile } from "./journal-path";
-import { recordBook, replayMessage, storableShell, storableValue, type BookEntry, type BookOwner, type StoredAnswer, type StoredRecord } from "./record-journal";
+import { messageOf, recordBook, replayMessage, storableShell, storableValue, type BookEntry, type BookOwner, type StoredAnswer, type StoredRecord } from "./record-journal";
 import { reportRetryOutcome } from "./retry-registry";
 import { metrics } from "./metrics";
 
@@ -218,9 +218,7 @@ export function startActionNode(RED: NodeAPI, node: Node, def: ActionNodeDef, sp
   const owner: BookOwner = {
     // Answers to records this instance did not take in live: a redeploy's or a restart's.
     deliver(entry, answer) {
-      const m = replayMessage(entry.stored, RED.util.generateId()) as ActionMessage;
-      if (entry.stored.many) m.payload = m.payload && (m.payload as unknown[])[entry.stored.index];
-      if (entry.stored.many && "source" in entry.stored) m.source = entry.stored.source;
+      const m = messageOf(entry.stored, RED.util.generateId()) as ActionMessage;
       try {
         emit(m, answer, (out) => node.send(out));
       } finally {

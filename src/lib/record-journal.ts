@@ -83,19 +83,23 @@ export function storableValue(value: unknown): unknown {
  * read it exactly as they would have.
  */
 export function replayMessage(stored: StoredRecord, msgid: string): Record<string, unknown> {
-  const msg: Record<string, unknown> = { ...structuredClone(stored.msg), _msgid: msgid };
-  if (!stored.many) {
-    msg.payload = structuredClone(stored.payload);
-    return msg;
-  }
+  const msg = messageOf(stored, msgid);
+  if (!stored.many) return msg;
   const payload: unknown[] = [];
-  payload[stored.index] = structuredClone(stored.payload);
+  payload[stored.index] = msg.payload;
   msg.payload = payload;
   if ("source" in stored) {
     const source: unknown[] = [];
-    source[stored.index] = structuredClone(stored.source);
+    source[stored.index] = msg.source;
     msg.source = source;
   }
+  return msg;
+}
+
+/** The answer message for a stored record, shaped as a live answer is: the record as its payload. */
+export function messageOf(stored: StoredRecord, msgid: string): Record<string, unknown> {
+  const msg: Record<string, unknown> = { ...structuredClone(stored.msg), _msgid: msgid, payload: structuredClone(stored.payload) };
+  if (stored.many && "source" in stored) msg.source = structuredClone(stored.source);
   return msg;
 }
 
@@ -196,11 +200,6 @@ export class RecordBook {
     if (this.owner !== owner) return;
     this.owner = undefined;
     this.ready = false;
-  }
-
-  /** Entries a call is working on now. */
-  running(): BookEntry[] {
-    return [...this.entries.values()].filter((e) => e.running);
   }
 
   /** Resolves when everything written so far is on disk. */
