@@ -28,6 +28,19 @@ describe("package", () => {
     fs.existsSync(path.join(root, "LICENSE")).should.be.true();
   });
 
+  it("ships no compiled file without a source: the build starts from a clean slate", () => {
+    const built = (dir: string): string[] =>
+      fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+        const full = path.join(dir, e.name);
+        if (e.isDirectory()) return e.name === "icons" ? [] : built(full);
+        return e.name.endsWith(".js") ? [path.relative(path.join(root, "nodes"), full)] : [];
+      });
+    const orphans = built(path.join(root, "nodes")).filter(
+      (js) => !fs.existsSync(path.join(root, "src", js.replace(/\.js$/, ".ts"))),
+    );
+    orphans.should.eql([]);
+  });
+
   for (const [type, file] of Object.entries(nodes)) {
     describe(`node ${type}`, () => {
       const js = path.join(root, file);
