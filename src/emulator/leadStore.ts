@@ -102,7 +102,7 @@ export class LeadStore implements LeadsApi {
 
   sync(
     record: Record<string, unknown>,
-    opts: { action?: string; lookupField?: string; partitionName?: string },
+    opts: { action?: string; lookupField?: string; partitionName?: string; acceptInvalidEmail?: boolean },
   ): SyncResult {
     const action = opts.action ?? "createOrUpdate";
     if (!(SYNC_ACTIONS as readonly string[]).includes(action)) return skipped("1003", `Invalid action '${action}'`);
@@ -126,6 +126,11 @@ export class LeadStore implements LeadsApi {
         continue;
       }
       if (def.readOnly) return skipped("1003", `Field '${key}' is read-only`);
+      // Bulk import keeps an invalid e-mail address (and warns); Sync Leads refuses it.
+      if (def.dataType === "email" && opts.acceptInvalidEmail === true && typeof raw === "string") {
+        values[key] = raw;
+        continue;
+      }
       const c = coerce(def, raw);
       if (!c.ok) return skipped("1003", c.message);
       values[key] = c.value;
@@ -170,6 +175,15 @@ export class LeadStore implements LeadsApi {
 
   all(): Lead[] {
     return [...this.leads.values()].sort((a, b) => a.id - b.id).map((l) => ({ ...l }));
+  }
+
+  /** Removes a lead; false when there is none with this id. */
+  delete(id: number): boolean {
+    const lead = this.leads.get(id);
+    if (!lead) return false;
+    this.reindex(lead, false);
+    this.leads.delete(id);
+    return true;
   }
 
   clear(): void {

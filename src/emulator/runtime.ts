@@ -67,6 +67,7 @@ export class EmulatorRuntime {
       munchkinId: options.munchkinId,
       log: options.log,
       usage: () => this.usage.list(),
+      answers: options.answers,
     };
     leads = createLeadsModule(ctx);
     this.leads = leads;

@@ -42,6 +42,7 @@ export const DEFAULT_ENGAGEMENT_DEDUPE = ["entry_id", "personId"];
 /** Standard activity type ids other modules record. */
 export const ACTIVITY_FILL_OUT_FORM = 2;
 export const ACTIVITY_ADD_TO_LIST = 24;
+export const ACTIVITY_REMOVE_FROM_LIST = 25;
 export const ACTIVITY_REQUEST_CAMPAIGN = 47;
 export const ACTIVITY_CHANGE_STATUS = 104;
 
@@ -128,6 +129,28 @@ export function seedCampaigns(): Campaign[] {
   ];
 }
 
+/** A static list in the lead database (Get Lists shape). */
+export interface StaticList {
+  id: number;
+  name: string;
+  description: string;
+  programName: string;
+  workspaceName: string;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export const ATTENDEES_LIST_ID = 4001;
+export const INVITEES_LIST_ID = 4002;
+
+export function seedLists(): StaticList[] {
+  const base = { description: "", programName: "Kaltura Virtual Summit", workspaceName: "Default", createdAt: PROGRAMS_CREATED, updatedAt: PROGRAMS_CREATED };
+  return [
+    { ...base, id: ATTENDEES_LIST_ID, name: "Summit attendees" },
+    { ...base, id: INVITEES_LIST_ID, name: "Summit invitees" },
+  ];
+}
+
 export function seedForms(): Form[] {
   return [
     {
@@ -192,6 +215,13 @@ export function seedActivityTypes(): ActivityType[] {
       id: ACTIVITY_ADD_TO_LIST,
       name: "Add to List",
       description: "Person is added to a list",
+      primaryAttribute: attr("List ID", "integer"),
+      attributes: [attr("Source", "string")],
+    },
+    {
+      id: ACTIVITY_REMOVE_FROM_LIST,
+      name: "Remove from List",
+      description: "Person is removed from a list",
       primaryAttribute: attr("List ID", "integer"),
       attributes: [attr("Source", "string")],
     },
