@@ -195,6 +195,8 @@ export interface DomainContext {
    * Without it those routes answer an empty day.
    */
   usage?: () => UsageDay[];
+  /** The date usage is counted on now (the quota day, moved on by a forced rollover). */
+  usageDate?: () => string;
   /** How the emulator answers where Marketo's documentation and recorded answers disagree. */
   answers?: Readonly<AnswerOptions>;
 }
