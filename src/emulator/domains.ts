@@ -21,6 +21,7 @@ export function createDomainModules(ctx: DomainContext): DomainModule[] {
   const customObjects = createCustomObjectsModule(ctx);
   const forms = createFormsModule(ctx, activities.log, (id) => programs.program(id) !== undefined);
   const lists = createListsModule(ctx, activities.log);
+  activities.useLists((listId) => lists.members(listId));
   const bulk = createBulkModule(ctx, { programs, customObjects });
   return [activities, programs, campaigns, customObjects, forms, lists, bulk, createUsageModule(ctx)];
 }

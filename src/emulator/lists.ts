@@ -19,6 +19,8 @@ const MAX_PAGE = 300;
 export interface ListsModule extends DomainModule {
   /** Whether a static list with this id exists. */
   has(listId: number): boolean;
+  /** A list's member lead ids, or undefined when there is no such list. */
+  members(listId: number): number[] | undefined;
 }
 
 type Skip = { id?: unknown; status: "skipped"; reasons: { code: string; message: string }[] };
@@ -192,6 +194,10 @@ export function createListsModule(ctx: DomainContext, activities?: ActivityLog):
     name: "lists",
     routes,
     has: (listId) => lists.some((l) => l.id === listId),
+    members: (listId) => {
+      const list = lists.find((l) => l.id === listId);
+      return list ? [...membersOf(list)] : undefined;
+    },
     snapshot: () => ({
       lists: lists.map((l) => ({ ...listOut(l), members: clone([...membersOf(l)]) })),
     }),

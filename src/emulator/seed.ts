@@ -180,7 +180,12 @@ function customAttr(apiName: string, dataType: FieldDataType): ActivityAttribute
   return { apiName, name: displayNameOf(apiName), description: "", dataType };
 }
 
-/** A few standard types (ids as in Marketo) plus Kaltura's custom engagement activity. */
+/**
+ * A few standard types plus Kaltura's custom engagement activity. The ids are Marketo's: Fill
+ * Out Form = 2 as its documentation shows, and the others as clients hard-code them (Visit
+ * Webpage 1, New Lead 12, Change Data Value 13, Add to List 24, Remove from List 25, Request
+ * Campaign 47, Change Status in Progression 104).
+ */
 export function seedActivityTypes(): ActivityType[] {
   const web = [attr("Client IP Address", "string"), attr("Query Parameters", "string"), attr("Referrer URL", "string"), attr("User Agent", "string")];
   return [
@@ -196,7 +201,8 @@ export function seedActivityTypes(): ActivityType[] {
       name: "Fill Out Form",
       description: "User fills out and submits form on web page",
       primaryAttribute: attr("Webform ID", "integer"),
-      attributes: [...web, attr("Form Fields", "text"), attr("Webpage ID", "integer")],
+      // In the order Marketo's documented Get Activity Types answer lists them.
+      attributes: [web[0], attr("Form Fields", "text"), web[1], web[2], web[3], attr("Webpage ID", "integer")],
     },
     {
       id: 12,
