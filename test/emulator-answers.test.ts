@@ -252,6 +252,39 @@ describe("emulator answers as Marketo's documented and recorded answers", () => 
     });
   });
 
+  describe("the sweep of other documented answers", () => {
+    // Documented (custom-objects.md, List and Describe): the type carries name, displayName,
+    // description, createdAt, updatedAt, idField, dedupeFields, searchableFields and
+    // relationships (no pluralName); describe lists marketoGUID, createdAt, updatedAt first.
+    it("lists custom object types without pluralName, system fields first in describe", async () => {
+      const listed = (await h.call("GET", "/rest/v1/customobjects.json")).body.result[0];
+      Object.keys(listed).should.eql(["name", "displayName", "description", "createdAt", "updatedAt", "idField", "dedupeFields", "searchableFields", "relationships"]);
+      const described = (await h.call("GET", "/rest/v1/customobjects/kalturaUserSessionEngagement/describe.json")).body.result[0];
+      described.fields.slice(0, 3).map((f: { name: string }) => f.name).should.eql(["marketoGUID", "createdAt", "updatedAt"]);
+    });
+
+    // The API reference (swagger-mapi.json, ScheduleCampaignData) names the clone parameter
+    // cloneToProgramName; the guide (smart-campaigns.md, Schedule) calls it cloneToProgram.
+    it("schedules a batch campaign with either name for the cloned program", async () => {
+      await h.call("POST", "/rest/v1/campaigns/2002/schedule.json", { body: { input: { cloneToProgram: "Copy A" } } });
+      await h.call("POST", "/rest/v1/campaigns/2002/schedule.json", { body: { input: { cloneToProgramName: "Copy B" } } });
+      const runs = (h.module("campaigns").snapshot() as { campaignRuns: Array<{ cloneToProgramName?: string }> }).campaignRuns;
+      runs.map((r) => r.cloneToProgramName).should.eql(["Copy A", "Copy B"]);
+    });
+
+    // Documented (bulk-lead-import.md): "listId: Selects a static list. Imported leads become
+    // members of this list in addition to any records created or updated by the import."
+    it("adds the leads of a bulk import to the list named by listId", async () => {
+      const hb = harness({ importDelayMs: 10 });
+      const created = await hb.call("POST", "/bulk/v1/leads.json", { form: upload("email\nann@example.com\nbob@example.com\n", { format: "csv", listId: "4001" }) });
+      created.body.success.should.be.true();
+      hb.clock.now += 100;
+      (await hb.call("GET", `/bulk/v1/leads/batch/${created.body.result[0].batchId}.json`)).body.result[0].status.should.equal("Complete");
+      (await hb.call("GET", "/rest/v1/lists/4001/leads.json?fields=email")).body.result.map((l: { email: string }) => l.email).should.eql(["ann@example.com", "bob@example.com"]);
+      hb.reset();
+    });
+  });
+
   describe("over HTTP", () => {
     let emu: EmulatorHandle;
     let tok: string;

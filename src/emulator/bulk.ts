@@ -14,6 +14,7 @@ import {
   type ImportProcessor,
   type RowOutcome,
 } from "./importQueue";
+import type { ListsModule } from "./lists";
 import type { ProgramsModule } from "./programs";
 import { ApiError, type DomainContext, type DomainModule, type EmuRequest, type LeadField, type RouteDef } from "./types";
 import { coerce, isEmail, isStringType } from "./values";
@@ -61,7 +62,7 @@ function failed(reason: string): RowOutcome {
 
 export function createBulkModule(
   ctx: DomainContext,
-  deps: { programs?: ProgramsModule; customObjects?: CustomObjectsModule } = {},
+  deps: { programs?: ProgramsModule; customObjects?: CustomObjectsModule; lists?: ListsModule } = {},
 ): BulkModule {
   const queue = new ImportQueue(ctx);
 
@@ -112,7 +113,7 @@ export function createBulkModule(
     return unknown === undefined ? undefined : `field '${unknown}' in header row not found`;
   }
 
-  function leadProcessor(lookupField: string, partitionName: string | undefined): ImportProcessor {
+  function leadProcessor(lookupField: string, partitionName: string | undefined, listId: number | undefined): ImportProcessor {
     return {
       checkHeader(header) {
         // Unknown columns first: a file whose first row is data is named by its odd "column".
@@ -127,7 +128,11 @@ export function createBulkModule(
         // lookupField=id means update-only in bulk lead import.
         const action = lookupField === "id" ? "updateOnly" : "createOrUpdate";
         const result = ctx.leads.sync(typed.values, { action, lookupField, partitionName, acceptInvalidEmail: true });
-        if (result.status === "created" || result.status === "updated") return imported(typed);
+        if (result.status === "created" || result.status === "updated") {
+          // "Imported leads become members of this list" (the list named by `listId`).
+          if (listId !== undefined && result.id !== undefined) deps.lists?.add(listId, result.id);
+          return imported(typed);
+        }
         return failed(result.reasons?.[0]?.message ?? "Lead not imported");
       },
     };
@@ -260,7 +265,7 @@ export function createBulkModule(
         }
         const partitionName = formParam(req, "partitionName") || undefined;
         const file = await fileOf(req);
-        const job = queue.enqueue("leads", format, file, leadProcessor(lookupField, partitionName), {
+        const job = queue.enqueue("leads", format, file, leadProcessor(lookupField, partitionName, listId), {
           lookupField,
           ...(listId === undefined ? {} : { listId }),
           ...(partitionName === undefined ? {} : { partitionName }),

@@ -51,11 +51,11 @@ export interface CustomObjectsModule extends DomainModule {
 
 const GUID = "marketoGUID";
 
+/** A type as List Custom Objects answers it (the documented example has no pluralName). */
 function summary(t: CustomObjectType): Record<string, unknown> {
   return {
     name: t.name,
     displayName: t.displayName,
-    pluralName: t.pluralName,
     description: t.description,
     createdAt: leadDbDate(t.createdAt),
     updatedAt: leadDbDate(t.updatedAt),

@@ -22,6 +22,6 @@ export function createDomainModules(ctx: DomainContext): DomainModule[] {
   const forms = createFormsModule(ctx, activities.log, (id) => programs.program(id) !== undefined);
   const lists = createListsModule(ctx, activities.log);
   activities.useLists((listId) => lists.members(listId));
-  const bulk = createBulkModule(ctx, { programs, customObjects });
+  const bulk = createBulkModule(ctx, { programs, customObjects, lists });
   return [activities, programs, campaigns, customObjects, forms, lists, bulk, createUsageModule(ctx)];
 }

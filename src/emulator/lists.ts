@@ -21,6 +21,8 @@ export interface ListsModule extends DomainModule {
   has(listId: number): boolean;
   /** A list's member lead ids, or undefined when there is no such list. */
   members(listId: number): number[] | undefined;
+  /** Adds a lead to a list as Add to List does (bulk import's `listId`); false for no such list. */
+  add(listId: number, leadId: number): boolean;
 }
 
 type Skip = { id?: unknown; status: "skipped"; reasons: { code: string; message: string }[] };
@@ -194,6 +196,16 @@ export function createListsModule(ctx: DomainContext, activities?: ActivityLog):
     name: "lists",
     routes,
     has: (listId) => lists.some((l) => l.id === listId),
+    add: (listId, leadId) => {
+      const list = lists.find((l) => l.id === listId);
+      if (!list) return false;
+      const set = membersOf(list);
+      if (!set.has(leadId)) {
+        set.add(leadId);
+        record(leadId, list, ACTIVITY_ADD_TO_LIST);
+      }
+      return true;
+    },
     members: (listId) => {
       const list = lists.find((l) => l.id === listId);
       return list ? [...membersOf(list)] : undefined;

@@ -324,7 +324,10 @@ export function seedCustomObjectTypes(seed: SeedOptions): CustomObjectType[] {
       // Kaltura's custom object table with its typos fixed ("floor" → float, "itoat"); the
       // name combined_live_engaged_users_play_time_ratio wraps over two lines of the table.
       fields: [
+        // System fields first, in the order the documented describe answer lists them.
         { name: "marketoGUID", displayName: "Marketo GUID", dataType: "string", length: 36, updateable: false },
+        { name: "createdAt", displayName: "Created At", dataType: "datetime", updateable: false },
+        { name: "updatedAt", displayName: "Updated At", dataType: "datetime", updateable: false },
         coField("entry_id", "string", "Entry ID"),
         coField("entry_name", "string"),
         coField("personId", "link", "Person ID"),
@@ -356,8 +359,6 @@ export function seedCustomObjectTypes(seed: SeedOptions): CustomObjectType[] {
         coField("cam_on", "float", "Cam On"),
         coField("total_reactions_activity", "integer"),
         coField("raise_hand", "integer"),
-        { name: "createdAt", displayName: "Created At", dataType: "datetime", updateable: false },
-        { name: "updatedAt", displayName: "Updated At", dataType: "datetime", updateable: false },
       ],
     },
   ];
