@@ -126,9 +126,12 @@ export class LeadStore implements LeadsApi {
         continue;
       }
       if (def.readOnly) return skipped("1003", `Field '${key}' is read-only`);
-      // Bulk import keeps an invalid e-mail address (and warns); Sync Leads refuses it.
+      // Bulk import keeps an invalid e-mail address (and warns); Sync Leads refuses it. The
+      // length limit holds for both.
       if (def.dataType === "email" && opts.acceptInvalidEmail === true && typeof raw === "string") {
-        values[key] = raw;
+        const c = coerce({ ...def, dataType: "string" }, raw);
+        if (!c.ok) return skipped("1003", c.message);
+        values[key] = c.value;
         continue;
       }
       const c = coerce(def, raw);
