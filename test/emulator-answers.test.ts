@@ -285,6 +285,32 @@ describe("emulator answers as Marketo's documented and recorded answers", () => 
     });
   });
 
+  describe("membership reads", () => {
+    // Documented (leads.md, Programs): Get Leads by Program Id answers lead records "with a child
+    // object called membership", which "always includes progressionStatus, acquiredBy,
+    // reachedSuccess, and membershipDate"; Get Programs by Lead Id answers
+    // {"id": 1044, "progressionStatus": "Sent", "isExhausted": false, "acquiredBy": false,
+    //  "reachedSuccess": false, "membershipDate": ..., "updatedAt": ...}; Get Lists by Lead Id
+    // answers {"listId": 3379, "createdAt": ..., "updatedAt": ...}.
+    it("answers Get Leads by Program Id, Get Programs by Lead Id and Get Lists by Lead Id", async () => {
+      const ann = h.lead("ann@example.com", { firstName: "Ann" });
+      await h.call("POST", "/rest/v1/programs/1001/members/status.json", { body: { statusName: "Registered", input: [{ leadId: ann }] } });
+      await h.call("POST", `/rest/v1/lists/4002/leads.json?id=${ann}`);
+      const byProgram = (await h.call("GET", "/rest/v1/leads/programs/1001.json")).body.result;
+      byProgram.length.should.equal(1);
+      byProgram[0].should.containDeep({ id: ann, firstName: "Ann", lastName: null, email: "ann@example.com" });
+      byProgram[0].membership.should.containDeep({ progressionStatus: "Registered", acquiredBy: true, reachedSuccess: true, isExhausted: false, membershipDate: "2026-03-02T10:00:00Z" });
+      (await h.call("GET", "/rest/v1/leads/programs/1001.json?fields=email")).body.result[0].should.eql({ id: ann, email: "ann@example.com" });
+      (await h.call("GET", `/rest/v1/leads/${ann}/programMembership.json`)).body.result.should.eql([
+        { id: 1001, progressionStatus: "Registered", progressionStatusType: "Success", isExhausted: false, acquiredBy: true, reachedSuccess: true, membershipDate: "2026-03-02T10:00:00Z", updatedAt: "2026-03-02T10:00:00Z" },
+      ]);
+      (await h.call("GET", `/rest/v1/leads/${ann}/programMembership.json?filterType=id&filterValues=1002`)).body.result.should.eql([]);
+      (await h.call("GET", `/rest/v1/leads/${ann}/listMembership.json`)).body.result.should.eql([
+        { listId: 4002, createdAt: "2026-03-02T10:00:00Z", updatedAt: "2026-03-02T10:00:00Z" },
+      ]);
+    });
+  });
+
   describe("over HTTP", () => {
     let emu: EmulatorHandle;
     let tok: string;

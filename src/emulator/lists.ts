@@ -5,7 +5,7 @@
  * List" activities Marketo logs.
  */
 import type { ActivityLog } from "./activities";
-import { clone, commaList, leadDbDate, param, toId } from "./common";
+import { clone, commaList, leadDbDate, leadDbPage, param, toId } from "./common";
 import { ok } from "./envelope";
 import { leadIdsOf, leadRecord, requestedLeadFields } from "./leads";
 import { decodePagingToken, encodePagingToken } from "./pagingToken";
@@ -33,12 +33,12 @@ function skip(id: unknown, code: string, message: string): Skip {
 
 export function createListsModule(ctx: DomainContext, activities?: ActivityLog): ListsModule {
   let lists: StaticList[] = [];
-  /** listId → member lead ids, in the order they were added. */
-  let members = new Map<number, Set<number>>();
+  /** listId → member lead id → when it was added (epoch ms), in the order they were added. */
+  let members = new Map<number, Map<number, number>>();
 
   function reset(): void {
     lists = ctx.seed.enabled ? seedLists() : [];
-    members = new Map(lists.map((l) => [l.id, new Set<number>()]));
+    members = new Map(lists.map((l) => [l.id, new Map<number, number>()]));
   }
   reset();
 
@@ -51,10 +51,18 @@ export function createListsModule(ctx: DomainContext, activities?: ActivityLog):
     return list;
   }
 
-  function membersOf(list: StaticList): Set<number> {
+  function membersOf(list: StaticList): Map<number, number> {
     let set = members.get(list.id);
-    if (!set) members.set(list.id, (set = new Set()));
+    if (!set) members.set(list.id, (set = new Map()));
     return set;
+  }
+
+  /** Adds a lead to a list (once), writing the Add to List activity. */
+  function addMember(list: StaticList, leadId: number): void {
+    const set = membersOf(list);
+    if (set.has(leadId)) return;
+    set.set(leadId, ctx.now());
+    record(leadId, list, ACTIVITY_ADD_TO_LIST);
   }
 
   function listOut(l: StaticList): Record<string, unknown> {
@@ -105,7 +113,7 @@ export function createListsModule(ctx: DomainContext, activities?: ActivityLog):
       offset = decoded;
     }
     // Deleted leads leave their lists with them.
-    const leads = [...membersOf(list)].map((id) => ctx.leads.byId(id)).filter((l) => l !== undefined);
+    const leads = [...membersOf(list).keys()].map((id) => ctx.leads.byId(id)).filter((l) => l !== undefined);
     const unset = ctx.answers?.unsetLeadFields ?? "null";
     const page = leads.slice(offset, offset + size).map((l) => leadRecord(l, fields, unset));
     const more = offset + size < leads.length;
@@ -148,12 +156,8 @@ export function createListsModule(ctx: DomainContext, activities?: ActivityLog):
       writes: true,
       handler: (req) => {
         const list = listOrThrow(req.params.listId);
-        const set = membersOf(list);
         const result = eachLead(req, (leadId) => {
-          if (!set.has(leadId)) {
-            set.add(leadId);
-            record(leadId, list, ACTIVITY_ADD_TO_LIST);
-          }
+          addMember(list, leadId);
           return { id: leadId, status: "added" };
         });
         return { body: ok(result) };
@@ -180,6 +184,22 @@ export function createListsModule(ctx: DomainContext, activities?: ActivityLog):
     // The older singular path, which recorded clients still read members from.
     { method: "GET", pattern: "/rest/v1/list/:listId/leads.json", permissions: READ, family: "rest", handler: (req) => ({ body: membersPage(req) }) },
     {
+      // Get Lists by Lead Id: the lists holding the lead, each with when it joined.
+      method: "GET",
+      pattern: "/rest/v1/leads/:id/listMembership.json",
+      permissions: READ,
+      family: "rest",
+      handler: (req) => {
+        const leadId = toId(req.params.id);
+        if (leadId === undefined) throw new ApiError("1003", `Invalid value for field 'id' and value '${req.params.id}'`);
+        const rows = lists.flatMap((l) => {
+          const at = membersOf(l).get(leadId);
+          return at === undefined ? [] : [{ listId: l.id, createdAt: leadDbDate(at), updatedAt: leadDbDate(at) }];
+        });
+        return { body: leadDbPage(rows, req) };
+      },
+    },
+    {
       method: "GET",
       pattern: "/rest/v1/lists/:listId/leads/ismember.json",
       permissions: READ,
@@ -199,19 +219,15 @@ export function createListsModule(ctx: DomainContext, activities?: ActivityLog):
     add: (listId, leadId) => {
       const list = lists.find((l) => l.id === listId);
       if (!list) return false;
-      const set = membersOf(list);
-      if (!set.has(leadId)) {
-        set.add(leadId);
-        record(leadId, list, ACTIVITY_ADD_TO_LIST);
-      }
+      addMember(list, leadId);
       return true;
     },
     members: (listId) => {
       const list = lists.find((l) => l.id === listId);
-      return list ? [...membersOf(list)] : undefined;
+      return list ? [...membersOf(list).keys()] : undefined;
     },
     snapshot: () => ({
-      lists: lists.map((l) => ({ ...listOut(l), members: clone([...membersOf(l)]) })),
+      lists: lists.map((l) => ({ ...listOut(l), members: clone([...membersOf(l).keys()]) })),
     }),
     reset,
   };

@@ -20,6 +20,7 @@ import {
 } from "./common";
 import type { Channel, Program, ProgressionStatus } from "./model";
 import { ACTIVITY_CHANGE_STATUS, seedChannels, seedPrograms } from "./seed";
+import { leadRecord, requestedLeadFields } from "./leads";
 import { coerce } from "./values";
 import { ApiError, type DomainContext, type DomainModule, type EmuRequest, type Reason, type RouteDef } from "./types";
 
@@ -301,6 +302,56 @@ export function createProgramsModule(ctx: DomainContext, activities?: ActivityLo
     return { seq, status: "updated", leadId };
   }
 
+  /** A lead's place in a program, as Get Leads by Program Id and Get Programs by Lead Id show it. */
+  function membershipOut(m: Membership): Record<string, unknown> {
+    return {
+      progressionStatus: m.status,
+      progressionStatusType: m.success ? "Success" : "Normal",
+      isExhausted: false,
+      acquiredBy: m.acquiredBy,
+      reachedSuccess: m.reachedSuccess,
+      membershipDate: leadDbDate(m.membershipDate),
+      updatedAt: leadDbDate(m.updatedAt),
+    };
+  }
+
+  /** Get Leads by Program Id: the members as lead records, each with its `membership`. */
+  function leadsOfProgram(req: EmuRequest): Record<string, unknown> {
+    const program = programOrThrow(req.params.programId);
+    // `membership` is not a lead field: it is asked for (or left out) beside them.
+    const requested = commaList(req.query.get("fields") ?? undefined);
+    const withMembership = requested.length === 0 || requested.includes("membership");
+    const query = new URLSearchParams(req.query);
+    query.delete("fields");
+    const leadFields = requested.filter((f) => f !== "membership");
+    if (leadFields.length > 0) query.set("fields", leadFields.join(","));
+    const fields = requestedLeadFields({ ...req, query });
+    const unset = ctx.answers?.unsetLeadFields ?? "null";
+    const rows: Record<string, unknown>[] = [];
+    for (const m of membersOf(program.id).values()) {
+      const lead = ctx.leads.byId(m.leadId);
+      if (!lead) continue;
+      const row = leadRecord(lead, fields, unset);
+      if (withMembership) row.membership = { id: m.id, ...membershipOut(m) };
+      rows.push(row);
+    }
+    return leadDbPage(rows, req);
+  }
+
+  /** Get Programs by Lead Id: every program the lead is a member of (filterType=id narrows). */
+  function programsOfLead(req: EmuRequest): Record<string, unknown> {
+    const leadId = toId(req.params.id);
+    if (leadId === undefined) throw new ApiError("1003", `Invalid value for field 'id' and value '${req.params.id}'`);
+    const filterType = param(req, "filterType");
+    const wanted = filterType === "id" ? new Set(commaList(param(req, "filterValues")).map((v) => toId(v))) : undefined;
+    const rows: Record<string, unknown>[] = [];
+    for (const [programId, table] of members) {
+      const m = table.get(leadId);
+      if (m && (wanted === undefined || wanted.has(programId))) rows.push({ id: programId, ...membershipOut(m) });
+    }
+    return leadDbPage(rows, req);
+  }
+
   /** Describe Program Member: the standard fields (none updateable) and the custom ones. */
   function describeMembers(): Record<string, unknown> {
     const types: Record<string, string> = {
@@ -498,6 +549,20 @@ export function createProgramsModule(ctx: DomainContext, activities?: ActivityLo
         const program = programOrThrow(req.params.programId);
         return { body: { success: true, result: input.map((item, seq) => syncMemberData(program, item, seq)) } };
       },
+    },
+    {
+      method: "GET",
+      pattern: "/rest/v1/leads/programs/:programId.json",
+      permissions: [...personRead],
+      family: "rest",
+      handler: (req) => ({ body: leadsOfProgram(req) }),
+    },
+    {
+      method: "GET",
+      pattern: "/rest/v1/leads/:id/programMembership.json",
+      permissions: [...personRead],
+      family: "rest",
+      handler: (req) => ({ body: programsOfLead(req) }),
     },
     {
       method: "GET",
