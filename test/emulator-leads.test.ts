@@ -55,9 +55,10 @@ describe("emulator leads", function () {
       const a = await sync({
         input: [{ email: "new@example.com" }, { email: "dup@example.com" }, { email: "b@example.com", leadScore: "abc" }],
       });
+      // 1007's message as Marketo's error code table (error-codes.md in AdobeDocs/marketo-developer.en) words it.
       a.json.result.should.eql([
         { id: 1003, status: "created" },
-        { status: "skipped", reasons: [{ code: "1007", message: "Multiple lead match lookup criteria" }] },
+        { status: "skipped", reasons: [{ code: "1007", message: "Multiple leads match the lookup criteria" }] },
         { status: "skipped", reasons: [{ code: "1003", message: "Invalid value for field 'leadScore' and value 'abc'" }] },
       ]);
     });

@@ -109,7 +109,7 @@ export class LeadStore implements LeadsApi {
     const lookupField = opts.lookupField ?? "email";
     const lookupDef = leadField(lookupField);
     if (!lookupDef) return skipped("1006", `Lookup field '${lookupField}' not found`);
-    if (!lookupDef.searchable) return skipped("1011", `Field '${lookupField}' not supported for lookup`);
+    if (!lookupDef.searchable) return skipped("1011", `Field '${lookupField}' not supported`);
     if (typeof record !== "object" || record === null || Array.isArray(record)) {
       return skipped("1003", "Invalid value for record: expected a JSON object");
     }
@@ -164,7 +164,7 @@ export class LeadStore implements LeadsApi {
     if (action === "createOnly") {
       return matches.length > 0 ? skipped("1005", "Lead already exists") : this.insert(values, partition);
     }
-    if (matches.length > 1) return skipped("1007", "Multiple lead match lookup criteria");
+    if (matches.length > 1) return skipped("1007", "Multiple leads match the lookup criteria");
     if (matches.length === 0) {
       return action === "updateOnly" ? skipped("1004", "Lead not found") : this.insert(values, partition);
     }

@@ -90,7 +90,7 @@ function optionalString(body: Record<string, unknown>, key: string): string | un
 function checkLookupField(lookupField: string): void {
   const def = leadField(lookupField);
   if (!def) throw new ApiError("1006", `Lookup field '${lookupField}' not found`);
-  if (!def.searchable) throw new ApiError("1011", `Field '${lookupField}' not supported for lookup`);
+  if (!def.searchable) throw new ApiError("1011", `Field '${lookupField}' not supported`);
 }
 
 function syncLeads(store: LeadStore, req: EmuRequest): EmuResponse {
@@ -166,7 +166,7 @@ function getLeads(store: LeadStore, req: EmuRequest, maxValues: number, unset: U
   if (!filterType) throw new ApiError("701", "filterType cannot be blank");
   const def = leadField(filterType);
   if (!def) throw new ApiError("1006", `Field '${filterType}' not found`);
-  if (!def.searchable) throw new ApiError("1011", `Field '${filterType}' not supported for filterType`);
+  if (!def.searchable) throw new ApiError("1011", `Field '${filterType}' not supported`);
   const rawValues = req.query.get("filterValues");
   if (!rawValues) throw new ApiError("701", "filterValues cannot be blank");
   const values = rawValues.split(",").map((v) => v.trim()).filter((v) => v !== "");
