@@ -97,8 +97,24 @@ describe("emulator CLI", function () {
     (await done).code!.should.equal(0);
   });
 
+  it("answers as the documentation allows with --omit-unset-fields and --missing-linked-lead-code 1003", async () => {
+    child = run(["--port", "0", "--quiet", "--omit-unset-fields", "--missing-linked-lead-code", "1003"]);
+    const { url } = await printedUrl(child);
+    const identity = await fetch(`${url}/identity/oauth/token?grant_type=client_credentials&client_id=emulator-client&client_secret=emulator-secret`);
+    const headers = { Authorization: `Bearer ${((await identity.json()) as { access_token: string }).access_token}`, "Content-Type": "application/json" };
+    const post = async (p: string, body: unknown) => (await (await fetch(`${url}${p}`, { method: "POST", headers, body: JSON.stringify(body) })).json()) as { result: Array<Record<string, unknown>> };
+    const id = (await post("/rest/v1/leads.json", { input: [{ email: "cli@example.com" }] })).result[0].id;
+    const got = (await (await fetch(`${url}/rest/v1/lead/${id}.json`, { headers })).json()) as { result: Array<Record<string, unknown>> };
+    got.result[0].should.not.have.properties("firstName", "lastName");
+    const co = await post("/rest/v1/customobjects/kalturaUserSessionEngagement.json", { input: [{ entry_id: "1_a", personId: 999999 }] });
+    (co.result[0].reasons as Array<{ code: string }>)[0].code.should.equal("1003");
+    const done = exited(child);
+    child.kill("SIGINT");
+    (await done).code!.should.equal(0);
+  });
+
   it("exits with code 2 and a clear message on a bad flag value", async () => {
-    for (const args of [["--port", "abc"], ["--fault-rate", "2"], ["--fault-codes", "x"], ["--bogus"]]) {
+    for (const args of [["--port", "abc"], ["--fault-rate", "2"], ["--fault-codes", "x"], ["--bogus"], ["--missing-linked-lead-code", "1005"]]) {
       child = run(args);
       let err = "";
       child.stderr.on("data", (c: Buffer) => (err += c.toString("utf8")));

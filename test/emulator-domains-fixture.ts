@@ -9,6 +9,8 @@ import { DEFAULT_LIMITS } from "../nodes/emulator/limits";
 import { Router } from "../nodes/emulator/router";
 import {
   ApiError,
+  DEFAULT_ANSWERS,
+  type AnswerOptions,
   type DomainContext,
   type DomainModule,
   type EmulatorLimits,
@@ -46,7 +48,9 @@ export interface Harness {
 
 export const T0 = Date.parse("2026-03-02T10:00:00Z");
 
-export function harness(opts: { seed?: Partial<SeedOptions>; importDelayMs?: number; usage?: () => UsageDay[] } = {}): Harness {
+export function harness(
+  opts: { seed?: Partial<SeedOptions>; importDelayMs?: number; usage?: () => UsageDay[]; answers?: Partial<AnswerOptions> } = {},
+): Harness {
   const clock = { now: T0 };
   const limits: EmulatorLimits = { ...DEFAULT_LIMITS };
   const ids = new Map<string, number>();
@@ -66,6 +70,7 @@ export function harness(opts: { seed?: Partial<SeedOptions>; importDelayMs?: num
     limits,
     importDelayMs: opts.importDelayMs ?? 1000,
     usage: opts.usage,
+    answers: { ...DEFAULT_ANSWERS, ...opts.answers },
   };
   leads = createLeadsModule(ctx);
   const leadsModule = leads;

@@ -39,7 +39,7 @@ describe("emulator domains over HTTP", function () {
   it("takes a multipart bulk upload, completes it and serves the failures CSV", async () => {
     const form = new FormData();
     form.append("format", "csv");
-    form.append("file", new Blob(["email,firstName\nann@example.com,Ann\nbad,X\n"], { type: "text/csv" }), "leads.csv");
+    form.append("file", new Blob(["email,leadScore\nann@example.com,1\nbob@example.com,X\n"], { type: "text/csv" }), "leads.csv");
     const created = await call(emu, "/bulk/v1/leads.json", { token: tok, body: form });
     created.json.success.should.be.true();
     const batchId = created.json.result[0].batchId;
@@ -54,7 +54,7 @@ describe("emulator domains over HTTP", function () {
     const f = await call(emu, `/bulk/v1/leads/batch/${batchId}/failures.json`, { token: tok });
     f.status.should.equal(200);
     should(f.headers.get("content-type")).startWith("text/csv");
-    f.text.should.equal("email,firstName,Import Failure Reason\nbad,X,Invalid email address\n");
+    f.text.should.equal("email,leadScore,Import Failure Reason\nbob@example.com,X,Invalid data type in field Lead Score\n");
     (await call(emu, `/bulk/v1/leads/batch/${batchId}/warnings.json`, { token: tok })).status.should.equal(404);
 
     const state = (await call(emu, "/_emulator/state")).json;

@@ -164,14 +164,17 @@ describe("client against the emulator: every operation", function () {
     should(stored[0].plays).equal(2);
   });
 
-  it("bulk-imports leads and maps the failures file back to the rows that failed", async () => {
-    const rows = Array.from({ length: 500 }, (_, i) => ({ email: `bulk${i}@example.com`, firstName: `B${i}` }));
-    rows[7] = { email: "not-an-email", firstName: "Bad" };
-    rows[321] = { email: "also bad", firstName: "Worse" };
+  it("bulk-imports leads and maps the failures and warnings files back to their rows", async () => {
+    const rows: Array<Record<string, string>> = Array.from({ length: 500 }, (_, i) => ({ email: `bulk${i}@example.com`, firstName: `B${i}` }));
+    rows[7] = { email: "bulk7@example.com", firstName: "Bad", leadScore: "lots" };
+    rows[321] = { email: "bulk321@example.com", firstName: "Worse", leadScore: "many" };
+    // Marketo imports an invalid e-mail address and lists the row in the warnings file.
+    rows[400] = { email: "not-an-email", firstName: "Odd" };
     const res = await c.bulkImportLeads(rows);
     res.rows.length.should.equal(500);
     res.rows.flatMap((r, i) => (r.outcome === "failed" ? [i] : [])).should.eql([7, 321]);
     res.rows[7].error!.category.should.equal("validation");
+    res.rows.flatMap((r, i) => (r.outcome === "warning" ? [i] : [])).should.eql([400]);
     res.rows[0].outcome.should.equal("imported");
     emu.state().leads.length.should.equal(498);
   });

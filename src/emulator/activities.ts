@@ -4,7 +4,9 @@
  * requests).
  */
 import {
+  blank,
   clone,
+  commaList,
   inputArray,
   isObject,
   leadDbDate,
@@ -12,8 +14,14 @@ import {
   toId,
 } from "./common";
 import type { ActivityAttribute, ActivityType } from "./model";
+import { decodeActivityToken, encodeActivityToken } from "./pagingToken";
 import { seedActivityTypes } from "./seed";
-import { ApiError, type DomainContext, type DomainModule, type Reason, type RouteDef } from "./types";
+import { ApiError, type DomainContext, type DomainModule, type EmuRequest, type Reason, type RouteDef } from "./types";
+
+/** Get Lead Activities: at most this many activity types, lead ids and records per call. */
+export const MAX_ACTIVITY_TYPE_IDS = 10;
+export const MAX_ACTIVITY_LEAD_IDS = 30;
+const MAX_ACTIVITY_PAGE = 300;
 import { coerce, invalidValueMessage } from "./values";
 
 /** Largest serialised `attributes` array Marketo accepts for one custom activity. */
@@ -52,6 +60,8 @@ export interface ActivityLog {
 
 export interface ActivitiesModule extends DomainModule {
   log: ActivityLog;
+  /** How Get Lead Activities finds a static list's members (`listId`); set once lists exist. */
+  useLists(members: (listId: number) => number[] | undefined): void;
 }
 
 type CustomType = ActivityType & { apiName: string };
@@ -84,11 +94,30 @@ function externalTypeSummary(t: CustomType): Record<string, unknown> {
   };
 }
 
+/**
+ * An activity as Get Lead Activities answers it: attributes by display name only, and no
+ * primary attribute id where the activity has none (custom activities).
+ */
+function activityOut(a: ActivityRecord): Record<string, unknown> {
+  const out: Record<string, unknown> = {
+    id: a.id,
+    marketoGUID: a.marketoGUID,
+    leadId: a.leadId,
+    activityDate: a.activityDate,
+    activityTypeId: a.activityTypeId,
+  };
+  if (a.primaryAttributeValueId !== undefined) out.primaryAttributeValueId = a.primaryAttributeValueId;
+  if (a.primaryAttributeValue !== undefined) out.primaryAttributeValue = a.primaryAttributeValue;
+  out.attributes = a.attributes.map((attr) => ({ name: attr.name, value: attr.value }));
+  return out;
+}
+
 type Outcome = { ok: true; record: Omit<ActivityRecord, "id" | "marketoGUID"> } | { ok: false; error: Reason };
 
 export function createActivitiesModule(ctx: DomainContext): ActivitiesModule {
   let types: ActivityType[] = [];
   let activities: ActivityRecord[] = [];
+  let listMembers: (listId: number) => number[] | undefined = () => undefined;
 
   function reset(): void {
     types = ctx.seed.enabled ? seedActivityTypes() : [];
@@ -190,7 +219,91 @@ export function createActivitiesModule(ctx: DomainContext): ActivitiesModule {
     return type;
   }
 
+  /** Get Paging Token: a date-based token for activities dated at or after `sinceDatetime`. */
+  function pagingToken(req: EmuRequest): Record<string, unknown> {
+    const raw = req.query.get("sinceDatetime");
+    if (!raw) throw blank("sinceDatetime");
+    const since = Date.parse(raw);
+    if (Number.isNaN(since)) throw new ApiError("704", `Invalid date format '${raw}'`);
+    return { success: true, nextPageToken: encodeActivityToken({ since, afterId: 0 }) };
+  }
+
+  /** Ids from a parameter given as a comma list, repeated, or both. */
+  function idList(req: EmuRequest, name: string): number[] {
+    const raw = req.query.getAll(name).flatMap((v) => commaList(v));
+    return raw.map((v) => {
+      const id = toId(v);
+      if (id === undefined) throw new ApiError("1003", `Invalid value for field '${name}' and value '${v}'`);
+      return id;
+    });
+  }
+
+  /**
+   * Get Lead Activities: the activities of the given types after the token's position, oldest
+   * first, at most 300 (or `batchSize`) a page. The answer always carries a `nextPageToken`;
+   * `moreResult` says whether another page is waiting.
+   */
+  function leadActivities(req: EmuRequest): Record<string, unknown> {
+    const token = req.query.get("nextPageToken");
+    if (!token) throw blank("nextPageToken");
+    const position = decodeActivityToken(token);
+    if (!position) throw new ApiError("1003", `Invalid value for field 'nextPageToken' and value '${token}'`);
+    const typeIds = idList(req, "activityTypeIds");
+    if (typeIds.length === 0) throw blank("activityTypeIds");
+    if (typeIds.length > MAX_ACTIVITY_TYPE_IDS) {
+      throw new ApiError("1003", `Too many activityTypeIds: ${typeIds.length} (max ${MAX_ACTIVITY_TYPE_IDS})`);
+    }
+    const leadIds = idList(req, "leadIds");
+    if (leadIds.length > MAX_ACTIVITY_LEAD_IDS) {
+      throw new ApiError("1003", `Too many leadIds: ${leadIds.length} (max ${MAX_ACTIVITY_LEAD_IDS})`);
+    }
+    let leads: Set<number> | undefined = leadIds.length > 0 ? new Set(leadIds) : undefined;
+    const listRaw = req.query.get("listId");
+    if (listRaw !== null && listRaw !== "") {
+      const listId = toId(listRaw);
+      const members = listId === undefined ? undefined : listMembers(listId);
+      if (!members) throw new ApiError("1013", `Static list '${listRaw}' not found`);
+      leads = new Set(members.filter((id) => leads === undefined || leads.has(id)));
+    }
+    const sizeRaw = req.query.get("batchSize");
+    const size = sizeRaw === null || sizeRaw === "" ? MAX_ACTIVITY_PAGE : Number(sizeRaw);
+    if (!Number.isInteger(size) || size < 1 || size > MAX_ACTIVITY_PAGE) {
+      throw new ApiError("1003", `Invalid value for field 'batchSize' and value '${sizeRaw}'`);
+    }
+    const types = new Set(typeIds);
+    const matches = activities.filter(
+      (a) =>
+        a.id > position.afterId &&
+        types.has(a.activityTypeId) &&
+        (leads === undefined || leads.has(a.leadId)) &&
+        Date.parse(a.activityDate) >= position.since,
+    );
+    const page = matches.slice(0, size).map(activityOut);
+    const afterId = page.length > 0 ? (page[page.length - 1].id as number) : position.afterId;
+    return {
+      success: true,
+      result: page,
+      nextPageToken: encodeActivityToken({ since: position.since, afterId }),
+      moreResult: matches.length > size,
+    };
+  }
+
   const routes: RouteDef[] = [
+    {
+      method: "GET",
+      pattern: "/rest/v1/activities/pagingtoken.json",
+      permissions: ["Read-Only Activity", "Read-Write Activity"],
+      family: "rest",
+      timeoutMs: 300_000,
+      handler: (req) => ({ body: pagingToken(req) }),
+    },
+    {
+      method: "GET",
+      pattern: "/rest/v1/activities.json",
+      permissions: ["Read-Only Activity", "Read-Write Activity"],
+      family: "rest",
+      handler: (req) => ({ body: leadActivities(req) }),
+    },
     {
       method: "GET",
       pattern: "/rest/v1/activities/types.json",
@@ -262,6 +375,9 @@ export function createActivitiesModule(ctx: DomainContext): ActivitiesModule {
     name: "activities",
     routes,
     log,
+    useLists(members) {
+      listMembers = members;
+    },
     snapshot: () => ({
       activityTypes: types.filter(isCustom).map((t) => ({ id: t.id, apiName: t.apiName, name: t.name, status: t.status })),
       activities: clone(activities),

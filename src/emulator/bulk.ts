@@ -14,6 +14,7 @@ import {
   type ImportProcessor,
   type RowOutcome,
 } from "./importQueue";
+import type { ListsModule } from "./lists";
 import type { ProgramsModule } from "./programs";
 import { ApiError, type DomainContext, type DomainModule, type EmuRequest, type LeadField, type RouteDef } from "./types";
 import { coerce, isEmail, isStringType } from "./values";
@@ -49,13 +50,19 @@ function formatOf(req: EmuRequest): ImportFormat {
   return raw;
 }
 
+/** A row's typed lead values, and the warning the row earns on import (if any). */
+interface TypedRow {
+  values: Record<string, unknown>;
+  warning?: string;
+}
+
 function failed(reason: string): RowOutcome {
   return { status: "failed", reason };
 }
 
 export function createBulkModule(
   ctx: DomainContext,
-  deps: { programs?: ProgramsModule; customObjects?: CustomObjectsModule } = {},
+  deps: { programs?: ProgramsModule; customObjects?: CustomObjectsModule; lists?: ListsModule } = {},
 ): BulkModule {
   const queue = new ImportQueue(ctx);
 
@@ -63,29 +70,39 @@ export function createBulkModule(
     return new Map(ctx.leads.fields().map((f) => [f.name, f]));
   }
 
-  /** Bulk's own type checks, which report with the field's display name as Marketo's files do. */
-  function typedLead(record: Record<string, string>, fields: Map<string, LeadField>): Record<string, unknown> | RowOutcome {
-    const out: Record<string, unknown> = {};
+  /**
+   * Bulk's own type checks, which report with the field's display name as Marketo's files do.
+   * An invalid e-mail address does not fail the row: Marketo imports it and lists the row in the
+   * warnings file ("Invalid email address").
+   */
+  function typedLead(record: Record<string, string>, fields: Map<string, LeadField>): TypedRow | RowOutcome {
+    const values: Record<string, unknown> = {};
+    let warning: string | undefined;
     for (const [name, raw] of Object.entries(record)) {
       const field = fields.get(name);
       if (field?.dataType === "email") {
-        if (!isEmail(raw)) return failed("Invalid email address");
-        out[name] = raw;
+        if (!isEmail(raw)) warning = "Invalid email address";
+        values[name] = raw;
         continue;
       }
       if (field && !isStringType(field.dataType)) {
         const c = coerce(field, raw);
         if (!c.ok) return failed(`Invalid data type in field ${field.displayName}`);
-        out[name] = c.value;
+        values[name] = c.value;
         continue;
       }
-      out[name] = raw;
+      values[name] = raw;
     }
-    return out;
+    return { values, warning };
   }
 
-  function isOutcome(value: Record<string, unknown> | RowOutcome): value is RowOutcome {
-    return typeof value.status === "string" && (value.status === "failed" || value.status === "warning" || value.status === "imported");
+  function isOutcome(value: TypedRow | RowOutcome): value is RowOutcome {
+    return "status" in value;
+  }
+
+  /** The row's outcome once its lead was imported: a warning when one of its values had one. */
+  function imported(typed: TypedRow): RowOutcome {
+    return typed.warning === undefined ? { status: "imported" } : { status: "warning", reason: typed.warning };
   }
 
   /** Header columns must be lead fields (skipped when the leads module describes none). */
@@ -96,7 +113,7 @@ export function createBulkModule(
     return unknown === undefined ? undefined : `field '${unknown}' in header row not found`;
   }
 
-  function leadProcessor(lookupField: string, partitionName: string | undefined): ImportProcessor {
+  function leadProcessor(lookupField: string, partitionName: string | undefined, listId: number | undefined): ImportProcessor {
     return {
       checkHeader(header) {
         // Unknown columns first: a file whose first row is data is named by its odd "column".
@@ -110,8 +127,12 @@ export function createBulkModule(
         if (isOutcome(typed)) return typed;
         // lookupField=id means update-only in bulk lead import.
         const action = lookupField === "id" ? "updateOnly" : "createOrUpdate";
-        const result = ctx.leads.sync(typed, { action, lookupField, partitionName });
-        if (result.status === "created" || result.status === "updated") return { status: "imported" };
+        const result = ctx.leads.sync(typed.values, { action, lookupField, partitionName, acceptInvalidEmail: true });
+        if (result.status === "created" || result.status === "updated") {
+          // "Imported leads become members of this list" (the list named by `listId`).
+          if (listId !== undefined && result.id !== undefined) deps.lists?.add(listId, result.id);
+          return imported(typed);
+        }
         return failed(result.reasons?.[0]?.message ?? "Lead not imported");
       },
     };
@@ -140,15 +161,15 @@ export function createBulkModule(
         return header.includes("email") ? undefined : "field 'email' not found in header row";
       },
       row(record) {
-        if (record.email === undefined || !isEmail(record.email)) return failed("Invalid email address");
+        if (record.email === undefined) return failed("Missing value for lookup field 'email'");
         const typed = typedLead(record, leadFields());
         if (isOutcome(typed)) return typed;
-        const lead = ctx.leads.sync(typed, { action: "createOrUpdate", lookupField: "email" });
+        const lead = ctx.leads.sync(typed.values, { action: "createOrUpdate", lookupField: "email", acceptInvalidEmail: true });
         if (lead.id === undefined || (lead.status !== "created" && lead.status !== "updated")) {
           return failed(lead.reasons?.[0]?.message ?? "Lead not imported");
         }
         const change = programs.setMemberStatus(programId, statusName, lead.id, "Bulk import");
-        if (change.status !== "skipped") return { status: "imported" };
+        if (change.status !== "skipped") return imported(typed);
         const reason = change.reasons[0];
         // The lead itself was imported; only its status did not move.
         if (reason?.code === "1037") return { status: "warning", reason: reason.message };
@@ -244,7 +265,7 @@ export function createBulkModule(
         }
         const partitionName = formParam(req, "partitionName") || undefined;
         const file = await fileOf(req);
-        const job = queue.enqueue("leads", format, file, leadProcessor(lookupField, partitionName), {
+        const job = queue.enqueue("leads", format, file, leadProcessor(lookupField, partitionName, listId), {
           lookupField,
           ...(listId === undefined ? {} : { listId }),
           ...(partitionName === undefined ? {} : { partitionName }),

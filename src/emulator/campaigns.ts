@@ -188,14 +188,16 @@ export function createCampaignsModule(ctx: DomainContext, activities?: ActivityL
         }
         const tokens = parseTokens(input.tokens);
         let cloneToProgramName: string | undefined;
-        if (typeof input.cloneToProgramName === "string" && input.cloneToProgramName !== "") {
+        // The API reference names it cloneToProgramName, the guide's prose cloneToProgram: both work.
+        const cloneName = input.cloneToProgramName ?? input.cloneToProgram;
+        if (typeof cloneName === "string" && cloneName !== "") {
           // The instance's day, as for the daily API quota; a UTC date would start the next
           // day's 20 clones at 18:00/19:00 Central.
           const day = chicagoDay(now);
           const used = clonesByDay.get(day) ?? 0;
           if (used >= MAX_CLONES_PER_DAY) throw new ApiError("1020", "Too many clones to program today");
           clonesByDay.set(day, used + 1);
-          cloneToProgramName = input.cloneToProgramName;
+          cloneToProgramName = cloneName;
         }
         runs.push({
           runId: ctx.nextId("campaignRun"),

@@ -32,6 +32,9 @@ Options:
   --import-delay-ms <ms>     bulk import step duration (default 300)
   --no-seed                  start with empty data (no demo program, leads, ...)
   --no-query-token           refuse the legacy access_token query/form parameter
+  --omit-unset-fields        leave unset lead fields out of answers (default: null)
+  --missing-linked-lead-code <1004|1003>
+                             reason for a custom object linked to no lead (default 1004)
   --quiet                    do not log one line per request
   --help                     show this help
 `;
@@ -96,6 +99,8 @@ function parse(argv: string[]): { options: EmulatorOptions; quiet: boolean; help
         "import-delay-ms": { type: "string" },
         "no-seed": { type: "boolean" },
         "no-query-token": { type: "boolean" },
+        "omit-unset-fields": { type: "boolean" },
+        "missing-linked-lead-code": { type: "string" },
         quiet: { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
@@ -126,6 +131,10 @@ function parse(argv: string[]): { options: EmulatorOptions; quiet: boolean; help
       applyBeforeFailure: values["apply-before-failure"],
     }).filter(([, v]) => v !== undefined),
   );
+  const missingLinkedLead = values["missing-linked-lead-code"];
+  if (missingLinkedLead !== undefined && missingLinkedLead !== "1004" && missingLinkedLead !== "1003") {
+    throw new UsageError(`--missing-linked-lead-code must be 1004 or 1003, got '${missingLinkedLead}'`);
+  }
   const quiet = values.quiet === true;
   const options: EmulatorOptions = {
     port: int("port", values.port, 0, 65535) ?? 4010,
@@ -141,6 +150,10 @@ function parse(argv: string[]): { options: EmulatorOptions; quiet: boolean; help
     allowQueryToken: values["no-query-token"] !== true,
     seed: { enabled: values["no-seed"] !== true },
     importDelayMs: int("import-delay-ms", values["import-delay-ms"]),
+    answers: {
+      unsetLeadFields: values["omit-unset-fields"] === true ? "omit" : undefined,
+      missingLinkedLead,
+    },
     log: quiet ? undefined : (line) => console.log(`${new Date().toISOString()} ${line}`),
   };
   return { options, quiet, help: values.help === true };

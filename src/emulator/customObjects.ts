@@ -51,11 +51,11 @@ export interface CustomObjectsModule extends DomainModule {
 
 const GUID = "marketoGUID";
 
+/** A type as List Custom Objects answers it (the documented example has no pluralName). */
 function summary(t: CustomObjectType): Record<string, unknown> {
   return {
     name: t.name,
     displayName: t.displayName,
-    pluralName: t.pluralName,
     description: t.description,
     createdAt: leadDbDate(t.createdAt),
     updatedAt: leadDbDate(t.updatedAt),
@@ -178,7 +178,10 @@ export function createCustomObjectsModule(ctx: DomainContext): CustomObjectsModu
       if (field.dataType !== "link" || values[field.name] === undefined || values[field.name] === null) continue;
       const leadId = values[field.name];
       if (typeof leadId !== "number" || !ctx.leads.byId(leadId)) {
-        return skip("1003", `Invalid value for link field '${field.name}': lead '${String(leadId)}' not found`);
+        // Marketo's documented answer is 1004 "Lead not found"; 1003 stays selectable.
+        return (ctx.answers?.missingLinkedLead ?? "1004") === "1004"
+          ? skip("1004", "Lead not found")
+          : skip("1003", `Invalid value for link field '${field.name}': lead '${String(leadId)}' not found`);
       }
     }
 

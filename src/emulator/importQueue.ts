@@ -57,7 +57,8 @@ export function importMessage(job: ImportJob): string {
   if (job.failed > 0) {
     return `Import completed with errors, ${imported}, ${job.failed} failed${job.warned > 0 ? `, ${warnings}` : ""}`;
   }
-  if (job.warned > 0) return `Import completed with warnings, ${imported}, ${warnings}`;
+  // "Import succeeded, 1 records imported (1 members), 1 warning." as Marketo's docs show it.
+  if (job.warned > 0) return `Import succeeded, ${imported}, ${warnings}.`;
   return `Import succeeded, ${imported}`;
 }
 

@@ -102,14 +102,14 @@ export class LeadStore implements LeadsApi {
 
   sync(
     record: Record<string, unknown>,
-    opts: { action?: string; lookupField?: string; partitionName?: string },
+    opts: { action?: string; lookupField?: string; partitionName?: string; acceptInvalidEmail?: boolean },
   ): SyncResult {
     const action = opts.action ?? "createOrUpdate";
     if (!(SYNC_ACTIONS as readonly string[]).includes(action)) return skipped("1003", `Invalid action '${action}'`);
     const lookupField = opts.lookupField ?? "email";
     const lookupDef = leadField(lookupField);
     if (!lookupDef) return skipped("1006", `Lookup field '${lookupField}' not found`);
-    if (!lookupDef.searchable) return skipped("1011", `Field '${lookupField}' not supported for lookup`);
+    if (!lookupDef.searchable) return skipped("1011", `Field '${lookupField}' not supported`);
     if (typeof record !== "object" || record === null || Array.isArray(record)) {
       return skipped("1003", "Invalid value for record: expected a JSON object");
     }
@@ -126,6 +126,14 @@ export class LeadStore implements LeadsApi {
         continue;
       }
       if (def.readOnly) return skipped("1003", `Field '${key}' is read-only`);
+      // Bulk import keeps an invalid e-mail address (and warns); Sync Leads refuses it. The
+      // length limit holds for both.
+      if (def.dataType === "email" && opts.acceptInvalidEmail === true && typeof raw === "string") {
+        const c = coerce({ ...def, dataType: "string" }, raw);
+        if (!c.ok) return skipped("1003", c.message);
+        values[key] = c.value;
+        continue;
+      }
       const c = coerce(def, raw);
       if (!c.ok) return skipped("1003", c.message);
       values[key] = c.value;
@@ -156,7 +164,7 @@ export class LeadStore implements LeadsApi {
     if (action === "createOnly") {
       return matches.length > 0 ? skipped("1005", "Lead already exists") : this.insert(values, partition);
     }
-    if (matches.length > 1) return skipped("1007", "Multiple lead match lookup criteria");
+    if (matches.length > 1) return skipped("1007", "Multiple leads match the lookup criteria");
     if (matches.length === 0) {
       return action === "updateOnly" ? skipped("1004", "Lead not found") : this.insert(values, partition);
     }
@@ -170,6 +178,15 @@ export class LeadStore implements LeadsApi {
 
   all(): Lead[] {
     return [...this.leads.values()].sort((a, b) => a.id - b.id).map((l) => ({ ...l }));
+  }
+
+  /** Removes a lead; false when there is none with this id. */
+  delete(id: number): boolean {
+    const lead = this.leads.get(id);
+    if (!lead) return false;
+    this.reindex(lead, false);
+    this.leads.delete(id);
+    return true;
   }
 
   clear(): void {

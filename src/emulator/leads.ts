@@ -16,7 +16,13 @@ import {
 
 const READ: Permission[] = ["Read-Only Person", "Read-Write Person"];
 const WRITE: Permission[] = ["Read-Write Person"];
-const DEFAULT_FIELDS = ["id", "email", "updatedAt", "createdAt", "firstName", "lastName"];
+/** Get Leads without `fields`, in the order recorded answers list them (after `id`). */
+const DEFAULT_FIELDS = ["id", "firstName", "lastName", "email", "updatedAt", "createdAt"];
+/**
+ * Fields describe names for REST only: a recorded describe answer gives `createdAt`,
+ * `updatedAt` and `cookies` a `rest` name and no `soap` one.
+ */
+const REST_ONLY = new Set(["createdAt", "updatedAt", "cookies"]);
 /** Get Leads by Filter refuses filters that match more than this many leads. */
 const MAX_FILTER_MATCHES = 1000;
 const MAX_PAGE = 300;
@@ -28,11 +34,15 @@ export function createLeadsModule(ctx: DomainContext): DomainModule & LeadsApi {
   const store = new LeadStore(ctx);
 
   const maxBatch = (): number => ctx.limits?.maxBatch ?? 300;
+  const unset = (): UnsetFields => ctx.answers?.unsetLeadFields ?? "null";
 
   const routes: RouteDef[] = [
     { method: "POST", pattern: "/rest/v1/leads.json", permissions: WRITE, family: "rest", timeoutMs: 90_000, writes: true, handler: (req) => syncLeads(store, req) },
-    { method: "GET", pattern: "/rest/v1/leads.json", permissions: READ, family: "rest", timeoutMs: 60_000, handler: (req) => getLeads(store, req, maxBatch()) },
-    { method: "GET", pattern: "/rest/v1/lead/:id.json", permissions: READ, family: "rest", handler: (req) => getLead(store, req) },
+    { method: "GET", pattern: "/rest/v1/leads.json", permissions: READ, family: "rest", timeoutMs: 60_000, handler: (req) => getLeads(store, req, maxBatch(), unset()) },
+    { method: "GET", pattern: "/rest/v1/lead/:id.json", permissions: READ, family: "rest", handler: (req) => getLead(store, req, unset()) },
+    // Delete Leads, and the older `POST /rest/v1/leads.json?_method=DELETE` recorded clients send.
+    { method: "POST", pattern: "/rest/v1/leads/delete.json", permissions: WRITE, family: "rest", writes: true, handler: (req) => deleteLeads(store, req, maxBatch()) },
+    { method: "DELETE", pattern: "/rest/v1/leads.json", permissions: WRITE, family: "rest", writes: true, handler: (req) => deleteLeads(store, req, maxBatch()) },
     { method: "GET", pattern: "/rest/v1/leads/describe.json", permissions: READ, family: "rest", handler: () => describe() },
     { method: "GET", pattern: "/rest/v1/leads/describe2.json", permissions: READ, family: "rest", handler: () => describe2() },
     { method: "POST", pattern: "/rest/v1/leads/push.json", permissions: WRITE, family: "rest", timeoutMs: 90_000, writes: true, handler: (req) => pushLeads(store, req) },
@@ -47,6 +57,7 @@ export function createLeadsModule(ctx: DomainContext): DomainModule & LeadsApi {
     byId: (id) => store.byId(id),
     find: (field, value) => store.find(field, value),
     sync: (record, opts) => store.sync(record, opts),
+    delete: (id) => store.delete(id),
     all: () => store.all(),
     clear: () => store.clear(),
   };
@@ -79,7 +90,7 @@ function optionalString(body: Record<string, unknown>, key: string): string | un
 function checkLookupField(lookupField: string): void {
   const def = leadField(lookupField);
   if (!def) throw new ApiError("1006", `Lookup field '${lookupField}' not found`);
-  if (!def.searchable) throw new ApiError("1011", `Field '${lookupField}' not supported for lookup`);
+  if (!def.searchable) throw new ApiError("1011", `Field '${lookupField}' not supported`);
 }
 
 function syncLeads(store: LeadStore, req: EmuRequest): EmuResponse {
@@ -112,7 +123,10 @@ function pushLeads(store: LeadStore, req: EmuRequest): EmuResponse {
   return { body: ok(result, { warnings: [] }) };
 }
 
-function requestedFields(req: EmuRequest): string[] {
+export type UnsetFields = "null" | "omit";
+
+/** The `fields` parameter of a lead read, checked against the schema; the default set without one. */
+export function requestedLeadFields(req: EmuRequest): string[] {
   const raw = req.query.get("fields");
   if (!raw) return DEFAULT_FIELDS;
   const fields = raw.split(",").map((f) => f.trim()).filter((f) => f !== "");
@@ -122,12 +136,18 @@ function requestedFields(req: EmuRequest): string[] {
   return fields.length > 0 ? fields : DEFAULT_FIELDS;
 }
 
-/** Requested fields only; null values are left out (Marketo implies null). `id` is always present. */
-function project(lead: Lead, fields: string[]): Record<string, unknown> {
+/**
+ * A lead as Marketo returns it: `id` first, then each requested field in the order asked.
+ * Recorded answers carry every requested field, `null` when unset and `false` for an unset
+ * boolean; `unset: "omit"` leaves such fields out instead.
+ */
+export function leadRecord(lead: Lead, fields: readonly string[], unset: UnsetFields): Record<string, unknown> {
   const out: Record<string, unknown> = { id: lead.id };
   for (const f of fields) {
+    if (f === "id") continue;
     const v = lead[f];
     if (v !== null && v !== undefined) out[f] = v;
+    else if (unset === "null") out[f] = leadField(f)?.dataType === "boolean" ? false : null;
   }
   return out;
 }
@@ -141,12 +161,12 @@ function positiveInt(raw: string | null, name: string, max: number): number | un
   return n;
 }
 
-function getLeads(store: LeadStore, req: EmuRequest, maxValues: number): EmuResponse {
+function getLeads(store: LeadStore, req: EmuRequest, maxValues: number, unset: UnsetFields): EmuResponse {
   const filterType = req.query.get("filterType");
   if (!filterType) throw new ApiError("701", "filterType cannot be blank");
   const def = leadField(filterType);
   if (!def) throw new ApiError("1006", `Field '${filterType}' not found`);
-  if (!def.searchable) throw new ApiError("1011", `Field '${filterType}' not supported for filterType`);
+  if (!def.searchable) throw new ApiError("1011", `Field '${filterType}' not supported`);
   const rawValues = req.query.get("filterValues");
   if (!rawValues) throw new ApiError("701", "filterValues cannot be blank");
   const values = rawValues.split(",").map((v) => v.trim()).filter((v) => v !== "");
@@ -154,7 +174,7 @@ function getLeads(store: LeadStore, req: EmuRequest, maxValues: number): EmuResp
   if (values.length > maxValues) {
     throw new ApiError("1003", `Too many filterValues: ${values.length} (max ${maxValues})`);
   }
-  const fields = requestedFields(req);
+  const fields = requestedLeadFields(req);
   const batchSize = positiveInt(req.query.get("batchSize"), "batchSize", MAX_PAGE) ?? MAX_PAGE;
   const token = req.query.get("nextPageToken");
   let offset = 0;
@@ -168,18 +188,45 @@ function getLeads(store: LeadStore, req: EmuRequest, maxValues: number): EmuResp
   for (const v of values) for (const lead of store.find(filterType, v)) byId.set(lead.id, lead);
   if (byId.size > MAX_FILTER_MATCHES) throw new ApiError("1003", "Too many results match the filter");
   const matches = [...byId.values()].sort((a, b) => a.id - b.id);
-  const page = matches.slice(offset, offset + batchSize).map((l) => project(l, fields));
+  const page = matches.slice(offset, offset + batchSize).map((l) => leadRecord(l, fields, unset));
   const next = offset + batchSize;
   const more = next < matches.length;
   return { body: ok(page, more ? { moreResult: true, nextPageToken: encodePagingToken(next) } : {}) };
 }
 
-function getLead(store: LeadStore, req: EmuRequest): EmuResponse {
+function getLead(store: LeadStore, req: EmuRequest, unset: UnsetFields): EmuResponse {
   const raw = req.params.id;
   if (!/^\d+$/.test(raw)) throw new ApiError("1003", `Invalid value for field 'id' and value '${raw}'`);
-  const fields = requestedFields(req);
+  const fields = requestedLeadFields(req);
   const lead = store.byId(Number(raw));
-  return { body: ok(lead ? [project(lead, fields)] : []) };
+  return { body: ok(lead ? [leadRecord(lead, fields, unset)] : []) };
+}
+
+/**
+ * Lead ids from `input: [{id}]`, or from `id` query parameters (repeated or comma-separated)
+ * when the body has none, as Delete Leads and the static list calls accept both.
+ */
+export function leadIdsOf(req: EmuRequest, max: number): unknown[] {
+  const body = req.body;
+  const input = typeof body === "object" && body !== null && !Array.isArray(body) ? (body as { input?: unknown }).input : undefined;
+  let ids: unknown[];
+  if (Array.isArray(input) && input.length > 0) {
+    ids = input.map((item) => (typeof item === "object" && item !== null ? (item as { id?: unknown }).id : undefined));
+  } else {
+    ids = req.query.getAll("id").flatMap((v) => v.split(",")).map((v) => v.trim()).filter((v) => v !== "");
+  }
+  if (ids.length === 0) throw new ApiError("701", "id cannot be blank");
+  if (ids.length > max) throw new ApiError("1003", `Too many ids: ${ids.length} (max ${max})`);
+  return ids;
+}
+
+function deleteLeads(store: LeadStore, req: EmuRequest, max: number): EmuResponse {
+  const result = leadIdsOf(req, max).map((raw) => {
+    const id = typeof raw === "number" ? raw : typeof raw === "string" && /^\d+$/.test(raw) ? Number(raw) : undefined;
+    if (id === undefined) return { status: "skipped", reasons: [{ code: "1003", message: `Invalid value for field 'id' and value '${String(raw)}'` }] };
+    return store.delete(id) ? { id, status: "deleted" } : { id, status: "skipped", reasons: [{ code: "1004", message: "Lead not found" }] };
+  });
+  return { body: ok(result) };
 }
 
 function soapName(name: string): string {
@@ -193,7 +240,7 @@ function describe(): EmuResponse {
     dataType: f.dataType,
     ...(f.length !== undefined ? { length: f.length } : {}),
     rest: { name: f.name, readOnly: f.readOnly === true },
-    soap: { name: soapName(f.name), readOnly: f.readOnly === true },
+    ...(REST_ONLY.has(f.name) ? {} : { soap: { name: soapName(f.name), readOnly: f.readOnly === true } }),
   }));
   return { body: ok(result) };
 }

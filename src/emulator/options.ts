@@ -1,7 +1,7 @@
 import type { ClientSpec } from "./auth";
 import { DEFAULT_FAULTS, mergeFaults, type FaultsConfig } from "./faults";
 import { DEFAULT_LIMITS } from "./limits";
-import type { EmulatorLimits, SeedOptions } from "./types";
+import { DEFAULT_ANSWERS, type AnswerOptions, type EmulatorLimits, type SeedOptions } from "./types";
 
 export interface EmulatorOptions {
   /** Port to listen on; 0 (default) picks a free one. */
@@ -35,6 +35,8 @@ export interface EmulatorOptions {
    * Latency and timeouts stay in real time.
    */
   now?: () => number;
+  /** Where Marketo's documentation and recorded answers disagree, which answer to give. */
+  answers?: Partial<AnswerOptions>;
 }
 
 export interface ResolvedOptions {
@@ -52,6 +54,7 @@ export interface ResolvedOptions {
   importDelayMs: number;
   log: (line: string) => void;
   now: () => number;
+  answers: AnswerOptions;
 }
 
 export function resolveOptions(o: EmulatorOptions = {}): ResolvedOptions {
@@ -79,6 +82,7 @@ export function resolveOptions(o: EmulatorOptions = {}): ResolvedOptions {
     importDelayMs: o.importDelayMs ?? 300,
     log: o.log ?? (() => undefined),
     now: o.now ?? Date.now,
+    answers: resolveAnswers(o.answers ?? {}),
   };
 }
 
@@ -98,6 +102,17 @@ export function mergeLimits(target: EmulatorLimits, patch: unknown): EmulatorLim
   }
   Object.assign(target, next);
   return target;
+}
+
+function resolveAnswers(patch: Partial<AnswerOptions>): AnswerOptions {
+  const answers: AnswerOptions = { ...DEFAULT_ANSWERS, ...defined(patch) };
+  if (answers.unsetLeadFields !== "null" && answers.unsetLeadFields !== "omit") {
+    throw new RangeError("answers.unsetLeadFields must be \"null\" or \"omit\"");
+  }
+  if (answers.missingLinkedLead !== "1004" && answers.missingLinkedLead !== "1003") {
+    throw new RangeError("answers.missingLinkedLead must be \"1004\" or \"1003\"");
+  }
+  return answers;
 }
 
 /** Drops undefined members so `{ port: undefined }` means "default", not "invalid". */

@@ -54,3 +54,30 @@ export function decodePagingToken(token: string): number | undefined {
   const n = Number(text.slice(PREFIX.length));
   return Number.isSafeInteger(n) && n >= 0 ? n : undefined;
 }
+
+/**
+ * Marketo's date-based activity token, as its documentation's examples decode:
+ * base32 of `2008-11-06T00:00:00.000+0000,0` from Get Paging Token, and
+ * `2008-11-06T00:00:00.000+0000,1078` after a page whose last activity was 1078.
+ */
+export interface ActivityPosition {
+  /** Activities dated before this instant (epoch ms) are not returned. */
+  since: number;
+  /** The id of the last activity already returned (0 before the first page). */
+  afterId: number;
+}
+
+export function encodeActivityToken(p: ActivityPosition): string {
+  const since = new Date(p.since).toISOString().replace("Z", "+0000");
+  return base32(Buffer.from(`${since},${p.afterId}`, "utf8"));
+}
+
+export function decodeActivityToken(token: string): ActivityPosition | undefined {
+  const bytes = unbase32(token);
+  if (!bytes) return undefined;
+  const m = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3})\+0000,(\d+)$/.exec(bytes.toString("utf8"));
+  if (!m) return undefined;
+  const since = Date.parse(`${m[1]}Z`);
+  const afterId = Number(m[2]);
+  return Number.isNaN(since) || !Number.isSafeInteger(afterId) ? undefined : { since, afterId };
+}

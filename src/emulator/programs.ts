@@ -20,6 +20,8 @@ import {
 } from "./common";
 import type { Channel, Program, ProgressionStatus } from "./model";
 import { ACTIVITY_CHANGE_STATUS, seedChannels, seedPrograms } from "./seed";
+import { leadRecord, requestedLeadFields } from "./leads";
+import { coerce } from "./values";
 import { ApiError, type DomainContext, type DomainModule, type EmuRequest, type Reason, type RouteDef } from "./types";
 
 const NOT_IN_PROGRAM = "Not in Program";
@@ -39,6 +41,8 @@ export interface Membership {
   acquiredBy: boolean;
   membershipDate: number;
   updatedAt: number;
+  /** Values of the instance's program member custom fields (Sync Program Member Data). */
+  custom: Record<string, unknown>;
 }
 
 export type MemberChange = { status: "created" | "updated" } | { status: "skipped"; reasons: Reason[] };
@@ -54,7 +58,23 @@ export interface ProgramsModule extends DomainModule {
   setMemberStatus(programId: number, statusName: string, leadId: number, reason: string): MemberChange;
 }
 
-/** Fields a member query may ask for, in the order Marketo lists them. */
+/**
+ * What a member query returns without `fields`: "acquiredBy, leadId, membershipDate, programId,
+ * and reachedSuccess", in the order the documented answer lists them (after `seq`).
+ */
+const DEFAULT_MEMBER_FIELDS = ["leadId", "reachedSuccess", "programId", "acquiredBy", "membershipDate"] as const;
+
+/**
+ * The instance's program member custom fields, as Describe Program Member lists them (its
+ * example instance has these two; Sync Program Member Data may set them).
+ */
+export const MEMBER_CUSTOM_FIELDS: readonly { name: string; dataType: "string"; length: number }[] = [
+  { name: "registrationCode", dataType: "string", length: 255 },
+  { name: "webinarUrl", dataType: "string", length: 255 },
+];
+const CUSTOM_NAMES = new Set(MEMBER_CUSTOM_FIELDS.map((f) => f.name));
+
+/** Standard fields a member query may ask for, in the order Marketo lists them. */
 const MEMBER_FIELDS = [
   "leadId",
   "programId",
@@ -83,21 +103,26 @@ export function createProgramsModule(ctx: DomainContext, activities?: ActivityLo
   }
   reset();
 
-  function programOut(p: Program): Record<string, unknown> {
+  /**
+   * A program as the asset API answers it. Get Program by Id and by Name carry `tags` and
+   * `costs`; browsing leaves both out ("This endpoint does not return program tags"). All
+   * three carry `headStart`.
+   */
+  function programOut(p: Program, detail: boolean): Record<string, unknown> {
     return {
       id: p.id,
       name: p.name,
       description: p.description,
-      type: p.type,
-      channel: p.channel,
-      status: p.status,
-      workspace: p.workspace,
-      folder: { ...p.folder },
-      tags: [],
-      costs: null,
-      url: `https://app-ab01.marketo.com/#PG${p.id}A1`,
       createdAt: assetDate(p.createdAt),
       updatedAt: assetDate(p.updatedAt),
+      url: `https://app-ab01.marketo.com/#PG${p.id}A1`,
+      type: p.type,
+      channel: p.channel,
+      folder: { ...p.folder },
+      status: p.status,
+      workspace: p.workspace,
+      ...(detail ? { tags: [], costs: null } : {}),
+      headStart: false,
     };
   }
 
@@ -185,6 +210,7 @@ export function createProgramsModule(ctx: DomainContext, activities?: ActivityLo
       acquiredBy: true,
       membershipDate: now,
       updatedAt: now,
+      custom: {},
     };
     member.status = status.name;
     member.step = status.step;
@@ -234,7 +260,7 @@ export function createProgramsModule(ctx: DomainContext, activities?: ActivityLo
       statusName: m.status,
       progressionStatusType: m.success ? "Success" : "Normal",
       reachedSuccess: m.reachedSuccess,
-      reachedSuccessDate: m.reachedSuccessDate === undefined ? undefined : leadDbDate(m.reachedSuccessDate),
+      reachedSuccessDate: m.reachedSuccessDate === undefined ? null : leadDbDate(m.reachedSuccessDate),
       acquiredBy: m.acquiredBy,
       isExhausted: false,
       membershipDate: leadDbDate(m.membershipDate),
@@ -243,8 +269,125 @@ export function createProgramsModule(ctx: DomainContext, activities?: ActivityLo
       trackName: null,
     };
     const out: Record<string, unknown> = { seq };
-    for (const f of fields) if (all[f] !== undefined) out[f] = all[f];
+    for (const f of fields) out[f] = CUSTOM_NAMES.has(f) ? (m.custom[f] ?? null) : all[f];
     return out;
+  }
+
+  /** Sync Program Member Data for one input record: custom field values of an existing member. */
+  function syncMemberData(program: Program, item: unknown, seq: number): Record<string, unknown> {
+    const raw = isObject(item) ? item.leadId : undefined;
+    if (raw === undefined || raw === null || raw === "") {
+      return { seq, ...skipped("1002", "Missing value for required parameter 'leadId'") };
+    }
+    const leadId = toId(raw);
+    if (leadId === undefined) return { seq, ...skipped("1003", `Invalid value for field 'leadId' and value '${String(raw)}'`) };
+    const member = membersOf(program.id).get(leadId);
+    if (!member) return { seq, ...skipped("1013", "Membership not found") };
+    const values: Record<string, unknown> = {};
+    for (const [name, value] of Object.entries(item as Record<string, unknown>)) {
+      if (name === "leadId") continue;
+      const custom = MEMBER_CUSTOM_FIELDS.find((f) => f.name === name);
+      if (!custom) {
+        if ((MEMBER_FIELDS as readonly string[]).includes(name)) {
+          return { seq, ...skipped("1003", `Field '${name}' is not updateable`) };
+        }
+        return { seq, ...skipped("1006", `Field '${name}' not found`) };
+      }
+      const c = coerce(custom, value);
+      if (!c.ok) return { seq, ...skipped("1003", c.message) };
+      values[name] = c.value;
+    }
+    Object.assign(member.custom, values);
+    member.updatedAt = ctx.now();
+    return { seq, status: "updated", leadId };
+  }
+
+  /** A lead's place in a program, as Get Leads by Program Id and Get Programs by Lead Id show it. */
+  function membershipOut(m: Membership): Record<string, unknown> {
+    return {
+      progressionStatus: m.status,
+      progressionStatusType: m.success ? "Success" : "Normal",
+      isExhausted: false,
+      acquiredBy: m.acquiredBy,
+      reachedSuccess: m.reachedSuccess,
+      membershipDate: leadDbDate(m.membershipDate),
+      updatedAt: leadDbDate(m.updatedAt),
+    };
+  }
+
+  /** Get Leads by Program Id: the members as lead records, each with its `membership`. */
+  function leadsOfProgram(req: EmuRequest): Record<string, unknown> {
+    const program = programOrThrow(req.params.programId);
+    // `membership` is not a lead field: it is asked for (or left out) beside them.
+    const requested = commaList(req.query.get("fields") ?? undefined);
+    const withMembership = requested.length === 0 || requested.includes("membership");
+    const query = new URLSearchParams(req.query);
+    query.delete("fields");
+    const leadFields = requested.filter((f) => f !== "membership");
+    if (leadFields.length > 0) query.set("fields", leadFields.join(","));
+    const fields = requestedLeadFields({ ...req, query });
+    const unset = ctx.answers?.unsetLeadFields ?? "null";
+    const rows: Record<string, unknown>[] = [];
+    for (const m of membersOf(program.id).values()) {
+      const lead = ctx.leads.byId(m.leadId);
+      if (!lead) continue;
+      const row = leadRecord(lead, fields, unset);
+      if (withMembership) row.membership = { id: m.id, ...membershipOut(m) };
+      rows.push(row);
+    }
+    return leadDbPage(rows, req);
+  }
+
+  /** Get Programs by Lead Id: every program the lead is a member of (filterType=id narrows). */
+  function programsOfLead(req: EmuRequest): Record<string, unknown> {
+    const leadId = toId(req.params.id);
+    if (leadId === undefined) throw new ApiError("1003", `Invalid value for field 'id' and value '${req.params.id}'`);
+    const filterType = param(req, "filterType");
+    const wanted = filterType === "id" ? new Set(commaList(param(req, "filterValues")).map((v) => toId(v))) : undefined;
+    const rows: Record<string, unknown>[] = [];
+    for (const [programId, table] of members) {
+      const m = table.get(leadId);
+      if (m && (wanted === undefined || wanted.has(programId))) rows.push({ id: programId, ...membershipOut(m) });
+    }
+    return leadDbPage(rows, req);
+  }
+
+  /** Describe Program Member: the standard fields (none updateable) and the custom ones. */
+  function describeMembers(): Record<string, unknown> {
+    const types: Record<string, string> = {
+      leadId: "integer",
+      programId: "integer",
+      statusName: "string",
+      progressionStatusType: "string",
+      reachedSuccess: "boolean",
+      reachedSuccessDate: "datetime",
+      acquiredBy: "boolean",
+      isExhausted: "boolean",
+      membershipDate: "datetime",
+      updatedAt: "datetime",
+      nurtureCadence: "string",
+      trackName: "string",
+    };
+    const at = leadDbDate(Date.parse("2024-01-15T11:40:57Z"));
+    return {
+      name: "API Program Membership",
+      description: "Map for API program membership fields",
+      createdAt: at,
+      updatedAt: at,
+      dedupeFields: ["leadId", "programId"],
+      searchableFields: [["leadId"], ["statusName"]],
+      fields: [
+        ...MEMBER_FIELDS.map((name) => ({ name, displayName: name, dataType: types[name], updateable: false, crmManaged: false })),
+        ...MEMBER_CUSTOM_FIELDS.map((f) => ({
+          name: f.name,
+          displayName: f.name,
+          dataType: f.dataType,
+          length: f.length,
+          updateable: true,
+          crmManaged: false,
+        })),
+      ],
+    };
   }
 
   const assetRead = ["Read-Only Assets", "Read-Write Assets"] as const;
@@ -259,7 +402,7 @@ export function createProgramsModule(ctx: DomainContext, activities?: ActivityLo
       handler: (req) => {
         const name = req.query.get("name");
         if (!name) throw blank("name");
-        return assetResult(programs.filter((p) => p.name === name).map(programOut));
+        return assetResult(programs.filter((p) => p.name === name).map((p) => programOut(p, true)));
       },
     },
     {
@@ -269,7 +412,7 @@ export function createProgramsModule(ctx: DomainContext, activities?: ActivityLo
       family: "asset",
       handler: (req) => {
         const id = toId(req.params.id);
-        return assetResult(programs.filter((p) => p.id === id).map(programOut));
+        return assetResult(programs.filter((p) => p.id === id).map((p) => programOut(p, true)));
       },
     },
     {
@@ -277,7 +420,7 @@ export function createProgramsModule(ctx: DomainContext, activities?: ActivityLo
       pattern: "/rest/asset/v1/programs.json",
       permissions: [...assetRead],
       family: "asset",
-      handler: (req) => assetResult(assetWindow(programs, req).map(programOut)),
+      handler: (req) => assetResult(assetWindow(programs, req).map((p) => programOut(p, false))),
     },
     {
       method: "GET",
@@ -376,9 +519,11 @@ export function createProgramsModule(ctx: DomainContext, activities?: ActivityLo
         const program = programOrThrow(req.params.programId);
         const requested = commaList(param(req, "fields"));
         for (const f of requested) {
-          if (!(MEMBER_FIELDS as readonly string[]).includes(f)) throw new ApiError("1006", `Field '${f}' not found`);
+          if (!(MEMBER_FIELDS as readonly string[]).includes(f) && !CUSTOM_NAMES.has(f)) {
+            throw new ApiError("1006", `Field '${f}' not found`);
+          }
         }
-        const fields = requested.length > 0 ? ["leadId", ...requested.filter((f) => f !== "leadId")] : MEMBER_FIELDS;
+        const fields = requested.length > 0 ? ["leadId", ...requested.filter((f) => f !== "leadId")] : DEFAULT_MEMBER_FIELDS;
         const all = [...membersOf(program.id).values()];
         let matched: Membership[];
         if (filterType === "leadId") {
@@ -392,6 +537,39 @@ export function createProgramsModule(ctx: DomainContext, activities?: ActivityLo
         }
         return { body: leadDbPage(matched.map((m, seq) => memberOut(m, seq, fields)), req) };
       },
+    },
+    {
+      method: "POST",
+      pattern: "/rest/v1/programs/:programId/members.json",
+      permissions: ["Read-Write Person"],
+      family: "rest",
+      writes: true,
+      handler: (req) => {
+        const input = inputArray(req);
+        const program = programOrThrow(req.params.programId);
+        return { body: { success: true, result: input.map((item, seq) => syncMemberData(program, item, seq)) } };
+      },
+    },
+    {
+      method: "GET",
+      pattern: "/rest/v1/leads/programs/:programId.json",
+      permissions: [...personRead],
+      family: "rest",
+      handler: (req) => ({ body: leadsOfProgram(req) }),
+    },
+    {
+      method: "GET",
+      pattern: "/rest/v1/leads/:id/programMembership.json",
+      permissions: [...personRead],
+      family: "rest",
+      handler: (req) => ({ body: programsOfLead(req) }),
+    },
+    {
+      method: "GET",
+      pattern: "/rest/v1/programs/members/describe.json",
+      permissions: [...personRead],
+      family: "rest",
+      handler: () => ({ body: { success: true, result: [describeMembers()] } }),
     },
     {
       method: "POST",
@@ -423,7 +601,7 @@ export function createProgramsModule(ctx: DomainContext, activities?: ActivityLo
     setMemberStatus,
     snapshot: () => ({
       channels: channels.map(channelOut),
-      programs: programs.map(programOut),
+      programs: programs.map((p) => programOut(p, true)),
       programMembers: [...members.values()].flatMap((table) =>
         [...table.values()].map((m) => ({
           programId: m.programId,
@@ -434,6 +612,7 @@ export function createProgramsModule(ctx: DomainContext, activities?: ActivityLo
           reachedSuccess: m.reachedSuccess,
           membershipDate: leadDbDate(m.membershipDate),
           updatedAt: leadDbDate(m.updatedAt),
+          ...structuredClone(m.custom),
         })),
       ),
     }),

@@ -67,6 +67,8 @@ export class EmulatorRuntime {
       munchkinId: options.munchkinId,
       log: options.log,
       usage: () => this.usage.list(),
+      usageDate: () => this.usage.date(),
+      answers: options.answers,
     };
     leads = createLeadsModule(ctx);
     this.leads = leads;
@@ -162,6 +164,7 @@ export class EmulatorRuntime {
 
   rolloverDay(): { dailyUsed: number; quotaResetsAt: string } {
     this.limiter.rolloverDay();
+    this.usage.rollover();
     const s = this.limiter.snapshot();
     return { dailyUsed: s.dailyUsed, quotaResetsAt: s.quotaResetsAt };
   }

@@ -42,6 +42,7 @@ export const DEFAULT_ENGAGEMENT_DEDUPE = ["entry_id", "personId"];
 /** Standard activity type ids other modules record. */
 export const ACTIVITY_FILL_OUT_FORM = 2;
 export const ACTIVITY_ADD_TO_LIST = 24;
+export const ACTIVITY_REMOVE_FROM_LIST = 25;
 export const ACTIVITY_REQUEST_CAMPAIGN = 47;
 export const ACTIVITY_CHANGE_STATUS = 104;
 
@@ -128,6 +129,28 @@ export function seedCampaigns(): Campaign[] {
   ];
 }
 
+/** A static list in the lead database (Get Lists shape). */
+export interface StaticList {
+  id: number;
+  name: string;
+  description: string;
+  programName: string;
+  workspaceName: string;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export const ATTENDEES_LIST_ID = 4001;
+export const INVITEES_LIST_ID = 4002;
+
+export function seedLists(): StaticList[] {
+  const base = { description: "", programName: "Kaltura Virtual Summit", workspaceName: "Default", createdAt: PROGRAMS_CREATED, updatedAt: PROGRAMS_CREATED };
+  return [
+    { ...base, id: ATTENDEES_LIST_ID, name: "Summit attendees" },
+    { ...base, id: INVITEES_LIST_ID, name: "Summit invitees" },
+  ];
+}
+
 export function seedForms(): Form[] {
   return [
     {
@@ -157,7 +180,12 @@ function customAttr(apiName: string, dataType: FieldDataType): ActivityAttribute
   return { apiName, name: displayNameOf(apiName), description: "", dataType };
 }
 
-/** A few standard types (ids as in Marketo) plus Kaltura's custom engagement activity. */
+/**
+ * A few standard types plus Kaltura's custom engagement activity. The ids are Marketo's: Fill
+ * Out Form = 2 as its documentation shows, and the others as clients hard-code them (Visit
+ * Webpage 1, New Lead 12, Change Data Value 13, Add to List 24, Remove from List 25, Request
+ * Campaign 47, Change Status in Progression 104).
+ */
 export function seedActivityTypes(): ActivityType[] {
   const web = [attr("Client IP Address", "string"), attr("Query Parameters", "string"), attr("Referrer URL", "string"), attr("User Agent", "string")];
   return [
@@ -173,7 +201,8 @@ export function seedActivityTypes(): ActivityType[] {
       name: "Fill Out Form",
       description: "User fills out and submits form on web page",
       primaryAttribute: attr("Webform ID", "integer"),
-      attributes: [...web, attr("Form Fields", "text"), attr("Webpage ID", "integer")],
+      // In the order Marketo's documented Get Activity Types answer lists them.
+      attributes: [web[0], attr("Form Fields", "text"), web[1], web[2], web[3], attr("Webpage ID", "integer")],
     },
     {
       id: 12,
@@ -192,6 +221,13 @@ export function seedActivityTypes(): ActivityType[] {
       id: ACTIVITY_ADD_TO_LIST,
       name: "Add to List",
       description: "Person is added to a list",
+      primaryAttribute: attr("List ID", "integer"),
+      attributes: [attr("Source", "string")],
+    },
+    {
+      id: ACTIVITY_REMOVE_FROM_LIST,
+      name: "Remove from List",
+      description: "Person is removed from a list",
       primaryAttribute: attr("List ID", "integer"),
       attributes: [attr("Source", "string")],
     },
@@ -288,7 +324,10 @@ export function seedCustomObjectTypes(seed: SeedOptions): CustomObjectType[] {
       // Kaltura's custom object table with its typos fixed ("floor" → float, "itoat"); the
       // name combined_live_engaged_users_play_time_ratio wraps over two lines of the table.
       fields: [
+        // System fields first, in the order the documented describe answer lists them.
         { name: "marketoGUID", displayName: "Marketo GUID", dataType: "string", length: 36, updateable: false },
+        { name: "createdAt", displayName: "Created At", dataType: "datetime", updateable: false },
+        { name: "updatedAt", displayName: "Updated At", dataType: "datetime", updateable: false },
         coField("entry_id", "string", "Entry ID"),
         coField("entry_name", "string"),
         coField("personId", "link", "Person ID"),
@@ -320,8 +359,6 @@ export function seedCustomObjectTypes(seed: SeedOptions): CustomObjectType[] {
         coField("cam_on", "float", "Cam On"),
         coField("total_reactions_activity", "integer"),
         coField("raise_hand", "integer"),
-        { name: "createdAt", displayName: "Created At", dataType: "datetime", updateable: false },
-        { name: "updatedAt", displayName: "Updated At", dataType: "datetime", updateable: false },
       ],
     },
   ];

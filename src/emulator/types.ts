@@ -153,8 +153,10 @@ export interface LeadsApi {
    */
   sync(
     record: Record<string, unknown>,
-    opts: { action?: string; lookupField?: string; partitionName?: string },
+    opts: { action?: string; lookupField?: string; partitionName?: string; acceptInvalidEmail?: boolean },
   ): { id?: number; status: string; reasons?: Reason[] };
+  /** Removes a lead (Delete Leads); false when there is none with this id. */
+  delete(id: number): boolean;
   all(): Lead[];
   clear(): void;
 }
@@ -193,7 +195,31 @@ export interface DomainContext {
    * Without it those routes answer an empty day.
    */
   usage?: () => UsageDay[];
+  /** The date usage is counted on now (the quota day, moved on by a forced rollover). */
+  usageDate?: () => string;
+  /** How the emulator answers where Marketo's documentation and recorded answers disagree. */
+  answers?: Readonly<AnswerOptions>;
 }
+
+/**
+ * Answers Marketo's documentation and recorded traffic disagree on. The defaults follow the
+ * recorded traffic where there is some, the documentation otherwise.
+ */
+export interface AnswerOptions {
+  /**
+   * Requested lead fields that hold no value: `"null"` answers them as `null` (booleans as
+   * `false`), as recorded Get Leads answers show; `"omit"` leaves them out, which the
+   * documentation allows ("implied to be null").
+   */
+  unsetLeadFields: "null" | "omit";
+  /**
+   * The reason code for a custom object whose lead link names no lead: `"1004"` (Lead not
+   * found, as the documentation's example shows) or `"1003"`.
+   */
+  missingLinkedLead: "1004" | "1003";
+}
+
+export const DEFAULT_ANSWERS: Readonly<AnswerOptions> = { unsetLeadFields: "null", missingLinkedLead: "1004" };
 
 /** One day of API usage as the transport counted it (reference §6.12). */
 export interface UsageDay {

@@ -15,7 +15,7 @@ export function createUsageModule(ctx: DomainContext): DomainModule {
   /** The last `n` days, newest first; today always appears, even with no calls yet. */
   function days(n: number): UsageDay[] {
     const reported = ctx.usage?.() ?? [];
-    const today = chicagoDay(ctx.now());
+    const today = ctx.usageDate?.() ?? chicagoDay(ctx.now());
     const list = reported.some((d) => d.date === today) ? reported : [{ date: today, calls: {}, errors: {} }, ...reported];
     return list.slice(0, n);
   }

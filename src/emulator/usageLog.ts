@@ -10,8 +10,28 @@ const DAYS_KEPT = 7;
  */
 export class UsageLog {
   private days: UsageDay[] = [];
+  /**
+   * Quota days started early by rollover() (the inspection API's "midnight now"): each one moves
+   * the usage calendar a day ahead, so counts start again on the next date as they do at 00:00
+   * America/Chicago.
+   */
+  private shift = 0;
 
   constructor(private readonly now: () => number) {}
+
+  /** Ends the current usage day now; the next call counts on the following date. */
+  rollover(): void {
+    this.shift += 1;
+    this.today();
+  }
+
+  /** The date usage is counted on now, `YYYY-MM-DD`. */
+  date(): string {
+    const day = chicagoDay(this.now());
+    if (this.shift === 0) return day;
+    const [y, m, d] = day.split("-").map(Number);
+    return new Date(Date.UTC(y, m - 1, d + this.shift)).toISOString().slice(0, 10);
+  }
 
   call(clientId: string): void {
     const day = this.today();
@@ -30,10 +50,11 @@ export class UsageLog {
 
   reset(): void {
     this.days = [];
+    this.shift = 0;
   }
 
   private today(): UsageDay {
-    const date = chicagoDay(this.now());
+    const date = this.date();
     if (this.days[0]?.date !== date) {
       this.days.unshift({ date, calls: {}, errors: {} });
       this.days.length = Math.min(this.days.length, DAYS_KEPT);
