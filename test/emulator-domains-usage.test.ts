@@ -1,4 +1,5 @@
 /** Usage statistics (reference §6.12), shaped from the transport's per-day counts. */
+import "should";
 import type { UsageDay } from "../nodes/emulator/types";
 import { harness, T0 } from "./emulator-domains-fixture";
 
