@@ -116,6 +116,26 @@ if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'probeAt'
 return 1
 `;
 
+/**
+ * After Redis comes back (a restart loses everything without persistence), each process puts
+ * back what it knows: its own calls of the last window (by age, on the Redis clock), its
+ * running calls' leases and the highest day count it saw. KEYS: window, leases, day.
+ * ARGV: windowMs, leaseMs, dayCount, then id, age, running (1/0) triples.
+ */
+const RESEED = `${CLOCK}
+local W = tonumber(ARGV[1])
+local lease = tonumber(ARGV[2])
+local cur = tonumber(redis.call('GET', KEYS[3]) or '0')
+if tonumber(ARGV[3]) > cur then redis.call('SET', KEYS[3], ARGV[3], 'PX', ${DAY_TTL_MS}) end
+for i = 4, #ARGV, 3 do
+  redis.call('ZADD', KEYS[1], 'NX', now - tonumber(ARGV[i + 1]), ARGV[i])
+  if ARGV[i + 2] == '1' then redis.call('ZADD', KEYS[2], 'NX', now + lease, ARGV[i]) end
+end
+redis.call('PEXPIRE', KEYS[1], W + lease + 1000)
+redis.call('PEXPIRE', KEYS[2], lease + 1000)
+return 1
+`;
+
 const OBSERVE = `local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
 local n = tonumber(ARGV[1])
 if n > cur then redis.call('SET', KEYS[1], n, 'PX', ${DAY_TTL_MS}) return n end
@@ -140,6 +160,7 @@ interface Scripts {
   mkQuota(...args: Array<string | number>): Promise<number>;
   mkProbeAgain(...args: Array<string | number>): Promise<number>;
   mkObserve(...args: Array<string | number>): Promise<number>;
+  mkReseed(...args: Array<string | number>): Promise<number>;
   mkAgree(...args: Array<string | number>): Promise<string>;
 }
 
@@ -160,6 +181,11 @@ export class RedisStore implements LimitsStore {
   private readonly key: (name: string) => string;
   private readonly secrets: string[];
   private lastError = "";
+  /** This process's calls, granted within the last window or still running: put back after an outage. */
+  private readonly mine = new Map<string, { at: number; running: boolean }>();
+  private lastDayCount = 0;
+  private lastDay = "";
+  private reseedNeeded = false;
 
   constructor(private readonly o: RedisStoreOptions) {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -185,6 +211,8 @@ export class RedisStore implements LimitsStore {
     redis.on("ready", () => {
       if (this.lastError) o.logger.info("marketo: Redis reachable again");
       this.lastError = "";
+      // It may be a new Redis (restarted, failed over) that knows nothing of the last window.
+      this.reseedNeeded = true;
     });
     const define = (name: string, numberOfKeys: number, lua: string): void => redis.defineCommand(name, { numberOfKeys, lua });
     define("mkGrant", 6, GRANT);
@@ -195,6 +223,7 @@ export class RedisStore implements LimitsStore {
     define("mkQuota", 1, QUOTA);
     define("mkProbeAgain", 1, PROBE_AGAIN);
     define("mkObserve", 1, OBSERVE);
+    define("mkReseed", 3, RESEED);
     define("mkAgree", 1, AGREE);
     this.redis = redis;
     const tag = `marketo:{${o.instance}}`;
@@ -203,6 +232,7 @@ export class RedisStore implements LimitsStore {
 
   async grant(id: string, l: Limits, opts: { probeAllowed: boolean }): Promise<Decision> {
     const now = Date.now();
+    if (this.reseedNeeded) await this.reseed(l);
     const r = await this.run(() =>
       this.redis.mkGrant(
         this.key("window"),
@@ -223,6 +253,12 @@ export class RedisStore implements LimitsStore {
       ),
     );
     const [ok, why, waitMs, callsToday, reason] = r;
+    this.noteDay(Number(callsToday));
+    if (ok === 1) {
+      const at = Date.now();
+      for (const [k, m] of this.mine) if (!m.running && at - m.at > l.windowMs) this.mine.delete(k);
+      this.mine.set(id, { at, running: true });
+    }
     if (ok === 1) return { granted: true, probe: why === "probe" && opts.probeAllowed, callsToday: Number(callsToday) };
     return { granted: false, why: why as WaitReason, waitMs: Number(waitMs), callsToday: Number(callsToday), ...(reason ? { reason } : {}) };
   }
@@ -233,6 +269,11 @@ export class RedisStore implements LimitsStore {
   }
 
   async end(id: string, how: CallEnd): Promise<void> {
+    const m = this.mine.get(id);
+    if (m) {
+      if (how === "unsent") this.mine.delete(id);
+      else this.mine.set(id, { at: Date.now(), running: false });
+    }
     await this.run(() => this.redis.mkEnd(this.key("window"), this.key("leases"), this.dayKey(), id, how));
   }
 
@@ -283,6 +324,27 @@ export class RedisStore implements LimitsStore {
     const timer = new Promise<void>((r) => setTimeout(r, 1000).unref());
     await Promise.race([quit, timer]);
     this.redis.disconnect();
+  }
+
+  private noteDay(count: number): void {
+    const today = chicagoDay();
+    if (today !== this.lastDay) {
+      this.lastDay = today;
+      this.lastDayCount = 0;
+    }
+    this.lastDayCount = Math.max(this.lastDayCount, count);
+  }
+
+  private async reseed(l: Limits): Promise<void> {
+    const now = Date.now();
+    const args: Array<string | number> = [];
+    for (const [id, m] of this.mine) {
+      if (!m.running && now - m.at > l.windowMs) this.mine.delete(id);
+      else args.push(id, Math.max(0, now - m.at), m.running ? "1" : "0");
+    }
+    if (this.lastDay !== chicagoDay()) this.lastDayCount = 0;
+    await this.run(() => this.redis.mkReseed(this.key("window"), this.key("leases"), this.dayKey(), l.windowMs, this.o.leaseMs, this.lastDayCount, ...args));
+    this.reseedNeeded = false;
   }
 
   private dayKey(): string {

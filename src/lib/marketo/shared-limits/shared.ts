@@ -89,6 +89,8 @@ export class SharedLimits {
   private unreachableSince?: number;
   private readonly agreeTimer: NodeJS.Timeout;
   private agreedWarned = "";
+  /** No call goes before the limits are agreed with the other processes. */
+  private agreedOnce = false;
 
   constructor(private readonly o: SharedLimitsOptions) {
     this.instance = o.instance;
@@ -99,26 +101,22 @@ export class SharedLimits {
       }, o.renewEveryMs);
       this.renewTimer.unref();
     }
-    this.agree();
-    this.agreeTimer = setInterval(() => this.agree(), AGREE_EVERY_MS);
+    this.agreeTimer = setInterval(() => void this.agree().catch(() => undefined), AGREE_EVERY_MS);
     this.agreeTimer.unref();
   }
 
   /** Processes configured with different limits: the first stored set wins, the others warn. */
-  private agree(): void {
+  private async agree(): Promise<void> {
     const mine = this.o.limits;
-    void this.o.store.agreeLimits(mine).then(
-      (agreed) => {
-        const differs = !sameLimits(agreed, mine);
-        const text = describeLimits(agreed);
-        if (differs && this.agreedWarned !== text) {
-          this.o.logger.warn(`marketo: another Node-RED on ${this.instance} set the limits first (${text}); using them instead of ${describeLimits(mine)}`);
-        }
-        this.agreedWarned = differs ? text : "";
-        this.limits = agreed;
-      },
-      () => undefined,
-    );
+    const agreed = await this.o.store.agreeLimits(mine);
+    const differs = !sameLimits(agreed, mine);
+    const text = describeLimits(agreed);
+    if (differs && this.agreedWarned !== text) {
+      this.o.logger.warn(`marketo: another Node-RED on ${this.instance} set the limits first (${text}); using them instead of ${describeLimits(mine)}`);
+    }
+    this.agreedWarned = differs ? text : "";
+    this.limits = agreed;
+    this.agreedOnce = true;
   }
 
   get callsToday(): number {
@@ -274,6 +272,7 @@ export class SharedLimits {
         const id = crypto.randomUUID();
         let d: Decision;
         try {
+          if (!this.agreedOnce) await this.agree();
           d = await this.o.store.grant(id, this.limits, { probeAllowed: true });
         } catch (err) {
           const now = Date.now();
@@ -316,7 +315,8 @@ export class SharedLimits {
         } else if (this.view.kind === "waiting") this.setView({ kind: "ok" });
         // A slot held by this process frees with a poke; one held elsewhere is polled for.
         const wait = d.why === "concurrency" ? (this.o.storeName ? SLOT_POLL_MS : 60_000) : d.waitMs;
-        await this.sleep(d.why === "budget" ? Math.min(wait, 60_000) : wait);
+        // The budget is asked again now and then: another process may refund, or the day turn.
+        await this.sleep(d.why === "budget" ? Math.min(wait, 5000) : wait);
       }
     } finally {
       this.pumping = false;
