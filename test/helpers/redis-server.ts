@@ -14,7 +14,7 @@ export function redisServerPath(): string | undefined {
 }
 
 /** Call from a `before` hook: skips the suite when redis-server is absent (fails under CI). */
-export function requireRedis(ctx: Mocha.Context): string {
+export function requireRedis(ctx: { skip(): void }): string {
   const bin = redisServerPath();
   if (bin) return bin;
   if (process.env.CI === "true") throw new Error("redis-server is not installed (apt-get install redis-server); the Redis tests must run under CI");
