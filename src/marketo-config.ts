@@ -172,6 +172,7 @@ export = function (RED: NodeAPI) {
         },
       },
       configError: { get: () => configError },
+      instance: { value: options ? new URL(normaliseEndpoint(options.endpoint).origin).host : undefined },
       clientState: { value: (): StateEvent => (client ? client.state() : { state: "ok" }) },
       leadIds: { value: leadIds },
       register: {

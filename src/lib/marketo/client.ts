@@ -72,6 +72,11 @@ export interface MarketoClientEvents {
  */
 export class MarketoClient extends EventEmitter<MarketoClientEvents> {
   readonly origin: string;
+  /**
+   * The REST host, which names the Marketo subscription: every client with the same one shares
+   * its window, slots, pauses and daily count (in this process, or through Redis).
+   */
+  readonly instance: string;
   readonly pastedSuffix?: "/rest" | "/identity";
   private readonly o: ResolvedOptions;
   private readonly timers = new Timers();
@@ -117,6 +122,7 @@ export class MarketoClient extends EventEmitter<MarketoClientEvents> {
     });
     // The REST host names the subscription: every client naming it shares one set of limits.
     const instance = new URL(this.origin).host;
+    this.instance = instance;
     this.limiter = new CallLimiter({
       instance,
       callsPerWindow: this.o.callsPerWindow,
