@@ -7,7 +7,19 @@ import { RedisStore } from "../nodes/lib/marketo/shared-limits/redis";
 import { SharedLimits, type Grant } from "../nodes/lib/marketo/shared-limits/shared";
 import type { Limits } from "../nodes/lib/marketo/shared-limits/types";
 import { MarketoClient } from "../nodes/lib/marketo";
+import { execFileSync } from "node:child_process";
+import path from "node:path";
 import { requireRedis, startRedis, type RedisServer } from "./helpers/redis-server";
+import { startNodeRed } from "./helpers/node-red-process";
+import { startEmulator } from "../src/emulator";
+import helper = require("node-red-node-test-helper");
+import marketoConfig = require("../nodes/marketo-config");
+import marketoLead = require("../nodes/marketo-lead");
+import { editorDefaults } from "./helpers/editor-defaults";
+import { lastStatus, spied, until, type FlowNode } from "./helpers/marketo-flow";
+import { freePort } from "./helpers/redis-server";
+
+helper.init(require.resolve("node-red"));
 
 const LIMITS: Limits = { callsPerWindow: 20, windowMs: 1000, concurrency: 3, dailyBudget: 50_000, quotaProbeIntervalMs: 60_000 };
 
@@ -186,6 +198,77 @@ describe("shared limits in Redis (one process, two replicas' worth)", function (
       should(e.category).equal("validation");
       e.message.should.not.containEql(secret);
       e.message.should.match(/redis:\/\/ or rediss:\/\//);
+    }
+  });
+
+  it("ioredis is loaded only when a Redis URL is set", () => {
+    const lib = path.resolve(__dirname, "..", "nodes", "lib", "marketo");
+    const probe = (redisUrl: string): boolean => {
+      const code = `
+        const { MarketoClient } = require(${JSON.stringify(lib)});
+        const c = new MarketoClient({ endpoint: "http://127.0.0.1:9", clientId: "id", clientSecret: "s"${redisUrl ? `, redisUrl: ${JSON.stringify(redisUrl)}` : ""} });
+        const loaded = Object.keys(require.cache).some((k) => k.includes("/node_modules/ioredis/"));
+        c.close().then(() => { process.stdout.write(String(loaded)); process.exit(0); });`;
+      return execFileSync(process.execPath, ["-e", code], { encoding: "utf8" }) === "true";
+    };
+    probe("").should.be.false();
+    probe("redis://127.0.0.1:9").should.be.true();
+  });
+
+  it("a real Node-RED with the Redis URL as a credential (ACL user): the password is in no log, flow export or credentials answer", async () => {
+    const password = "n0de-red-Redis-pw";
+    redis = await startRedis(bin, ["--user", "default", "off", "--user", "marketo", "on", `>${password}`, "~*", "&*", "+@all"]);
+    const emu = await startEmulator();
+    const z = "tab";
+    const red = await startNodeRed({
+      flows: [
+        { id: z, type: "tab", label: "redis credential" },
+        { id: "cfg", type: "marketo-config", z: "", name: "emulator", endpoint: emu.url, credentialSource: "credentials", callsPerWindow: 100, concurrency: 10, dailyBudget: 50000, batchWindowMs: 20 },
+        { id: "in", type: "http in", z, url: "/events", method: "post", upload: false, wires: [["ack", "strip"]] },
+        { id: "ack", type: "http response", z, statusCode: "200", wires: [] },
+        { id: "strip", type: "function", z, func: "delete msg.req;\ndelete msg.res;\nreturn msg;", outputs: 1, wires: [["lead"]] },
+        { id: "lead", type: "marketo-lead", z, marketo: "cfg", action: "sync", syncAction: "createOrUpdate", lookupField: "email", raiseErrors: false, bulkThreshold: 0, wires: [[], []] },
+      ],
+      credentials: { cfg: { clientId: emu.clientId, clientSecret: emu.clientSecret, redisUrl: `redis://marketo:${password}@127.0.0.1:${redis.port}` } },
+    });
+    try {
+      const res = await fetch(`${red.url}/events`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ email: "ada@example.com" }) });
+      res.status.should.equal(200);
+      const end = Date.now() + 20_000;
+      while (emu.state().leads.length < 1 && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+      emu.state().leads.should.have.length(1);
+      // Redis goes away: the log says so, without the password.
+      await redis.stop();
+      await red.waitForLog(/Redis: .*calls wait until it answers/, 20_000);
+      const flows = await red.request("GET", "/flows");
+      const creds = await red.request("GET", "/credentials/marketo-config/cfg");
+      creds.body.should.containEql({ has_redisUrl: true });
+      for (const text of [red.log(), flows.text, creds.text]) text.should.not.containEql(password);
+    } finally {
+      await red.stop();
+      await emu.stop();
+    }
+  });
+
+  it("Redis unreachable from the start: the action node shows 'waiting for Redis' and Marketo gets no call", async () => {
+    const emu = await startEmulator();
+    const nowhere = `redis://127.0.0.1:${await freePort()}`;
+    try {
+      await helper.load(
+        [marketoConfig, marketoLead],
+        ([
+          { id: "tab", type: "tab", label: "no redis" },
+          { id: "cfg", type: "marketo-config", z: "tab", name: "emulator", endpoint: emu.url, credentialSource: "credentials", callsPerWindow: 100, concurrency: 10, dailyBudget: 50000, batchWindowMs: 20 },
+          { ...editorDefaults("marketo-lead"), id: "lead", type: "marketo-lead", z: "tab", marketo: "cfg", bulkThreshold: 0, wires: [[], []] },
+        ] as FlowNode[]) as unknown as Parameters<typeof helper.load>[1],
+        { cfg: { clientId: emu.clientId, clientSecret: emu.clientSecret, redisUrl: nowhere } },
+      );
+      spied("lead").receive({ payload: { email: "ada@example.com" } });
+      await until(() => /waiting for Redis/.test(lastStatus("lead")?.text ?? ""), "the status 'waiting for Redis'", 10_000);
+      should(emu.stats().callsByRoute["POST /rest/v1/leads.json"] ?? 0).equal(0);
+    } finally {
+      await helper.unload();
+      await emu.stop();
     }
   });
 });

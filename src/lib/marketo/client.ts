@@ -401,7 +401,9 @@ export class MarketoClient extends EventEmitter<MarketoClientEvents> {
     this.flush();
     const deadline = Date.now() + this.o.closeTimeoutMs;
     while (Date.now() < deadline && !this.drained()) {
-      if (this.limiter.state().kind === "quota") break; // nothing will move before midnight
+      // Nothing moves before midnight, or before Redis answers again: what is held stays journaled.
+      const kind = this.limiter.state().kind;
+      if (kind === "quota" || kind === "waiting") break;
       await new Promise<void>((r) => setTimeout(r, 20));
       this.flush();
     }
