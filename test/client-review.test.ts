@@ -153,7 +153,7 @@ describe("client: review regressions", function () {
     fake().acceptToken = () => true;
     fake().on("GET", "/rest/v1/leads/describe2.json", async (req) => {
       const token = String(req.headers.authorization).replace("Bearer ", "");
-      await sleep(100); // every call is on the wire before the first answer
+      await sleep(300); // every call is on the wire before the first answer, even on a loaded machine
       if (stale && token === "tok-1") return { json: failure("601", "Access token invalid") };
       return { json: envelope([{ name: "API Lead" }]) };
     });

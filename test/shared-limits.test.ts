@@ -80,6 +80,38 @@ describe("shared limits: one instance, one set of limits", function () {
     });
   });
 
+  describe("a stalled network", () => {
+    let emu: EmulatorHandle | undefined;
+    afterEach(async () => {
+      await emu?.stop();
+      emu = undefined;
+    });
+
+    it("calls held longer than the window and released together stay within it: a call counts until its answer, not only when sent", async () => {
+      // More slots than calls per window, so only the window can hold calls back.
+      const limits = { callsPerWindow: 5, windowMs: 1000, concurrency: 10 };
+      emu = await startEmulator({ limits });
+      const c = new MarketoClient({ endpoint: emu.url, clientId: emu.clientId, clientSecret: emu.clientSecret, ...limits });
+      try {
+        await c.getLeadsByFilter("email", ["warm@example.com"]); // the token, before the stall
+        await new Promise((r) => setTimeout(r, limits.windowMs + 50));
+        emu.resetStats();
+        emu.pause(); // the network stalls: Marketo sees none of the calls until it resumes
+        const calls = Array.from({ length: 12 }, (_, i) => c.syncLeads([{ email: `stall${i}@example.com` }]));
+        await new Promise((r) => setTimeout(r, 2.5 * limits.windowMs));
+        // Sent by the window's count at send time alone, eight or more would be on the wire by now.
+        emu.resume();
+        const results = (await Promise.all(calls)).flat();
+        results.every((r) => r.ok).should.be.true();
+        const stats = emu.stats();
+        should(stats.answersByCode["606"] ?? 0).equal(0);
+        stats.maxCallsInWindow.should.be.belowOrEqual(limits.callsPerWindow);
+      } finally {
+        await c.close();
+      }
+    });
+  });
+
   describe("across restarts of a real Node-RED", () => {
     let emu: EmulatorHandle | undefined;
     let red: NodeRedProcess | undefined;

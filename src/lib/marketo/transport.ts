@@ -146,7 +146,8 @@ export class Transport {
         });
       }
       if (e.category === "auth") {
-        if (e.code === "401" || e.code === "603") this.o.onAuthState(true);
+        // A role without the right to read the day's usage says nothing about the nodes' calls.
+        if (e.code === "401" || (e.code === "603" && !st.spec?.first)) this.o.onAuthState(true);
         throw e;
       }
       if (e.code === "606" || e.code === "615" || e.code === "429") {

@@ -24,14 +24,24 @@ export class LocalStore implements LimitsStore {
   private day = chicagoDay();
   private calls = 0;
 
-  constructor(private readonly dayFile?: string) {
-    if (dayFile) {
-      try {
-        const saved = JSON.parse(fs.readFileSync(dayFile, "utf8")) as Partial<DayFile>;
-        if (saved.day === this.day && typeof saved.calls === "number" && saved.calls > 0) this.calls = Math.floor(saved.calls);
-      } catch {
-        // No file yet (first start) or unreadable: Marketo's own figure is read at start too.
-      }
+  constructor(private dayFile?: string) {
+    if (dayFile) this.load(dayFile);
+  }
+
+  /** A client that knows the userDir came after one that did not (a Test connection probe). */
+  useDayFile(file: string): void {
+    if (this.dayFile) return;
+    this.dayFile = file;
+    this.load(file);
+    this.save();
+  }
+
+  private load(file: string): void {
+    try {
+      const saved = JSON.parse(fs.readFileSync(file, "utf8")) as Partial<DayFile>;
+      if (saved.day === this.day && typeof saved.calls === "number" && saved.calls > this.calls) this.calls = Math.floor(saved.calls);
+    } catch {
+      // No file yet (first start) or unreadable: Marketo's own figure is read at start too.
     }
   }
 

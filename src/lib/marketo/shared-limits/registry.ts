@@ -20,7 +20,8 @@ interface Entry {
   shared: SharedLimits;
   store: LimitsStore;
   redisUrl?: string;
-  users: number;
+  /** The limits each open client asked for, oldest first: the oldest apply. */
+  users: Array<{ limits: Limits }>;
 }
 
 const byInstance = new Map<string, Entry>();
@@ -53,13 +54,14 @@ export function limitsFor(req: LimitsRequest): { shared: SharedLimits; release: 
       if (!local) {
         local = new LocalStore(req.dayFile);
         localStores.set(req.instance, local);
-      }
+      } else if (req.dayFile) local.useDayFile(req.dayFile);
       store = local;
     }
     const shared = new SharedLimits({ instance: req.instance, store, limits: req.limits, logger: req.logger, ...(storeName ? { storeName } : {}), ...(renewEveryMs ? { renewEveryMs } : {}) });
-    e = { shared, store, users: 0, ...(req.redisUrl ? { redisUrl: req.redisUrl } : {}) };
+    e = { shared, store, users: [], ...(req.redisUrl ? { redisUrl: req.redisUrl } : {}) };
     byInstance.set(req.instance, e);
   } else {
+    if (req.dayFile && e.store instanceof LocalStore) e.store.useDayFile(req.dayFile);
     if (!sameLimits(e.shared.limits, req.limits)) {
       req.logger.warn(`marketo: another config on ${req.instance} set the limits first (${describeLimits(e.shared.limits)}); using them instead of ${describeLimits(req.limits)}`);
     }
@@ -68,15 +70,20 @@ export function limitsFor(req: LimitsRequest): { shared: SharedLimits; release: 
     }
   }
   const entry = e;
-  entry.users++;
+  const user = { limits: req.limits };
+  entry.users.push(user);
   let released = false;
   return {
     shared: entry.shared,
     release: async () => {
       if (released) return;
       released = true;
-      entry.users--;
-      if (entry.users > 0) return;
+      entry.users.splice(entry.users.indexOf(user), 1);
+      // A client that leaves (a Test connection probe, a config removed) stops setting the limits.
+      if (entry.users.length > 0) {
+        entry.shared.setOwnLimits(entry.users[0].limits);
+        return;
+      }
       byInstance.delete(req.instance);
       entry.shared.close();
       await entry.store.close().catch(() => undefined);

@@ -105,6 +105,14 @@ export class SharedLimits {
     this.agreeTimer.unref();
   }
 
+  /** The limits this process asks for (the first of its clients still open names them). */
+  setOwnLimits(l: Limits): void {
+    if (sameLimits(l, this.o.limits)) return;
+    this.o.limits = l;
+    this.agreedOnce = false;
+    this.poke();
+  }
+
   /** Processes configured with different limits: the first stored set wins, the others warn. */
   private async agree(): Promise<void> {
     const mine = this.o.limits;
@@ -207,7 +215,9 @@ export class SharedLimits {
   }
 
   quotaAvailable(): void {
-    if (this.view.kind === "quota" && this.view.reason !== "daily budget used") {
+    // Our own budget is not Marketo's quota: an answer does not lift it.
+    if (this.view.kind === "quota" && this.view.reason === "daily budget used") return;
+    if (this.view.kind === "quota") {
       this.o.logger.info("marketo: daily quota available again");
       void this.o.store.quotaAvailable().catch(() => undefined);
     }
