@@ -77,6 +77,14 @@ describe("shared limits: one instance, one set of limits", function () {
       stats.maxInFlight.should.be.belowOrEqual(1);
       stats.callsByRoute["POST /rest/v1/leads.json"].should.equal(60);
       emu.state().leads.should.have.length(2);
+      // Both configs say which instance they name (the sidebar shows it once, with both).
+      const instanceOf = (id: string) => (helper.getNode(id) as unknown as { instance?: string }).instance;
+      should(instanceOf("cfg-a")).equal(new URL(emu.url).host);
+      should(instanceOf("cfg-b")).equal(instanceOf("cfg-a"));
+      // The day's count is the instance's: both clients report the same figure.
+      const usageOf = (id: string) => (helper.getNode(id) as unknown as { client: { usage(): { callsToday: number } } }).client.usage().callsToday;
+      usageOf("cfg-a").should.equal(usageOf("cfg-b"));
+      usageOf("cfg-a").should.be.aboveOrEqual(60);
     });
   });
 
