@@ -154,9 +154,13 @@ describe("marketo-config node", () => {
       await helper.load(marketoConfig, [], {});
       const res = await helper.request().post("/marketo-config/test").send({ endpoint: emu.url, clientId: "limited", clientSecret: "limited-secret" }).expect(200);
       res.body.ok.should.be.false();
-      res.body.missing.should.eql(["Read-Write Activity", "Read-Write Campaigns", "Read-Write Custom Objects"]);
+      // Read-Only Activity Metadata is not Read-Write: the write probe tells them apart, writing nothing.
+      res.body.missing.should.eql(["Read-Write Activity", "Read-Write Activity Metadata", "Read-Write Campaigns", "Read-Write Custom Objects"]);
       const activity = res.body.permissions.find((p: { permission: string }) => p.permission === "Read-Write Activity");
       activity.should.containDeep({ granted: false, probe: "write", message: "Marketo 603: Access denied" });
+      // Assets are only read: the answer says that only read access was checked.
+      const assets = res.body.permissions.find((p: { permission: string }) => p.permission === "Read-Write Assets");
+      assets.should.containDeep({ granted: true, probe: "read", note: "write access not checked: the nodes only read these" });
     });
 
     it("environment variables: uses them, or names the missing one", async () => {
