@@ -212,12 +212,18 @@ export = function (RED: NodeAPI) {
     });
   }
 
+  // Node-RED encrypts flows_cred.json unless settings.js sets credentialSecret to false: the
+  // dialog says "encrypted" only when that is so.
+  const credentialSecret = (RED.settings as unknown as { credentialSecret?: unknown }).credentialSecret;
   RED.nodes.registerType("marketo-config", MarketoConfigNode as unknown as (this: Node, def: NodeDef) => void, {
     credentials: {
       clientId: { type: "text" },
       clientSecret: { type: "password" },
     },
-  });
+    settings: {
+      marketoConfigCredentialsEncrypted: { value: credentialSecret !== false, exportable: true },
+    },
+  } as never);
 
   // --- Test connection ----------------------------------------------------------------------
 

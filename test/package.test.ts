@@ -97,6 +97,16 @@ describe("package", () => {
     clashes.should.eql([]);
   });
 
+  it("lists the nodes in flow order, in two colours: one for the nodes that shape messages, one for those that call Marketo", () => {
+    Object.keys(nodes).should.eql(["marketo-config", "tag-filter", "field-mapper", "marketo-lead", "status-mapper", ...ACTION_NODES.slice(1), "retry-queue"]);
+    const colour = (type: string): unknown => editorDefinition(type).color;
+    const calling = new Set(ACTION_NODES.map(colour));
+    const shaping = new Set(["tag-filter", "field-mapper", "status-mapper", "retry-queue"].map(colour));
+    calling.size.should.equal(1);
+    shaping.size.should.equal(1);
+    should([...calling][0]).not.equal([...shaping][0]);
+  });
+
   it("uses only the design's eight type names, and has the Marketo nodes", () => {
     const eight = [...ACTION_NODES, "field-mapper", "marketo-config", "retry-queue", "status-mapper", "tag-filter"];
     for (const type of Object.keys(nodes)) eight.should.containEql(type);

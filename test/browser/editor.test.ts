@@ -80,7 +80,7 @@ describe("editor in a real browser (chromium)", function () {
       }),
     ];
     red = await startNodeRed({ flows, credentials: { [CONFIG_ID]: { clientId: emu.clientId, clientSecret: emu.clientSecret } } });
-    ({ browser, page, pageErrors } = await openEditor(red.url, FLOW_TYPES[0]));
+    ({ browser, page, pageErrors } = await openEditor(red.url, FLOW_TYPES[0], { width: 1600, height: 1000 }));
     // The flow is on the canvas once the workspace holds our nodes.
     await page.waitForFunction((id) => !!(window as any).RED.nodes.node(id), nodeId(FLOW_TYPES[0]));
   });
