@@ -149,6 +149,8 @@ describe("editor in a real browser (chromium)", function () {
       // Let the dialog's deferred work (typedInputs, admin-route fetches) run before the picture.
       await page.waitForTimeout(300);
       await page.screenshot({ path: path.join(ARTIFACTS, `${type}.png`) });
+      // The dialog alone, small enough for the README (docs/ keeps a copy of one).
+      await page.locator(".red-ui-tray").last().screenshot({ path: path.join(ARTIFACTS, `${type}-dialog.png`) });
       await closeTrays();
       pageErrors.slice(errorsBefore).should.eql([], `page errors in the ${type} dialog`);
 
