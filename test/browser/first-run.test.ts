@@ -17,6 +17,7 @@ import should from "should";
 import type { Browser, Page } from "playwright-core";
 import { ARTIFACTS, openEditor, requireChromium } from "./chromium";
 import { startEmulator, type EmulatorHandle } from "../../src/emulator";
+import { editorDefaults } from "../helpers/editor-defaults";
 import { startNodeRed, type FlowJson, type NodeRedProcess } from "../helpers/node-red-process";
 
 const ROOT = path.join(__dirname, "..", "..");
@@ -192,6 +193,39 @@ describe("first run in a real browser (chromium): deploy twice, examples importe
     await page.screenshot({ path: path.join(ARTIFACTS, "deploy-twice-after.png") });
     after.filter((s) => s.fill === "red").should.eql([], "no node red after the second Deploy");
     after.map((s) => s.text).join("\n").should.not.match(/config invalid/);
+    pageErrors.should.eql([]);
+  });
+
+  it("a flow saved by 0.1.0 (status: \"Registered\") loads, shows no invalid node, and the next Deploy saves it as programStatus", async () => {
+    const tab = "legacy-tab";
+    const flows: FlowJson = [
+      { id: tab, type: "tab", label: "saved by 0.1.0" },
+      { ...editorDefaults("marketo-config"), id: "legacy-cfg", type: "marketo-config", name: "emulator", endpoint: emu.url },
+      { id: "legacy-note", type: "comment", z: tab, name: "0.1.0 flow", x: 160, y: 40, wires: [] },
+      // As 0.1.0 saved it: the fixed status under `status`, its type under `statusType`.
+      { id: "legacy-ps", type: "marketo-program-status", z: tab, name: "", marketo: "legacy-cfg", program: "1001", programType: "num", status: "Registered", statusType: "str", email: "payload.email", emailType: "msg", createMissing: false, raiseErrors: true, x: 200, y: 120, wires: [[], []] },
+    ];
+    red = await startNodeRed({ flows, credentials: { "legacy-cfg": { clientId: emu.clientId, clientSecret: emu.clientSecret } } });
+    const opened = await openEditor(red.url, FLOW_TYPES[0], VIEWPORT);
+    browser = opened.browser;
+    const page = opened.page;
+    pageErrors = opened.pageErrors;
+    // The editor takes the setting over from the deployed flow, and the node is valid.
+    await page.waitForFunction(() => {
+      const n = (window as any).RED.nodes.node("legacy-ps");
+      return !!n && n.programStatus === "Registered" && n.programStatusType === "str" && n.valid === true;
+    });
+    await page.waitForSelector('[id="legacy-note"] .red-ui-flow-node');
+    await dragNode(page, "legacy-note", 40, 0);
+    await deploy(page, red);
+    const saved = flowsOnDisk(red).get("legacy-ps")!;
+    saved.should.containEql({ programStatus: "Registered", programStatusType: "str" });
+    should(saved.status).be.undefined();
+    // Redeployed, it sets that status.
+    await page.waitForFunction(() => !!(window as any).RED.nodes.node("legacy-ps").status?.text);
+    const shown = await shownStatuses(page, ["marketo-program-status"]);
+    shown[0].fill!.should.not.equal("red", JSON.stringify(shown));
+    await page.screenshot({ path: path.join(ARTIFACTS, "legacy-flow-after-deploy.png") });
     pageErrors.should.eql([]);
   });
 
