@@ -293,6 +293,14 @@ describe("first run in a real browser (chromium): deploy twice, examples importe
       (await page.evaluate((id) => (window as any).RED.nodes.node(id).valid, configId)).should.be.true();
 
       await deploy(page, red);
+      // Node-RED drops the editor's copy of the credentials after a Deploy: the connection stays valid.
+      const stillValid = await page.evaluate((id) => {
+        const R = (window as any).RED;
+        const c = R.nodes.node(id);
+        R.editor.validateNode(c);
+        return c.valid;
+      }, configId);
+      stillValid.should.be.true();
 
       // Events in, as the comment says: the inject nodes, or the webhook for the headless flow.
       const injects = nodes.filter((n) => n.type === "inject" && !n.repeat && !/discard|flush|resubmit/.test(String(n.name)));
