@@ -201,7 +201,19 @@ describe("editor in a real browser (chromium)", function () {
     ok[0].should.match(/Access token obtained/);
     ok.length.should.be.above(1, "a line per permission");
     ok.join("\n").should.match(/Read-Write Person/);
+    // Assets are only read: never "Read-Write Assets ✓" for a probe that cannot tell.
+    ok.join("\n").should.match(/Assets, read access/).and.not.match(/Read-Write Assets/);
     pageErrors.slice(errorsBefore).should.eql([]);
+  });
+
+  it("marketo-config: the Test connection result goes when a value it was run with changes", async () => {
+    await RED((id) => (window as any).RED.editor.editConfig("", "marketo-config", id), CONFIG_ID);
+    await page.waitForSelector("#node-config-input-endpoint", { state: "visible" });
+    await page.click("#marketo-config-test");
+    await page.waitForSelector("#marketo-config-test-result .marketo-config-ok");
+    await page.type("#node-config-input-clientId", "x");
+    (await page.locator("#marketo-config-test-result > div").count()).should.equal(0);
+    await closeTrays();
   });
 
   it("marketo-config: Test connection with a wrong secret reports no token, as an auth failure, without echoing the secret", async () => {
