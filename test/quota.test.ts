@@ -46,7 +46,7 @@ describe("daily quota: pause, say when, resume after the day rolls over", functi
         // A probe every 300 ms instead of every hour, so the test sees the rollover quickly.
         { ...configNode(emu, { batchWindowMs: 20, quotaProbeIntervalMs: 300 }), z: "tab" },
         node("marketo-lead", "n-lead", [["n-status"], ["failed"]]),
-        node("marketo-program-status", "n-status", [["done"], ["failed"]], { program: "1001", programType: "num", status: "Registered", statusType: "str" }),
+        node("marketo-program-status", "n-status", [["done"], ["failed"]], { program: "1001", programType: "num", programStatus: "Registered", programStatusType: "str" }),
         { id: "done", z: "tab", type: "helper" },
         { id: "failed", z: "tab", type: "helper" },
       ],

@@ -117,7 +117,8 @@ export function startActionNode(RED: NodeAPI, node: Node, def: ActionNodeDef, sp
   /** Why nothing can reach Marketo, if so: shown instead of counts, and every record fails with it. */
   const fatal = (): string | undefined => {
     if (!config) return t("noConfig");
-    if (spec.configProblem || config.configError) return t("badConfig");
+    if (config.configError) return config.configStatus ?? t("badConfig");
+    if (spec.configProblem) return t("badConfig");
     return undefined;
   };
 
