@@ -167,6 +167,20 @@ export class CallLimiter {
     this.o.onChange();
   }
 
+  /**
+   * A person asks to try now: the next call goes out as the quota probe without waiting for the
+   * probe interval. False when no quota pause of Marketo's is in force (the package's own daily
+   * budget is not Marketo's to lift).
+   */
+  probeNow(): boolean {
+    if (!this.quota) return false;
+    if (!this.quota.probing) {
+      this.quota.probeAt = Date.now();
+      this.wakeAll();
+    }
+    return true;
+  }
+
   /** Any answer other than 607 proves calls go through again. */
   answered(): void {
     if (this.quota) {
