@@ -63,6 +63,8 @@ export interface ConfigSummary {
   calls: { today: number; dailyBudget: number; total: number; byOperation: OperationFigures[] };
   queuedRecords: number;
   inFlight: number;
+  /** Records this config's nodes wait on Marketo for (live through a quota pause). */
+  backlog: number;
   nodes: NodeFigures[];
   connections: ConnectionEvent[];
 }
@@ -136,6 +138,7 @@ function emptyConfig(c: ConfigView): ConfigSummary {
     calls: { today: 0, dailyBudget: 0, total: 0, byOperation: [] },
     queuedRecords: 0,
     inFlight: 0,
+    backlog: 0,
     nodes: [],
     connections: [],
   };
@@ -205,6 +208,7 @@ export function buildSummary(input: SummaryInput): SidebarSummary {
     // A node of a config that is no longer deployed: its figures have no card to go on.
     if (!s) continue;
     s.nodes.push(f);
+    s.backlog += f.backlog;
     addNode(s, f, input.nodes.get(f.id));
   }
 
