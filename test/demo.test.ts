@@ -4,112 +4,23 @@
  * manager or an IDE sends), and it says when a busy port was replaced. Each demo runs on free
  * ports, so it never meets a developer's own Node-RED on 1880.
  */
-import { spawn, type ChildProcess } from "node:child_process";
-import fs from "node:fs";
-import net from "node:net";
-import path from "node:path";
 import "should";
+import net from "node:net";
+import { alive, commandOf, descendants, freePort, killDemo, refused, startDemo, type Demo } from "./helpers/demo-process";
 import { until } from "./helpers/marketo-flow";
-
-const ROOT = path.resolve(__dirname, "..");
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-/** Pids of every process below `pid`, read from /proc (Linux). */
-function descendants(pid: number): number[] {
-  const parentOf = new Map<number, number>();
-  for (const name of fs.readdirSync("/proc")) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      // "pid (comm) state ppid ...": comm may hold spaces, so read after its closing parenthesis.
-      const stat = fs.readFileSync(`/proc/${name}/stat`, "utf8");
-      parentOf.set(Number(name), Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]));
-    } catch {
-      // The process ended while the list was read.
-    }
-  }
-  const out: number[] = [];
-  const walk = (p: number): void => {
-    for (const [child, parent] of parentOf) {
-      if (parent === p) {
-        out.push(child);
-        walk(child);
-      }
-    }
-  };
-  walk(pid);
-  return out;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.[0] !== "Z";
-  } catch {
-    return false;
-  }
-}
-
-function commandOf(pid: number): string {
-  try {
-    return fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ");
-  } catch {
-    return "";
-  }
-}
-
-interface Demo {
-  child: ChildProcess;
-  /** Every process seen below it while it ran: an orphan is no longer below anything. */
-  seen: Set<number>;
-  out: () => string;
-  exited: Promise<number | null>;
-}
-
-function start(command: string, args: string[], env: Record<string, string>): Demo {
-  const child = spawn(command, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
-  let text = "";
-  child.stdout!.on("data", (c: Buffer) => (text += c.toString("utf8")));
-  child.stderr!.on("data", (c: Buffer) => (text += c.toString("utf8")));
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-  return { child, seen: new Set(), out: () => text, exited };
-}
-
-async function refused(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect(port, "127.0.0.1");
-    s.once("connect", () => {
-      s.destroy();
-      resolve(false);
-    });
-    s.once("error", () => resolve(true));
-  });
-}
 
 describe("npm start (the demo)", function () {
   this.timeout(120_000);
   const started: Demo[] = [];
   afterEach(() => {
     // A failed test must not leave a demo running: end what this suite started, by pid.
-    for (const d of started.splice(0)) {
-      for (const pid of [...descendants(d.child.pid!), ...d.seen]) if (alive(pid)) process.kill(pid, "SIGKILL");
-      if (d.child.exitCode === null) d.child.kill("SIGKILL");
-    }
+    for (const d of started.splice(0)) killDemo(d);
   });
 
   async function runningDemo(command: string, args: string[]): Promise<{ demo: Demo; editor: number; emulator: number; red: number; below: number[] }> {
     const editor = await freePort();
     const emulator = await freePort();
-    const demo = start(command, args, { PORT: String(editor), EMULATOR_PORT: String(emulator) });
+    const demo = startDemo(command, args, { PORT: String(editor), EMULATOR_PORT: String(emulator) });
     started.push(demo);
     await until(() => /events posted [1-9]/.test(demo.out()), `the demo to post events (output so far:\n${demo.out()})`, 90_000);
     const below = descendants(demo.child.pid!);
@@ -152,7 +63,7 @@ describe("npm start (the demo)", function () {
     await new Promise<void>((resolve) => blocker.listen(0, "127.0.0.1", () => resolve()));
     const busy = (blocker.address() as net.AddressInfo).port;
     try {
-      const demo = start(process.execPath, ["scripts/demo.js"], { PORT: String(busy), EMULATOR_PORT: String(await freePort()) });
+      const demo = startDemo(process.execPath, ["scripts/demo.js"], { PORT: String(busy), EMULATOR_PORT: String(await freePort()) });
       started.push(demo);
       await until(() => /Node-RED editor/.test(demo.out()), "the demo's printout", 90_000);
       const m = new RegExp(`Port ${busy} is in use: Node-RED listens on (\\d+) instead`).exec(demo.out());
