@@ -1,7 +1,8 @@
 /**
- * Issue 6, the Marketo sidebar: what the summary makes of the metrics and the configs' clients
- * (unit), and the plugin in a real Node-RED with adminAuth: loaded, its routes behind a token,
- * and its figures matching what the emulator holds after a small flow ran.
+ * The Marketo sidebar: what the summary makes of the metrics and the configs' clients (unit), and
+ * the plugin in a real Node-RED with adminAuth: loaded, its routes behind a token, its figures
+ * matching what the emulator holds after a small flow ran, at most one update a second, the
+ * charts' history, and a quota pause with a live backlog and Try now.
  */
 import "should";
 import { createRequire } from "node:module";

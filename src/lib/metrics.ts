@@ -1,5 +1,5 @@
 /**
- * What the package has done, for the Marketo sidebar (issue 6): records per node and outcome,
+ * What the package has done, for the Marketo sidebar: records per node and outcome,
  * records tag-filter held back, connection events per marketo-config, and a bounded feed of the
  * latest records. Process-wide, in memory: figures since Node-RED started. Marketo's own counters
  * (calls today, per operation, limiter state) come from each config's client, not from here.

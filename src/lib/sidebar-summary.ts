@@ -1,5 +1,5 @@
 /**
- * The figures the Marketo sidebar shows (issue 6), built from the process-wide metrics, what each
+ * The figures the Marketo sidebar shows, built from the process-wide metrics, what each
  * deployed marketo-config's client says of itself, and the retry queues' figures. No Node-RED:
  * src/marketo-sidebar.ts gathers the inputs; this decides what they mean to an operator.
  *
