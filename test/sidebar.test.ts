@@ -262,6 +262,10 @@ describe("sidebar plugin in a real Node-RED", function () {
     const q = await red!.request("GET", "/retry-queue/queue/entries?category=validation", { token });
     q.status.should.equal(200);
     q.body.total.should.equal(1);
+    // Which record, and why: its identity as a person searches for it, and Marketo's own words.
+    q.body.entries[0].record.should.eql({ registration: "R-bad", event: "registration.created" });
+    q.body.entries[0].message.should.be.a.String().and.not.be.empty();
+    q.body.should.containEql({ offset: 0, maxAttempts: 3 });
     // ...and the summary carries the queue's totals too, read from the queue itself.
     const summary = (await red!.request("GET", "/marketo-sidebar/summary", { token })).body as { retry?: { totals: { validation: number; held: number } } };
     summary.retry!.totals.should.containEql({ validation: 1, held: 1 });
