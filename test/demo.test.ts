@@ -27,7 +27,7 @@ describe("npm start (the demo)", function () {
     for (const p of below) demo.seen.add(p);
     // Node-RED renames its process (process.title): "node-red", not the red.js command line.
     const red = below.find((p) => /^node-red\b|node-red\/red\.js/.test(commandOf(p)))!;
-    below.some((p) => /^\S*node scripts\/demo\.js/.test(commandOf(p)) || p === demo.child.pid).should.be.true();
+    [demo.child.pid!, ...below].some((p) => /^\S*node scripts\/demo\.js/.test(commandOf(p))).should.be.true();
     (red > 0).should.be.true();
     return { demo, editor, emulator, red, below };
   }
