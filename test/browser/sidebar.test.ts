@@ -262,6 +262,13 @@ describe("the demo in a real browser at 1600×1000 (chromium)", function () {
     await page.hover("#menu-item-view-menu");
     await page.click("#menu-item-marketo-sidebar");
     await page.waitForSelector(".marketo-sidebar", { state: "visible" });
+    // ...and by the shortcut, from another tab.
+    await page.evaluate(() => (window as any).RED.sidebar.show("info"));
+    await page.waitForSelector(".marketo-sidebar", { state: "hidden" });
+    await page.click("#red-ui-workspace-chart", { position: { x: 1050, y: 820 } }); // empty canvas: keys go to the editor
+    await page.keyboard.press("Control+g");
+    await page.keyboard.press("m");
+    await page.waitForSelector(".marketo-sidebar", { state: "visible" });
     // Three buckets of ten seconds: lines, not dots.
     await page.waitForFunction(
       () => {
