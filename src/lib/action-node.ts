@@ -134,6 +134,7 @@ export function startActionNode(RED: NodeAPI, node: Node, def: ActionNodeDef, sp
     const state: StateEvent = config ? config.clientState() : { state: "ok" };
     counts.queued = book.entries.size;
     node.status(statusFor(state, counts, labels));
+    metrics.backlog(source, def.marketo ?? "", counts.queued);
   };
   const refreshStatus = (): void => {
     if (timer || closed) return;
