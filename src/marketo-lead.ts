@@ -126,7 +126,7 @@ export = function (RED: NodeAPI) {
       const problem = syncRecordProblem(record, settings.lookupField, settings.syncAction);
       if (problem) return invalid(problem);
       const lead = record as Record<string, unknown>;
-      if (bulk && overThreshold(settings.bulkThreshold, client.usage().queuedRecords, bulk.pending)) {
+      if (bulk && overThreshold(settings.bulkThreshold, action.backlog())) {
         bulkClient = client;
         return bulkOutcome(await bulk.submit(lead));
       }

@@ -14,13 +14,14 @@ export const BULK_WINDOW_MS = 2000;
 export const BULK_MAX_ROWS = 50_000;
 
 /**
- * The backlog that decides the switch: records held in the client's batches for this
- * instance (every node of the config, every operation: `usage().queuedRecords`) plus the rows
- * this node already sent to bulk import and has not answered. Counting the latter keeps the
- * switch on while a bulk job runs, so a backlog is not split back into small calls.
+ * The backlog that decides the switch: the records this node has accepted for its operation and
+ * not answered yet (live, waiting in its journal, or in a bulk job), not the whole Marketo
+ * instance's: another node's backlog is no reason to import this node's records. Counting the
+ * rows already in a bulk job keeps the switch on while the job runs, so a backlog is not split
+ * back into small calls.
  */
-export function overThreshold(threshold: number, clientQueued: number, bulkPending: number): boolean {
-  return threshold > 0 && clientQueued + bulkPending > threshold;
+export function overThreshold(threshold: number, backlog: number): boolean {
+  return threshold > 0 && backlog > threshold;
 }
 
 /**

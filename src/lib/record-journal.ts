@@ -1,18 +1,23 @@
 /**
  * The records an action node has accepted but not yet answered, kept on disk so that a redeploy,
- * a restart or a kill -9 does not lose them (issue 5).
+ * a restart or a kill -9 does not lose them.
  *
  * One book per action node id, shared by the instances of that node in this process: after a
  * redeploy, the calls the old instance started may still be on their way, and the new instance
  * passes their answers on instead of sending the records to Marketo a second time.
  *
- * Life of a record: accepted (journaled before it goes anywhere) → running (a call works on it) →
- * answered. The node running it now (the owner) sends the answer and the record leaves the
- * journal. An answer that arrives while no instance runs (closing, redeploying) is journaled
- * with the record and sent by the next owner; a record cut off by a closing client is run again
- * by the next owner.
+ * Life of a record: accepted (journaled before it goes anywhere) → waiting → live (a call works
+ * on it) → answered. Only a bounded number of records are live at once (the owner's `limit`);
+ * the rest wait where they already are, in the journal, as a line on disk and ~20 bytes of
+ * index, and are read back in the order they came as room frees up. Without a journal (no
+ * userDir), or for a record the journal refused, a waiting record is kept in memory as data:
+ * its stored record and message, never a suspended call.
+ *
+ * The node running now (the owner) sends each answer and the record leaves the journal. An
+ * answer that arrives while no instance runs (closing, redeploying) is journaled with the record
+ * and sent by the next owner; a record cut off by a closing client is run again by the next owner.
  */
-import { Journal } from "./journal";
+import { Journal, type IndexCursor } from "./journal";
 import { jsonSafe, jsonSafeMessage } from "./storable";
 
 export interface StoredRecord {
@@ -27,6 +32,8 @@ export interface StoredRecord {
   source?: unknown;
   /** Marketo's answer, kept only when no instance was running to pass it on. */
   answer?: StoredAnswer;
+  /** For a record of an array payload: the key its message's records share (one Catch per message). */
+  group?: string;
 }
 
 export interface StoredAnswer {
@@ -40,15 +47,19 @@ export interface BookEntry {
   readonly stored: StoredRecord;
   /** A call is working on it in this process. */
   running: boolean;
-  /** The instance that accepted it live, and how it answers its own message. */
-  local?: { owner: BookOwner; answer(outcome: StoredAnswer): void };
+  /**
+   * The message the record came in, while this process still holds it: a record that went live
+   * as it arrived, or one waiting in memory. A record read back from the journal has none; its
+   * answer is made from the stored record.
+   */
+  msg?: unknown;
 }
 
 export interface BookOwner {
-  /** An answer for a record this instance did not accept live: send it. */
+  /** A record to send to Marketo now: the owner runs it and settles it in the book. */
+  run(entry: BookEntry): void;
+  /** The answer for a record: send it on and forget the entry. */
   deliver(entry: BookEntry, answer: StoredAnswer): void;
-  /** A record no call is working on: run it. */
-  replay(entry: BookEntry): void;
 }
 
 export interface BookLogger {
@@ -104,20 +115,32 @@ export function messageOf(stored: StoredRecord, msgid: string): Record<string, u
 }
 
 export class RecordBook {
-  readonly entries = new Map<string, BookEntry>();
+  /** Records a call works on (or whose answer is being passed on): at most `limit` while an owner runs. */
+  private readonly live = new Map<string, BookEntry>();
+  /** Waiting records held in memory (no journal, or one that refused them), oldest first. */
+  private memory: BookEntry[] = [];
+  private memoryHead = 0;
+  /** Records just journaled, with their message: taken as they are if there is room at once. */
+  private arriving = new Map<string, BookEntry>();
+  /** Where the next waiting record in the journal is. */
+  private readonly cursor: IndexCursor | undefined;
+  private unanswered: number;
   private owner?: BookOwner;
-  /** The owner's flows have started: it may send answers it did not accept itself. */
+  private limit = Infinity;
+  /** The owner's flows have started: it may run and send what it did not accept itself. */
   private ready = false;
+  private pumping = false;
+  private pumpQueued = false;
   private journalBroken = false;
+  private peak = 0;
 
   constructor(
     readonly file: string | undefined,
     private readonly journal: Journal<StoredRecord> | undefined,
     private readonly logger: BookLogger,
   ) {
-    for (const { id, value } of journal?.recovered() ?? []) {
-      this.entries.set(id, { id, stored: value, running: false });
-    }
+    this.cursor = journal?.cursor();
+    this.unanswered = journal?.size ?? 0;
   }
 
   /** Durable on disk (when a file backs the book). */
@@ -125,74 +148,107 @@ export class RecordBook {
     return this.journal !== undefined;
   }
 
+  /** Records accepted and not answered yet: live, waiting, or answered while no instance ran. */
+  get size(): number {
+    return this.unanswered;
+  }
+
+  /** Records live now (a call works on them): never more than the owner's limit. */
+  get liveCount(): number {
+    return this.live.size;
+  }
+
+  /** The most records live at once so far (the bound at work, for tests and the benchmark). */
+  get peakLive(): number {
+    return this.peak;
+  }
+
+  /** Records on disk now (live ones included). */
+  get journaled(): number {
+    return this.journal?.size ?? 0;
+  }
+
   /**
-   * Journals a record before anything is sent. Resolves with its entry once it is on disk; a
-   * record the journal cannot take (disk full, a value JSON cannot hold) still goes on, in
-   * memory only, with a warning: refusing it would lose it for sure.
+   * Journals a record before anything is sent; resolves once it is on disk. From then on it
+   * waits its turn: it goes live at once with its message when there is room, else it waits in
+   * the journal and its message is let go. A record the journal cannot take (disk full) still
+   * goes on, waiting in memory, with a warning: refusing it would lose it for sure.
    */
-  async accept(stored: StoredRecord, local: BookEntry["local"]): Promise<BookEntry> {
-    const entry: BookEntry = { id: newId(), stored, running: true, local };
-    this.entries.set(entry.id, entry);
+  async accept(stored: StoredRecord, msg: unknown): Promise<void> {
+    const entry: BookEntry = { id: newId(), stored, running: false, msg };
+    this.unanswered++;
     if (this.journal) {
       try {
         await this.journal.put(entry.id, stored);
+        // An input means the flows run: the owner may start what waits.
+        this.ready = this.owner !== undefined;
+        if (!this.live.has(entry.id)) this.arriving.set(entry.id, entry);
+        this.queuePump();
+        return;
       } catch (err) {
         this.warnOnce(`record kept in memory only, not in ${this.file}: ${err instanceof Error ? err.message : String(err)}`);
       }
     }
-    return entry;
+    this.ready = this.owner !== undefined;
+    this.memory.push(entry);
+    this.queuePump();
   }
 
   /** A call finished with this answer. `cutOff`: the client closed under it; nothing was decided. */
   settle(entry: BookEntry, answer: StoredAnswer, cutOff: boolean): void {
     entry.running = false;
-    if (this.entries.get(entry.id) !== entry) return;
+    if (this.live.get(entry.id) !== entry) return;
     const owner = this.owner;
-    if (owner && entry.local?.owner === owner) {
-      entry.local.answer(answer);
-      return;
-    }
     if (owner && this.ready) {
-      if (cutOff) owner.replay(entry);
+      if (cutOff) this.start(owner, entry);
       else owner.deliver(entry, answer);
       return;
     }
-    if (cutOff) return; // still accepted: the owner runs it again once its flows have started
-    entry.stored.answer = answer;
-    entry.local = undefined;
-    this.journal?.put(entry.id, entry.stored).catch((err: unknown) => {
+    // No instance to pass it on: the next owner reads it back from the journal.
+    this.live.delete(entry.id);
+    if (cutOff) {
+      if (!this.journal) this.memory.push(entry);
+      return;
+    }
+    const stored: StoredRecord = { ...entry.stored, answer };
+    if (!this.journal) {
+      this.memory.push({ id: entry.id, stored, running: false });
+      return;
+    }
+    this.journal.put(entry.id, stored).catch((err: unknown) => {
       this.warnOnce(`answer kept in memory only, not in ${this.file}: ${err instanceof Error ? err.message : String(err)}`);
+      this.memory.push({ id: entry.id, stored, running: false });
     });
   }
 
-  /** The answer left the node: the record is done with. */
+  /** The answer left the node: the record is done with, and its room goes to a waiting one. */
   forget(entry: BookEntry): void {
-    if (this.entries.get(entry.id) !== entry) return;
-    this.entries.delete(entry.id);
+    if (this.live.get(entry.id) !== entry) return;
+    this.live.delete(entry.id);
+    this.unanswered--;
     this.journal?.delete(entry.id).catch((err: unknown) => {
       this.warnOnce(`could not remove an answered record from ${this.file}: ${err instanceof Error ? err.message : String(err)}`);
     });
+    this.queuePump();
   }
 
-  /** A new instance of the node takes the book: answers to what it accepts go to it. */
-  claim(owner: BookOwner): void {
+  /** A new instance of the node takes the book, with room for `limit` live records. */
+  claim(owner: BookOwner, limit: number): void {
     this.owner = owner;
+    this.limit = limit;
     this.ready = false;
   }
 
   /**
    * The owner's flows have started, so whatever it sends reaches the nodes after it: answers
-   * kept while no instance ran go out now, records no call works on run again. Calls still
-   * running hand their answers over when they finish.
+   * kept while no instance ran go out, records no call works on run again as room allows.
+   * Calls still running hand their answers over when they finish.
    */
   resume(owner: BookOwner): void {
     if (this.owner !== owner) return;
     this.ready = true;
-    for (const entry of [...this.entries.values()]) {
-      if (entry.running) continue;
-      if (entry.stored.answer) owner.deliver(entry, entry.stored.answer);
-      else owner.replay(entry);
-    }
+    this.cursor?.rewind();
+    this.pump();
   }
 
   /** The instance stops: answers from now on are kept for the next one. */
@@ -202,6 +258,20 @@ export class RecordBook {
     this.ready = false;
   }
 
+  /**
+   * The owner stops for good (the node is deleted, or has no journal to hand over with): every
+   * waiting record is answered now with `answer(entry)`, so none is left behind unanswered.
+   */
+  answerWaiting(owner: BookOwner, answer: (entry: BookEntry) => StoredAnswer): void {
+    if (this.owner !== owner) return;
+    this.limit = 0;
+    for (let entry = this.nextWaiting(); entry; entry = this.nextWaiting()) {
+      this.live.set(entry.id, entry);
+      owner.deliver(entry, entry.stored.answer ?? answer(entry));
+    }
+    this.arriving.clear();
+  }
+
   /** Resolves when everything written so far is on disk. */
   async flush(): Promise<void> {
     await this.journal?.flush().catch(() => undefined);
@@ -209,6 +279,78 @@ export class RecordBook {
 
   async close(): Promise<void> {
     await this.journal?.close().catch(() => undefined);
+  }
+
+  private queuePump(): void {
+    if (this.pumpQueued) return;
+    this.pumpQueued = true;
+    // After every record of this turn is in: those that fit go live with their message.
+    queueMicrotask(() => {
+      this.pumpQueued = false;
+      this.pump();
+    });
+  }
+
+  /** Fills the room below the limit with waiting records, oldest first. */
+  private pump(): void {
+    const owner = this.owner;
+    if (!owner || !this.ready || this.pumping) return;
+    this.pumping = true;
+    try {
+      while (this.live.size < this.limit && this.owner === owner) {
+        const entry = this.nextWaiting();
+        if (!entry) break;
+        this.live.set(entry.id, entry);
+        if (this.live.size > this.peak) this.peak = this.live.size;
+        if (entry.stored.answer) owner.deliver(entry, entry.stored.answer);
+        else this.start(owner, entry);
+      }
+    } finally {
+      this.pumping = false;
+      // Not taken now: they wait in the journal, without their message.
+      this.arriving.clear();
+    }
+  }
+
+  private start(owner: BookOwner, entry: BookEntry): void {
+    entry.running = true;
+    owner.run(entry);
+  }
+
+  /** The next record waiting (not live), from memory first, then from the journal; undefined if none. */
+  private nextWaiting(): BookEntry | undefined {
+    if (this.memoryHead < this.memory.length) {
+      const entry = this.memory[this.memoryHead++];
+      if (this.memoryHead === this.memory.length) {
+        this.memory = [];
+        this.memoryHead = 0;
+      } else if (this.memoryHead > 1024 && this.memoryHead * 2 > this.memory.length) {
+        this.memory = this.memory.slice(this.memoryHead);
+        this.memoryHead = 0;
+      }
+      return entry;
+    }
+    const journal = this.journal;
+    const cursor = this.cursor;
+    if (!journal || !cursor) return undefined;
+    for (let id = cursor.next(); id !== undefined; id = cursor.next()) {
+      if (this.live.has(id)) continue;
+      const arrived = this.arriving.get(id);
+      if (arrived) {
+        this.arriving.delete(id);
+        return arrived;
+      }
+      let stored: StoredRecord | undefined;
+      try {
+        stored = journal.get(id);
+      } catch (err) {
+        // A damaged line: the record cannot be read back, say so and go on with the others.
+        this.logger.warn(`a record could not be read back from ${this.file}: ${err instanceof Error ? err.message : String(err)}`);
+        continue;
+      }
+      if (stored) return { id, stored, running: false };
+    }
+    return undefined;
   }
 
   private warnOnce(message: string): void {
@@ -241,6 +383,11 @@ export function recordBook(file: string | undefined, logger: BookLogger): Record
     books.set(file, book);
   }
   return book;
+}
+
+/** What each book holds now, by journal file: for the benchmark and tests of the live bound. */
+export function recordBookFigures(): Array<{ file: string; size: number; live: number; peakLive: number; journaled: number }> {
+  return [...books.entries()].map(([file, b]) => ({ file, size: b.size, live: b.liveCount, peakLive: b.peakLive, journaled: b.journaled }));
 }
 
 /**
