@@ -74,7 +74,7 @@ const STATUS_INTERVAL_MS = 250;
  * come back, so every call still leaves full at the window limit. A live record costs a few KB
  * (its message, record and call chain): 6,000 are ~20 MB, whatever the backlog.
  */
-export const LIVE_RECORDS = 2 * 10 * 300;
+export const LIVE_RECORDS = 10 * 300;
 /** Node-RED gives a close handler 15 s; answer what can be answered well within that. */
 const CLOSE_WAIT_MS = 12_000;
 
@@ -117,7 +117,7 @@ export function startActionNode(RED: NodeAPI, node: Node, def: ActionNodeDef, sp
   };
 
   const counts: ActionCounts = { sent: 0, failed: 0, queued: 0 };
-  /** Calls running and journal writes not yet done: what close waits for (bounded by the live limit). */
+  /** Calls running: what close waits for (bounded by the live limit). */
   const pending = new Set<Promise<void>>();
   /** Array payloads whose records are not all answered yet: one Catch per message, with the count. */
   const groups = new Map<string, { left: number; total: number; failed: number; first?: { error: RecordErrorInfo; msg: NodeMessage } }>();
@@ -256,13 +256,14 @@ export function startActionNode(RED: NodeAPI, node: Node, def: ActionNodeDef, sp
     // A record that went live as it came runs with its own message; one read back from the
     // journal with the message rebuilt from what was stored.
     run(entry) {
-      const msg = (entry.msg ?? replayMessage(entry.stored, RED.util.generateId())) as NodeMessageInFlow;
+      // A record read back from the journal is its own: its message needs no copy of it.
+      const msg = (entry.msg ?? replayMessage(entry.stored, RED.util.generateId(), !entry.readBack)) as NodeMessageInFlow;
       start(entry, msg);
       refreshStatus();
     },
     deliver(entry, answer) {
       const live = entry.msg as NodeMessageInFlow | undefined;
-      const m = (live ? (entry.stored.many ? answerOfMany(live, entry.stored.index) : live) : messageOf(entry.stored, RED.util.generateId())) as ActionMessage;
+      const m = (live ? (entry.stored.many ? answerOfMany(live, entry.stored.index) : live) : messageOf(entry.stored, RED.util.generateId(), !entry.readBack)) as ActionMessage;
       try {
         emit(m, answer, (out) => node.send(out));
       } finally {
@@ -303,11 +304,10 @@ export function startActionNode(RED: NodeAPI, node: Node, def: ActionNodeDef, sp
       const stored: StoredRecord = { msg: shell, payload: book.durable ? storableValue(record) : record, many, index };
       if (many && Array.isArray(sources)) stored.source = book.durable ? storableValue(sources[index]) : sources[index];
       if (group !== undefined) stored.group = group;
-      const accepted = book.accept(stored, msg).then(() => {
+      // Never rejects: a record the journal refuses waits in memory instead.
+      void book.accept(stored, msg).then(() => {
         if (--left === 0) done();
       });
-      const tracked = accepted.finally(() => pending.delete(tracked));
-      pending.add(tracked);
     });
   });
 

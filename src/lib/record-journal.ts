@@ -53,6 +53,8 @@ export interface BookEntry {
    * answer is made from the stored record.
    */
   msg?: unknown;
+  /** Read back from the journal: its stored record is its own, not shared with another. */
+  readBack?: boolean;
 }
 
 export interface BookOwner {
@@ -93,8 +95,8 @@ export function storableValue(value: unknown): unknown {
  * (and a parallel msg.source) reduced to a sparse array holding only this record, so the nodes
  * read it exactly as they would have.
  */
-export function replayMessage(stored: StoredRecord, msgid: string): Record<string, unknown> {
-  const msg = messageOf(stored, msgid);
+export function replayMessage(stored: StoredRecord, msgid: string, copy = true): Record<string, unknown> {
+  const msg = messageOf(stored, msgid, copy);
   if (!stored.many) return msg;
   const payload: unknown[] = [];
   payload[stored.index] = msg.payload;
@@ -107,10 +109,15 @@ export function replayMessage(stored: StoredRecord, msgid: string): Record<strin
   return msg;
 }
 
-/** The answer message for a stored record, shaped as a live answer is: the record as its payload. */
-export function messageOf(stored: StoredRecord, msgid: string): Record<string, unknown> {
-  const msg: Record<string, unknown> = { ...structuredClone(stored.msg), _msgid: msgid, payload: structuredClone(stored.payload) };
-  if (stored.many && "source" in stored) msg.source = structuredClone(stored.source);
+/**
+ * The answer message for a stored record, shaped as a live answer is: the record as its payload.
+ * `copy` false: the stored record was just read back from the journal and is this message's
+ * alone (a shell in memory is shared by the records of its message, so it is copied).
+ */
+export function messageOf(stored: StoredRecord, msgid: string, copy = true): Record<string, unknown> {
+  const own = <T>(v: T): T => (copy ? structuredClone(v) : v);
+  const msg: Record<string, unknown> = { ...own(stored.msg), _msgid: msgid, payload: own(stored.payload) };
+  if (stored.many && "source" in stored) msg.source = own(stored.source);
   return msg;
 }
 
@@ -174,24 +181,30 @@ export class RecordBook {
    * the journal and its message is let go. A record the journal cannot take (disk full) still
    * goes on, waiting in memory, with a warning: refusing it would lose it for sure.
    */
-  async accept(stored: StoredRecord, msg: unknown): Promise<void> {
+  accept(stored: StoredRecord, msg: unknown): Promise<void> {
     const entry: BookEntry = { id: newId(), stored, running: false, msg };
     this.unanswered++;
-    if (this.journal) {
-      try {
-        await this.journal.put(entry.id, stored);
+    const waitInMemory = (): void => {
+      this.ready = this.owner !== undefined;
+      this.memory.push(entry);
+      this.queuePump();
+    };
+    if (!this.journal) {
+      waitInMemory();
+      return Promise.resolve();
+    }
+    return this.journal.put(entry.id, stored).then(
+      () => {
         // An input means the flows run: the owner may start what waits.
         this.ready = this.owner !== undefined;
         if (!this.live.has(entry.id)) this.arriving.set(entry.id, entry);
         this.queuePump();
-        return;
-      } catch (err) {
+      },
+      (err: unknown) => {
         this.warnOnce(`record kept in memory only, not in ${this.file}: ${err instanceof Error ? err.message : String(err)}`);
-      }
-    }
-    this.ready = this.owner !== undefined;
-    this.memory.push(entry);
-    this.queuePump();
+        waitInMemory();
+      },
+    );
   }
 
   /** A call finished with this answer. `cutOff`: the client closed under it; nothing was decided. */
@@ -348,7 +361,7 @@ export class RecordBook {
         this.logger.warn(`a record could not be read back from ${this.file}: ${err instanceof Error ? err.message : String(err)}`);
         continue;
       }
-      if (stored) return { id, stored, running: false };
+      if (stored) return { id, stored, running: false, readBack: true };
     }
     return undefined;
   }
