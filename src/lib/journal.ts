@@ -63,9 +63,6 @@ function hex8(n: number): string {
   return n.toString(16).padStart(8, "0");
 }
 
-function line(json: string): string {
-  return `${hex8(crc32(json))} ${json}\n`;
-}
 
 /** The changes of one turn, last word per id, sharing one write and one promise. */
 interface Group {
@@ -91,6 +88,23 @@ function syncFolder(dir: string): void {
     fs.fsyncSync(fd);
   } finally {
     fs.closeSync(fd);
+  }
+}
+
+/** A group that could not be written; it still holds what each put of it would have stored. */
+export class JournalWriteError extends Error {
+  constructor(
+    message: string,
+    private readonly ops: Map<string, string | null>,
+    cause: unknown,
+  ) {
+    super(message, { cause });
+  }
+
+  /** The value a put of this group would have stored for `id`, so the caller need not keep its own copy. */
+  unsaved<V>(id: string): V | undefined {
+    const json = this.ops.get(id);
+    return json ? (JSON.parse(json) as { v: V }).v : undefined;
   }
 }
 
@@ -395,14 +409,18 @@ export class Journal<V = unknown> {
     if (!group) return;
     this.group = undefined;
 
-    const texts: string[] = [];
+    const jsons: string[] = [];
     const lengths: number[] = [];
     const ids: string[] = [];
     const puts: boolean[] = [];
+    let total = 0;
     const add = (id: string, json: string | null): void => {
-      const text = line(json ?? JSON.stringify({ d: id }));
-      texts.push(text);
-      lengths.push(Buffer.byteLength(text));
+      const body = json ?? JSON.stringify({ d: id });
+      // "<crc hex8> " + json + newline
+      const n = Buffer.byteLength(body) + 10;
+      jsons.push(body);
+      lengths.push(n);
+      total += n;
       ids.push(id);
       puts.push(json !== null);
     };
@@ -410,7 +428,7 @@ export class Journal<V = unknown> {
       if (group.reput.has(id) && this.index.has(id)) add(id, null);
       add(id, json);
     }
-    if (texts.length === 0) {
+    if (jsons.length === 0) {
       group.resolve();
       return;
     }
@@ -421,7 +439,17 @@ export class Journal<V = unknown> {
         fs.ftruncateSync(this.fd, start);
         this.truncatePending = false;
       }
-      const data = Buffer.from(texts.join(""), "utf8");
+      // Each line is written straight into one buffer: no joined string of the whole group.
+      const data = Buffer.allocUnsafe(total);
+      let at = 0;
+      for (let i = 0; i < jsons.length; i++) {
+        const end = at + lengths[i];
+        data.write(jsons[i], at + 9, "utf8");
+        data.write(hex8(crc32(data.subarray(at + 9, end - 1))), at, "latin1");
+        data[at + 8] = 0x20;
+        data[end - 1] = NEWLINE;
+        at = end;
+      }
       let written = 0;
       while (written < data.length) {
         written += fs.writeSync(this.fd, data, written, data.length - written, start + written);
@@ -438,7 +466,7 @@ export class Journal<V = unknown> {
       } catch {
         this.truncatePending = true;
       }
-      const failure = new Error(`journal ${this.file}: ${texts.length} change(s) not saved: ${message(err)}`, { cause: err });
+      const failure = new JournalWriteError(`journal ${this.file}: ${jsons.length} change(s) not saved: ${message(err)}`, group.ops, err);
       this.logger.warn(failure.message);
       group.reject(failure);
       return;

@@ -17,7 +17,7 @@
  * answer that arrives while no instance runs (closing, redeploying) is journaled with the record
  * and sent by the next owner; a record cut off by a closing client is run again by the next owner.
  */
-import { Journal, type IndexCursor } from "./journal";
+import { Journal, JournalWriteError, type IndexCursor } from "./journal";
 import { jsonSafe, jsonSafeMessage } from "./storable";
 
 export interface StoredRecord {
@@ -140,6 +140,8 @@ export class RecordBook {
   private pumpQueued = false;
   private journalBroken = false;
   private peak = 0;
+  /** Records kept in memory while their journal write is on its way, to go live with their message. */
+  private expected = 0;
 
   constructor(
     readonly file: string | undefined,
@@ -184,27 +186,58 @@ export class RecordBook {
   accept(stored: StoredRecord, msg: unknown): Promise<void> {
     const entry: BookEntry = { id: newId(), stored, running: false, msg };
     this.unanswered++;
-    const waitInMemory = (): void => {
-      this.ready = this.owner !== undefined;
-      this.memory.push(entry);
-      this.queuePump();
-    };
     if (!this.journal) {
-      waitInMemory();
+      this.waitInMemory(entry);
       return Promise.resolve();
     }
-    return this.journal.put(entry.id, stored).then(
-      () => {
-        // An input means the flows run: the owner may start what waits.
-        this.ready = this.owner !== undefined;
-        if (!this.live.has(entry.id)) this.arriving.set(entry.id, entry);
-        this.queuePump();
-      },
-      (err: unknown) => {
-        this.warnOnce(`record kept in memory only, not in ${this.file}: ${err instanceof Error ? err.message : String(err)}`);
-        waitInMemory();
-      },
-    );
+    const put = this.journal.put(entry.id, stored);
+    // Refused at once (a value JSON cannot hold): it waits in memory, nothing to read back.
+    if (!this.journal.has(entry.id)) return put.then(this.written, (err: unknown) => this.refused(entry.id, err, entry, false));
+    // Only a record that may go live as soon as it is on disk is kept meanwhile; the others let
+    // their message and copy go now, and are read back from the journal when their turn comes.
+    if (this.owner && this.live.size + this.expected < this.limit) {
+      this.expected++;
+      return put.then(
+        () => this.arrived(entry),
+        (err: unknown) => this.refused(entry.id, err, entry, true),
+      );
+    }
+    return put.then(this.written, this.refusedLater(entry.id));
+  }
+
+  /** Journaled, after accept kept it: it goes live with its message if there is room still. */
+  private arrived(entry: BookEntry): void {
+    this.expected--;
+    if (!this.live.has(entry.id)) this.arriving.set(entry.id, entry);
+    this.written();
+  }
+
+  /** A record is on disk: an input means the flows run, so the owner may start what waits. */
+  private readonly written = (): void => {
+    this.ready = this.owner !== undefined;
+    this.queuePump();
+  };
+
+  private refusedLater(id: string): (err: unknown) => void {
+    return (err) => this.refused(id, err, undefined, false);
+  }
+
+  /** The journal could not take a record: it waits in memory instead (with a warning), never lost. */
+  private refused(id: string, err: unknown, kept: BookEntry | undefined, expected: boolean): void {
+    if (expected) this.expected--;
+    this.warnOnce(`record kept in memory only, not in ${this.file}: ${err instanceof Error ? err.message : String(err)}`);
+    const stored = kept?.stored ?? (err instanceof JournalWriteError ? err.unsaved<StoredRecord>(id) : undefined);
+    if (!stored) {
+      this.logger.warn(`a record refused by ${this.file} could not be kept: ${err instanceof Error ? err.message : String(err)}`);
+      return;
+    }
+    this.waitInMemory(kept ?? { id, stored, running: false });
+  }
+
+  private waitInMemory(entry: BookEntry): void {
+    this.ready = this.owner !== undefined;
+    this.memory.push(entry);
+    this.queuePump();
   }
 
   /** A call finished with this answer. `cutOff`: the client closed under it; nothing was decided. */
