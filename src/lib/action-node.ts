@@ -13,7 +13,7 @@ import { statusFor, type ActionCounts, type StatusLabels } from "./client-status
 import type { MarketoClient, RecordResult, StateEvent } from "./marketo";
 import { isMarketoConfig, type ConfigUser, type MarketoConfigNode } from "./marketo-config-api";
 import { journalFile } from "./journal-path";
-import { messageOf, recordBook, replayMessage, storableShell, storableValue, type BookEntry, type BookOwner, type StoredAnswer, type StoredRecord } from "./record-journal";
+import { messageOf, recordBook, replayMessage, type BookEntry, type BookOwner, type StoredAnswer, type StoredRecord } from "./record-journal";
 import { reportRetryOutcome } from "./retry-registry";
 import { metrics } from "./metrics";
 
@@ -67,6 +67,7 @@ type Send = (msg: Array<NodeMessage | NodeMessage[] | null>) => void;
 type Done = (err?: Error) => void;
 
 const STATUS_INTERVAL_MS = 250;
+const NO_SOURCE = { has: false };
 /**
  * How many records of one node are live at once (handed to the client, a call chain each); the
  * rest wait in the journal, read back in order as answers make room. Marketo takes 300 records a
@@ -288,7 +289,6 @@ export function startActionNode(RED: NodeAPI, node: Node, def: ActionNodeDef, sp
       return;
     }
     const many = Array.isArray(msg.payload);
-    const shell = book.durable ? storableShell(msg as unknown as Record<string, unknown>, many) : {};
     const sources = (msg as ActionMessage).source;
     let group: string | undefined;
     if (many && raiseErrors) {
@@ -302,11 +302,9 @@ export function startActionNode(RED: NodeAPI, node: Node, def: ActionNodeDef, sp
     // Nothing leaves for Marketo before the record is on disk: what a crash can lose from here
     // on is an answer, never a record.
     records.forEach((record, index) => {
-      const stored: StoredRecord = { msg: shell, payload: book.durable ? storableValue(record) : record, many, index };
-      if (many && Array.isArray(sources)) stored.source = book.durable ? storableValue(sources[index]) : sources[index];
-      if (group !== undefined) stored.group = group;
+      const source = many && Array.isArray(sources) ? { has: true, value: sources[index] } : NO_SOURCE;
       // Never rejects: a record the journal refuses waits in memory instead.
-      void book.accept(stored, msg).then(() => {
+      void book.accept(msg as unknown as Record<string, unknown>, record, index, many, source, group).then(() => {
         if (--left === 0) done();
       });
     });

@@ -201,13 +201,13 @@ export class Journal<V = unknown> {
 
   /** Resolves once the entry is on disk (its group was written and fdatasync'ed). A value that
    *  JSON cannot represent (circular, BigInt) rejects at once with a TypeError and writes nothing. */
-  put(id: string, value: V): Promise<void> {
+  put(id: string, value: V, replacer?: (this: unknown, key: string, value: unknown) => unknown): Promise<void> {
     if (this.closed) return Promise.reject(this.closedError());
     if (typeof id !== "string") return Promise.reject(new TypeError(`journal ${this.file}: an id must be a string`));
     let json: string;
     try {
       // Serialised now: the caller may change the object before the group is written.
-      json = JSON.stringify({ p: id, v: value });
+      json = JSON.stringify({ p: id, v: value }, replacer);
     } catch (err) {
       return Promise.reject(new TypeError(`journal ${this.file}: the value for ${id} cannot be stored as JSON: ${message(err)}`));
     }

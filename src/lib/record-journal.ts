@@ -91,6 +91,32 @@ export function storableValue(value: unknown): unknown {
 }
 
 /**
+ * Writes a stored record whose `msg` is the message itself straight to JSON, leaving out what
+ * storableShell leaves out and writing BigInts as text, with no copy of the message made first.
+ * A cycle still makes JSON.stringify throw; the caller then stores JSON-safe copies instead.
+ */
+function storableReplacer(msg: unknown, many: boolean): (this: unknown, key: string, value: unknown) => unknown {
+  return function (this: unknown, key, value) {
+    if (this === msg && (key === "payload" || key === "req" || key === "res" || key === "_msgid" || (many && key === "source" && Array.isArray(value)))) return undefined;
+    return typeof value === "bigint" ? value.toString() : value;
+  };
+}
+
+/** The stored record of a message's record as JSON-safe copies (a message with a cycle). */
+function storableCopy(msg: Record<string, unknown>, record: unknown, index: number, many: boolean, source: SourceOf, group: string | undefined): StoredRecord {
+  const stored: StoredRecord = { msg: storableShell(msg, many), payload: storableValue(record), many, index };
+  if (source.has) stored.source = storableValue(source.value);
+  if (group !== undefined) stored.group = group;
+  return stored;
+}
+
+/** A record's own event, when its message carries the parallel `msg.source` array. */
+export interface SourceOf {
+  has: boolean;
+  value?: unknown;
+}
+
+/**
  * The message a stored record runs with after a restart: as it came in, with an array payload
  * (and a parallel msg.source) reduced to a sparse array holding only this record, so the nodes
  * read it exactly as they would have.
@@ -183,26 +209,52 @@ export class RecordBook {
    * the journal and its message is let go. A record the journal cannot take (disk full) still
    * goes on, waiting in memory, with a warning: refusing it would lose it for sure.
    */
-  accept(stored: StoredRecord, msg: unknown): Promise<void> {
-    const entry: BookEntry = { id: newId(), stored, running: false, msg };
+  accept(msg: Record<string, unknown>, record: unknown, index: number, many: boolean, source: SourceOf, group: string | undefined): Promise<void> {
+    const id = newId();
     this.unanswered++;
-    if (!this.journal) {
-      this.waitInMemory(entry);
+    const journal = this.journal;
+    if (!journal) {
+      this.waitInMemory(this.entryOf(id, msg, record, index, many, source, group));
       return Promise.resolve();
     }
-    const put = this.journal.put(entry.id, stored);
-    // Refused at once (a value JSON cannot hold): it waits in memory, nothing to read back.
-    if (!this.journal.has(entry.id)) return put.then(this.written, (err: unknown) => this.refused(entry.id, err, entry, false));
-    // Only a record that may go live as soon as it is on disk is kept meanwhile; the others let
-    // their message and copy go now, and are read back from the journal when their turn comes.
-    if (this.owner && this.live.size + this.expected < this.limit) {
+    // Written without copies: objects that outlive the write (until its fdatasync) would teach
+    // V8 to allocate every record's copies straight in the old generation, where a burst of a
+    // million records piles up as garbage until the next full collection.
+    const wire: StoredRecord = { msg, payload: record, many, index };
+    if (source.has) wire.source = source.value;
+    if (group !== undefined) wire.group = group;
+    let put = journal.put(id, wire, storableReplacer(msg, many));
+    if (!journal.has(id)) {
+      // Refused at once: a cycle; JSON-safe copies go instead.
+      put = journal.put(id, storableCopy(msg, record, index, many, source, group));
+      if (!journal.has(id)) {
+        const entry = this.entryOf(id, msg, record, index, many, source, group);
+        return put.then(this.written, (err: unknown) => this.refused(id, err, entry, false));
+      }
+    }
+    // A record goes live as it was read back from the journal, its message rebuilt from what was
+    // stored, so the message itself is let go once it is on disk: messages held for as long as
+    // a record is live would teach V8 to allocate every message of a burst straight in the old
+    // generation. Only a message JSON cannot hold (http-in's req/res, for an http response
+    // node after this one) is kept, if the record may go live as soon as it is on disk.
+    const unstorable = msg.req !== undefined || msg.res !== undefined;
+    if (unstorable && this.owner && this.live.size + this.expected < this.limit) {
       this.expected++;
+      const entry = this.entryOf(id, msg, record, index, many, source, group);
       return put.then(
         () => this.arrived(entry),
-        (err: unknown) => this.refused(entry.id, err, entry, true),
+        (err: unknown) => this.refused(id, err, entry, true),
       );
     }
-    return put.then(this.written, this.refusedLater(entry.id));
+    return put.then(this.written, this.refusedLater(id));
+  }
+
+  /** A record held in memory with its message: its stored form holds the message itself. */
+  private entryOf(id: string, msg: Record<string, unknown>, record: unknown, index: number, many: boolean, source: SourceOf, group: string | undefined): BookEntry {
+    const stored: StoredRecord = { msg, payload: record, many, index };
+    if (source.has) stored.source = source.value;
+    if (group !== undefined) stored.group = group;
+    return { id, stored, running: false, msg };
   }
 
   /** Journaled, after accept kept it: it goes live with its message if there is room still. */
@@ -261,7 +313,9 @@ export class RecordBook {
       this.memory.push({ id: entry.id, stored, running: false });
       return;
     }
-    this.journal.put(entry.id, stored).catch((err: unknown) => {
+    // A record kept with its message is written as accept writes it; one read back is JSON already.
+    const replacer = entry.readBack ? undefined : storableReplacer(stored.msg, stored.many);
+    this.journal.put(entry.id, stored, replacer).catch((err: unknown) => {
       this.warnOnce(`answer kept in memory only, not in ${this.file}: ${err instanceof Error ? err.message : String(err)}`);
       this.memory.push({ id: entry.id, stored, running: false });
     });
