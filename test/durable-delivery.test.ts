@@ -151,14 +151,14 @@ describe("durable delivery in the action nodes", function () {
       { id: "tab", type: "tab", label: "backlog" },
       { ...configNode(emu, { batchWindowMs: 20 }), z: "tab" },
       node("marketo-lead", "n-lead", [["done"], ["failed"]], { bulkThreshold: 0 }),
-      { id: "complete", z: "tab", type: "complete", scope: ["n-lead"], uncaught: false, wires: [["completed"]] },
+      { id: "c-lead", z: "tab", type: "complete", scope: ["n-lead"], uncaught: false, wires: [["completed"]] },
       { id: "completed", z: "tab", type: "helper" },
       { id: "done", z: "tab", type: "helper" },
       { id: "failed", z: "tab", type: "helper" },
     ];
     await helper.load(NODES, flows, credentials(emu));
     const got = collect(["done", "failed", "completed"] as const);
-    const lead = (): ReturnType<typeof recordBookFigures>[number] => recordBookFigures().find((b) => b.file.includes("n-lead"))!;
+    const lead = (): ReturnType<typeof recordBookFigures>[number] => recordBookFigures().find((b) => path.basename(b.file).startsWith("marketo-lead-"))!;
     emu.pause();
     for (let i = 0; i < N; i++) {
       spied("n-lead").receive({ payload: { email: `b${i}@example.com` }, _n: i });
