@@ -19,7 +19,7 @@ import {
   visitorData,
   type LeadNodeProps,
 } from "./lib/lead-action";
-import { BulkCollector, overThreshold } from "./lib/lead-bulk";
+import { BULK_LIVE_RECORDS, BulkCollector, overThreshold } from "./lib/lead-bulk";
 import { resolveLeadId } from "./lib/lead-lookup";
 import type { BulkRowResult, MarketoClient } from "./lib/marketo";
 
@@ -198,6 +198,7 @@ export = function (RED: NodeAPI) {
         return sync(record, ctx);
       },
       close: () => bulk?.close(),
+      ...(bulk ? { liveRecords: BULK_LIVE_RECORDS } : {}),
     });
 
     if (bulk) {

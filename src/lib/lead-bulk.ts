@@ -12,6 +12,13 @@ import { unexpectedFailure } from "./action-outcome";
 export const BULK_WINDOW_MS = 2000;
 /** A window this full starts its jobs at once (the client splits files under 10 MB itself). */
 export const BULK_MAX_ROWS = 50_000;
+/**
+ * Records a marketo-lead node with the bulk switch on keeps live (instead of the action nodes'
+ * 3,000): a bulk job holds its rows until Marketo has imported them, so the live bound is also
+ * the largest job. 20,000 rows make a job worth its status polls, at about 50 MB while a large
+ * backlog is imported; below the threshold the node never holds more than the threshold live.
+ */
+export const BULK_LIVE_RECORDS = 20_000;
 
 /**
  * The backlog that decides the switch: the records this node has accepted for its operation and
