@@ -20,7 +20,8 @@ import {
   type LeadNodeProps,
 } from "./lib/lead-action";
 import { BulkCollector, overThreshold } from "./lib/lead-bulk";
-import { resolveLeadId } from "./lib/lead-lookup";
+import { forEachLead, resolveLeadId } from "./lib/lead-lookup";
+import { metrics } from "./lib/metrics";
 import type { BulkRowResult, MarketoClient } from "./lib/marketo";
 
 interface MarketoLeadDef extends ActionNodeDef, LeadNodeProps {
@@ -159,10 +160,13 @@ export = function (RED: NodeAPI) {
         email: isPlainRecord(record) ? record.email : undefined,
         createMissing: settings.createMissing,
         operation,
+        duplicates: settings.duplicates,
       });
-      if (!lead.ok) return withCampaign({ result: lead.result });
-      const r = await client.triggerCampaignFor(campaignId, lead.leadId, tokens.value.length ? tokens.value : undefined);
-      return withCampaign({ result: r }, lead.leadId);
+      const dup = lead.duplicates ? { marketo: { duplicates: lead.duplicates } } : {};
+      if (lead.duplicates) metrics.duplicateLeads({ id: node.id, type: "marketo-lead", name: def.name || "" });
+      if (!lead.ok) return withCampaign({ result: lead.result, ...dup });
+      const r = await forEachLead(lead.leadIds, (leadId) => client.triggerCampaignFor(campaignId, leadId, tokens.value.length ? tokens.value : undefined));
+      return withCampaign({ result: r, marketo: { ...dup.marketo, ...(lead.leadIds.length > 1 ? { leadIds: lead.leadIds } : {}) } }, lead.leadId);
     }
 
     async function form(record: unknown, msg: NodeMessageInFlow, { client, config }: HandleContext): Promise<Outcome> {

@@ -5,6 +5,7 @@
  */
 import type { CampaignToken, SubmitFormOptions, SyncAction } from "./marketo";
 import { isUnsafeKey } from "./marketo/keys";
+import { DEFAULT_DUPLICATE_POLICY, DUPLICATE_POLICIES, duplicatePolicy, type DuplicatePolicy } from "./lead-lookup";
 
 export type LeadAction = "sync" | "trigger" | "form";
 
@@ -27,6 +28,8 @@ export interface LeadNodeProps {
   createMissing?: boolean | string;
   formId?: string | number;
   programId?: string | number;
+  /** Several leads with the email (trigger): fail, newest, oldest or all. */
+  duplicates?: string;
 }
 
 export interface LeadSettings {
@@ -42,6 +45,8 @@ export interface LeadSettings {
   /** The node's form; `msg.formId` wins over it. */
   formId?: number;
   programId?: number;
+  /** Several leads with the email when a campaign is requested for a lead looked up by email. */
+  duplicates: DuplicatePolicy;
 }
 
 /** A Marketo REST field name (what Sync Leads' lookupField takes). */
@@ -104,7 +109,9 @@ export function parseLeadSettings(p: LeadNodeProps): { settings: LeadSettings; p
     lookupField,
     bulkThreshold,
     createMissing: p.createMissing === true || p.createMissing === "true",
+    duplicates: duplicatePolicy(p.duplicates) ?? DEFAULT_DUPLICATE_POLICY,
   };
+  if (duplicatePolicy(p.duplicates) === undefined) problems.push(`duplicate leads ${describeValue(p.duplicates)} is not one of ${DUPLICATE_POLICIES.join(", ")}`);
   if (!blank(p.partition)) settings.partitionName = String(p.partition).trim();
   if (campaignId !== undefined) settings.campaignId = campaignId;
   if (formId !== undefined) settings.formId = formId;

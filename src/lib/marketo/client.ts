@@ -20,7 +20,7 @@ import {
 import { normaliseEndpoint } from "./endpoint";
 import { MarketoError, clientClosedError } from "./errors";
 import { submitForm } from "./forms";
-import { describeLeads, findLeadIds, getLeadsByFilter, leadKey, syncLeadsOp } from "./leads";
+import { describeLeads, findLeadMatches, getLeadsByFilter, leadKey, syncLeadsOp, type LeadMatch } from "./leads";
 import { CallLimiter } from "./limiter";
 import { resolveOptions, type ResolvedOptions } from "./options";
 import {
@@ -251,11 +251,19 @@ export class MarketoClient extends EventEmitter<MarketoClientEvents> {
    * with a MarketoError when the lookup itself fails.
    */
   async findLeadId(email: string): Promise<number | undefined> {
+    return (await this.findLeads(email))[0]?.id;
+  }
+
+  /**
+   * Every lead that has the email, newest updated first; empty when none has it. Lookups are
+   * batched the same way (300 emails a call). Rejects with a MarketoError when the lookup fails.
+   */
+  async findLeads(email: string): Promise<LeadMatch[]> {
     if (this.closed) throw clientClosedError("getLeadsByFilter");
-    if (typeof email !== "string" || !email.trim()) return undefined;
-    const r = await this.lookupBatcher().submit(email);
+    if (typeof email !== "string" || !email.trim()) return [];
+    const r = (await this.lookupBatcher().submit(email)) as RecordResult & { matches?: LeadMatch[] };
     if (!r.ok) throw r.error ?? clientClosedError("getLeadsByFilter");
-    return r.id;
+    return r.matches ?? [];
   }
 
   /** Sends everything held now instead of waiting for the batch window. */
@@ -496,11 +504,15 @@ export class MarketoClient extends EventEmitter<MarketoClientEvents> {
         maxBatchSize: this.o.maxBatchSize,
         windowMs: this.o.batchWindowMs,
         dispatch: async (seal) => {
-          const r = await findLeadIds(this.ctx, seal);
+          const r = await findLeadMatches(this.ctx, seal);
           if ("error" in r) return { items: r.items, results: failAll(r.items.length, asError(r.error, "getLeadsByFilter")) };
           return {
             items: r.items,
-            results: r.results.map((id): RecordResult => ({ ok: true, status: "unchanged", ...(id !== undefined ? { id } : {}) })),
+            results: r.results.map((matches): RecordResult => {
+              // The matches ride along on the lookup's result: findLeads reads them back.
+              const found: RecordResult & { matches: LeadMatch[] } = { ok: true, status: "unchanged", ...(matches.length ? { id: matches[0].id } : {}), matches };
+              return found;
+            }),
           };
         },
         timers: this.timers,
