@@ -5,6 +5,8 @@
  * src/lib/lead-bulk.ts.
  */
 import type { Node, NodeAPI, NodeMessageInFlow } from "node-red";
+import type { CampaignToken } from "./lib/marketo";
+import { eventRoot } from "./lib/event";
 import { invalidRecord } from "./lib/action-outcome";
 import { startActionNode, type ActionNodeDef, type HandleContext, type Outcome } from "./lib/action-node";
 import {
@@ -25,6 +27,9 @@ import { metrics } from "./lib/metrics";
 import type { BulkRowResult, MarketoClient } from "./lib/marketo";
 
 interface MarketoLeadDef extends ActionNodeDef, LeadNodeProps {
+  /** Where a message names its campaign (default msg.campaignId); blank there: the node's campaign. */
+  campaignFrom?: string;
+  campaignFromType?: string;
   tokens?: string;
   tokensType?: string;
   visitorData?: string;
@@ -51,6 +56,19 @@ export = function (RED: NodeAPI) {
     if (t === "json") {
       const parsed: unknown = JSON.parse(v);
       return () => Promise.resolve(structuredClone(parsed));
+    }
+    if (t === "event") {
+      // The platform event wherever it is now: msg.source once field-mapper has run, else msg.payload.
+      // A missing step reads as missing (the node's value then applies), never as an error.
+      const parts = RED.util.normalisePropertyExpression(v);
+      return (msg) => {
+        let cur: unknown = eventRoot(msg as { payload?: unknown; source?: unknown }).root;
+        for (const p of parts) {
+          if (cur === null || typeof cur !== "object" || !Object.prototype.hasOwnProperty.call(cur, p)) return Promise.resolve(undefined);
+          cur = (cur as Record<string | number, unknown>)[p];
+        }
+        return Promise.resolve(cur);
+      };
     }
     if (t === "msg") RED.util.normalisePropertyExpression(v); // a bad path is a deploy problem, not a per-record one
     return (msg) =>
@@ -80,7 +98,11 @@ export = function (RED: NodeAPI) {
     const tokensProp = def.tokens ?? "tokens";
     const visitorProp = def.visitorData ?? "visitorData";
     const cookieProp = def.cookie ?? "cookie";
-    if (settings.action === "trigger") readTokens = reader("tokens", tokensProp, def.tokensType);
+    const campaignProp = def.campaignFrom ?? "campaignId";
+    const campaignLabel = (def.campaignFromType || "msg") === "event" ? `event.${campaignProp}` : label(campaignProp, def.campaignFromType, "campaignId");
+    let readCampaign = noReader;
+    if (settings.action === "trigger" || settings.campaignAfterSync) readCampaign = reader("campaign id", campaignProp, def.campaignFromType);
+    if (settings.action === "trigger" || settings.campaignAfterSync) readTokens = reader("tokens", tokensProp, def.tokensType);
     if (settings.action === "form") {
       readVisitor = reader("visitor data", visitorProp, def.visitorDataType);
       readCookie = reader("cookie", cookieProp, def.cookieType);
@@ -123,38 +145,71 @@ export = function (RED: NodeAPI) {
       };
     };
 
-    async function sync(record: unknown, { client, config }: HandleContext): Promise<Outcome> {
+    /** The campaign and tokens a record asks for: the message's campaign, else the node's. */
+    async function campaignOf(msg: NodeMessageInFlow): Promise<{ ok: true; campaignId: number; tokens: CampaignToken[] } | { ok: false; outcome: Outcome }> {
+      const rawCampaign = await read(readCampaign, msg, campaignLabel);
+      if (!rawCampaign.ok) return rawCampaign;
+      const campaign = pickId(rawCampaign.value, settings.campaignId, "campaign id", campaignLabel);
+      if (!campaign.ok) return { ok: false, outcome: invalid(campaign.message) };
+      const raw = await read(readTokens, msg, tokensLabel);
+      if (!raw.ok) return { ok: false, outcome: { ...raw.outcome, marketo: { campaignId: campaign.value } } };
+      const tokens = normaliseTokens(raw.value, tokensLabel);
+      if (!tokens.ok) return { ok: false, outcome: { ...invalid(tokens.message), marketo: { campaignId: campaign.value } } };
+      return { ok: true, campaignId: campaign.value, tokens: tokens.value };
+    }
+
+    /**
+     * Create/Update lead, then the campaign request for that lead: the record is done when both
+     * are. The campaign is checked before anything is sent, so a record with none sends nothing.
+     */
+    async function sync(record: unknown, msg: NodeMessageInFlow, ctx: HandleContext): Promise<Outcome> {
+      const { client, config } = ctx;
       const problem = syncRecordProblem(record, settings.lookupField, settings.syncAction);
       if (problem) return invalid(problem);
       const lead = record as Record<string, unknown>;
+      const campaign = settings.campaignAfterSync ? await campaignOf(msg) : undefined;
+      if (campaign && !campaign.ok) return campaign.outcome;
+      let synced: Outcome;
+      let leadId: number | undefined;
       if (bulk && overThreshold(settings.bulkThreshold, client.usage().queuedRecords, bulk.pending)) {
         bulkClient = client;
-        return bulkOutcome(await bulk.submit(lead));
+        synced = bulkOutcome(await bulk.submit(lead));
+        if (campaign && synced.result.ok) {
+          // Bulk import names no lead id: the campaign's lead is looked up by email, as a trigger's is.
+          const found = await resolveLeadId(client, config.leadIds, { email: lead.email, operation: "triggerCampaign", duplicates: settings.duplicates });
+          if (!found.ok) return { result: found.result, marketo: { ...synced.marketo, campaignId: campaign.campaignId, ...(found.duplicates ? { duplicates: found.duplicates } : {}) } };
+          leadId = found.leadId;
+        }
+      } else {
+        const r = await client.syncLead(lead, {
+          action: settings.syncAction,
+          lookupField: settings.lookupField,
+          ...(settings.partitionName ? { partitionName: settings.partitionName } : {}),
+        });
+        if (r.ok && r.id !== undefined) config.leadIds.set(settings.lookupField, lead[settings.lookupField], r.id);
+        synced = { result: r };
+        leadId = r.id;
       }
-      const r = await client.syncLead(lead, {
-        action: settings.syncAction,
-        lookupField: settings.lookupField,
-        ...(settings.partitionName ? { partitionName: settings.partitionName } : {}),
-      });
-      if (r.ok && r.id !== undefined) config.leadIds.set(settings.lookupField, lead[settings.lookupField], r.id);
-      return { result: r };
+      if (!campaign || !synced.result.ok) return synced;
+      if (leadId === undefined) return { result: invalidRecord("Marketo named no lead for the record, so no campaign was requested", "triggerCampaign"), marketo: { ...synced.marketo, campaignId: campaign.campaignId } };
+      const t = await client.triggerCampaignFor(campaign.campaignId, leadId, campaign.tokens.length ? campaign.tokens : undefined);
+      const marketo = { ...synced.marketo, leadId, campaignId: campaign.campaignId, campaign: { status: t.ok ? t.status : "failed", ...(t.requestId ? { requestId: t.requestId } : {}) } };
+      // The sync's status (created/updated) says what happened to the lead; a failed request fails the record.
+      return t.ok ? { result: synced.result, marketo } : { result: t, marketo };
     }
 
     async function trigger(record: unknown, msg: NodeMessageInFlow, { client, config }: HandleContext): Promise<Outcome> {
-      const m = msg as NodeMessageInFlow & { campaignId?: unknown; marketo?: { leadId?: unknown } };
-      const campaign = pickId(m.campaignId, settings.campaignId, "campaign id", "msg.campaignId");
-      if (!campaign.ok) return invalid(campaign.message);
-      const campaignId = campaign.value;
+      const m = msg as NodeMessageInFlow & { marketo?: { leadId?: unknown } };
+      const campaign = await campaignOf(msg);
+      if (!campaign.ok) return campaign.outcome;
+      const campaignId = campaign.campaignId;
       const withCampaign = (o: Outcome, leadId?: number): Outcome => ({ ...o, marketo: { ...o.marketo, campaignId, ...(leadId !== undefined ? { leadId } : {}) } });
       // msg.marketo.leadId names the lead of a one-record message; in an array it would name none.
       const givenLeadId = Array.isArray(msg.payload) ? undefined : m.marketo?.leadId;
       if (givenLeadId === undefined && !isPlainRecord(record)) {
         return withCampaign(invalid(`msg.payload must be a lead record with an email (or set msg.marketo.leadId), got ${describeValue(record)}`));
       }
-      const raw = await read(readTokens, msg, tokensLabel);
-      if (!raw.ok) return withCampaign(raw.outcome);
-      const tokens = normaliseTokens(raw.value, tokensLabel);
-      if (!tokens.ok) return withCampaign(invalid(tokens.message));
+      const tokens = { value: campaign.tokens };
       const lead = await resolveLeadId(client, config.leadIds, {
         leadId: givenLeadId,
         email: isPlainRecord(record) ? record.email : undefined,
@@ -199,7 +254,7 @@ export = function (RED: NodeAPI) {
       handle: (record, msg, ctx) => {
         if (settings.action === "trigger") return trigger(record, msg, ctx);
         if (settings.action === "form") return form(record, msg, ctx);
-        return sync(record, ctx);
+        return sync(record, msg, ctx);
       },
       close: () => bulk?.close(),
     });

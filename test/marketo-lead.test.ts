@@ -157,6 +157,51 @@ describe("marketo-lead node", function () {
       should(emu.stats().callsByRoute["GET /rest/v1/leads.json"]).be.undefined();
     });
 
+    it("the campaign from an event question (Campaign from: event.), else the node's", async () => {
+      emu = await emulator();
+      const trigger = { action: "trigger", campaignId: "2003", campaignFrom: "event.questions.marketoCampaignId", campaignFromType: "event", wires: [["ok"], ["bad"]] };
+      await helper.load([marketoConfig, marketoLead], flow(emu, [{}, trigger]), credentials(emu));
+      const got = collect();
+      send("lead", { payload: { email: "ada@example.com" } });
+      await until(() => got.ok.length === 1, "the lead");
+      // field-mapper put the event in msg.source: the question names the active 2001.
+      send("lead2", { payload: { email: "ada@example.com" }, source: { event: { questions: { marketoCampaignId: "2001" } } } });
+      await until(() => got.ok.length === 2, "triggered from the question");
+      got.ok[1].marketo.should.containDeep({ status: "triggered", campaignId: 2001 });
+      // No question: the node's (inactive) 2003, which Marketo refuses.
+      send("lead2", { payload: { email: "ada@example.com" }, source: { event: {} } });
+      await until(() => got.bad.length === 1, "the node's campaign");
+      got.bad[0].marketo.campaignId.should.equal(2003);
+      send("lead2", { payload: { email: "ada@example.com" }, source: { event: { questions: { marketoCampaignId: "x1" } } } });
+      await until(() => got.bad.length === 2, "a bad question");
+      got.bad[1].marketo.error.message.should.match(/the campaign id "x1" in event\.event\.questions\.marketoCampaignId is not a positive whole number/);
+    });
+
+    it("Create/Update lead then requests the campaign for the synced lead, checking the campaign first", async () => {
+      emu = await emulator();
+      const both = { action: "sync", campaignAfterSync: true, campaignId: "2001", wires: [["ok"], ["bad"]] };
+      await helper.load([marketoConfig, marketoLead], flow(emu, [both, { ...both, campaignId: "" }]), credentials(emu));
+      const got = collect();
+      send("lead", { payload: { email: "new@example.com", firstName: "New" } });
+      await until(() => got.ok.length === 1, "synced and requested");
+      const id = leadByEmail(emu, "new@example.com")!.id;
+      got.ok[0].marketo.should.containDeep({ status: "created", leadId: id, campaignId: 2001, campaign: { status: "triggered" } });
+      const runs = () => (emu!.state() as any).campaigns.campaignRuns as Array<{ campaignId: number; leadIds: number[] }>;
+      runs().should.containDeep([{ campaignId: 2001, leadIds: [id] }]);
+      should(emu.stats().callsByRoute["GET /rest/v1/leads.json"]).be.undefined();
+      // No campaign anywhere: nothing is sent.
+      send("lead2", { payload: { email: "none@example.com" } });
+      await until(() => got.bad.length === 1, "no campaign");
+      got.bad[0].marketo.error.should.containDeep({ category: "validation" });
+      got.bad[0].marketo.error.message.should.match(/no campaign id/);
+      should(leadByEmail(emu, "none@example.com")).be.undefined();
+      // The message's campaign wins; an inactive one fails the record after the sync.
+      send("lead", { payload: { email: "late@example.com" }, campaignId: 2003 });
+      await until(() => got.bad.length === 2, "inactive campaign");
+      should(leadByEmail(emu, "late@example.com")).be.ok();
+      got.bad[1].marketo.should.containDeep({ campaignId: 2003, campaign: { status: "failed" } });
+    });
+
     it("a batch or inactive campaign fails on output 2 with category validation", async () => {
       emu = await emulator();
       await helper.load([marketoConfig, marketoLead], flow(emu, [{ action: "trigger", campaignId: "2003", createMissing: true }]), credentials(emu));

@@ -30,6 +30,8 @@ export interface LeadNodeProps {
   programId?: string | number;
   /** Several leads with the email (trigger): fail, newest, oldest or all. */
   duplicates?: string;
+  /** Create/Update lead: request the campaign for the lead once it is synced. */
+  campaignAfterSync?: boolean | string;
 }
 
 export interface LeadSettings {
@@ -47,6 +49,8 @@ export interface LeadSettings {
   programId?: number;
   /** Several leads with the email when a campaign is requested for a lead looked up by email. */
   duplicates: DuplicatePolicy;
+  /** Create/Update lead also requests the campaign (the message's, else the node's) for the lead. */
+  campaignAfterSync: boolean;
 }
 
 /** A Marketo REST field name (what Sync Leads' lookupField takes). */
@@ -110,6 +114,7 @@ export function parseLeadSettings(p: LeadNodeProps): { settings: LeadSettings; p
     bulkThreshold,
     createMissing: p.createMissing === true || p.createMissing === "true",
     duplicates: duplicatePolicy(p.duplicates) ?? DEFAULT_DUPLICATE_POLICY,
+    campaignAfterSync: action === "sync" && (p.campaignAfterSync === true || p.campaignAfterSync === "true"),
   };
   if (duplicatePolicy(p.duplicates) === undefined) problems.push(`duplicate leads ${describeValue(p.duplicates)} is not one of ${DUPLICATE_POLICIES.join(", ")}`);
   if (!blank(p.partition)) settings.partitionName = String(p.partition).trim();
