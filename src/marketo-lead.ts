@@ -159,6 +159,35 @@ export = function (RED: NodeAPI) {
     }
 
     /**
+     * The fields whose owner is not this flow (field-mapper's "only if blank" / "never overwrite"
+     * rows, in msg.marketo.fieldUpdates): Marketo's values for them are read in the lookup batch
+     * (300 emails a call, only for records that carry such rows) and the fields the policy keeps
+     * are left out of the record. A lead that does not exist yet gets every field.
+     */
+    async function ownFields(lead: Record<string, unknown>, msg: NodeMessageInFlow, client: MarketoClient): Promise<{ ok: true; lead: Record<string, unknown>; kept: string[] } | { ok: false; outcome: Outcome }> {
+      const mk = (msg as { marketo?: unknown }).marketo;
+      const updates = isPlainRecord(mk) ? mk.fieldUpdates : undefined;
+      if (updates === undefined || updates === null) return { ok: true, lead, kept: [] };
+      if (!isPlainRecord(updates)) return { ok: false, outcome: invalid(`msg.marketo.fieldUpdates must be an object of field: "ifBlank" | "never", not ${describeValue(updates)}`) };
+      const fields: string[] = [];
+      for (const [f, p] of Object.entries(updates)) {
+        if (p !== "ifBlank" && p !== "never" && p !== "overwrite") return { ok: false, outcome: invalid(`msg.marketo.fieldUpdates.${f} must be "overwrite", "ifBlank" or "never", not ${describeValue(p)}`) };
+        if (p !== "overwrite" && Object.prototype.hasOwnProperty.call(lead, f)) fields.push(f);
+      }
+      // Nothing to keep, or no existing lead is ever written: no lookup.
+      if (fields.length === 0 || settings.syncAction === "createOnly" || settings.syncAction === "createDuplicate") return { ok: true, lead, kept: [] };
+      if (settings.lookupField !== "email") return { ok: false, outcome: invalid(`fields that are not overwritten (${fields.join(", ")}) need the lookup field email, not ${settings.lookupField}`) };
+      const matches = await client.findLeads(String(lead.email), fields);
+      if (matches.length === 0) return { ok: true, lead, kept: [] };
+      const existing = matches[0].fields ?? {};
+      const kept = fields.filter((f) => updates[f] === "never" || !(existing[f] === undefined || existing[f] === null || (typeof existing[f] === "string" && (existing[f] as string).trim() === "")));
+      if (kept.length === 0) return { ok: true, lead, kept };
+      const out = { ...lead };
+      for (const f of kept) delete out[f];
+      return { ok: true, lead: out, kept };
+    }
+
+    /**
      * Create/Update lead, then the campaign request for that lead: the record is done when both
      * are. The campaign is checked before anything is sent, so a record with none sends nothing.
      */
@@ -166,14 +195,18 @@ export = function (RED: NodeAPI) {
       const { client, config } = ctx;
       const problem = syncRecordProblem(record, settings.lookupField, settings.syncAction);
       if (problem) return invalid(problem);
-      const lead = record as Record<string, unknown>;
       const campaign = settings.campaignAfterSync ? await campaignOf(msg) : undefined;
       if (campaign && !campaign.ok) return campaign.outcome;
+      const owned = await ownFields(record as Record<string, unknown>, msg, client);
+      if (!owned.ok) return owned.outcome;
+      const lead = owned.lead;
+      const keptInfo = owned.kept.length ? { fieldsKept: owned.kept } : {};
+      const withKept = (o: Outcome): Outcome => (owned.kept.length ? { ...o, marketo: { ...o.marketo, ...keptInfo } } : o);
       let synced: Outcome;
       let leadId: number | undefined;
       if (bulk && overThreshold(settings.bulkThreshold, client.usage().queuedRecords, bulk.pending)) {
         bulkClient = client;
-        synced = bulkOutcome(await bulk.submit(lead));
+        synced = withKept(bulkOutcome(await bulk.submit(lead)));
         if (campaign && synced.result.ok) {
           // Bulk import names no lead id: the campaign's lead is looked up by email, as a trigger's is.
           const found = await resolveLeadId(client, config.leadIds, { email: lead.email, operation: "triggerCampaign", duplicates: settings.duplicates });
@@ -187,7 +220,7 @@ export = function (RED: NodeAPI) {
           ...(settings.partitionName ? { partitionName: settings.partitionName } : {}),
         });
         if (r.ok && r.id !== undefined) config.leadIds.set(settings.lookupField, lead[settings.lookupField], r.id);
-        synced = { result: r };
+        synced = withKept({ result: r });
         leadId = r.id;
       }
       if (!campaign || !synced.result.ok) return synced;

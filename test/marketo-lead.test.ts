@@ -120,6 +120,52 @@ describe("marketo-lead node", function () {
     });
   });
 
+  describe("field ownership (msg.marketo.fieldUpdates)", () => {
+    it("keeps what Marketo has for 'never' and for non-blank 'ifBlank' fields, with one lookup per batch", async () => {
+      emu = await emulator();
+      await helper.load([marketoConfig, marketoLead], flow(emu, [{}]), credentials(emu));
+      const got = collect();
+      await config().getClient().syncLeads([{ email: "owned@example.com", company: "Acme", title: "CTO", leadSource: "" }]);
+      const fieldUpdates = { company: "ifBlank", leadSource: "ifBlank", title: "never", firstName: "overwrite" };
+      send("lead", {
+        payload: [
+          { email: "owned@example.com", company: "New Co", leadSource: "Event", title: "Dev", firstName: "Ada" },
+          { email: "fresh@example.com", company: "Fresh Co", leadSource: "Event", title: "Dev" },
+        ],
+        marketo: { fieldUpdates },
+      });
+      await until(() => got.ok.length === 2, "both records");
+      got.bad.should.have.length(0);
+      const owned = leadByEmail(emu, "owned@example.com")!;
+      [owned.company, owned.title, owned.leadSource, owned.firstName].should.eql(["Acme", "CTO", "Event", "Ada"]);
+      const fresh = leadByEmail(emu, "fresh@example.com")!;
+      [fresh.company, fresh.title, fresh.leadSource].should.eql(["Fresh Co", "Dev", "Event"]);
+      const byEmail = Object.fromEntries(got.ok.map((m) => [m.payload.email, m.marketo]));
+      byEmail["owned@example.com"].fieldsKept.should.eql(["company", "title"]);
+      should(byEmail["fresh@example.com"].fieldsKept).be.undefined();
+      // The record in msg.payload is what the flow sent, not what Marketo kept.
+      got.ok.find((m) => m.payload.email === "owned@example.com")!.payload.company.should.equal("New Co");
+      emu.stats().callsByRoute["GET /rest/v1/leads.json"].should.equal(1);
+      // A record without such rows costs no lookup.
+      send("lead", { payload: { email: "plain@example.com", company: "Plain" } });
+      await until(() => got.ok.length === 3, "plain");
+      emu.stats().callsByRoute["GET /rest/v1/leads.json"].should.equal(1);
+    });
+
+    it("refuses a bad policy, and a lookup field other than email", async () => {
+      emu = await emulator();
+      await helper.load([marketoConfig, marketoLead], flow(emu, [{}, { lookupField: "externalId", wires: [["ok"], ["bad"]] }]), credentials(emu));
+      const got = collect();
+      send("lead", { payload: { email: "a@example.com", company: "A" }, marketo: { fieldUpdates: { company: "sometimes" } } });
+      send("lead2", { payload: { email: "b@example.com", externalId: "x-1", company: "B" }, marketo: { fieldUpdates: { company: "never" } } });
+      await until(() => got.bad.length === 2, "two refusals");
+      const messages = got.bad.map((m) => m.marketo.error.message).sort();
+      messages[0].should.match(/need the lookup field email, not externalId/);
+      messages[1].should.match(/fieldUpdates.company must be "overwrite", "ifBlank" or "never"/);
+      leadsIn(emu).should.have.length(0);
+    });
+  });
+
   describe("Trigger campaign", () => {
     it("requests the node's campaign with My Tokens; msg.campaignId wins over the node's", async () => {
       emu = await emulator();

@@ -258,10 +258,10 @@ export class MarketoClient extends EventEmitter<MarketoClientEvents> {
    * Every lead that has the email, newest updated first; empty when none has it. Lookups are
    * batched the same way (300 emails a call). Rejects with a MarketoError when the lookup fails.
    */
-  async findLeads(email: string): Promise<LeadMatch[]> {
+  async findLeads(email: string, fields: readonly string[] = []): Promise<LeadMatch[]> {
     if (this.closed) throw clientClosedError("getLeadsByFilter");
     if (typeof email !== "string" || !email.trim()) return [];
-    const r = (await this.lookupBatcher().submit(email)) as RecordResult & { matches?: LeadMatch[] };
+    const r = (await this.lookupBatcher(fields).submit(email)) as RecordResult & { matches?: LeadMatch[] };
     if (!r.ok) throw r.error ?? clientClosedError("getLeadsByFilter");
     return r.matches ?? [];
   }
@@ -495,8 +495,11 @@ export class MarketoClient extends EventEmitter<MarketoClientEvents> {
     for (const [key, b] of this.batchers) if (b.idle) this.batchers.delete(key);
   }
 
-  private lookupBatcher(): Batcher<string> {
-    const key = "getLeadsByFilter|email";
+  /** One batcher per set of extra fields: lookups asking for the same fields share calls. */
+  private lookupBatcher(fields: readonly string[] = []): Batcher<string> {
+    const extra = [...new Set(fields)].sort();
+    const key = extra.length ? `getLeadsByFilter|email|${extra.join(",")}` : "getLeadsByFilter|email";
+    if (extra.length) this.sweepIdleBatchers();
     let b = this.batchers.get(key) as Batcher<string> | undefined;
     if (!b) {
       b = new Batcher<string>({
@@ -504,7 +507,7 @@ export class MarketoClient extends EventEmitter<MarketoClientEvents> {
         maxBatchSize: this.o.maxBatchSize,
         windowMs: this.o.batchWindowMs,
         dispatch: async (seal) => {
-          const r = await findLeadMatches(this.ctx, seal);
+          const r = await findLeadMatches(this.ctx, seal, extra);
           if ("error" in r) return { items: r.items, results: failAll(r.items.length, asError(r.error, "getLeadsByFilter")) };
           return {
             items: r.items,

@@ -96,6 +96,8 @@ export interface LeadMatch {
   id: number;
   updatedAt?: string;
   createdAt?: string;
+  /** The extra fields the lookup asked for, as Marketo has them (absent: null). */
+  fields?: Record<string, unknown>;
 }
 
 /**
@@ -106,10 +108,11 @@ export interface LeadMatch {
 export async function findLeadMatches(
   ctx: OpContext,
   seal: () => string[],
+  extraFields: readonly string[] = [],
 ): Promise<{ items: string[]; results: LeadMatch[][] } | { items: string[]; error: unknown }> {
   let items: string[] = [];
   let values: string[] = [];
-  const fields = ["id", "email", "updatedAt", "createdAt"];
+  const fields = [...new Set(["id", "email", "updatedAt", "createdAt", ...extraFields])];
   let leads: LeadRecord[];
   let sealed = false;
   try {
@@ -131,7 +134,8 @@ export async function findLeadMatches(
     const id = numberOr(lead.id);
     if (!email || id === undefined) continue;
     const list = byEmail.get(email) ?? [];
-    list.push({ id, ...(lead.updatedAt ? { updatedAt: String(lead.updatedAt) } : {}), ...(lead.createdAt ? { createdAt: String(lead.createdAt) } : {}) });
+    const extra = extraFields.length ? { fields: Object.fromEntries(extraFields.map((f) => [f, lead[f] ?? null])) } : {};
+    list.push({ id, ...(lead.updatedAt ? { updatedAt: String(lead.updatedAt) } : {}), ...(lead.createdAt ? { createdAt: String(lead.createdAt) } : {}), ...extra });
     byEmail.set(email, list);
   }
   for (const list of byEmail.values()) list.sort((a, b) => (newer(a, b) ? -1 : newer(b, a) ? 1 : 0));
