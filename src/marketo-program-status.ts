@@ -166,7 +166,18 @@ export = function (RED: NodeAPI) {
       marketo.leadId = lead.leadId;
       if (lead.leadIds.length > 1) marketo.leadIds = lead.leadIds;
 
-      const result = await forEachLead(lead.leadIds, (leadId) => client.setProgramStatus(program.value, status.value, leadId));
+      // The force flag (status-mapper's "force" backward policy, or msg.marketo.force): Marketo never
+      // moves a member down, so the member is taken out of the program and the status set anew.
+      const mk = isRecord(msg.marketo) ? msg.marketo : undefined;
+      const force = mk !== undefined && (mk.force === true || (isRecord(mk.programStatus) && mk.programStatus.force === true));
+      if (force) marketo.forced = true;
+      const result = await forEachLead(lead.leadIds, async (leadId) => {
+        if (force) {
+          const removed = await client.removeProgramMember(program.value, leadId);
+          if (!removed.ok) return removed;
+        }
+        return client.setProgramStatus(program.value, status.value, leadId);
+      });
       if (!result.ok && result.error?.code === "1025") {
         const info = await channels.get(program.value).catch((): ProgramChannel | undefined => undefined);
         const e = result.error;

@@ -118,6 +118,25 @@ describe("marketo-program-status node", function () {
     got.caught.should.have.length(0);
   });
 
+  it("the force flag moves a status back: the member is removed, then set again", async function () {
+    const got = await load({ program: "1001", programType: "num" });
+    const [id, other] = await leads("back@example.com", "other@example.com");
+    spied("ps").receive({ marketo: mapped("Attended", id), payload: {} });
+    spied("ps").receive({ marketo: mapped("Attended", other), payload: {} });
+    await until(() => got.ok.length === 2, "Attended");
+    spied("ps").receive({ marketo: { ...mapped("Registered", id), programStatus: { name: "Registered", step: 30, success: false, source: "Registered", force: true } }, payload: {} });
+    await until(() => got.ok.length === 3, "forced");
+    got.ok[2].marketo.should.containDeep({ leadId: id, forced: true, status: "created", programStatus: { name: "Registered" } });
+    // Without the flag Marketo keeps the higher status.
+    spied("ps").receive({ marketo: mapped("Registered", other), payload: {} });
+    await until(() => got.ok.length === 4, "not forced");
+    got.ok[3].marketo.status.should.equal("unchanged");
+    should(got.ok[3].marketo.forced).be.undefined();
+    const byLead = Object.fromEntries(members(1001).map((m) => [m.leadId, m.status]));
+    byLead.should.eql({ [id]: "Registered", [other]: "Attended" });
+    stats()["POST /rest/v1/programs/:programId/members/delete.json"].should.equal(1);
+  });
+
   it("1025 names the status, the program, its channel and the channel's statuses, reading them once", async function () {
     const got = await load({ program: "1002", programType: "num" });
     const [a, b] = await leads("x@example.com", "y@example.com");

@@ -102,6 +102,7 @@ const OPERATION_USERS: Array<[string, string[]]> = [
   ["submitForm", ["marketo-lead"]],
   ["syncProgramMemberStatus", ["marketo-program-status"]],
   ["changeLeadProgramStatus", ["marketo-program-status"]],
+  ["deleteProgramMembers", ["marketo-program-status"]],
   ["bulkImportProgramMembers", ["marketo-program-status"]],
   ["getProgram", ["marketo-program-status"]],
   ["getChannel", ["marketo-program-status"]],

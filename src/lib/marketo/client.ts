@@ -30,6 +30,7 @@ import {
   getProgram,
   getProgramByName,
   syncProgramMemberStatusOp,
+  deleteProgramMembersOp,
 } from "./programs";
 import { asError, failAll, sendRecords, sendSealed, type RecordOp } from "./results";
 import { Timers } from "./timers";
@@ -204,6 +205,13 @@ export class MarketoClient extends EventEmitter<MarketoClientEvents> {
     if (bad) return bad;
     const op = syncProgramMemberStatusOp(this.ctx, programId, statusName);
     return this.counted(this.recordBatcher(`pms|${programId}|${statusName}`, op, (id) => String(id)).submit(leadId));
+  }
+
+  /** Takes a lead out of a program (Delete Program Members); batched per program. */
+  removeProgramMember(programId: number, leadId: number): Promise<RecordResult> {
+    const bad = this.rejectInput("deleteProgramMembers", !isId(programId) ? "programId must be a positive integer" : !isId(leadId) ? "leadId must be a positive integer" : undefined);
+    if (bad) return bad;
+    return this.counted(this.recordBatcher(`pmd|${programId}`, deleteProgramMembersOp(this.ctx, programId), (id) => String(id)).submit(leadId));
   }
 
   /** Adds one custom activity; all activities share one batcher (no dedupe key exists). */
