@@ -203,6 +203,20 @@ describe("marketo-lead node", function () {
       should(emu.stats().callsByRoute["GET /rest/v1/leads.json"]).be.undefined();
     });
 
+    it("duplicate leads: oldest created gets the campaign, and msg.marketo names the matches", async () => {
+      emu = await emulator();
+      await helper.load([marketoConfig, marketoLead], flow(emu, [{ action: "trigger", campaignId: "2001", duplicates: "oldest" }]), credentials(emu));
+      const got = collect();
+      const client = config().getClient();
+      const [a] = await client.syncLeads([{ email: "twin@example.com" }], { action: "createDuplicate" });
+      const [b] = await client.syncLeads([{ email: "twin@example.com" }], { action: "createDuplicate" });
+      send("lead", { payload: { email: "twin@example.com" } });
+      await until(() => got.ok.length === 1, "triggered");
+      got.ok[0].marketo.should.containDeep({ leadId: a.id, duplicates: { policy: "oldest", leadIds: [b.id, a.id] } });
+      const runs = (emu.state() as any).campaigns.campaignRuns as Array<{ leadIds: number[] }>;
+      runs.map((r) => r.leadIds).should.eql([[a.id]]);
+    });
+
     it("the campaign from an event question (Campaign from: event.), else the node's", async () => {
       emu = await emulator();
       const trigger = { action: "trigger", campaignId: "2003", campaignFrom: "event.questions.marketoCampaignId", campaignFromType: "event", wires: [["ok"], ["bad"]] };
