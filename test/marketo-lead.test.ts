@@ -350,6 +350,25 @@ describe("marketo-lead node", function () {
     });
   });
 
+  describe("forms by name (dialog routes)", () => {
+    it("lists the forms of the chosen connection and a form's fields; refuses what it cannot answer", async () => {
+      emu = await emulator();
+      await helper.load([marketoConfig, marketoLead], flow(emu, [{ action: "form" }]), credentials(emu));
+      const forms = await helper.request().get("/marketo-lead/forms").query({ config: CONFIG_ID }).expect(200);
+      forms.body.ok.should.be.true();
+      forms.body.forms.should.containDeep([{ name: "Event registration form", status: "approved" }]);
+      const id = forms.body.forms[0].id as number;
+      const fields = await helper.request().get(`/marketo-lead/forms/${id}/fields`).query({ config: CONFIG_ID }).expect(200);
+      fields.body.fields.map((f: { id: string }) => f.id).should.eql(["email", "firstName", "lastName", "company", "title", "phone", "country"]);
+      fields.body.fields[0].should.containDeep({ id: "email", required: true });
+      // An unknown form has no fields (Marketo's 702 "no assets"); a bad id or no connection: validation.
+      (await helper.request().get("/marketo-lead/forms/999/fields").query({ config: CONFIG_ID }).expect(200)).body.fields.should.eql([]);
+      (await helper.request().get("/marketo-lead/forms/x/fields").query({ config: CONFIG_ID }).expect(400)).body.error.category.should.equal("validation");
+      (await helper.request().get("/marketo-lead/forms").query({ config: "nope" }).expect(400)).body.error.message.should.match(/not deployed yet/);
+      emu.stats().callsByRoute["GET /rest/asset/v1/forms.json"].should.equal(1);
+    });
+  });
+
   describe("errors", () => {
     it("a payload that is not a record, and an invalid node setting, are validation failures", async () => {
       emu = await emulator();

@@ -100,6 +100,7 @@ const OPERATION_USERS: Array<[string, string[]]> = [
   ["triggerCampaign", ["marketo-lead"]],
   ["getCampaign", ["marketo-lead"]],
   ["submitForm", ["marketo-lead"]],
+  ["getForm", ["marketo-lead"]],
   ["syncProgramMemberStatus", ["marketo-program-status"]],
   ["changeLeadProgramStatus", ["marketo-program-status"]],
   ["deleteProgramMembers", ["marketo-program-status"]],

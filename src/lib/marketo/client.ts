@@ -20,6 +20,7 @@ import {
 import { normaliseEndpoint } from "./endpoint";
 import { MarketoError, clientClosedError } from "./errors";
 import { submitForm } from "./forms";
+import { getFormFields, getForms, type FormAsset, type FormFieldAsset } from "./form-assets";
 import { describeLeads, findLeadMatches, getLeadsByFilter, leadKey, syncLeadsOp, type LeadMatch } from "./leads";
 import { CallLimiter } from "./limiter";
 import { resolveOptions, type ResolvedOptions } from "./options";
@@ -315,6 +316,14 @@ export class MarketoClient extends EventEmitter<MarketoClientEvents> {
 
   getProgramByName(name: string): Promise<Program | undefined> {
     return this.read("getProgramByName", () => getProgramByName(this.ctx, name));
+  }
+
+  getForms(): Promise<FormAsset[]> {
+    return this.read("getForms", () => getForms(this.ctx));
+  }
+
+  getFormFields(formId: number): Promise<FormFieldAsset[]> {
+    return this.read("getFormFields", () => getFormFields(this.ctx, formId));
   }
 
   getChannels(): Promise<Channel[]> {

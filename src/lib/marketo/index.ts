@@ -21,4 +21,5 @@ export { toCsv, parseCsv, splitCsv, columnsOf } from "./csv";
 export { RowMatcher } from "./bulk";
 export { Batcher, type BatcherOptions } from "./batcher";
 export type { LeadMatch } from "./leads";
+export type { FormAsset, FormFieldAsset } from "./form-assets";
 export type * from "./types";
