@@ -26,6 +26,7 @@ interface FieldMapperDef extends NodeDef {
 
 type MappedMessage = NodeMessageInFlow & {
   source?: unknown;
+  marketo?: unknown;
   filtered?: { rule: string; reason: string; problems: MapOutcome["problems"]; record: MapOutcome["record"] };
 };
 
@@ -96,6 +97,9 @@ export = function (RED: RED) {
     } else {
       for (const w of compiled.mapping.warnings) node.warn(w);
     }
+    // The rows that do not overwrite travel with the record: marketo-lead reads Marketo's values
+    // for those fields before it syncs, and leaves out the ones the policy keeps.
+    const fieldUpdates = compiled.ok && Object.keys(compiled.mapping.updatePolicies).length ? compiled.mapping.updatePolicies : undefined;
 
     let mapped = 0;
     let invalid = 0;
@@ -130,6 +134,10 @@ export = function (RED: RED) {
         // msg.filtered says why a message was rejected; a mapped one must not carry an earlier
         // node's rejection (a tag-filter's, or this node's from a retried message) on.
         if (Object.prototype.hasOwnProperty.call(msg, "filtered")) delete msg.filtered;
+        if (fieldUpdates) {
+          const prev = msg.marketo;
+          msg.marketo = { ...(prev !== null && typeof prev === "object" && !Array.isArray(prev) ? prev : {}), fieldUpdates: { ...fieldUpdates } };
+        }
         mapped++;
         send([msg, null]);
       } else {

@@ -27,7 +27,8 @@ import {
   type ShapeResult,
   type Target,
 } from "./lib/engagement";
-import { resolveLeadId } from "./lib/lead-lookup";
+import { duplicatePolicy, forEachLead, resolveLeadId } from "./lib/lead-lookup";
+import { metrics } from "./lib/metrics";
 import { MarketoError, type MarketoClient } from "./lib/marketo";
 import { isRecord } from "./lib/paths";
 import { readPath } from "./lib/status-ladder";
@@ -46,6 +47,8 @@ interface CustomActivityDef extends ActionNodeDef {
   activityDate?: string;
   activityDateType?: string;
   createMissing?: boolean | string;
+  /** Several leads with the email: fail, newest, oldest or all. */
+  duplicates?: string;
 }
 
 type Read = { ok: true; value: unknown; where: string } | { ok: false; reason: string };
@@ -106,6 +109,8 @@ export = function (RED: NodeAPI) {
     const problems = settingsProblems({ target, activityType: text(def.activityType, DEFAULT_ACTIVITY_TYPE), customObject: text(def.customObject, DEFAULT_CUSTOM_OBJECT), linkField });
     const { fields, problems: fieldProblems } = engagementFields(def.preset, def.fields, target);
     problems.push(...fieldProblems);
+    const duplicates = duplicatePolicy(def.duplicates);
+    if (duplicates === undefined) problems.push(`duplicate leads must be fail, newest, oldest or all, not ${JSON.stringify(def.duplicates)}`);
 
     let readEngagement: Reader | undefined;
     let readEmail: Reader | undefined;
@@ -204,27 +209,40 @@ export = function (RED: NodeAPI) {
         if (!e.ok && (email === undefined || email === null || email === "")) return { result: invalidRecord(`no lead: ${e.reason}`, operation) };
       }
 
-      const lead = (): ReturnType<typeof resolveLeadId> => resolveLeadId(ctx.client, ctx.config.leadIds, { leadId: leadIdIn, email, createMissing, operation });
+      const lead = async (): ReturnType<typeof resolveLeadId> => {
+        const found = await resolveLeadId(ctx.client, ctx.config.leadIds, { leadId: leadIdIn, email, createMissing, operation, ...(duplicates ? { duplicates } : {}) });
+        if (found.duplicates) metrics.duplicateLeads({ id: node.id, type: TYPE, name: def.name || "" });
+        return found;
+      };
+      /** What msg.marketo says about the lead(s): the id, every id with policy "all", the duplicates met. */
+      const leadInfo = (found: Awaited<ReturnType<typeof resolveLeadId>>): Record<string, unknown> =>
+        found.ok
+          ? { leadId: found.leadId, ...(found.leadIds.length > 1 ? { leadIds: found.leadIds } : {}), ...(found.duplicates ? { duplicates: found.duplicates } : {}) }
+          : found.duplicates
+            ? { duplicates: found.duplicates }
+            : {};
 
       // Built before the lead is looked up or created: a record that cannot be sent costs no call.
       if (target === "activity") {
         const built = buildActivity(plan, engagement, { leadId: 0, activityDate: when! });
         if (!built.ok) return { result: invalidRecord(built.message, operation) };
         const found = await lead();
-        if (!found.ok) return { result: found.result };
-        const result = await ctx.client.addCustomActivity({ ...built.record, leadId: found.leadId });
-        return { result, marketo: { leadId: found.leadId, activityTypeId: plan.shape.typeId, activityType: apiName } };
+        if (!found.ok) return { result: found.result, marketo: leadInfo(found) };
+        const result = await forEachLead(found.leadIds, (leadId) => ctx.client.addCustomActivity({ ...built.record, leadId }));
+        return { result, marketo: { ...leadInfo(found), activityTypeId: plan.shape.typeId, activityType: apiName } };
       }
       const built = buildCustomObject(plan, engagement, { leadId: 0 });
       if (!built.ok) return { result: invalidRecord(built.message, operation) };
       const found = await lead();
-      if (!found.ok) return { result: found.result };
-      const result = await ctx.client.syncCustomObject(
-        apiName,
-        { ...built.record, [linkField]: found.leadId },
-        { action: "createOrUpdate", dedupeBy: "dedupeFields", dedupeFields: plan.shape.dedupeFields ?? [] },
+      if (!found.ok) return { result: found.result, marketo: leadInfo(found) };
+      const result = await forEachLead(found.leadIds, (leadId) =>
+        ctx.client.syncCustomObject(
+          apiName,
+          { ...built.record, [linkField]: leadId },
+          { action: "createOrUpdate", dedupeBy: "dedupeFields", dedupeFields: plan.shape.dedupeFields ?? [] },
+        ),
       );
-      return { result, marketo: { leadId: found.leadId, customObject: apiName } };
+      return { result, marketo: { ...leadInfo(found), customObject: apiName } };
     };
 
     const action = startActionNode(RED, node, def, {

@@ -5,6 +5,8 @@
  * src/lib/lead-bulk.ts.
  */
 import type { Node, NodeAPI, NodeMessageInFlow } from "node-red";
+import type { CampaignToken } from "./lib/marketo";
+import { eventRoot } from "./lib/event";
 import { invalidRecord } from "./lib/action-outcome";
 import { startActionNode, type ActionNodeDef, type HandleContext, type Outcome } from "./lib/action-node";
 import {
@@ -15,15 +17,22 @@ import {
   normaliseTokens,
   parseLeadSettings,
   pickId,
+  positiveId,
   syncRecordProblem,
   visitorData,
   type LeadNodeProps,
 } from "./lib/lead-action";
 import { BULK_LIVE_RECORDS, BulkCollector, overThreshold } from "./lib/lead-bulk";
-import { resolveLeadId } from "./lib/lead-lookup";
+import { forEachLead, resolveLeadId } from "./lib/lead-lookup";
+import { metrics } from "./lib/metrics";
+import { isMarketoConfig } from "./lib/marketo-config-api";
+import { MarketoError } from "./lib/marketo";
 import type { BulkRowResult, MarketoClient } from "./lib/marketo";
 
 interface MarketoLeadDef extends ActionNodeDef, LeadNodeProps {
+  /** Where a message names its campaign (default msg.campaignId); blank there: the node's campaign. */
+  campaignFrom?: string;
+  campaignFromType?: string;
   tokens?: string;
   tokensType?: string;
   visitorData?: string;
@@ -50,6 +59,19 @@ export = function (RED: NodeAPI) {
     if (t === "json") {
       const parsed: unknown = JSON.parse(v);
       return () => Promise.resolve(structuredClone(parsed));
+    }
+    if (t === "event") {
+      // The platform event wherever it is now: msg.source once field-mapper has run, else msg.payload.
+      // A missing step reads as missing (the node's value then applies), never as an error.
+      const parts = RED.util.normalisePropertyExpression(v);
+      return (msg) => {
+        let cur: unknown = eventRoot(msg as { payload?: unknown; source?: unknown }).root;
+        for (const p of parts) {
+          if (cur === null || typeof cur !== "object" || !Object.prototype.hasOwnProperty.call(cur, p)) return Promise.resolve(undefined);
+          cur = (cur as Record<string | number, unknown>)[p];
+        }
+        return Promise.resolve(cur);
+      };
     }
     if (t === "msg") RED.util.normalisePropertyExpression(v); // a bad path is a deploy problem, not a per-record one
     return (msg) =>
@@ -79,7 +101,11 @@ export = function (RED: NodeAPI) {
     const tokensProp = def.tokens ?? "tokens";
     const visitorProp = def.visitorData ?? "visitorData";
     const cookieProp = def.cookie ?? "cookie";
-    if (settings.action === "trigger") readTokens = reader("tokens", tokensProp, def.tokensType);
+    const campaignProp = def.campaignFrom ?? "campaignId";
+    const campaignLabel = (def.campaignFromType || "msg") === "event" ? `event.${campaignProp}` : label(campaignProp, def.campaignFromType, "campaignId");
+    let readCampaign = noReader;
+    if (settings.action === "trigger" || settings.campaignAfterSync) readCampaign = reader("campaign id", campaignProp, def.campaignFromType);
+    if (settings.action === "trigger" || settings.campaignAfterSync) readTokens = reader("tokens", tokensProp, def.tokensType);
     if (settings.action === "form") {
       readVisitor = reader("visitor data", visitorProp, def.visitorDataType);
       readCookie = reader("cookie", cookieProp, def.cookieType);
@@ -122,47 +148,116 @@ export = function (RED: NodeAPI) {
       };
     };
 
-    async function sync(record: unknown, { client, config }: HandleContext): Promise<Outcome> {
+    /** The campaign and tokens a record asks for: the message's campaign, else the node's. */
+    async function campaignOf(msg: NodeMessageInFlow): Promise<{ ok: true; campaignId: number; tokens: CampaignToken[] } | { ok: false; outcome: Outcome }> {
+      const rawCampaign = await read(readCampaign, msg, campaignLabel);
+      if (!rawCampaign.ok) return rawCampaign;
+      const campaign = pickId(rawCampaign.value, settings.campaignId, "campaign id", campaignLabel);
+      if (!campaign.ok) return { ok: false, outcome: invalid(campaign.message) };
+      const raw = await read(readTokens, msg, tokensLabel);
+      if (!raw.ok) return { ok: false, outcome: { ...raw.outcome, marketo: { campaignId: campaign.value } } };
+      const tokens = normaliseTokens(raw.value, tokensLabel);
+      if (!tokens.ok) return { ok: false, outcome: { ...invalid(tokens.message), marketo: { campaignId: campaign.value } } };
+      return { ok: true, campaignId: campaign.value, tokens: tokens.value };
+    }
+
+    /**
+     * The fields whose owner is not this flow (field-mapper's "only if blank" / "never overwrite"
+     * rows, in msg.marketo.fieldUpdates): Marketo's values for them are read in the lookup batch
+     * (300 emails a call, only for records that carry such rows) and the fields the policy keeps
+     * are left out of the record. A lead that does not exist yet gets every field.
+     */
+    async function ownFields(lead: Record<string, unknown>, msg: NodeMessageInFlow, client: MarketoClient): Promise<{ ok: true; lead: Record<string, unknown>; kept: string[] } | { ok: false; outcome: Outcome }> {
+      const mk = (msg as { marketo?: unknown }).marketo;
+      const updates = isPlainRecord(mk) ? mk.fieldUpdates : undefined;
+      if (updates === undefined || updates === null) return { ok: true, lead, kept: [] };
+      if (!isPlainRecord(updates)) return { ok: false, outcome: invalid(`msg.marketo.fieldUpdates must be an object of field: "ifBlank" | "never", not ${describeValue(updates)}`) };
+      const fields: string[] = [];
+      for (const [f, p] of Object.entries(updates)) {
+        if (p !== "ifBlank" && p !== "never" && p !== "overwrite") return { ok: false, outcome: invalid(`msg.marketo.fieldUpdates.${f} must be "overwrite", "ifBlank" or "never", not ${describeValue(p)}`) };
+        if (p !== "overwrite" && Object.prototype.hasOwnProperty.call(lead, f)) fields.push(f);
+      }
+      // Nothing to keep, or no existing lead is ever written: no lookup.
+      if (fields.length === 0 || settings.syncAction === "createOnly" || settings.syncAction === "createDuplicate") return { ok: true, lead, kept: [] };
+      if (settings.lookupField !== "email") return { ok: false, outcome: invalid(`fields that are not overwritten (${fields.join(", ")}) need the lookup field email, not ${settings.lookupField}`) };
+      const matches = await client.findLeads(String(lead.email), fields);
+      if (matches.length === 0) return { ok: true, lead, kept: [] };
+      const existing = matches[0].fields ?? {};
+      const kept = fields.filter((f) => updates[f] === "never" || !(existing[f] === undefined || existing[f] === null || (typeof existing[f] === "string" && (existing[f] as string).trim() === "")));
+      if (kept.length === 0) return { ok: true, lead, kept };
+      const out = { ...lead };
+      for (const f of kept) delete out[f];
+      return { ok: true, lead: out, kept };
+    }
+
+    /**
+     * Create/Update lead, then the campaign request for that lead: the record is done when both
+     * are. The campaign is checked before anything is sent, so a record with none sends nothing.
+     */
+    async function sync(record: unknown, msg: NodeMessageInFlow, ctx: HandleContext): Promise<Outcome> {
+      const { client, config } = ctx;
       const problem = syncRecordProblem(record, settings.lookupField, settings.syncAction);
       if (problem) return invalid(problem);
-      const lead = record as Record<string, unknown>;
+      const campaign = settings.campaignAfterSync ? await campaignOf(msg) : undefined;
+      if (campaign && !campaign.ok) return campaign.outcome;
+      const owned = await ownFields(record as Record<string, unknown>, msg, client);
+      if (!owned.ok) return owned.outcome;
+      const lead = owned.lead;
+      const keptInfo = owned.kept.length ? { fieldsKept: owned.kept } : {};
+      const withKept = (o: Outcome): Outcome => (owned.kept.length ? { ...o, marketo: { ...o.marketo, ...keptInfo } } : o);
+      let synced: Outcome;
+      let leadId: number | undefined;
       if (bulk && overThreshold(settings.bulkThreshold, action.backlog())) {
         bulkClient = client;
-        return bulkOutcome(await bulk.submit(lead));
+        synced = withKept(bulkOutcome(await bulk.submit(lead)));
+        if (campaign && synced.result.ok) {
+          // Bulk import names no lead id: the campaign's lead is looked up by email, as a trigger's is.
+          const found = await resolveLeadId(client, config.leadIds, { email: lead.email, operation: "triggerCampaign", duplicates: settings.duplicates });
+          if (!found.ok) return { result: found.result, marketo: { ...synced.marketo, campaignId: campaign.campaignId, ...(found.duplicates ? { duplicates: found.duplicates } : {}) } };
+          leadId = found.leadId;
+        }
+      } else {
+        const r = await client.syncLead(lead, {
+          action: settings.syncAction,
+          lookupField: settings.lookupField,
+          ...(settings.partitionName ? { partitionName: settings.partitionName } : {}),
+        });
+        if (r.ok && r.id !== undefined) config.leadIds.set(settings.lookupField, lead[settings.lookupField], r.id);
+        synced = withKept({ result: r });
+        leadId = r.id;
       }
-      const r = await client.syncLead(lead, {
-        action: settings.syncAction,
-        lookupField: settings.lookupField,
-        ...(settings.partitionName ? { partitionName: settings.partitionName } : {}),
-      });
-      if (r.ok && r.id !== undefined) config.leadIds.set(settings.lookupField, lead[settings.lookupField], r.id);
-      return { result: r };
+      if (!campaign || !synced.result.ok) return synced;
+      if (leadId === undefined) return { result: invalidRecord("Marketo named no lead for the record, so no campaign was requested", "triggerCampaign"), marketo: { ...synced.marketo, campaignId: campaign.campaignId } };
+      const t = await client.triggerCampaignFor(campaign.campaignId, leadId, campaign.tokens.length ? campaign.tokens : undefined);
+      const marketo = { ...synced.marketo, leadId, campaignId: campaign.campaignId, campaign: { status: t.ok ? t.status : "failed", ...(t.requestId ? { requestId: t.requestId } : {}) } };
+      // The sync's status (created/updated) says what happened to the lead; a failed request fails the record.
+      return t.ok ? { result: synced.result, marketo } : { result: t, marketo };
     }
 
     async function trigger(record: unknown, msg: NodeMessageInFlow, { client, config }: HandleContext): Promise<Outcome> {
-      const m = msg as NodeMessageInFlow & { campaignId?: unknown; marketo?: { leadId?: unknown } };
-      const campaign = pickId(m.campaignId, settings.campaignId, "campaign id", "msg.campaignId");
-      if (!campaign.ok) return invalid(campaign.message);
-      const campaignId = campaign.value;
+      const m = msg as NodeMessageInFlow & { marketo?: { leadId?: unknown } };
+      const campaign = await campaignOf(msg);
+      if (!campaign.ok) return campaign.outcome;
+      const campaignId = campaign.campaignId;
       const withCampaign = (o: Outcome, leadId?: number): Outcome => ({ ...o, marketo: { ...o.marketo, campaignId, ...(leadId !== undefined ? { leadId } : {}) } });
       // msg.marketo.leadId names the lead of a one-record message; in an array it would name none.
       const givenLeadId = Array.isArray(msg.payload) ? undefined : m.marketo?.leadId;
       if (givenLeadId === undefined && !isPlainRecord(record)) {
         return withCampaign(invalid(`msg.payload must be a lead record with an email (or set msg.marketo.leadId), got ${describeValue(record)}`));
       }
-      const raw = await read(readTokens, msg, tokensLabel);
-      if (!raw.ok) return withCampaign(raw.outcome);
-      const tokens = normaliseTokens(raw.value, tokensLabel);
-      if (!tokens.ok) return withCampaign(invalid(tokens.message));
+      const tokens = { value: campaign.tokens };
       const lead = await resolveLeadId(client, config.leadIds, {
         leadId: givenLeadId,
         email: isPlainRecord(record) ? record.email : undefined,
         createMissing: settings.createMissing,
         operation,
+        duplicates: settings.duplicates,
       });
-      if (!lead.ok) return withCampaign({ result: lead.result });
-      const r = await client.triggerCampaignFor(campaignId, lead.leadId, tokens.value.length ? tokens.value : undefined);
-      return withCampaign({ result: r }, lead.leadId);
+      const dup = lead.duplicates ? { marketo: { duplicates: lead.duplicates } } : {};
+      if (lead.duplicates) metrics.duplicateLeads({ id: node.id, type: "marketo-lead", name: def.name || "" });
+      if (!lead.ok) return withCampaign({ result: lead.result, ...dup });
+      const r = await forEachLead(lead.leadIds, (leadId) => client.triggerCampaignFor(campaignId, leadId, tokens.value.length ? tokens.value : undefined));
+      return withCampaign({ result: r, marketo: { ...dup.marketo, ...(lead.leadIds.length > 1 ? { leadIds: lead.leadIds } : {}) } }, lead.leadId);
     }
 
     async function form(record: unknown, msg: NodeMessageInFlow, { client, config }: HandleContext): Promise<Outcome> {
@@ -195,7 +290,7 @@ export = function (RED: NodeAPI) {
       handle: (record, msg, ctx) => {
         if (settings.action === "trigger") return trigger(record, msg, ctx);
         if (settings.action === "form") return form(record, msg, ctx);
-        return sync(record, ctx);
+        return sync(record, msg, ctx);
       },
       close: () => bulk?.close(),
       ...(bulk ? { liveRecords: BULK_LIVE_RECORDS } : {}),
@@ -212,4 +307,42 @@ export = function (RED: NodeAPI) {
   }
 
   RED.nodes.registerType("marketo-lead", MarketoLeadNode);
+
+  /**
+   * The dialog's form picker: Get Forms, and Get Form Fields of the chosen one, through a
+   * deployed marketo-config (its shared limits and day count apply). Errors name their category.
+   */
+  const formsClient = (configId: unknown): { ok: true; client: MarketoClient } | { ok: false; message: string } => {
+    const config = typeof configId === "string" && configId ? RED.nodes.getNode(configId) : undefined;
+    if (!configId) return { ok: false, message: "choose a marketo-config first" };
+    if (!isMarketoConfig(config)) return { ok: false, message: "the chosen marketo-config is not deployed yet: deploy it, then pick again" };
+    if (config.configError) return { ok: false, message: config.configError.message };
+    try {
+      return { ok: true, client: config.getClient() };
+    } catch (err) {
+      return { ok: false, message: err instanceof Error ? err.message : String(err) };
+    }
+  };
+  const failed = (res: { status(n: number): { json(b: unknown): void } }, err: unknown): void => {
+    const e = err instanceof MarketoError ? { category: err.category, code: err.code, message: err.message } : { category: "network", message: err instanceof Error ? err.message : String(err) };
+    res.status(200).json({ ok: false, error: e });
+  };
+  RED.httpAdmin.get("/marketo-lead/forms", RED.auth.needsPermission("marketo-lead.read"), (req, res) => {
+    const c = formsClient(req.query.config);
+    if (!c.ok) return void res.status(400).json({ ok: false, error: { category: "validation", message: c.message } });
+    c.client
+      .getForms()
+      .then((forms) => res.json({ ok: true, forms: forms.map((f) => ({ id: f.id, name: f.name, ...(f.status ? { status: f.status } : {}) })) }))
+      .catch((err: unknown) => failed(res, err));
+  });
+  RED.httpAdmin.get("/marketo-lead/forms/:id/fields", RED.auth.needsPermission("marketo-lead.read"), (req, res) => {
+    const c = formsClient(req.query.config);
+    if (!c.ok) return void res.status(400).json({ ok: false, error: { category: "validation", message: c.message } });
+    const id = positiveId(req.params.id);
+    if (id === undefined) return void res.status(400).json({ ok: false, error: { category: "validation", message: `the form id ${JSON.stringify(req.params.id)} is not a positive whole number` } });
+    c.client
+      .getFormFields(id)
+      .then((fields) => res.json({ ok: true, formId: id, fields: fields.map((f) => ({ id: f.id, ...(f.label ? { label: f.label } : {}), ...(f.dataType ? { dataType: f.dataType } : {}), required: f.required === true })) }))
+      .catch((err: unknown) => failed(res, err));
+  });
 };

@@ -6,7 +6,8 @@
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from "node-red";
 import { invalidRecord } from "./lib/action-outcome";
 import { startActionNode, type ActionNodeDef, type Outcome } from "./lib/action-node";
-import { resolveLeadId, toLeadId } from "./lib/lead-lookup";
+import { duplicatePolicy, forEachLead, resolveLeadId, toLeadId } from "./lib/lead-lookup";
+import { metrics } from "./lib/metrics";
 import { MarketoError, type MarketoClient } from "./lib/marketo";
 import { isMarketoConfig, type MarketoConfigNode } from "./lib/marketo-config-api";
 import { eventRoot } from "./lib/event";
@@ -42,6 +43,8 @@ interface ProgramStatusDef extends ActionNodeDef {
   email?: string;
   emailType?: string;
   createMissing?: boolean | string;
+  /** Several leads with the email: fail, newest, oldest or all. */
+  duplicates?: string;
 }
 
 type Message = NodeMessageInFlow & { marketo?: unknown; source?: unknown };
@@ -102,6 +105,8 @@ export = function (RED: NodeAPI) {
     RED.nodes.createNode(this, def);
     const node = this;
     const { settings, problems } = parseSettings(def);
+    const duplicates = duplicatePolicy(def.duplicates);
+    if (duplicates === undefined) problems.push(`duplicate leads must be fail, newest, oldest or all, not ${JSON.stringify(def.duplicates)}`);
 
     let readProgram: ReturnType<typeof makeReader> | undefined;
     let readStatus: ReturnType<typeof makeReader> | undefined;
@@ -152,11 +157,27 @@ export = function (RED: NodeAPI) {
         }
         email = e.ok ? e.value : undefined;
       }
-      const lead = await resolveLeadId(client, config.leadIds, { leadId: givenLead, email, createMissing: settings.createMissing, operation: OPERATION });
+      const lead = await resolveLeadId(client, config.leadIds, { leadId: givenLead, email, createMissing: settings.createMissing, operation: OPERATION, ...(duplicates ? { duplicates } : {}) });
+      if (lead.duplicates) {
+        marketo.duplicates = lead.duplicates;
+        metrics.duplicateLeads({ id: node.id, type: NODE_TYPE, name: def.name || "" });
+      }
       if (!lead.ok) return { result: lead.result, marketo };
       marketo.leadId = lead.leadId;
+      if (lead.leadIds.length > 1) marketo.leadIds = lead.leadIds;
 
-      const result = await client.setProgramStatus(program.value, status.value, lead.leadId);
+      // The force flag (status-mapper's "force" backward policy, or msg.marketo.force): Marketo never
+      // moves a member down, so the member is taken out of the program and the status set anew.
+      const mk = isRecord(msg.marketo) ? msg.marketo : undefined;
+      const force = mk !== undefined && (mk.force === true || (isRecord(mk.programStatus) && mk.programStatus.force === true));
+      if (force) marketo.forced = true;
+      const result = await forEachLead(lead.leadIds, async (leadId) => {
+        if (force) {
+          const removed = await client.removeProgramMember(program.value, leadId);
+          if (!removed.ok) return removed;
+        }
+        return client.setProgramStatus(program.value, status.value, leadId);
+      });
       if (!result.ok && result.error?.code === "1025") {
         const info = await channels.get(program.value).catch((): ProgramChannel | undefined => undefined);
         const e = result.error;

@@ -109,7 +109,7 @@ export = function (RED: NodeAPI) {
     RED.nodes.createNode(this, config);
     const node = this;
 
-    const backward: BackwardPolicy = config.backward === "pass" || config.backward === "error" ? config.backward : "skip";
+    const backward: BackwardPolicy = config.backward === "pass" || config.backward === "error" || config.backward === "force" ? config.backward : "skip";
     const repeat: RepeatPolicy = config.repeat === "skip" ? "skip" : "pass";
     const unknownPolicy: "skip" | "error" = config.unknown === "error" ? "error" : "skip";
     const store = typeof config.store === "string" && config.store.trim() !== "" ? config.store.trim() : undefined;
@@ -267,8 +267,8 @@ export = function (RED: NodeAPI) {
         }
         const target = m.target;
 
-        const out = () => {
-          const ps: MappedStatus = { name: target.name, step: target.step, success: target.success, source: m.source };
+        const out = (force = false) => {
+          const ps: MappedStatus = { name: target.name, step: target.step, success: target.success, source: m.source, ...(force ? { force: true } : {}) };
           if (mk) (mk as Record<string, unknown>).programStatus = ps;
           else (msg as { marketo?: unknown }).marketo = { programStatus: ps };
           // msg.filtered says why a message was rejected; a mapped one must not carry an earlier
@@ -286,8 +286,9 @@ export = function (RED: NodeAPI) {
               out();
               return done();
             }
+            // "force" without a lead cannot know the move is backward: it is refused like skip, never forced blind.
             const why = lr.ok ? `no usable lead key at ${leadWhere ?? readLead!.label}` : lr.reason;
-            return reject(msg, send, done, { rule: "no-lead", reason: `${why}; cannot check for a backward move` }, backward);
+            return reject(msg, send, done, { rule: "no-lead", reason: `${why}; cannot check for a backward move` }, backward === "force" ? "skip" : backward);
           }
           const key = memoryKey(lead, program);
           const last = memory.get(key);
@@ -300,10 +301,12 @@ export = function (RED: NodeAPI) {
                 : { rule: "unchanged", reason: unchangedReason(target, program) };
             return reject(msg, send, done, filtered, decision);
           }
-          out();
+          const forced = move === "backward" && backward === "force";
+          out(forced);
           // Recorded only once the message has gone out on output 1. A backward move sent under
           // the "pass" policy is not recorded: Marketo skips it, so the member stays where it was.
-          if (move !== "backward") memory.set(key, target);
+          // A forced one is: the program status node takes the member out and sets it again.
+          if (move !== "backward" || forced) memory.set(key, target);
           schedulePersist();
           done();
         });

@@ -76,6 +76,21 @@ describe("field-mapper node", () => {
     await until(() => got.ok.length === 1, "output 1");
   });
 
+  it("rows that do not overwrite travel in msg.marketo.fieldUpdates, beside what msg.marketo held", async () => {
+    const owned = rows().map((r) => (r.target === "company" ? { ...r, update: "ifBlank" as const } : r.target === "registrationCode" ? { ...r, update: "never" as const } : r));
+    await helper.load(fieldMapper, flow({ rows: owned }));
+    const got = collect();
+    helper.getNode("m").receive({ ...fixture("kaltura-events.json")[0], marketo: { programStatus: { name: "Registered" } } });
+    await until(() => got.ok.length === 1, "output 1");
+    should(got.ok[0].marketo).eql({ programStatus: { name: "Registered" }, fieldUpdates: { company: "ifBlank", registrationCode: "never" } });
+    await helper.unload();
+    await helper.load(fieldMapper, flow());
+    const plain = collect();
+    helper.getNode("m").receive(fixture("kaltura-events.json")[0]);
+    await until(() => plain.ok.length === 1, "output 1");
+    should(plain.ok[0].marketo).be.undefined();
+  });
+
   it("maps the Kaltura and Certain samples to clean records on output 1, keeping the original in msg.source", async () => {
     await helper.load(fieldMapper, flow({ targetFields: BUILTIN_TARGET_FIELDS }));
     const got = collect();

@@ -472,3 +472,13 @@ describe("field-mapping: fixtures with the default rows", () => {
     for (const f of [...kaltura, ...certain]) should(mapSync(m, f).problems).eql([], JSON.stringify(f).slice(0, 80));
   });
 });
+
+describe("field-mapping: update policies", () => {
+  it("lists the rows that do not overwrite, and refuses a bad policy or one on the email", () => {
+    const m = compile([row("email", "payload.profile.email"), row("company", "payload.profile.company", { update: "ifBlank" }), row("title", "payload.profile.title", { update: "never" }), row("firstName", "payload.profile.firstName", { update: "overwrite" })]);
+    m.updatePolicies.should.eql({ company: "ifBlank", title: "never" });
+    compile([row("email", "payload.profile.email")]).updatePolicies.should.eql({});
+    errorsOf([row("email", "payload.profile.email"), row("company", "payload.profile.company", { update: "sometimes" as never })])[0].should.match(/row 2 \(company\): update must be one of overwrite, ifBlank, never/);
+    errorsOf([row("email", "payload.profile.email", { update: "never" })])[0].should.match(/the email finds the lead, so it is always written/);
+  });
+});

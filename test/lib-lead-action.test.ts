@@ -20,7 +20,7 @@ describe("lead-action: settings", () => {
   it("defaults to create-or-update by email with the default bulk threshold", () => {
     const { settings, problems } = parseLeadSettings({});
     problems.should.eql([]);
-    settings.should.eql({ action: "sync", syncAction: "createOrUpdate", lookupField: "email", bulkThreshold: DEFAULT_BULK_THRESHOLD, createMissing: false });
+    settings.should.eql({ action: "sync", syncAction: "createOrUpdate", lookupField: "email", bulkThreshold: DEFAULT_BULK_THRESHOLD, createMissing: false, duplicates: "newest", campaignAfterSync: false });
   });
 
   it("reads the editor's strings", () => {
@@ -46,6 +46,8 @@ describe("lead-action: settings", () => {
       createMissing: true,
       formId: 3001,
       programId: 1001,
+      duplicates: "newest",
+      campaignAfterSync: false,
     });
   });
 

@@ -184,11 +184,25 @@ describe("tag-filter lib", () => {
       rejects({ attendeeTypeTags: "external, vip", attendeeTypeMatch: "all" }, reg(), "activate-for:attendee-type", /lack \[vip\]/);
     });
 
-    it("event tags and event status tags together", () => {
+    it("event tags read the event's own tags only, never its status tags", () => {
       should(run({ eventTags: "marketo" }, reg())).be.null();
-      should(run({ eventTags: "published" }, reg({ event: { statusTags: ["Published"] } }))).be.null();
-      should(run({ eventTags: "marketo, published", eventMatch: "all" }, reg({ event: { statusTags: ["published"] } }))).be.null();
-      rejects({ eventTags: "devcon" }, reg({ event: { statusTags: ["published"] } }), "activate-for:event", "event tags [marketo, published] match none of [devcon]");
+      rejects({ eventTags: "published" }, reg({ event: { statusTags: ["Published"] } }), "activate-for:event", "event tags [marketo] match none of [published]");
+      rejects({ eventTags: "devcon" }, reg({ event: { statusTags: ["published"] } }), "activate-for:event", "event tags [marketo] match none of [devcon]");
+    });
+
+    it("event status tags activate event create/update only, apart from the event's tags", () => {
+      const cfg: TagFilterConfig = { srcEvent: true, eventStatusTags: "published" };
+      const ev = (event: object, topic = "event.updated") => ({ topic, payload: { event: { tags: ["marketo"], ...event } } });
+      should(run(cfg, ev({ statusTags: ["Published"] }))).be.null();
+      should(run(cfg, ev({ statusTags: ["published"] }, "event.created"))).be.null();
+      rejects(cfg, ev({ statusTags: ["draft"] }), "activate-for:event-status", "event status tags [draft] match none of [published]");
+      // the event's own tags are not its statuses
+      rejects(cfg, ev({ tags: ["published"], statusTags: [] }), "activate-for:event-status", "event status tags [] match none of [published]");
+      rejects({ ...cfg, eventStatusTags: "published, open", eventStatusMatch: "all" }, ev({ statusTags: ["published"] }), "activate-for:event-status", /lack \[open\]/);
+      // registrations of a draft event are not constrained by event statuses
+      should(run(cfg, reg({ event: { statusTags: ["draft"] } }))).be.null();
+      // both objects at once: tags, then statuses
+      rejects({ ...cfg, eventTags: "devcon" }, ev({ statusTags: ["published"] }), "activate-for:event");
     });
 
     it("custom properties: only tags of properties that have a value", () => {
@@ -203,6 +217,22 @@ describe("tag-filter lib", () => {
       rejects(cfg, reg(), "activate-for:property", /\[\] match none/);
     });
 
+    it("standard properties are their own tags, derived from the properties, with no propertyTags", () => {
+      const withProps = (properties: object, registration: object = {}) => reg({ registration: { properties, ...registration } });
+      should(run({ propertyTags: "Badge Printed" }, withProps({ "Badge Printed": true }))).be.null();
+      should(run({ propertyTags: "badge printed" }, withProps({ badgePrinted: "2026-12-08" }))).be.null();
+      should(run({ propertyTags: "On To Do List" }, withProps({ onToDoList: 1 }))).be.null();
+      should(run({ propertyTags: "Invoice Generated, Complete", propertyMatch: "all" }, withProps({ "Invoice Generated": true, complete: true }))).be.null();
+      rejects({ propertyTags: "Badge Printed" }, withProps({ "Badge Printed": false, Complete: true }), "activate-for:property", "tags on properties with a value [] match none of [Badge Printed]");
+      rejects({ propertyTags: "Invoice Generated, Complete", propertyMatch: "all" }, withProps({ complete: true }), "activate-for:property", /\[Complete\] lack \[Invoice Generated\]/);
+      // Test: the property, or the registration's own test flag
+      should(run({ mode: "any", propertyTags: "Test" }, withProps({}, { test: true }))).be.null();
+      should(run({ mode: "any", propertyTags: "Test" }, withProps({ Test: "yes" }))).be.null();
+      rejects({ mode: "any", propertyTags: "Test" }, withProps({}, { test: false }), "activate-for:property");
+      // a custom property named like no standard one needs its tags, as before
+      rejects({ propertyTags: "Complete" }, withProps({ completed: true }), "activate-for:property");
+    });
+
     it("session status for session registration status changes", () => {
       const cfg: TagFilterConfig = { srcSessionStatus: true, sessionStatusTags: "attended" };
       const sess = (statusTags: unknown) => reg({ topic: "session_registration.status_changed", session: { id: "s1", status: "Attended", statusTags } });
@@ -213,20 +243,46 @@ describe("tag-filter lib", () => {
 
     it("objects without tags do not constrain, and each object applies only to its topics", () => {
       should(run({ statusTags: "", eventTags: " , " }, reg())).be.null();
-      const cfg: TagFilterConfig = { srcEngagement: true, srcEvent: true, statusTags: "attended", attendeeTypeTags: "vip", sessionStatusTags: "x" };
+      const cfg: TagFilterConfig = { srcEngagement: true, srcEvent: true, statusTags: "attended", attendeeTypeTags: "vip", sessionStatusTags: "x", eventStatusTags: "y" };
       const engagement = { topic: "session.engagement", payload: { event: { tags: ["marketo"] }, session: { id: "s" }, engagement: {} } };
       should(run(cfg, engagement)).be.null();
-      should(run(cfg, { topic: "event.updated", payload: { event: { tags: [] } } })).be.null();
+      should(run(cfg, { topic: "event.updated", payload: { event: { tags: [], statusTags: ["y"] } } })).be.null();
       rejects({ ...cfg, eventTags: "summit" }, engagement, "activate-for:event", /\[marketo\] match none of \[summit\]/);
       rejects(cfg, reg(), "activate-for:registration-status");
     });
 
-    it("checks the objects in order: registration status, property, attendee type, event, session", () => {
+    it("checks the objects in order: registration status, property, attendee type, event, event status, session", () => {
       const cfg: TagFilterConfig = { statusTags: "x", propertyTags: "x", attendeeTypeTags: "x", eventTags: "x" };
       rejects(cfg, reg(), "activate-for:registration-status");
       rejects({ ...cfg, statusTags: "registered" }, reg(), "activate-for:property");
       rejects({ ...cfg, statusTags: "registered", propertyTags: "" }, reg(), "activate-for:attendee-type");
       rejects({ ...cfg, statusTags: "registered", propertyTags: "", attendeeTypeTags: "" }, reg(), "activate-for:event");
+    });
+  });
+
+  describe("excluded e-mail domains", () => {
+    it("holds back internal users by domain and subdomain, with the reason", () => {
+      const cfg: TagFilterConfig = { excludeDomains: "acme.com, @Test.Example.org" };
+      rejects(cfg, reg({ profile: { email: "Joe@ACME.com" } }), "excluded-domain", 'msg.payload.profile.email "Joe@ACME.com" is at acme.com, an excluded e-mail domain');
+      rejects(cfg, reg({ profile: { email: "joe@eu.acme.com" } }), "excluded-domain", /is at acme\.com/);
+      rejects(cfg, reg({ profile: { email: "qa@test.example.org" } }), "excluded-domain", /is at test\.example\.org/);
+      should(run(cfg, reg({ profile: { email: "joe@notacme.com" } }))).be.null();
+      should(run(cfg, reg({ profile: { email: "joe@example.org" } }))).be.null();
+      should(run(cfg, reg({ profile: { email: "acme.com" } }))).be.null();
+      should(run(cfg, reg({ profile: { email: undefined } }))).be.null();
+      should(run(cfg, reg())).be.null();
+    });
+
+    it("is checked after live/test and before activate for", () => {
+      const cfg: TagFilterConfig = { excludeDomains: "example.com", statusTags: "attended" };
+      rejects(cfg, reg(), "excluded-domain");
+      rejects(cfg, reg({ registration: { test: true } }), "live-test");
+    });
+
+    it("a list entry that is not a domain is a deploy-time error", () => {
+      compileError({ excludeDomains: "acme.com, joe@acme.com" }).message.should.match(/"joe@acme\.com" is not an e-mail domain/);
+      compileError({ excludeDomains: "not a domain" }).message.should.match(/not an e-mail domain/);
+      compileTagFilter({ excludeDomains: ["acme.com", "b-c.io"] }).warnings.should.eql([]);
     });
   });
 
@@ -251,6 +307,18 @@ describe("tag-filter lib", () => {
       f.evaluate({ topic: "session_registration.status_changed", payload: { session: { statusTags: ["a"] } } })!.rule.should.equal("activate-for:session-status");
     });
 
+    it("without event status tags: a warning, and no event create/update passes", () => {
+      const f = compileTagFilter({ srcEvent: true });
+      f.warnings.should.have.length(1);
+      f.warnings[0].should.match(/event\.created and event\.updated activates only for the event statuses selected/);
+      for (const topic of ["event.created", "event.updated"]) {
+        const r = f.evaluate({ topic, payload: { event: { statusTags: ["published"] } } })!;
+        r.rule.should.equal("activate-for:event-status");
+        r.reason.should.equal(`source ${topic} activates only for the event statuses selected, and no event status tags are configured`);
+      }
+      should(f.evaluate(reg())).be.null();
+    });
+
     it("with status tags: activates only for the statuses selected", () => {
       const cfg: TagFilterConfig = { srcRegistrationStatus: true, statusTags: "attended" };
       compileTagFilter(cfg).warnings.should.eql([]);
@@ -268,6 +336,28 @@ describe("tag-filter lib", () => {
       should(run(rule({ on: "event", field: "test", op: "eq", value: "false" }), reg())).be.null();
       should(run(rule({ on: "profile", field: "country", op: "neq", value: "US" }), reg())).be.null();
       rejects(rule({ on: "profile", field: "country", op: "neq", value: "GB" }), reg(), "filter:1", 'msg.payload.profile.country is "GB", which equals "GB"');
+    });
+
+    it("does not contain, starts with, ends with, not in list, does not match", () => {
+      const email = (op: FilterRuleConfig["op"], value: string, ignoreCase = false) => rule({ on: "profile", field: "email", op, value, ignoreCase });
+      should(run(email("ncont", "@acme."), reg())).be.null();
+      rejects(email("ncont", "@example."), reg(), "filter:1", 'msg.payload.profile.email "ada@example.com" contains "@example."');
+      should(run(email("starts", "ada@"), reg())).be.null();
+      rejects(email("starts", "ADA@"), reg(), "filter:1", 'msg.payload.profile.email "ada@example.com" does not start with "ADA@"');
+      should(run(email("starts", "ADA@", true), reg())).be.null();
+      should(run(email("ends", "@example.com"), reg())).be.null();
+      rejects(email("ends", "@acme.com"), reg(), "filter:1", 'msg.payload.profile.email "ada@example.com" does not end with "@acme.com"');
+      should(run(rule({ on: "profile", field: "country", op: "nin", value: "US, FR" }), reg())).be.null();
+      rejects(rule({ on: "profile", field: "country", op: "nin", value: "US, GB" }), reg(), "filter:1", 'msg.payload.profile.country "GB" is in [US, GB]');
+      should(run(email("nregex", "@acme\\.com$"), reg())).be.null();
+      rejects(email("nregex", "@EXAMPLE", true), reg(), "filter:1", 'msg.payload.profile.email "ada@example.com" matches /@EXAMPLE/i');
+      // lists: the negations hold when no entry does
+      rejects(rule({ on: "event", field: "tags", op: "nin", value: "marketo, x" }), reg(), "filter:1", /\[marketo\] has an entry in \[marketo, x\]/);
+      rejects(rule({ on: "attendeeTypeTags", op: "ncont", value: "tern" }), reg(), "filter:1", /has an entry containing "tern"/);
+      should(run(rule({ on: "event", field: "tags", op: "nregex", value: "^x" }), reg())).be.null();
+      // a missing field satisfies no comparison, negated ones included
+      rejects(rule({ on: "profile", field: "phone", op: "ncont", value: "1" }), reg(), "filter:1", /is missing; does not contain "1" needs a value/);
+      for (const op of ["ncont", "starts", "ends", "nin", "nregex"] as const) compileError(rule({ on: "profile", field: "email", op, value: "" }));
     });
 
     it("contains and in list", () => {

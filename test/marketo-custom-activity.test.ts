@@ -118,6 +118,25 @@ describe("marketo-custom-activity node", function () {
     lastStatus("ca")!.should.containDeep({ fill: "green" });
   });
 
+  it("duplicate leads: 'all' adds the activity for each lead with the email, 'fail' sends nothing", async function () {
+    let got = await load({ duplicates: "all" });
+    const client = config().getClient();
+    const [a] = await client.syncLeads([{ email: "twin@example.com" }], { action: "createDuplicate" });
+    const [b] = await client.syncLeads([{ email: "twin@example.com" }], { action: "createDuplicate" });
+    spied("ca").receive(event("twin@example.com", { plays: 1 }));
+    await until(() => got.ok.length === 1, "the answer");
+    got.ok[0].marketo.should.containDeep({ leadIds: [b.id, a.id], duplicates: { policy: "all", leadIds: [b.id, a.id] } });
+    activities().map((x) => x.leadId).sort().should.eql([a.id, b.id].sort());
+    await helper.unload();
+    got = await load({ duplicates: "fail" });
+    await config().getClient().syncLeads([{ email: "twin2@example.com" }, { email: "twin2@example.com" }], { action: "createDuplicate" });
+    spied("ca").receive(event("twin2@example.com", { plays: 1 }));
+    await until(() => got.bad.length === 1, "the failure");
+    got.bad[0].marketo.error.code.should.equal("1007");
+    got.bad[0].marketo.duplicates.policy.should.equal("fail");
+    activities().should.have.length(2);
+  });
+
   it("warns once when the activity type lacks a field the node's list sends", async function () {
     const fields = [{ name: "entry_name", type: "string" }, { name: "plays", type: "integer" }, { name: "mic_on", type: "float" }];
     const got = await load({ preset: "custom", fields, createMissing: true });

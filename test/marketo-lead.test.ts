@@ -120,6 +120,52 @@ describe("marketo-lead node", function () {
     });
   });
 
+  describe("field ownership (msg.marketo.fieldUpdates)", () => {
+    it("keeps what Marketo has for 'never' and for non-blank 'ifBlank' fields, with one lookup per batch", async () => {
+      emu = await emulator();
+      await helper.load([marketoConfig, marketoLead], flow(emu, [{}]), credentials(emu));
+      const got = collect();
+      await config().getClient().syncLeads([{ email: "owned@example.com", company: "Acme", title: "CTO", leadSource: "" }]);
+      const fieldUpdates = { company: "ifBlank", leadSource: "ifBlank", title: "never", firstName: "overwrite" };
+      send("lead", {
+        payload: [
+          { email: "owned@example.com", company: "New Co", leadSource: "Event", title: "Dev", firstName: "Ada" },
+          { email: "fresh@example.com", company: "Fresh Co", leadSource: "Event", title: "Dev" },
+        ],
+        marketo: { fieldUpdates },
+      });
+      await until(() => got.ok.length === 2, "both records");
+      got.bad.should.have.length(0);
+      const owned = leadByEmail(emu, "owned@example.com")!;
+      [owned.company, owned.title, owned.leadSource, owned.firstName].should.eql(["Acme", "CTO", "Event", "Ada"]);
+      const fresh = leadByEmail(emu, "fresh@example.com")!;
+      [fresh.company, fresh.title, fresh.leadSource].should.eql(["Fresh Co", "Dev", "Event"]);
+      const byEmail = Object.fromEntries(got.ok.map((m) => [m.payload.email, m.marketo]));
+      byEmail["owned@example.com"].fieldsKept.should.eql(["company", "title"]);
+      should(byEmail["fresh@example.com"].fieldsKept).be.undefined();
+      // The record in msg.payload is what the flow sent, not what Marketo kept.
+      got.ok.find((m) => m.payload.email === "owned@example.com")!.payload.company.should.equal("New Co");
+      emu.stats().callsByRoute["GET /rest/v1/leads.json"].should.equal(1);
+      // A record without such rows costs no lookup.
+      send("lead", { payload: { email: "plain@example.com", company: "Plain" } });
+      await until(() => got.ok.length === 3, "plain");
+      emu.stats().callsByRoute["GET /rest/v1/leads.json"].should.equal(1);
+    });
+
+    it("refuses a bad policy, and a lookup field other than email", async () => {
+      emu = await emulator();
+      await helper.load([marketoConfig, marketoLead], flow(emu, [{}, { lookupField: "externalId", wires: [["ok"], ["bad"]] }]), credentials(emu));
+      const got = collect();
+      send("lead", { payload: { email: "a@example.com", company: "A" }, marketo: { fieldUpdates: { company: "sometimes" } } });
+      send("lead2", { payload: { email: "b@example.com", externalId: "x-1", company: "B" }, marketo: { fieldUpdates: { company: "never" } } });
+      await until(() => got.bad.length === 2, "two refusals");
+      const messages = got.bad.map((m) => m.marketo.error.message).sort();
+      messages[0].should.match(/need the lookup field email, not externalId/);
+      messages[1].should.match(/fieldUpdates.company must be "overwrite", "ifBlank" or "never"/);
+      leadsIn(emu).should.have.length(0);
+    });
+  });
+
   describe("Trigger campaign", () => {
     it("requests the node's campaign with My Tokens; msg.campaignId wins over the node's", async () => {
       emu = await emulator();
@@ -155,6 +201,65 @@ describe("marketo-lead node", function () {
       ]);
       runs.filter((r) => r.tokens.length === 0).map((r) => r.leadIds).should.eql([[ada]]);
       should(emu.stats().callsByRoute["GET /rest/v1/leads.json"]).be.undefined();
+    });
+
+    it("duplicate leads: oldest created gets the campaign, and msg.marketo names the matches", async () => {
+      emu = await emulator();
+      await helper.load([marketoConfig, marketoLead], flow(emu, [{ action: "trigger", campaignId: "2001", duplicates: "oldest" }]), credentials(emu));
+      const got = collect();
+      const client = config().getClient();
+      const [a] = await client.syncLeads([{ email: "twin@example.com" }], { action: "createDuplicate" });
+      const [b] = await client.syncLeads([{ email: "twin@example.com" }], { action: "createDuplicate" });
+      send("lead", { payload: { email: "twin@example.com" } });
+      await until(() => got.ok.length === 1, "triggered");
+      got.ok[0].marketo.should.containDeep({ leadId: a.id, duplicates: { policy: "oldest", leadIds: [b.id, a.id] } });
+      const runs = (emu.state() as any).campaigns.campaignRuns as Array<{ leadIds: number[] }>;
+      runs.map((r) => r.leadIds).should.eql([[a.id]]);
+    });
+
+    it("the campaign from an event question (Campaign from: event.), else the node's", async () => {
+      emu = await emulator();
+      const trigger = { action: "trigger", campaignId: "2003", campaignFrom: "event.questions.marketoCampaignId", campaignFromType: "event", wires: [["ok"], ["bad"]] };
+      await helper.load([marketoConfig, marketoLead], flow(emu, [{}, trigger]), credentials(emu));
+      const got = collect();
+      send("lead", { payload: { email: "ada@example.com" } });
+      await until(() => got.ok.length === 1, "the lead");
+      // field-mapper put the event in msg.source: the question names the active 2001.
+      send("lead2", { payload: { email: "ada@example.com" }, source: { event: { questions: { marketoCampaignId: "2001" } } } });
+      await until(() => got.ok.length === 2, "triggered from the question");
+      got.ok[1].marketo.should.containDeep({ status: "triggered", campaignId: 2001 });
+      // No question: the node's (inactive) 2003, which Marketo refuses.
+      send("lead2", { payload: { email: "ada@example.com" }, source: { event: {} } });
+      await until(() => got.bad.length === 1, "the node's campaign");
+      got.bad[0].marketo.campaignId.should.equal(2003);
+      send("lead2", { payload: { email: "ada@example.com" }, source: { event: { questions: { marketoCampaignId: "x1" } } } });
+      await until(() => got.bad.length === 2, "a bad question");
+      got.bad[1].marketo.error.message.should.match(/the campaign id "x1" in event\.event\.questions\.marketoCampaignId is not a positive whole number/);
+    });
+
+    it("Create/Update lead then requests the campaign for the synced lead, checking the campaign first", async () => {
+      emu = await emulator();
+      const both = { action: "sync", campaignAfterSync: true, campaignId: "2001", wires: [["ok"], ["bad"]] };
+      await helper.load([marketoConfig, marketoLead], flow(emu, [both, { ...both, campaignId: "" }]), credentials(emu));
+      const got = collect();
+      send("lead", { payload: { email: "new@example.com", firstName: "New" } });
+      await until(() => got.ok.length === 1, "synced and requested");
+      const id = leadByEmail(emu, "new@example.com")!.id;
+      got.ok[0].marketo.should.containDeep({ status: "created", leadId: id, campaignId: 2001, campaign: { status: "triggered" } });
+      const runs = () => (emu!.state() as any).campaigns.campaignRuns as Array<{ campaignId: number; leadIds: number[] }>;
+      runs().should.containDeep([{ campaignId: 2001, leadIds: [id] }]);
+      should(emu.stats().callsByRoute["GET /rest/v1/leads.json"]).be.undefined();
+      // No campaign anywhere: nothing is sent.
+      send("lead2", { payload: { email: "none@example.com" } });
+      await until(() => got.bad.length === 1, "no campaign");
+      got.bad[0].marketo.error.should.containDeep({ category: "validation" });
+      got.bad[0].marketo.error.message.should.match(/no campaign id/);
+      should(leadByEmail(emu, "none@example.com")).be.undefined();
+      // The message's campaign wins; an inactive one fails the record after the sync.
+      send("lead", { payload: { email: "late@example.com" }, campaignId: 2003 });
+      await until(() => got.bad.length === 2, "inactive campaign");
+      should(leadByEmail(emu, "late@example.com")).be.ok();
+      got.bad[1].marketo.should.containDeep({ campaignId: 2003, campaign: { status: "failed" } });
     });
 
     it("a batch or inactive campaign fails on output 2 with category validation", async () => {
@@ -242,6 +347,25 @@ describe("marketo-lead node", function () {
       byN[3].message.should.match(/msg.visitorData must be an object/);
       Object.values(byN).forEach((e) => e.category.should.equal("validation"));
       ((emu.state() as any).forms.formSubmissions as unknown[]).should.have.length(0);
+    });
+  });
+
+  describe("forms by name (dialog routes)", () => {
+    it("lists the forms of the chosen connection and a form's fields; refuses what it cannot answer", async () => {
+      emu = await emulator();
+      await helper.load([marketoConfig, marketoLead], flow(emu, [{ action: "form" }]), credentials(emu));
+      const forms = await helper.request().get("/marketo-lead/forms").query({ config: CONFIG_ID }).expect(200);
+      forms.body.ok.should.be.true();
+      forms.body.forms.should.containDeep([{ name: "Event registration form", status: "approved" }]);
+      const id = forms.body.forms[0].id as number;
+      const fields = await helper.request().get(`/marketo-lead/forms/${id}/fields`).query({ config: CONFIG_ID }).expect(200);
+      fields.body.fields.map((f: { id: string }) => f.id).should.eql(["email", "firstName", "lastName", "company", "title", "phone", "country"]);
+      fields.body.fields[0].should.containDeep({ id: "email", required: true });
+      // An unknown form has no fields (Marketo's 702 "no assets"); a bad id or no connection: validation.
+      (await helper.request().get("/marketo-lead/forms/999/fields").query({ config: CONFIG_ID }).expect(200)).body.fields.should.eql([]);
+      (await helper.request().get("/marketo-lead/forms/x/fields").query({ config: CONFIG_ID }).expect(400)).body.error.category.should.equal("validation");
+      (await helper.request().get("/marketo-lead/forms").query({ config: "nope" }).expect(400)).body.error.message.should.match(/not deployed yet/);
+      emu.stats().callsByRoute["GET /rest/asset/v1/forms.json"].should.equal(1);
     });
   });
 

@@ -12,6 +12,7 @@ import statusMapper = require("../nodes/status-mapper");
 import type { EmulatorHandle } from "../src/emulator";
 import type { MarketoConfigNode } from "../src/lib/marketo-config-api";
 import { presetRows } from "../src/lib/status-ladder";
+import { metrics } from "../nodes/lib/metrics";
 import { editorDefaults } from "./helpers/editor-defaults";
 import { CONFIG_ID, collect, configNode, credentials, emulator, lastStatus, spied, until, type Msg } from "./helpers/marketo-flow";
 
@@ -115,6 +116,25 @@ describe("marketo-program-status node", function () {
     got.ok[1].marketo.should.containDeep({ leadId: id, programId: 1001, programStatus: { name: "Registered" } });
     members(1001).map((m) => m.status).should.eql(["Attended"]);
     got.caught.should.have.length(0);
+  });
+
+  it("the force flag moves a status back: the member is removed, then set again", async function () {
+    const got = await load({ program: "1001", programType: "num" });
+    const [id, other] = await leads("back@example.com", "other@example.com");
+    spied("ps").receive({ marketo: mapped("Attended", id), payload: {} });
+    spied("ps").receive({ marketo: mapped("Attended", other), payload: {} });
+    await until(() => got.ok.length === 2, "Attended");
+    spied("ps").receive({ marketo: { ...mapped("Registered", id), programStatus: { name: "Registered", step: 30, success: false, source: "Registered", force: true } }, payload: {} });
+    await until(() => got.ok.length === 3, "forced");
+    got.ok[2].marketo.should.containDeep({ leadId: id, forced: true, status: "created", programStatus: { name: "Registered" } });
+    // Without the flag Marketo keeps the higher status.
+    spied("ps").receive({ marketo: mapped("Registered", other), payload: {} });
+    await until(() => got.ok.length === 4, "not forced");
+    got.ok[3].marketo.status.should.equal("unchanged");
+    should(got.ok[3].marketo.forced).be.undefined();
+    const byLead = Object.fromEntries(members(1001).map((m) => [m.leadId, m.status]));
+    byLead.should.eql({ [id]: "Registered", [other]: "Attended" });
+    stats()["POST /rest/v1/programs/:programId/members/delete.json"].should.equal(1);
   });
 
   it("1025 names the status, the program, its channel and the channel's statuses, reading them once", async function () {
@@ -309,5 +329,85 @@ describe("marketo-program-status node", function () {
     got.ok.map((m) => m.marketo.leadId).sort((x, y) => x - y).should.eql([...ids].sort((x, y) => x - y));
     got.ok[599].payload.should.have.property("email");
     members(1001).filter((m) => m.status === "Confirmed").should.have.length(600);
+  });
+
+  describe("duplicate leads", function () {
+    // The emulator's clock moves by hand, so each duplicate has its own created/updated time.
+    let clock = Date.parse("2026-12-01T10:00:00Z");
+    beforeEach(async () => {
+      await emu.stop();
+      emu = await emulator({ now: () => clock });
+    });
+    /** Two leads with one email: the first created a minute before the second. */
+    async function twins(email: string): Promise<{ older: number; newer: number }> {
+      const client = config().getClient();
+      const [a] = await client.syncLeads([{ email }], { action: "createDuplicate" });
+      clock += 60_000;
+      const [b] = await client.syncLeads([{ email }], { action: "createDuplicate" });
+      clock += 60_000;
+      return { older: a.id as number, newer: b.id as number };
+    }
+    // Node ids differ from the policy names: Node-RED takes a property equal to a node id for a config reference.
+    const node = (id: string, duplicates?: string): Msg => ({
+      ...editorDefaults(TYPE), id, z: "tab", type: TYPE, marketo: CONFIG_ID, program: "1001", programType: "num", programStatus: "Registered", programStatusType: "str",
+      ...(duplicates ? { duplicates } : {}), wires: [["ok"], ["bad"]],
+    });
+
+    it("fail, newest updated, oldest created or all: the policy decides, and msg.marketo says which", async function () {
+      metrics.reset();
+      const got = await load({ program: "1001", programType: "num", programStatus: "Registered", programStatusType: "str", duplicates: "fail" }, [
+        node("n-newest", "newest"),
+        node("n-oldest", "oldest"),
+        node("n-all", "all"),
+        node("n-default"),
+      ]);
+      const fail = await twins("fail@example.com");
+      spied("ps").receive({ payload: { email: "fail@example.com" } });
+      await until(() => got.bad.length === 1, "the failed record");
+      got.bad[0].marketo.error.should.containDeep({ code: "1007", category: "validation" });
+      got.bad[0].marketo.error.message.should.match(/2 leads have the email fail@example.com/);
+      got.bad[0].marketo.duplicates.should.eql({ policy: "fail", leadIds: [fail.newer, fail.older] });
+      members(1001).should.have.length(0);
+
+      const newest = await twins("newest@example.com");
+      spied("n-newest").receive({ payload: { email: "newest@example.com" } });
+      await until(() => got.ok.length === 1, "newest");
+      got.ok[0].marketo.should.containDeep({ leadId: newest.newer, duplicates: { policy: "newest", leadIds: [newest.newer, newest.older] } });
+
+      const oldest = await twins("oldest@example.com");
+      spied("n-oldest").receive({ payload: { email: "oldest@example.com" } });
+      await until(() => got.ok.length === 2, "oldest");
+      got.ok[1].marketo.should.containDeep({ leadId: oldest.older, duplicates: { policy: "oldest" } });
+
+      const all = await twins("all@example.com");
+      spied("n-all").receive({ payload: { email: "all@example.com" } });
+      await until(() => got.ok.length === 3, "all");
+      got.ok[2].marketo.leadIds.should.eql([all.newer, all.older]);
+
+      const dflt = await twins("default@example.com");
+      spied("n-default").receive({ payload: { email: "default@example.com" } });
+      await until(() => got.ok.length === 4, "default");
+      got.ok[3].marketo.should.containDeep({ leadId: dflt.newer, duplicates: { policy: "newest" } });
+
+      members(1001)
+        .map((m) => m.leadId)
+        .sort((x, y) => x - y)
+        .should.eql([newest.newer, oldest.older, all.newer, all.older, dflt.newer].sort((x, y) => x - y));
+      // A single lead is not a duplicate: nothing said, nothing counted.
+      const [single] = await leads("single@example.com");
+      spied("n-newest").receive({ payload: { email: "single@example.com" } });
+      await until(() => got.ok.length === 5, "single");
+      got.ok[4].marketo.leadId.should.equal(single);
+      should(got.ok[4].marketo.duplicates).be.undefined();
+      const counts = Object.fromEntries(metrics.duplicateFigures().map((f) => [f.id, f.count]));
+      counts.should.eql({ ps: 1, "n-newest": 1, "n-oldest": 1, "n-all": 1, "n-default": 1 });
+    });
+
+    it("an unknown policy is a configuration problem", async function () {
+      const got = await load({ program: "1001", programType: "num", programStatus: "Registered", programStatusType: "str", duplicates: "first" });
+      spied("ps").receive({ payload: { email: "x@example.com" } });
+      await until(() => got.bad.length === 1, "the failed record");
+      got.bad[0].marketo.error.message.should.match(/duplicate leads must be fail, newest, oldest or all, not "first"/);
+    });
   });
 });

@@ -74,6 +74,7 @@ describe("sidebar summary (unit)", () => {
     m.filtered(filter);
     m.filtered(filter);
     m.filtered({ id: "tf2", type: "tag-filter", name: "" });
+    m.duplicateLeads({ id: "ps", type: "marketo-program-status", name: "registered" });
     m.connection("cfg", "rate-limited", "606 Max rate limit");
     m.connection("cfg", "ok");
     return m;
@@ -114,6 +115,7 @@ describe("sidebar summary (unit)", () => {
     sandbox.calls.byOperation.should.eql([]);
 
     s.filtered.should.eql({ total: 3, nodes: [{ id: "tf", name: "live only", count: 2 }, { id: "tf2", name: "", count: 1 }] });
+    s.duplicates.should.eql({ total: 1, nodes: [{ id: "ps", name: "registered", count: 1 }] });
     (s.retry === undefined).should.be.true();
   });
 

@@ -237,6 +237,18 @@ describe("status-mapper node", () => {
       got.skip[0].filtered.rule.should.equal("unchanged"); // Attended is still what Marketo has
     });
 
+    it("force: sends it with the force flag and remembers it; never forces without a lead", async () => {
+      await helper.load(statusMapper, flow({ backward: "force", repeat: "skip" }));
+      const got = collect();
+      await run(got, [reg("Attended"), reg("Registered"), reg("Registered"), { payload: { registration: { status: "Invited" } } }]);
+      got.ok.map((m) => [m.marketo.programStatus.name, m.marketo.programStatus.force === true]).should.eql([
+        ["Attended", false],
+        ["Registered", true],
+      ]);
+      // Registered is now what Marketo has: the same again is unchanged; no lead: not forced blind.
+      got.skip.map((m) => m.filtered.rule).should.eql(["unchanged", "no-lead"]);
+    });
+
     it("error: done(err) reaches a Catch node, nothing is sent", async () => {
       await helper.load(statusMapper, flow({ backward: "error", programId: 1001 }));
       const got = collect();

@@ -128,6 +128,17 @@ describe("tag-filter node", () => {
     JSON.stringify(rest).should.equal(JSON.stringify({ ...clone(certain[0]), extra: 1, _msgid: rest._msgid }));
   });
 
+  it("holds back internal e-mail domains on output 2, saying so", async () => {
+    await helper.load(tagFilterNode, flow({ excludeDomains: "example.org", mode: "any" }));
+    const internal = clone(certain[0]) as Filtered;
+    (internal.payload as { profile: { email: string } }).profile.email = "qa@eu.example.org";
+    const outside = clone(kaltura[0]);
+    const out = await collect([internal, outside]);
+    out.passed.should.have.length(1);
+    out.rejected.should.have.length(1);
+    out.rejected[0].filtered!.should.eql({ rule: "excluded-domain", reason: 'msg.payload.profile.email "qa@eu.example.org" is at example.org, an excluded e-mail domain' });
+  });
+
   it("output 1 does not carry a stale msg.filtered left by an earlier rejection", async () => {
     // e.g. a second filter on the first one's output 2: the message passed this one.
     await helper.load(tagFilterNode, flow());

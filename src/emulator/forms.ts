@@ -3,10 +3,11 @@
  * module, with the "Fill Out Form" activity and the visitor data Marketo keeps.
  */
 import type { ActivityLog } from "./activities";
-import { blank, bodyOf, clone, isObject, leadDbDate, toId } from "./common";
+import { assetDate, assetNotFound, blank, bodyOf, clone, isObject, leadDbDate, toId } from "./common";
+import { LEAD_FIELDS } from "./leadFields";
 import type { Form } from "./model";
 import { ACTIVITY_FILL_OUT_FORM, seedForms } from "./seed";
-import { ApiError, type DomainContext, type DomainModule, type Reason, type RouteDef } from "./types";
+import { ApiError, type DomainContext, type DomainModule, type EmuRequest, type Reason, type RouteDef } from "./types";
 import { coerce } from "./values";
 
 export interface FormSubmission {
@@ -53,7 +54,59 @@ export function createFormsModule(
     return undefined;
   }
 
+  const assetRead = ["Read-Only Assets" as const, "Read-Write Assets" as const];
+  const assetResult = (items: Record<string, unknown>[]) => ({ body: items.length === 0 ? assetNotFound() : { success: true, errors: [], warnings: [], result: items } });
+  /** The asset API's `maxReturn` (default 20, at most 200) and `offset` window. */
+  const assetWindow = <T>(items: T[], req: EmuRequest): T[] => {
+    const maxRaw = req.query.get("maxReturn");
+    const offRaw = req.query.get("offset");
+    const max = maxRaw === null || maxRaw === "" ? 20 : Number(maxRaw);
+    const offset = offRaw === null || offRaw === "" ? 0 : Number(offRaw);
+    if (!Number.isInteger(max) || max < 1 || max > 200) throw new ApiError("1003", `Invalid maxReturn '${maxRaw}', must be between 1 and 200`);
+    if (!Number.isInteger(offset) || offset < 0) throw new ApiError("1003", `Invalid offset '${offRaw}'`);
+    return items.slice(offset, offset + max);
+  };
+  const created = assetDate(Date.parse("2026-01-05T09:00:00Z"));
+  const formOut = (f: Form) => ({
+    id: f.id,
+    name: f.name,
+    description: "",
+    createdAt: created,
+    updatedAt: created,
+    url: `https://app-emulator.marketo.com/#FO${f.id}A1`,
+    status: "approved",
+    folder: f.programId === undefined ? { type: "Folder", value: 1, folderName: "Forms" } : { type: "Program", value: f.programId, folderName: "Program" },
+    workspace: f.workspace,
+  });
+  const fieldOut = (name: string) => {
+    const def = LEAD_FIELDS.find((d) => d.name === name);
+    return { id: name, label: `${def?.displayName ?? name}:`, dataType: def?.dataType ?? "string", required: name === "email", formPrefill: true, visibilityRules: { ruleType: "alwaysShow" } };
+  };
+
   const routes: RouteDef[] = [
+    {
+      method: "GET",
+      pattern: "/rest/asset/v1/forms.json",
+      permissions: assetRead,
+      family: "asset",
+      handler: (req) => {
+        const status = req.query.get("status");
+        const listed = status && status !== "approved" ? [] : forms;
+        return assetResult(assetWindow(listed, req).map(formOut));
+      },
+    },
+    {
+      method: "GET",
+      pattern: "/rest/asset/v1/form/:id/fields.json",
+      permissions: assetRead,
+      family: "asset",
+      handler: (req) => {
+        const id = toId(req.params.id);
+        const form = id === undefined ? undefined : forms.find((f) => f.id === id);
+        if (!form) return assetResult([]);
+        return assetResult(form.fields.map(fieldOut));
+      },
+    },
     {
       method: "POST",
       pattern: "/rest/v1/leads/submitForm.json",

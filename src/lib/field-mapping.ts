@@ -16,6 +16,13 @@ export const SOURCE_TYPES = ["msg", "concat", "str", "env", "jsonata"] as const;
 export type SourceType = (typeof SOURCE_TYPES)[number];
 
 export const CASES = ["none", "lower", "proper", "upper"] as const;
+
+/**
+ * Who owns a field once the lead exists: "overwrite" (every sync writes it), "ifBlank" (only
+ * while Marketo has no value), "never" (written when the lead is created, never after).
+ */
+export const UPDATE_POLICIES = ["overwrite", "ifBlank", "never"] as const;
+export type UpdatePolicy = (typeof UPDATE_POLICIES)[number];
 export type CaseTransform = (typeof CASES)[number];
 
 /** One mapping row as the node stores it in its `rows` property. */
@@ -37,6 +44,8 @@ export interface MappingRow {
   required?: boolean;
   /** Used, as typed (no transform), when the source value is empty. "" = no default. */
   default?: string;
+  /** Default "overwrite". */
+  update?: UpdatePolicy;
 }
 
 /** Target-field metadata, as cached from Marketo's describe. */
@@ -81,6 +90,8 @@ export interface CompiledMapping {
   readonly async: boolean;
   /** Non-fatal remarks on the configuration (unknown target, read-only target...). */
   readonly warnings: readonly string[];
+  /** The fields whose rows do not overwrite, by policy; empty when every row overwrites. */
+  readonly updatePolicies: Readonly<Record<string, Exclude<UpdatePolicy, "overwrite">>>;
   map(msg: unknown): MapOutcome | Promise<MapOutcome>;
 }
 
@@ -426,6 +437,7 @@ export function compileMapping(rowsInput: unknown, targetFieldsInput: unknown, h
   if (rowsInput.length > MAX_ROWS) return { ok: false, errors: [`too many rows (${rowsInput.length}, at most ${MAX_ROWS})`] };
   const seen = new Set<string>();
   const rows: RowImpl[] = [];
+  const policies: Record<string, Exclude<UpdatePolicy, "overwrite">> = {};
   rowsInput.forEach((r, i) => {
     const where = `row ${i + 1}`;
     if (!isRecord(r)) {
@@ -480,6 +492,18 @@ export function compileMapping(rowsInput: unknown, targetFieldsInput: unknown, h
       errors.push(`${at}: the separator must be text (at most 100 characters)`);
       return;
     }
+    const update = r.update ?? "overwrite";
+    if (typeof update !== "string" || !(UPDATE_POLICIES as readonly string[]).includes(update)) {
+      errors.push(`${at}: update must be one of ${UPDATE_POLICIES.join(", ")}`);
+      return;
+    }
+    if (update !== "overwrite") {
+      if (target === "email") {
+        errors.push(`${at}: the email finds the lead, so it is always written`);
+        return;
+      }
+      policies[target] = update as Exclude<UpdatePolicy, "overwrite">;
+    }
     const meta = fields.get(target);
     if (fields.size > 0 && !meta) warnings.push(`${target}: not among the cached Marketo fields (refresh target fields, or Marketo may refuse it)`);
     if (meta?.readOnly) warnings.push(`${target}: read-only in Marketo; records with a value for it go to output 2`);
@@ -503,7 +527,7 @@ export function compileMapping(rowsInput: unknown, targetFieldsInput: unknown, h
     rows.push(row);
   });
   if (errors.length > 0) return { ok: false, errors };
-  return { ok: true, mapping: new Mapping(rows, warnings) };
+  return { ok: true, mapping: new Mapping(rows, warnings, policies) };
 }
 
 function compileSource(row: RowImpl, type: SourceType, source: string, separator: string, hooks: SourceHooks): string {
@@ -588,6 +612,7 @@ class Mapping implements CompiledMapping {
   constructor(
     readonly rows: readonly RowImpl[],
     readonly warnings: readonly string[],
+    readonly updatePolicies: Readonly<Record<string, Exclude<UpdatePolicy, "overwrite">>> = {},
   ) {
     this.jsonataRows = rows.filter((r) => r.jsonata !== undefined);
     this.async = this.jsonataRows.length > 0;

@@ -5,6 +5,7 @@
  */
 import type { CampaignToken, SubmitFormOptions, SyncAction } from "./marketo";
 import { isUnsafeKey } from "./marketo/keys";
+import { DEFAULT_DUPLICATE_POLICY, DUPLICATE_POLICIES, duplicatePolicy, type DuplicatePolicy } from "./lead-lookup";
 
 export type LeadAction = "sync" | "trigger" | "form";
 
@@ -27,6 +28,10 @@ export interface LeadNodeProps {
   createMissing?: boolean | string;
   formId?: string | number;
   programId?: string | number;
+  /** Several leads with the email (trigger): fail, newest, oldest or all. */
+  duplicates?: string;
+  /** Create/Update lead: request the campaign for the lead once it is synced. */
+  campaignAfterSync?: boolean | string;
 }
 
 export interface LeadSettings {
@@ -42,6 +47,10 @@ export interface LeadSettings {
   /** The node's form; `msg.formId` wins over it. */
   formId?: number;
   programId?: number;
+  /** Several leads with the email when a campaign is requested for a lead looked up by email. */
+  duplicates: DuplicatePolicy;
+  /** Create/Update lead also requests the campaign (the message's, else the node's) for the lead. */
+  campaignAfterSync: boolean;
 }
 
 /** A Marketo REST field name (what Sync Leads' lookupField takes). */
@@ -104,7 +113,10 @@ export function parseLeadSettings(p: LeadNodeProps): { settings: LeadSettings; p
     lookupField,
     bulkThreshold,
     createMissing: p.createMissing === true || p.createMissing === "true",
+    duplicates: duplicatePolicy(p.duplicates) ?? DEFAULT_DUPLICATE_POLICY,
+    campaignAfterSync: action === "sync" && (p.campaignAfterSync === true || p.campaignAfterSync === "true"),
   };
+  if (duplicatePolicy(p.duplicates) === undefined) problems.push(`duplicate leads ${describeValue(p.duplicates)} is not one of ${DUPLICATE_POLICIES.join(", ")}`);
   if (!blank(p.partition)) settings.partitionName = String(p.partition).trim();
   if (campaignId !== undefined) settings.campaignId = campaignId;
   if (formId !== undefined) settings.formId = formId;

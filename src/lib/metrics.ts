@@ -72,6 +72,7 @@ export function describeEvent(msg: Record<string, unknown>): { registration?: st
 export class Metrics {
   private readonly nodes = new Map<string, NodeFigures>();
   private readonly filteredBy = new Map<string, NodeRef & { count: number }>();
+  private readonly duplicatesBy = new Map<string, NodeRef & { count: number }>();
   private readonly connections = new Map<string, ConnectionEvent[]>();
   private feedItems: FeedItem[] = [];
   private readonly listeners = new Set<Listener>();
@@ -122,6 +123,15 @@ export class Metrics {
     this.changed();
   }
 
+  /** A lookup by email found several leads and the node's duplicate policy decided. */
+  duplicateLeads(node: NodeRef): void {
+    const f = this.duplicatesBy.get(node.id) ?? { ...node, count: 0 };
+    f.name = node.name;
+    f.count++;
+    this.duplicatesBy.set(node.id, f);
+    this.changed();
+  }
+
   /** A marketo-config's client changed state (ok, rate limited, quota, auth failed...). */
   connection(config: string, state: string, reason?: string): void {
     const list = this.connections.get(config) ?? [];
@@ -137,6 +147,7 @@ export class Metrics {
   forget(id: string): void {
     this.nodes.delete(id);
     this.filteredBy.delete(id);
+    this.duplicatesBy.delete(id);
     this.connections.delete(id);
     this.changed();
   }
@@ -147,6 +158,10 @@ export class Metrics {
 
   filteredFigures(): Array<NodeRef & { count: number }> {
     return [...this.filteredBy.values()].map((f) => ({ ...f }));
+  }
+
+  duplicateFigures(): Array<NodeRef & { count: number }> {
+    return [...this.duplicatesBy.values()].map((f) => ({ ...f }));
   }
 
   connectionEvents(config: string): ConnectionEvent[] {
@@ -167,6 +182,7 @@ export class Metrics {
   reset(): void {
     this.nodes.clear();
     this.filteredBy.clear();
+    this.duplicatesBy.clear();
     this.connections.clear();
     this.feedItems = [];
   }

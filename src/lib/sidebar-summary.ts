@@ -82,6 +82,8 @@ export interface SidebarSummary {
   at: string;
   configs: ConfigSummary[];
   filtered: { total: number; nodes: Array<{ id: string; name: string; count: number }> };
+  /** Lookups that found several leads with one email, per node (its duplicate policy decided). */
+  duplicates: { total: number; nodes: Array<{ id: string; name: string; count: number }> };
   /** Absent when the retry queues' figures cannot be read from here (the editor reads their route). */
   retry?: RetrySummary;
 }
@@ -98,8 +100,10 @@ const OPERATION_USERS: Array<[string, string[]]> = [
   ["triggerCampaign", ["marketo-lead"]],
   ["getCampaign", ["marketo-lead"]],
   ["submitForm", ["marketo-lead"]],
+  ["getForm", ["marketo-lead"]],
   ["syncProgramMemberStatus", ["marketo-program-status"]],
   ["changeLeadProgramStatus", ["marketo-program-status"]],
+  ["deleteProgramMembers", ["marketo-program-status"]],
   ["bulkImportProgramMembers", ["marketo-program-status"]],
   ["getProgram", ["marketo-program-status"]],
   ["getChannel", ["marketo-program-status"]],
@@ -241,10 +245,12 @@ export function buildSummary(input: SummaryInput): SidebarSummary {
   }
 
   const filteredNodes = input.metrics.filteredFigures().map((f) => ({ id: f.id, name: f.name, count: f.count }));
+  const duplicateNodes = input.metrics.duplicateFigures().map((f) => ({ id: f.id, name: f.name, count: f.count }));
   const summary: SidebarSummary = {
     at: (input.now ?? new Date()).toISOString(),
     configs: [...byConfig.values()].sort((a, b) => (a.name || a.id).localeCompare(b.name || b.id)),
     filtered: { total: filteredNodes.reduce((a, f) => a + f.count, 0), nodes: filteredNodes },
+    duplicates: { total: duplicateNodes.reduce((a, f) => a + f.count, 0), nodes: duplicateNodes },
   };
   if (input.queues) summary.retry = { queues: input.queues.map((q) => ({ ...q })), totals: queueTotals(input.queues) };
   return summary;

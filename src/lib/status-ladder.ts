@@ -24,6 +24,8 @@ export interface StatusRow extends ProgramStatus {
 /** What `msg.marketo.programStatus` holds after the node: the target plus the source status as read. */
 export interface MappedStatus extends ProgramStatus {
   source: string;
+  /** A backward move sent on purpose: the program status node removes the member, then sets it. */
+  force?: boolean;
 }
 
 /** Marketo's own first rung: every channel has it, the API cannot set it (1025 / member delete). */

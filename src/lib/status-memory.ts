@@ -27,12 +27,13 @@ export function classifyMove(last: Remembered | undefined, next: ProgramStatus):
   return next.step > last.step ? "forward" : "backward";
 }
 
-export type BackwardPolicy = "skip" | "pass" | "error";
+/** "force": sent with the force flag, so the program status node removes the member and sets it again. */
+export type BackwardPolicy = "skip" | "pass" | "error" | "force";
 export type RepeatPolicy = "pass" | "skip";
 export type Decision = "send" | "skip" | "error";
 
 export function decide(move: Move, backward: BackwardPolicy, repeat: RepeatPolicy): Decision {
-  if (move === "backward") return backward === "pass" ? "send" : backward;
+  if (move === "backward") return backward === "pass" || backward === "force" ? "send" : backward;
   if (move === "unchanged") return repeat === "skip" ? "skip" : "send";
   return "send";
 }

@@ -22,8 +22,11 @@ import {
 export const RULE_SCOPES = ["event", "registration", "profile", "attendeeTypeTags"] as const;
 export type RuleScope = (typeof RULE_SCOPES)[number];
 
-/** equals, not equals, contains, in list, matches regex, exists, not exists, greater, less. */
-export const RULE_OPERATORS = ["eq", "neq", "cont", "in", "regex", "exists", "nexists", "gt", "lt"] as const;
+/**
+ * equals, not equals, contains, does not contain, starts with, ends with, in list, not in list,
+ * matches regex, does not match, exists, not exists, greater, less.
+ */
+export const RULE_OPERATORS = ["eq", "neq", "cont", "ncont", "starts", "ends", "in", "nin", "regex", "nregex", "exists", "nexists", "gt", "lt"] as const;
 export type RuleOperator = (typeof RULE_OPERATORS)[number];
 
 /** One row of the Filters list as the editor saves it. */
@@ -43,8 +46,13 @@ const OP_TEXT: Record<RuleOperator, string> = {
   eq: "equals",
   neq: "not equals",
   cont: "contains",
+  ncont: "does not contain",
+  starts: "starts with",
+  ends: "ends with",
   in: "in list",
+  nin: "not in list",
   regex: "matches regex",
+  nregex: "does not match regex",
   exists: "exists",
   nexists: "does not exist",
   gt: "greater than",
@@ -122,19 +130,30 @@ export function compileRule(raw: unknown, index: number, payloadPath: string): C
       break;
     }
     case "cont":
-      if (cmp === "") fail(`contains needs a non-empty value`);
+    case "ncont":
+      if (cmp === "") fail(`${OP_TEXT[op as RuleOperator]} needs a non-empty value`);
       holds = (s) => norm(String(s)).includes(cmp);
       break;
-    case "in": {
+    case "starts":
+      if (cmp === "") fail(`starts with needs a non-empty value`);
+      holds = (s) => norm(String(s)).startsWith(cmp);
+      break;
+    case "ends":
+      if (cmp === "") fail(`ends with needs a non-empty value`);
+      holds = (s) => norm(String(s)).endsWith(cmp);
+      break;
+    case "in":
+    case "nin": {
       const items = text.split(",").map((x) => (ci ? normTag(x) : x.trim())).filter((x) => x !== "");
-      if (items.length === 0) fail(`in list needs at least one comma-separated value`);
+      if (items.length === 0) fail(`${OP_TEXT[op as RuleOperator]} needs at least one comma-separated value`);
       const set = new Set(items);
       holds = (s) => set.has(norm(String(s)));
       expect = showList(items);
       break;
     }
-    case "regex": {
-      if (text === "") fail(`matches regex needs a regular expression`);
+    case "regex":
+    case "nregex": {
+      if (text === "") fail(`${OP_TEXT[op as RuleOperator]} needs a regular expression`);
       let re: RegExp;
       try {
         re = new RegExp(text, ci ? "i" : "");
@@ -207,10 +226,20 @@ export function compileRule(raw: unknown, index: number, payloadPath: string): C
         return anyHolds ? (list ? `${label} ${show(v)} has an entry equal to ${expect}` : `${label} is ${show(v)}, which equals ${expect}`) : null;
       case "cont":
         return anyHolds ? null : list ? `${label} ${show(v)} has no entry containing ${expect}` : `${label} ${show(v)} does not contain ${expect}`;
+      case "ncont":
+        return anyHolds ? (list ? `${label} ${show(v)} has an entry containing ${expect}` : `${label} ${show(v)} contains ${expect}`) : null;
+      case "starts":
+        return anyHolds ? null : list ? `${label} ${show(v)} has no entry starting with ${expect}` : `${label} ${show(v)} does not start with ${expect}`;
+      case "ends":
+        return anyHolds ? null : list ? `${label} ${show(v)} has no entry ending with ${expect}` : `${label} ${show(v)} does not end with ${expect}`;
       case "in":
         return anyHolds ? null : list ? `${label} ${show(v)} has no entry in ${expect}` : `${label} ${show(v)} is not in ${expect}`;
+      case "nin":
+        return anyHolds ? (list ? `${label} ${show(v)} has an entry in ${expect}` : `${label} ${show(v)} is in ${expect}`) : null;
       case "regex":
         return anyHolds ? null : list ? `${label} ${show(v)} has no entry matching ${expect}` : `${label} ${show(v)} does not match ${expect}`;
+      case "nregex":
+        return anyHolds ? (list ? `${label} ${show(v)} has an entry matching ${expect}` : `${label} ${show(v)} matches ${expect}`) : null;
       case "gt":
       case "lt":
         return anyHolds ? null : `${label} ${show(v)} is not ${OP_TEXT[op as RuleOperator]} ${expect}`;

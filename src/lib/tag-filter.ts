@@ -56,26 +56,31 @@ export interface TagFilterConfig {
   /** Activate for attendee types with these tags. */
   attendeeTypeTags?: string | string[];
   attendeeTypeMatch?: TagMatch;
-  /** Activate for events with these tags (event.tags and event.statusTags). */
+  /** Activate for events with these tags (event.tags). */
   eventTags?: string | string[];
   eventMatch?: TagMatch;
+  /** Activate event create/update for event statuses with these tags (event.statusTags). */
+  eventStatusTags?: string | string[];
+  eventStatusMatch?: TagMatch;
   /** Activate for session registration statuses with these tags. */
   sessionStatusTags?: string | string[];
   sessionStatusMatch?: TagMatch;
   /** Filters: all must hold. Default []. */
   rules?: FilterRuleConfig[];
+  /** E-mail domains held back (internal users, test traffic): comma-separated text or a list. */
+  excludeDomains?: string | string[];
 }
 
 /** What `msg.filtered` is set to on output 2. */
 export interface Rejection {
-  /** "config" | "input" | "source" | "live-test" | "activate-for:<object>" | "filter:<n>" */
+  /** "config" | "input" | "source" | "live-test" | "excluded-domain" | "activate-for:<object>" | "filter:<n>" */
   rule: string;
   /** A sentence naming the values involved. */
   reason: string;
 }
 
 /** The "Activate for" objects, in the order they are checked. */
-export const ACTIVATION_OBJECTS = ["registration-status", "property", "attendee-type", "event", "session-status"] as const;
+export const ACTIVATION_OBJECTS = ["registration-status", "property", "attendee-type", "event", "event-status", "session-status"] as const;
 export type ActivationObject = (typeof ACTIVATION_OBJECTS)[number];
 
 /** Topics each source checkbox enables. */
@@ -105,8 +110,22 @@ export const ACTIVATION_TOPICS: Record<ActivationObject, readonly EventTopic[]> 
   property: WITH_REGISTRATION,
   "attendee-type": WITH_REGISTRATION,
   event: EVENT_TOPICS,
+  "event-status": ["event.created", "event.updated"],
   "session-status": ["session_registration.status_changed"],
 };
+
+/**
+ * Certain's standard registration properties: each is its own tag, set up automatically with the
+ * property's name, so a flow activates for "Badge Printed" without any propertyTags in the
+ * message. The camel-case spelling is how a webhook's JSON usually names the same property.
+ */
+export const STANDARD_PROPERTIES: ReadonlyArray<{ tag: string; keys: readonly string[] }> = [
+  { tag: "Complete", keys: ["Complete", "complete"] },
+  { tag: "Badge Printed", keys: ["Badge Printed", "badgePrinted"] },
+  { tag: "On To Do List", keys: ["On To Do List", "onToDoList"] },
+  { tag: "Invoice Generated", keys: ["Invoice Generated", "invoiceGenerated"] },
+  { tag: "Test", keys: ["Test", "test"] },
+];
 
 export class TagFilterConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -265,8 +284,23 @@ function listCheck(
   };
 }
 
-/** Custom registration properties: tags of the properties that have a value. */
+/**
+ * Custom registration properties: tags of the properties that have a value, plus the standard
+ * properties' own names when they have a value (and "Test" for a test registration).
+ */
 function propertyCheck(matcher: TagMatcher, payloadPath: string): ActivationCheck {
+  // Only the standard properties the node activates for are looked at per message.
+  const wantedNorm = new Set(matcher.display.map(normTag));
+  const standard = STANDARD_PROPERTIES.filter((p) => wantedNorm.has(normTag(p.tag)));
+  const standardSet = (reg: unknown, props: unknown): string[] => {
+    const out: string[] = [];
+    for (const p of standard) {
+      let set = p.tag === "Test" && testFlag(own(reg, "test")) === true;
+      for (let k = 0; !set && k < p.keys.length; k++) set = hasValue(own(props, p.keys[k]));
+      if (set) out.push(p.tag);
+    }
+    return out;
+  };
   const regPath = `${payloadPath}.registration`;
   const tagsPath = `${regPath}.propertyTags`;
   const propsPath = `${regPath}.properties`;
@@ -296,8 +330,10 @@ function propertyCheck(matcher: TagMatcher, payloadPath: string): ActivationChec
           for (let i = 0; i < (list as string[]).length; i++) matcher.offer((list as string[])[i]);
         }
       }
+      const std = standard.length ? standardSet(reg, props) : [];
+      for (let i = 0; i < std.length; i++) matcher.offer(std[i]);
       if (matcher.satisfied()) return null;
-      const have: string[] = [];
+      const have: string[] = [...std];
       if (tags) {
         for (const key of Object.keys(tags)) {
           const list = tags[key];
@@ -396,6 +432,11 @@ export function compileTagFilter(config: TagFilterConfig): CompiledTagFilter {
   const propertyTags = tags(cfg.propertyTags, "propertyTags");
   const attendeeTags = tags(cfg.attendeeTypeTags, "attendeeTypeTags");
   const eventTags = tags(cfg.eventTags, "eventTags");
+  const eventStatusAll = match(cfg.eventStatusMatch, "eventStatusMatch");
+  const eventStatusTags = tags(cfg.eventStatusTags, "eventStatusTags");
+  const excluded = tags(cfg.excludeDomains, "excludeDomains").map((d) => d.replace(/^@/, "").toLowerCase());
+  for (const d of excluded) if (!/^[a-z0-9-]+(\.[a-z0-9-]+)*$/.test(d)) problems.push(`excludeDomains: ${show(d)} is not an e-mail domain (such as example.com)`);
+  const excludedSet = new Set(excluded);
   const sessionTags = tags(cfg.sessionStatusTags, "sessionStatusTags");
 
   const checks = new Map<ActivationObject, ActivationCheck>();
@@ -407,7 +448,9 @@ export function compileTagFilter(config: TagFilterConfig): CompiledTagFilter {
   if (propertyTags.length) checks.set("property", propertyCheck(new TagMatcher(propertyTags, propertyAll), payloadPath));
   if (attendeeTags.length)
     checks.set("attendee-type", listCheck("attendee-type", "attendee type tags", "registration", ["attendeeTypeTags"], new TagMatcher(attendeeTags, attendeeAll), payloadPath));
-  if (eventTags.length) checks.set("event", listCheck("event", "event tags", "event", ["tags", "statusTags"], new TagMatcher(eventTags, eventAll), payloadPath));
+  if (eventTags.length) checks.set("event", listCheck("event", "event tags", "event", ["tags"], new TagMatcher(eventTags, eventAll), payloadPath));
+  if (eventStatusTags.length)
+    checks.set("event-status", listCheck("event-status", "event status tags", "event", ["statusTags"], new TagMatcher(eventStatusTags, eventStatusAll), payloadPath));
   if (sessionTags.length)
     checks.set("session-status", listCheck("session-status", "session status tags", "session", ["statusTags"], new TagMatcher(sessionTags, sessionAll), payloadPath));
 
@@ -430,6 +473,11 @@ export function compileTagFilter(config: TagFilterConfig): CompiledTagFilter {
       const reason = `source ${topic} activates only for the registration statuses selected, and no registration status tags are configured`;
       warnings.push(reason);
       return { rule: "activate-for:registration-status", reason };
+    }
+    if ((topic === "event.created" || topic === "event.updated") && !eventStatusTags.length) {
+      const reason = `source ${topic} activates only for the event statuses selected, and no event status tags are configured`;
+      if (topic === "event.created") warnings.push("source event.created and event.updated activates only for the event statuses selected, and no event status tags are configured");
+      return { rule: "activate-for:event-status", reason };
     }
     if (topic === "session_registration.status_changed" && !sessionTags.length) {
       const reason = `source ${topic} activates only for the session registration statuses selected, and no session status tags are configured`;
@@ -492,6 +540,23 @@ export function compileTagFilter(config: TagFilterConfig): CompiledTagFilter {
       if (et === undefined) return { rule: "live-test", reason: `${evPath}.test is ${show(own(objects.event, "test"))}, not true or false` };
       if (mode === "live" && (rt || et)) return { rule: "live-test", reason: `a live filter drops test data, and ${rt ? `${regPath}.test` : `${evPath}.test`} is true` };
       if (mode === "test" && !rt && !et) return { rule: "live-test", reason: `a test filter takes only test data, and neither ${regPath}.test nor ${evPath}.test is true` };
+    }
+
+    if (excludedSet.size) {
+      const email = own(profile, "email");
+      // Longer than any e-mail address can be: nothing to hold back by domain.
+      if (typeof email === "string" && email.length <= 320) {
+        const at = email.lastIndexOf("@");
+        if (at >= 0) {
+          // The domain and every parent domain: "eu.acme.com" is held back by "acme.com".
+          let d = email.slice(at + 1).trim().toLowerCase();
+          while (d !== "") {
+            if (excludedSet.has(d)) return { rule: "excluded-domain", reason: `${payloadPath}.profile.email ${show(email)} is at ${d}, an excluded e-mail domain` };
+            const dot = d.indexOf(".");
+            d = dot < 0 ? "" : d.slice(dot + 1);
+          }
+        }
+      }
     }
 
     const pc = plan.checks;

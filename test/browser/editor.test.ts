@@ -246,4 +246,24 @@ describe("editor in a real browser (chromium)", function () {
     record.should.containEql({ firstName: "Ada", lastName: "Lovelace", registrationCode: "R-1001" });
     pageErrors.slice(errorsBefore).should.eql([]);
   });
+
+  it("marketo-lead: the form picker lists the connection's forms by name and shows the chosen form's fields", async () => {
+    const errorsBefore = pageErrors.length;
+    await RED((id) => (window as any).RED.editor.edit((window as any).RED.nodes.node(id)), nodeId("marketo-lead"));
+    await page.waitForSelector("#node-input-action", { state: "visible" });
+    await page.selectOption("#node-input-action", "form");
+    await page.click("#marketo-lead-pick-form");
+    await page.waitForSelector("#marketo-lead-forms", { state: "visible" });
+    const names = await page.locator("#marketo-lead-forms option").allInnerTexts();
+    names.some((n) => /^Event registration form \(\d+, approved\)$/.test(n)).should.be.true();
+    const value = await page.locator("#marketo-lead-forms option").nth(1).getAttribute("value");
+    await page.selectOption("#marketo-lead-forms", value!);
+    const tip = page.locator("#marketo-lead-form-fields");
+    await tip.filter({ hasText: "email*" }).waitFor({ state: "visible" });
+    (await page.inputValue("#node-input-formId")).should.equal(value);
+    (await tip.innerText()).should.match(/email\*, firstName, lastName, company/);
+    await page.screenshot({ path: path.join(ARTIFACTS, "marketo-lead-form-picker.png") });
+    await closeTrays();
+    pageErrors.slice(errorsBefore).should.eql([]);
+  });
 });

@@ -20,7 +20,8 @@ import {
 import { normaliseEndpoint } from "./endpoint";
 import { MarketoError, clientClosedError } from "./errors";
 import { submitForm } from "./forms";
-import { describeLeads, findLeadIds, getLeadsByFilter, leadKey, syncLeadsOp } from "./leads";
+import { getFormFields, getForms, type FormAsset, type FormFieldAsset } from "./form-assets";
+import { describeLeads, findLeadMatches, getLeadsByFilter, leadKey, syncLeadsOp, type LeadMatch } from "./leads";
 import { CallLimiter } from "./limiter";
 import { resolveOptions, type ResolvedOptions } from "./options";
 import {
@@ -30,6 +31,7 @@ import {
   getProgram,
   getProgramByName,
   syncProgramMemberStatusOp,
+  deleteProgramMembersOp,
 } from "./programs";
 import { asError, failAll, sendRecords, sendSealed, type RecordOp } from "./results";
 import { Timers } from "./timers";
@@ -206,6 +208,13 @@ export class MarketoClient extends EventEmitter<MarketoClientEvents> {
     return this.counted(this.recordBatcher(`pms|${programId}|${statusName}`, op, (id) => String(id)).submit(leadId));
   }
 
+  /** Takes a lead out of a program (Delete Program Members); batched per program. */
+  removeProgramMember(programId: number, leadId: number): Promise<RecordResult> {
+    const bad = this.rejectInput("deleteProgramMembers", !isId(programId) ? "programId must be a positive integer" : !isId(leadId) ? "leadId must be a positive integer" : undefined);
+    if (bad) return bad;
+    return this.counted(this.recordBatcher(`pmd|${programId}`, deleteProgramMembersOp(this.ctx, programId), (id) => String(id)).submit(leadId));
+  }
+
   /** Adds one custom activity; all activities share one batcher (no dedupe key exists). */
   addCustomActivity(activity: CustomActivity): Promise<RecordResult> {
     const bad = this.rejectInput(
@@ -251,11 +260,19 @@ export class MarketoClient extends EventEmitter<MarketoClientEvents> {
    * with a MarketoError when the lookup itself fails.
    */
   async findLeadId(email: string): Promise<number | undefined> {
+    return (await this.findLeads(email))[0]?.id;
+  }
+
+  /**
+   * Every lead that has the email, newest updated first; empty when none has it. Lookups are
+   * batched the same way (300 emails a call). Rejects with a MarketoError when the lookup fails.
+   */
+  async findLeads(email: string, fields: readonly string[] = []): Promise<LeadMatch[]> {
     if (this.closed) throw clientClosedError("getLeadsByFilter");
-    if (typeof email !== "string" || !email.trim()) return undefined;
-    const r = await this.lookupBatcher().submit(email);
+    if (typeof email !== "string" || !email.trim()) return [];
+    const r = (await this.lookupBatcher(fields).submit(email)) as RecordResult & { matches?: LeadMatch[] };
     if (!r.ok) throw r.error ?? clientClosedError("getLeadsByFilter");
-    return r.id;
+    return r.matches ?? [];
   }
 
   /** Sends everything held now instead of waiting for the batch window. */
@@ -299,6 +316,14 @@ export class MarketoClient extends EventEmitter<MarketoClientEvents> {
 
   getProgramByName(name: string): Promise<Program | undefined> {
     return this.read("getProgramByName", () => getProgramByName(this.ctx, name));
+  }
+
+  getForms(): Promise<FormAsset[]> {
+    return this.read("getForms", () => getForms(this.ctx));
+  }
+
+  getFormFields(formId: number): Promise<FormFieldAsset[]> {
+    return this.read("getFormFields", () => getFormFields(this.ctx, formId));
   }
 
   getChannels(): Promise<Channel[]> {
@@ -487,8 +512,11 @@ export class MarketoClient extends EventEmitter<MarketoClientEvents> {
     for (const [key, b] of this.batchers) if (b.idle) this.batchers.delete(key);
   }
 
-  private lookupBatcher(): Batcher<string> {
-    const key = "getLeadsByFilter|email";
+  /** One batcher per set of extra fields: lookups asking for the same fields share calls. */
+  private lookupBatcher(fields: readonly string[] = []): Batcher<string> {
+    const extra = [...new Set(fields)].sort();
+    const key = extra.length ? `getLeadsByFilter|email|${extra.join(",")}` : "getLeadsByFilter|email";
+    if (extra.length) this.sweepIdleBatchers();
     let b = this.batchers.get(key) as Batcher<string> | undefined;
     if (!b) {
       b = new Batcher<string>({
@@ -496,11 +524,15 @@ export class MarketoClient extends EventEmitter<MarketoClientEvents> {
         maxBatchSize: this.o.maxBatchSize,
         windowMs: this.o.batchWindowMs,
         dispatch: async (seal) => {
-          const r = await findLeadIds(this.ctx, seal);
+          const r = await findLeadMatches(this.ctx, seal, extra);
           if ("error" in r) return { items: r.items, results: failAll(r.items.length, asError(r.error, "getLeadsByFilter")) };
           return {
             items: r.items,
-            results: r.results.map((id): RecordResult => ({ ok: true, status: "unchanged", ...(id !== undefined ? { id } : {}) })),
+            results: r.results.map((matches): RecordResult => {
+              // The matches ride along on the lookup's result: findLeads reads them back.
+              const found: RecordResult & { matches: LeadMatch[] } = { ok: true, status: "unchanged", ...(matches.length ? { id: matches[0].id } : {}), matches };
+              return found;
+            }),
           };
         },
         timers: this.timers,

@@ -7,6 +7,7 @@ export { MarketoClient, type MarketoClientEvents } from "./client";
 export {
   MarketoError,
   classify,
+  marketoError,
   type Classification,
   type ErrorAction,
   type ErrorCategory,
@@ -19,4 +20,6 @@ export { backoffDelay, rateLimitPause, concurrencyPause } from "./timers";
 export { toCsv, parseCsv, splitCsv, columnsOf } from "./csv";
 export { RowMatcher } from "./bulk";
 export { Batcher, type BatcherOptions } from "./batcher";
+export type { LeadMatch } from "./leads";
+export type { FormAsset, FormFieldAsset } from "./form-assets";
 export type * from "./types";

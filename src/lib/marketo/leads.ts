@@ -91,18 +91,28 @@ export async function getLeadsByFilter(
   return out;
 }
 
+/** One lead an email lookup found: enough to choose among duplicates. */
+export interface LeadMatch {
+  id: number;
+  updatedAt?: string;
+  createdAt?: string;
+  /** The extra fields the lookup asked for, as Marketo has them (absent: null). */
+  fields?: Record<string, unknown>;
+}
+
 /**
- * Batched email → lead id lookups. Several leads can share an email (Marketo allows
- * duplicates): the most recently updated one wins, ties broken by the highest id — the lead
- * a person most likely touched last, and the one Marketo's own UI lists first.
+ * Batched email → leads lookups. Several leads can share an email (Marketo allows duplicates):
+ * each email gets every lead that has it, newest updated first (ties: highest id first) — the
+ * lead a person most likely touched last, and the one Marketo's own UI lists first.
  */
-export async function findLeadIds(
+export async function findLeadMatches(
   ctx: OpContext,
   seal: () => string[],
-): Promise<{ items: string[]; results: Array<number | undefined> } | { items: string[]; error: unknown }> {
+  extraFields: readonly string[] = [],
+): Promise<{ items: string[]; results: LeadMatch[][] } | { items: string[]; error: unknown }> {
   let items: string[] = [];
   let values: string[] = [];
-  const fields = ["id", "email", "updatedAt"];
+  const fields = [...new Set(["id", "email", "updatedAt", "createdAt", ...extraFields])];
   let leads: LeadRecord[];
   let sealed = false;
   try {
@@ -118,21 +128,25 @@ export async function findLeadIds(
     if (!sealed) items = seal(); // failed before sealing: these lookups share the failure
     return { items, error };
   }
-  const best = new Map<string, LeadRecord>();
+  const byEmail = new Map<string, LeadMatch[]>();
   for (const lead of leads) {
     const email = typeof lead.email === "string" ? lead.email.trim().toLowerCase() : undefined;
-    if (!email) continue;
-    const cur = best.get(email);
-    if (!cur || newer(lead, cur)) best.set(email, lead);
+    const id = numberOr(lead.id);
+    if (!email || id === undefined) continue;
+    const list = byEmail.get(email) ?? [];
+    const extra = extraFields.length ? { fields: Object.fromEntries(extraFields.map((f) => [f, lead[f] ?? null])) } : {};
+    list.push({ id, ...(lead.updatedAt ? { updatedAt: String(lead.updatedAt) } : {}), ...(lead.createdAt ? { createdAt: String(lead.createdAt) } : {}), ...extra });
+    byEmail.set(email, list);
   }
-  return { items, results: items.map((e) => numberOr(best.get(e.trim().toLowerCase())?.id)) };
+  for (const list of byEmail.values()) list.sort((a, b) => (newer(a, b) ? -1 : newer(b, a) ? 1 : 0));
+  return { items, results: items.map((e) => byEmail.get(e.trim().toLowerCase()) ?? []) };
 }
 
-function newer(a: LeadRecord, b: LeadRecord): boolean {
-  const ta = Date.parse(String(a.updatedAt ?? "")) || 0;
-  const tb = Date.parse(String(b.updatedAt ?? "")) || 0;
+function newer(a: LeadMatch, b: LeadMatch): boolean {
+  const ta = Date.parse(a.updatedAt ?? "") || 0;
+  const tb = Date.parse(b.updatedAt ?? "") || 0;
   if (ta !== tb) return ta > tb;
-  return (numberOr(a.id) ?? 0) > (numberOr(b.id) ?? 0);
+  return a.id > b.id;
 }
 
 /** Describe the lead object: "describe2" (current, one object with fields) or legacy "describe". */

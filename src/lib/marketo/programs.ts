@@ -13,6 +13,19 @@ export function syncProgramMemberStatusOp(ctx: OpContext, programId: number, sta
   });
 }
 
+/**
+ * Delete Program Members: takes leads out of a program, and with them their status and its
+ * history in that program. 1037 = the lead was not a member.
+ */
+export function deleteProgramMembersOp(ctx: OpContext, programId: number): RecordOp<number> {
+  return postRecordsOp<number>(ctx, "deleteProgramMembers", {
+    path: `/rest/v1/programs/${encodeURIComponent(programId)}/members/delete.json`,
+    body: (leadIds) => ({ input: leadIds.map((leadId) => ({ leadId })) }),
+    serverTimeoutS: 30,
+    idOf: (e, leadId) => numberOr(e?.leadId) ?? leadId,
+  });
+}
+
 /** Change Lead Program Status (legacy endpoint): body `status` + input `{id}`. */
 export function changeLeadProgramStatusOp(ctx: OpContext, programId: number, status: string): RecordOp<number> {
   return postRecordsOp<number>(ctx, "changeLeadProgramStatus", {
