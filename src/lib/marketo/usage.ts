@@ -27,7 +27,7 @@ export class UsageTracker {
 
   constructor(
     private readonly dailyBudget: number,
-    private readonly live: () => Pick<Usage, "queuedRecords" | "inFlight" | "state" | "resumesAt">,
+    private readonly live: () => Pick<Usage, "queuedRecords" | "inFlight" | "state" | "resumesAt" | "arrivalChecks">,
     private readonly emit: (u: Usage) => void,
   ) {}
 
