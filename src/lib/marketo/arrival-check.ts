@@ -8,9 +8,10 @@
  */
 import type { OpContext } from "./context";
 import { MarketoError } from "./errors";
+import { getLeadsByFilter } from "./leads";
 import { asError, failAll, type RecordOp } from "./results";
 import { backoffDelay } from "./timers";
-import type { Answer } from "./transport";
+import type { Answer, CallSpec, Transport } from "./transport";
 import type { ArrivalUsage, RecordResult } from "./types";
 
 /** Get Lead Activities takes at most 30 lead ids and 10 activity types a call. */
@@ -97,10 +98,8 @@ export async function leadActivitiesSince(
   typeIds: number[],
   leadIds: number[],
 ): Promise<FoundActivity[]> {
-  const call = async (operation: string, path: string, query: Record<string, string | number | Array<string | number>>) => {
-    ctx.arrivals.add("calls");
-    return ctx.transport.call({ operation, method: "GET", path, query, timeoutMs: ctx.timeoutMs(operation === "getPagingToken" ? 300 : 30) });
-  };
+  const call = (operation: string, path: string, query: Record<string, string | number | Array<string | number>>) =>
+    ctx.transport.call({ operation, method: "GET", path, query, timeoutMs: ctx.timeoutMs(operation === "getPagingToken" ? 300 : 30) });
   const tokenAnswer = await call("getPagingToken", "/rest/v1/activities/pagingtoken.json", { sinceDatetime: new Date(since).toISOString() });
   const first = tokenAnswer.envelope.nextPageToken;
   if (typeof first !== "string" || !first) throw new MarketoError({ code: "INVALID_RESPONSE", message: "Get Paging Token answered without a token", category: "marketo", action: "retry", retryable: true, operation: "getPagingToken" });
@@ -143,8 +142,15 @@ export async function leadActivitiesSince(
  * Which of `items` Marketo already holds. Each activity found counts for one record only, so
  * two identical records of which one arrived send the other again.
  */
-export async function arrivedOf<T>(ctx: OnceContext, q: ArrivalQuestion<T>, items: T[], since: number): Promise<Array<RecordResult | undefined>> {
-  ctx.arrivals.add("checks");
+export async function arrivedOf<T>(
+  outer: OnceContext,
+  operation: string,
+  q: ArrivalQuestion<T>,
+  items: T[],
+  since: number,
+): Promise<Array<RecordResult | undefined>> {
+  outer.arrivals.add("checks");
+  const ctx = asking(outer, operation);
   const leadIds = await q.leadIds(items, ctx);
   const known = leadIds.filter((id): id is number => id !== undefined);
   const out: Array<RecordResult | undefined> = items.map(() => undefined);
@@ -161,6 +167,22 @@ export async function arrivedOf<T>(ctx: OnceContext, q: ArrivalQuestion<T>, item
   });
   ctx.arrivals.add("found", out.filter(Boolean).length);
   return out;
+}
+
+/**
+ * A context whose calls are counted as questions and named after the write they ask about
+ * (`addCustomActivities:getLeadActivities`), so usage and the sidebar show what they cost
+ * and for which node.
+ */
+function asking(ctx: OnceContext, operation: string): OnceContext {
+  const t = ctx.transport;
+  const transport = {
+    call(spec: CallSpec): Promise<Answer> {
+      ctx.arrivals.add("calls");
+      return t.call({ ...spec, operation: `${operation}:${spec.operation}` });
+    },
+  } as unknown as Transport;
+  return { ...ctx, transport };
 }
 
 /** The failure of a record whose arrival could not be confirmed either way. */
@@ -200,7 +222,7 @@ export async function deliverOnce<T>(
       const asking = pending.map((i) => items[i]);
       let got: Array<RecordResult | undefined>;
       try {
-        got = await arrivedOf(ctx, q, asking, since);
+        got = await arrivedOf(ctx, op.operation, q, asking, since);
       } catch (err) {
         const e = lastError ?? asError(err, op.operation);
         ctx.arrivals.add("unconfirmed", pending.length);
@@ -369,13 +391,21 @@ export function campaignQuestion(campaignId: number): ArrivalQuestion<number> {
  * Form fills: the lead's "Fill Out Form" activity for that form. The lead is found by the fill's
  * e-mail address (the fill itself may have created it): no lead, no fill.
  */
-export function formQuestion(formId: number, lookup: (email: string) => Promise<number | undefined>): ArrivalQuestion<Record<string, unknown>> {
+export function formQuestion(formId: number): ArrivalQuestion<Record<string, unknown>> {
   return {
-    leadIds: async (items) =>
-      Promise.all(items.map((f) => (typeof f.email === "string" && f.email.trim() ? lookup(f.email.trim()) : Promise.resolve(undefined)))),
+    leadIds: async (items, ctx) =>
+      Promise.all(items.map((f) => (typeof f.email === "string" && f.email.trim() ? leadIdByEmail(ctx, f.email.trim()) : Promise.resolve(undefined)))),
     typeIds: () => [ACTIVITY_FILL_OUT_FORM],
     from: (_items, since) => since - SERVER_CLOCK_MARGIN_MS,
     matches: (_f, _leadId, a) => a.activityTypeId === ACTIVITY_FILL_OUT_FORM && a.primaryAttributeValueId === formId,
     found: (_f, leadId) => ({ ok: true, status: "updated", id: leadId, arrived: true }),
   };
+}
+
+/** The lead a form fill with this address went to: Marketo allows several, a fill updates the most recently updated. */
+async function leadIdByEmail(ctx: OpContext, email: string): Promise<number | undefined> {
+  const leads = await getLeadsByFilter(ctx, "email", [email], ["id", "email", "updatedAt"]);
+  let best: Record<string, unknown> | undefined;
+  for (const l of leads) if (!best || String(l.updatedAt ?? "") > String(best.updatedAt ?? "")) best = l;
+  return best ? n(best.id) : undefined;
 }

@@ -316,7 +316,7 @@ export class MarketoClient extends EventEmitter<MarketoClientEvents> {
     if (bad) return bad;
     const { unconfirmedSince, ...rest } = opts;
     const since = unconfirmedSince === undefined ? undefined : Date.parse(String(unconfirmedSince));
-    return this.counted(submitForm(this.onceCtx, formId, leadFormFields, { ...rest, ...(since !== undefined ? { unconfirmedSince: since } : {}) }, (email) => this.leadIdForCheck(email)));
+    return this.counted(submitForm(this.onceCtx, formId, leadFormFields, { ...rest, ...(since !== undefined ? { unconfirmedSince: since } : {}) }));
   }
 
   addCustomActivities(activities: CustomActivity[]): Promise<RecordResult[]> {
@@ -533,17 +533,6 @@ export class MarketoClient extends EventEmitter<MarketoClientEvents> {
       this.batchers.set(key, b);
     }
     return b;
-  }
-
-  /** The lead a form fill went to, for the question whether it arrived (counted as one of its calls). */
-  private async leadIdForCheck(email: string): Promise<number | undefined> {
-    this.arrivals.add("calls");
-    const leads = await getLeadsByFilter(this.ctx, "email", [email], ["id", "email", "updatedAt"]);
-    // Marketo allows several leads per address; a form fill goes to the most recently updated.
-    let best: LeadRecord | undefined;
-    for (const l of leads) if (!best || String(l.updatedAt ?? "") > String(best.updatedAt ?? "")) best = l;
-    const id = best ? Number(best.id) : NaN;
-    return Number.isFinite(id) ? id : undefined;
   }
 
   /** Keys like (campaignId, tokens) are open-ended: drop batchers with nothing in them. */

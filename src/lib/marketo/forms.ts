@@ -43,9 +43,8 @@ export async function submitForm(
   formId: number,
   leadFormFields: LeadRecord,
   opts: SubmitFormOptions & { unconfirmedSince?: number } = {},
-  lookup: (email: string) => Promise<number | undefined>,
 ): Promise<RecordResult> {
-  const [result] = await deliverOnce(ctx, submitFormOp(ctx, formId, opts), formQuestion(formId, lookup), [leadFormFields], {
+  const [result] = await deliverOnce(ctx, submitFormOp(ctx, formId, opts), formQuestion(formId), [leadFormFields], {
     ...(opts.unconfirmedSince !== undefined ? { since: opts.unconfirmedSince } : {}),
   });
   return result;
