@@ -27,6 +27,7 @@ import {
   type ShapeResult,
   type Target,
 } from "./lib/engagement";
+import { acceptedAtOf, unconfirmedSinceOf } from "./lib/delivery-once";
 import { resolveLeadId } from "./lib/lead-lookup";
 import { MarketoError, type MarketoClient } from "./lib/marketo";
 import { isRecord } from "./lib/paths";
@@ -186,7 +187,9 @@ export = function (RED: NodeAPI) {
           if (!d.ok) return { result: invalidRecord(d.reason, operation) };
           raw = d.value;
         }
-        const date = activityDate(raw, Date.now());
+        // Without a date of its own the activity is dated when the flow took the record in, so a
+        // second attempt (after a restart, or from a retry-queue) sends the very same activity.
+        const date = activityDate(raw, acceptedAtOf(msg) ?? Date.now());
         if (!date.ok) return { result: invalidRecord(date.message, operation) };
         when = date.value;
       }
@@ -212,8 +215,9 @@ export = function (RED: NodeAPI) {
         if (!built.ok) return { result: invalidRecord(built.message, operation) };
         const found = await lead();
         if (!found.ok) return { result: found.result };
-        const result = await ctx.client.addCustomActivity({ ...built.record, leadId: found.leadId });
-        return { result, marketo: { leadId: found.leadId, activityTypeId: plan.shape.typeId, activityType: apiName } };
+        const since = unconfirmedSinceOf(msg);
+        const result = await ctx.client.addCustomActivity({ ...built.record, leadId: found.leadId }, since ? { unconfirmedSince: since } : {});
+        return { result, marketo: { leadId: found.leadId, activityTypeId: plan.shape.typeId, activityType: apiName, activityDate: when } };
       }
       const built = buildCustomObject(plan, engagement, { leadId: 0 });
       if (!built.ok) return { result: invalidRecord(built.message, operation) };

@@ -20,6 +20,7 @@ import {
   type LeadNodeProps,
 } from "./lib/lead-action";
 import { BulkCollector, overThreshold } from "./lib/lead-bulk";
+import { unconfirmedSinceOf } from "./lib/delivery-once";
 import { resolveLeadId } from "./lib/lead-lookup";
 import type { BulkRowResult, MarketoClient } from "./lib/marketo";
 
@@ -161,7 +162,8 @@ export = function (RED: NodeAPI) {
         operation,
       });
       if (!lead.ok) return withCampaign({ result: lead.result });
-      const r = await client.triggerCampaignFor(campaignId, lead.leadId, tokens.value.length ? tokens.value : undefined);
+      const since = unconfirmedSinceOf(msg);
+      const r = await client.triggerCampaignFor(campaignId, lead.leadId, tokens.value.length ? tokens.value : undefined, since ? { unconfirmedSince: since } : {});
       return withCampaign({ result: r }, lead.leadId);
     }
 
@@ -183,6 +185,7 @@ export = function (RED: NodeAPI) {
         ...(visitor.value ? { visitorData: visitor.value } : {}),
         ...(cookie.value ? { cookie: cookie.value } : {}),
         ...(settings.programId !== undefined ? { programId: settings.programId } : {}),
+        ...(unconfirmedSinceOf(msg) ? { unconfirmedSince: unconfirmedSinceOf(msg) } : {}),
       });
       if (r.ok && r.id !== undefined) config.leadIds.set("email", fields.value.email, r.id);
       return withForm({ result: r });

@@ -14,6 +14,7 @@ import { isMarketoConfig, type ConfigUser, type MarketoConfigNode } from "./mark
 import { journalFile } from "./journal-path";
 import { messageOf, recordBook, replayMessage, storableShell, storableValue, type BookEntry, type BookOwner, type StoredAnswer, type StoredRecord } from "./record-journal";
 import { reportRetryOutcome } from "./retry-registry";
+import { stampAccepted } from "./delivery-once";
 import { metrics } from "./metrics";
 
 export interface ActionNodeDef extends NodeDef {
@@ -81,6 +82,9 @@ function marketoFor(prev: unknown, outcome: Outcome): MarketoInfo {
   if (r.requestId) base.requestId = r.requestId;
   else delete base.requestId;
   if (r.marketoGUID) base.marketoGUID = r.marketoGUID;
+  // Only the last attempt's word counts: a retry that settled it leaves nothing to check.
+  if (r.unconfirmedSince) base.unconfirmedSince = r.unconfirmedSince;
+  else delete base.unconfirmedSince;
   if (r.reasons?.length) base.reasons = r.reasons;
   else delete base.reasons;
   Object.assign(base, outcome.marketo);
@@ -245,6 +249,7 @@ export function startActionNode(RED: NodeAPI, node: Node, def: ActionNodeDef, sp
       return;
     }
     const many = Array.isArray(msg.payload);
+    stampAccepted(msg as unknown as Record<string, unknown>);
     const shell = book.durable ? storableShell(msg as unknown as Record<string, unknown>, many) : {};
     const sources = (msg as ActionMessage).source;
     let left = records.length;

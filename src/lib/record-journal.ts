@@ -13,6 +13,7 @@
  * by the next owner.
  */
 import { Journal } from "./journal";
+import { markResent } from "./delivery-once";
 import { jsonSafe, jsonSafeMessage } from "./storable";
 
 export interface StoredRecord {
@@ -84,6 +85,9 @@ export function storableValue(value: unknown): unknown {
  */
 export function replayMessage(stored: StoredRecord, msgid: string): Record<string, unknown> {
   const msg = messageOf(stored, msgid);
+  // A call may have carried it to Marketo before the restart: writes Marketo does not deduplicate
+  // ask before sending it again, here and in every node after this one.
+  markResent(msg);
   if (!stored.many) return msg;
   const payload: unknown[] = [];
   payload[stored.index] = msg.payload;
