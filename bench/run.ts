@@ -9,6 +9,8 @@
  *   4. speed       tag-filter → field-mapper → status-mapper vs core switch + change + function
  *   5. memory      peak RSS of the Node-RED process with 100,000 records waiting (emulator
  *                  paused), and after they drained
+ *   6. replicas    the throughput run's records split over three Node-RED processes on one
+ *                  Redis (bench/replicas.ts): their combined rate, and 0 × 606/615
  *
  * Each scenario runs in a fresh Node-RED process (bench/worker.js) with a userDir on disk, so
  * the action nodes' journal is paid for; the emulator runs in its own process. See
@@ -25,6 +27,7 @@ import { CONFIG_ID, efficiencyFlow, leadFlow } from "./flows/marketo";
 import { naiveFlow } from "./flows/naive";
 import { OUTCOMES, shapingFlow } from "./flows/shaping";
 import { EmulatorProcess, procCpuMs, procMemory, stopAll, Worker } from "./processes";
+import { REPLICAS, threeReplicas } from "./replicas";
 
 const ROOT = path.resolve(__dirname, "..");
 const RESULTS = path.join(__dirname, "results");
@@ -42,7 +45,7 @@ const GOALS = {
   rssQueuedBytes: 200 * 1024 * 1024,
 };
 
-const SCENARIOS = ["efficiency", "naive", "throughput", "memory", "bulk", "speed"] as const;
+const SCENARIOS = ["efficiency", "naive", "throughput", "memory", "bulk", "speed", "replicas"] as const;
 
 /**
  * The throughput and bulk runs send 100,000 records for this many attendees (creates, then
@@ -638,6 +641,29 @@ function table(rows: Row[]): string {
   return out.join("\n");
 }
 
+/** Three replicas on one Redis together against the one subscription's limit (bench/replicas.ts). */
+async function replicas(ctx: Ctx): Promise<void> {
+  const r = await threeReplicas({ emu: ctx.emu, scale: ctx.scale, runDir: ctx.runDir, records: ctx.opts.sizes.throughput, env: CREDENTIALS, ...(cycle(ctx) ? { cycle: cycle(ctx) } : {}) });
+  const limit = limitScaled(ctx);
+  ctx.results.replicas = { ...r, fractionOfLimit: { overall: r.scaledRecordsPerSec.overall / limit, steady10to90: r.scaledRecordsPerSec.steady10to90 / limit } };
+  const g = "6 replicas";
+  const steady = r.scaledRecordsPerSec.steady10to90;
+  ctx.rows.push({
+    group: g,
+    measurement: `${REPLICAS} Node-RED on one Redis, ${fmt(r.records)} records split between them: combined, steady (10-90 %)`,
+    value: `${fmt(steady / ctx.scale.factor)} rec/s real = ${fmt(steady / limit, 3)} of ${fmt(limit / ctx.scale.factor)}`,
+    goal: `>= ${GOALS.fractionOfLimit}`,
+    met: steady / limit >= GOALS.fractionOfLimit,
+  });
+  ctx.rows.push({
+    group: g,
+    measurement: "  calls, 606 / 615, most calls in a window / in flight",
+    value: `${fmt(r.emulator.apiCalls)}, ${r.emulator.answers606} / ${r.emulator.answers615}, ${r.emulator.maxCallsInWindow} / ${r.emulator.maxInFlight}`,
+    goal: "0 / 0",
+    met: r.emulator.answers606 + r.emulator.answers615 === 0 && r.ok === r.records,
+  });
+}
+
 async function main(): Promise<void> {
   const opts = parseArgs(process.argv.slice(2));
   const scale = timeScale(opts.scale);
@@ -671,6 +697,7 @@ async function main(): Promise<void> {
     ["memory", memory],
     ["bulk", bulk],
     ["speed", speed],
+    ["replicas", replicas],
   ];
   const timings: Record<string, number> = {};
   const errors: Record<string, string> = {};

@@ -237,6 +237,8 @@ const commands = {
   },
   sinks: ({ ids }) => ({ sinks: sinkSummary(ids), now: performance.now() }),
   quantiles: ({ ids, fractions }) => quantileTimes(ids, fractions),
+  /** Every answer's arrival time (performance.now), to merge the answers of several replicas. */
+  times: ({ ids }) => ids.flatMap((id) => sinkState(id).times || []),
   now: () => performance.now(),
   usage: ({ config }) => {
     const cfg = RED.nodes.getNode(config);

@@ -4,6 +4,7 @@
  * admin route. Shaped after core MQTT's broker node: users register, get status fan-out, and
  * the client is closed when the config node closes.
  */
+import * as path from "path";
 import type { Node, NodeAPI, NodeDef } from "node-red";
 import { LeadIdCache } from "./lib/lead-ids";
 import { MarketoClient, MarketoError, normaliseEndpoint, type Logger, type MarketoClientOptions, type StateEvent } from "./lib/marketo";
@@ -27,12 +28,19 @@ interface MarketoConfigDef extends NodeDef {
   windowMs?: string | number;
   /** Not in the dialog: how often a paused client asks whether the daily quota is back (tests). */
   quotaProbeIntervalMs?: string | number;
+  /** Not in the dialog: how long a dead replica's call slots stay taken in Redis (tests). */
+  leaseMs?: string | number;
 }
 
 interface Credentials {
   clientId?: string;
   clientSecret?: string;
+  /** May hold a password, hence a credential; blank = the environment's MARKETO_REDIS_URL. */
+  redisUrl?: string;
 }
+
+/** Replicas with identical flows name their Redis here, with no edit to the flow. */
+const REDIS_URL_ENV = "MARKETO_REDIS_URL";
 
 /** What the dialog posts to Test connection: its unsaved values. */
 interface TestRequest {
@@ -115,7 +123,14 @@ export = function (RED: NodeAPI) {
         clientSecret: creds.clientSecret ?? "",
         logger,
       };
-      const limits = { callsPerWindow: num(def.callsPerWindow), concurrency: num(def.concurrency), dailyBudget: num(def.dailyBudget), batchWindowMs: num(def.batchWindowMs), bulkPollIntervalMs: num(def.bulkPollIntervalMs), windowMs: num(def.windowMs), quotaProbeIntervalMs: num(def.quotaProbeIntervalMs) };
+      const limits = { callsPerWindow: num(def.callsPerWindow), concurrency: num(def.concurrency), dailyBudget: num(def.dailyBudget), batchWindowMs: num(def.batchWindowMs), bulkPollIntervalMs: num(def.bulkPollIntervalMs), windowMs: num(def.windowMs), quotaProbeIntervalMs: num(def.quotaProbeIntervalMs), leaseMs: num(def.leaseMs) };
+      const envRedis = RED.util.getSetting(node, REDIS_URL_ENV);
+      const redisUrl = str(node.credentials?.redisUrl) ?? (typeof envRedis === "string" ? str(envRedis) : undefined);
+      if (redisUrl) candidate.redisUrl = redisUrl;
+      // The day's count survives restarts in the userDir; Marketo's own figure is read at start.
+      const userDir = (RED.settings as { userDir?: unknown }).userDir;
+      if (typeof userDir === "string" && userDir !== "") candidate.stateDir = path.join(userDir, "marketo-limits");
+      candidate.readDailyUsage = true;
       for (const [k, v] of Object.entries(limits)) if (v !== undefined) (candidate as unknown as Record<string, number>)[k] = v;
       // Check now, so every node using this config shows the problem at deploy, not at the first record.
       normaliseEndpoint(candidate.endpoint);
@@ -157,6 +172,7 @@ export = function (RED: NodeAPI) {
         },
       },
       configError: { get: () => configError },
+      instance: { value: options ? new URL(normaliseEndpoint(options.endpoint).origin).host : undefined },
       clientState: { value: (): StateEvent => (client ? client.state() : { state: "ok" }) },
       leadIds: { value: leadIds },
       register: {
@@ -195,6 +211,7 @@ export = function (RED: NodeAPI) {
     credentials: {
       clientId: { type: "text" },
       clientSecret: { type: "password" },
+      redisUrl: { type: "password" },
     },
   });
 

@@ -60,7 +60,7 @@ export = function (RED: PluginRED) {
       const node = RED.nodes.getNode(id);
       // Listed in the flows but not running (a disabled flow): nothing to report of it.
       if (!isMarketoConfig(node)) continue;
-      const view: ConfigView = { id, name: node.name || "", state: node.clientState() };
+      const view: ConfigView = { id, name: node.name || "", state: node.clientState(), ...(node.instance ? { instance: node.instance } : {}) };
       const problem = node.configError;
       if (problem) view.problem = { message: problem.message, category: problem.category };
       // Reading `client` makes one: only for a config some node uses (those made it already).

@@ -53,6 +53,9 @@ export function statusFor(state: StateEvent, counts: ActionCounts, labels: Statu
       return { fill: "yellow", shape: "ring", text: `${labels.rateLimited} · ${countText}` };
     case "backoff":
       return { fill: "yellow", shape: "ring", text: `${labels.retrying} · ${countText}` };
+    case "waiting":
+      // The shared limits cannot be read (Redis unreachable): calls wait, none goes unlimited.
+      return { fill: "yellow", shape: "ring", text: `${state.reason ?? "waiting"} · ${countText}` };
     default:
       return { fill: counts.failed > 0 ? "yellow" : "green", shape: "dot", text: countText };
   }

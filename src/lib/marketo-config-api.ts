@@ -22,6 +22,12 @@ export interface MarketoConfigNode extends Node {
   readonly client: MarketoClient | undefined;
   /** Why no client can be made (missing secret, bad endpoint...), or undefined. */
   readonly configError: MarketoError | undefined;
+  /**
+   * The Marketo instance (REST host) this config names, or undefined when its endpoint is
+   * unusable. Configs with the same instance share one set of limits and one day's count, so
+   * a view of the limits shows the instance once, with the configs that use it.
+   */
+  readonly instance: string | undefined;
   /** The client's state; "ok" before the client exists. */
   clientState(): StateEvent;
   /** Lead ids learned by marketo-lead, read by the nodes further down the flow. */

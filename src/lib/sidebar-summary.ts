@@ -23,6 +23,8 @@ export interface NodeSettings {
 export interface ConfigView {
   id: string;
   name: string;
+  /** The Marketo instance (REST host): configs naming the same one share its limits and day's count. */
+  instance?: string;
   state: StateEvent;
   /** The client's figures; absent when the config cannot make a client. */
   usage?: Usage;
@@ -50,6 +52,8 @@ export interface OperationFigures {
 export interface ConfigSummary {
   id: string;
   name: string;
+  /** The Marketo instance (REST host); configs with the same one share one set of limits. */
+  instance?: string;
   state: StateEvent;
   problem?: { message: string; category: string };
   records: { processed: number; delivered: number; failed: number };
@@ -129,6 +133,7 @@ function emptyConfig(c: ConfigView): ConfigSummary {
   return {
     id: c.id,
     name: c.name,
+    ...(c.instance ? { instance: c.instance } : {}),
     state: { ...c.state },
     ...(c.problem ? { problem: { ...c.problem } } : {}),
     records: { processed: 0, delivered: 0, failed: 0 },

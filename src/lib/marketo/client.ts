@@ -1,6 +1,7 @@
 import { EventEmitter } from "node:events";
 import http from "node:http";
 import https from "node:https";
+import path from "node:path";
 import axios from "axios";
 import { checkAccess, type AccessReport } from "./access";
 import { activityQuestion, ArrivalCounter, campaignQuestion, deliverOnce, sendSealedOnce, type ArrivalQuestion, type OnceContext } from "./arrival-check";
@@ -33,6 +34,7 @@ import {
 } from "./programs";
 import { asError, failAll, sendRecords, sendSealed, type RecordOp } from "./results";
 import { Timers } from "./timers";
+import { chicagoDay } from "./time";
 import { TokenManager } from "./token";
 import { Transport } from "./transport";
 import type {
@@ -71,6 +73,11 @@ export interface MarketoClientEvents {
  */
 export class MarketoClient extends EventEmitter<MarketoClientEvents> {
   readonly origin: string;
+  /**
+   * The REST host, which names the Marketo subscription: every client with the same one shares
+   * its window, slots, pauses and daily count (in this process, or through Redis).
+   */
+  readonly instance: string;
   readonly pastedSuffix?: "/rest" | "/identity";
   private readonly o: ResolvedOptions;
   private readonly timers = new Timers();
@@ -106,6 +113,7 @@ export class MarketoClient extends EventEmitter<MarketoClientEvents> {
       this.o.dailyBudget,
       () => this.liveUsage(),
       (u) => this.emit("usage", u),
+      () => this.limiter.callsToday,
     );
     this.tokens = new TokenManager({
       http: httpClient,
@@ -116,17 +124,22 @@ export class MarketoClient extends EventEmitter<MarketoClientEvents> {
       logger: log,
       onAnswer: (code) => this.usageTracker.answer(code),
     });
+    // The REST host names the subscription: every client naming it shares one set of limits.
+    const instance = new URL(this.origin).host;
+    this.instance = instance;
     this.limiter = new CallLimiter({
+      instance,
       callsPerWindow: this.o.callsPerWindow,
       windowMs: this.o.windowMs,
       concurrency: this.o.concurrency,
       dailyBudget: this.o.dailyBudget,
       quotaProbeIntervalMs: this.o.quotaProbeIntervalMs,
-      timers: this.timers,
       logger: log,
       onChange: () => this.refresh(),
+      ...(this.o.stateDir ? { dayFile: path.join(this.o.stateDir, `${instance.replace(/[^A-Za-z0-9.-]/g, "_")}.json`) } : {}),
+      ...(this.o.redisUrl ? { redisUrl: this.o.redisUrl } : {}),
+      ...(this.o.leaseMs ? { leaseMs: this.o.leaseMs } : {}),
     });
-    this.limiter.onNewDay = () => this.usageTracker.newDay();
     this.transport = new Transport({
       http: httpClient,
       origin: this.origin,
@@ -165,6 +178,19 @@ export class MarketoClient extends EventEmitter<MarketoClientEvents> {
       retryBaseDelayMs: this.o.retry.baseDelayMs,
       retryMaxDelayMs: this.o.retry.maxDelayMs,
     };
+    if (this.o.readDailyUsage) this.limiter.syncDaily(() => this.dailyUsage());
+  }
+
+  /**
+   * Marketo's count of today's calls by every API user (Get Daily Usage), so calls other tools
+   * and earlier runs made count against the daily budget too. undefined when not readable.
+   */
+  private async dailyUsage(): Promise<number | undefined> {
+    const a = await this.transport.call({ operation: "getDailyUsage", method: "GET", path: "/rest/v1/stats/usage.json", timeoutMs: 10_000, first: true });
+    const days = Array.isArray(a.envelope.result) ? (a.envelope.result as Array<{ date?: unknown; total?: unknown }>) : [];
+    const today = days.find((d) => d && d.date === chicagoDay()) ?? (days.length === 1 ? days[0] : undefined);
+    const total = Number(today?.total);
+    return Number.isFinite(total) && total >= 0 ? total : undefined;
   }
 
   // ---- batched: one record in, one RecordResult out; records travel in shared calls ----
@@ -398,7 +424,9 @@ export class MarketoClient extends EventEmitter<MarketoClientEvents> {
     this.flush();
     const deadline = Date.now() + this.o.closeTimeoutMs;
     while (Date.now() < deadline && !this.drained()) {
-      if (this.limiter.state().kind === "quota") break; // nothing will move before midnight
+      // Nothing moves before midnight, or before Redis answers again: what is held stays journaled.
+      const kind = this.limiter.state().kind;
+      if (kind === "quota" || kind === "waiting") break;
       await new Promise<void>((r) => setTimeout(r, 20));
       this.flush();
     }
@@ -438,6 +466,7 @@ export class MarketoClient extends EventEmitter<MarketoClientEvents> {
   private computeState(): StateEvent {
     if (this.authFailed) return { state: "auth-failed", reason: "Marketo rejected the credentials or token" };
     const l = this.limiter.state();
+    if (l.kind === "waiting") return { state: "waiting", reason: l.reason };
     if (l.kind === "quota") return { state: "quota", resumesAt: l.resumesAt.toISOString(), reason: l.reason };
     if (l.kind === "rate-limited") return { state: "rate-limited", resumesAt: l.resumesAt.toISOString(), reason: l.reason };
     if (this.transport.backoffCount > 0) return { state: "backoff", reason: "retrying after a transient Marketo error" };

@@ -18,6 +18,10 @@ export interface ResolvedOptions {
   bulkPollIntervalMs: number;
   bulkMaxFileBytes: number;
   closeTimeoutMs: number;
+  stateDir?: string;
+  readDailyUsage: boolean;
+  redisUrl?: string;
+  leaseMs?: number;
   logger: Logger;
 }
 
@@ -69,8 +73,39 @@ export function resolveOptions(o: MarketoClientOptions): ResolvedOptions {
     // Marketo refuses files of 10 MB and more; 5 % headroom for multipart framing.
     bulkMaxFileBytes: Math.floor(positive("bulkMaxFileBytes", o.bulkMaxFileBytes, 9_500_000, 10_000_000)),
     closeTimeoutMs: positive("closeTimeoutMs", o.closeTimeoutMs, 10_000),
+    readDailyUsage: o.readDailyUsage === true,
     logger: o.logger ?? SILENT,
   };
+  if (typeof o.stateDir === "string" && o.stateDir !== "") resolved.stateDir = o.stateDir;
+  if (o.redisUrl !== undefined && o.redisUrl !== "") resolved.redisUrl = redisUrl(o.redisUrl);
+  if (o.leaseMs !== undefined) resolved.leaseMs = positive("leaseMs", o.leaseMs, 3000);
   if (o.requestTimeoutMs !== undefined) resolved.requestTimeoutMs = positive("requestTimeoutMs", o.requestTimeoutMs, 30_000);
   return resolved;
+}
+
+/** Checks a Redis URL without ever repeating its password. */
+export function redisUrl(v: unknown): string {
+  const text = typeof v === "string" ? v.trim() : "";
+  let u: URL;
+  try {
+    u = new URL(text);
+  } catch {
+    throw invalid("the Redis URL is not a URL: it starts with redis:// or rediss://");
+  }
+  if (u.protocol !== "redis:" && u.protocol !== "rediss:") {
+    throw invalid(`the Redis URL must start with redis:// or rediss:// (got ${u.protocol}//)`);
+  }
+  if (!u.hostname) throw invalid("the Redis URL has no host");
+  return text;
+}
+
+/** A Redis URL fit for logs and status: the password replaced by ***. */
+export function redactRedisUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = "***";
+    return u.toString();
+  } catch {
+    return "(a Redis URL)";
+  }
 }

@@ -1,7 +1,7 @@
 import type { AxiosInstance, AxiosResponse } from "axios";
 import { apiUrl } from "./endpoint";
 import { MarketoError, classify, marketoError, networkError, scrub } from "./errors";
-import type { CallLimiter } from "./limiter";
+import type { CallLimiter, Grant } from "./limiter";
 import { backoffDelay, concurrencyPause, rateLimitPause, type Timers } from "./timers";
 import { parseJson, type TokenManager } from "./token";
 import type { Logger, MarketoEnvelope, MarketoReason, RetryOptions } from "./types";
@@ -41,6 +41,8 @@ export interface CallSpec {
    * handed back at once instead of being retried blind (the caller asks Marketo first).
    */
   writeOnce?: boolean;
+  /** Goes before every other waiting call (the day's usage read at start). */
+  first?: boolean;
 }
 
 export interface Answer {
@@ -116,11 +118,8 @@ export class Transport {
     let rateWaitStart: number | undefined;
     for (;;) {
       const queuedAt = Date.now();
-      const r = await this.o.limiter.schedule(() => this.attempt(st, queuedAt));
-      if (r.kind === "nothing") {
-        this.o.limiter.probeInconclusive();
-        return undefined;
-      }
+      const r = await this.o.limiter.schedule((grant) => this.attempt(st, queuedAt, grant), st.spec?.first === true);
+      if (r.kind === "nothing") return undefined;
       if (r.kind === "answer") {
         this.consecutive606 = 0;
         this.o.limiter.answered();
@@ -135,7 +134,6 @@ export class Transport {
         this.o.usage.uncount();
       }
       if (r.answered && e.code !== "607") this.o.limiter.answered();
-      if (!r.answered) this.o.limiter.probeInconclusive();
 
       if (REAUTH_CODES.has(e.code) && r.sentAt !== undefined) {
         if (!reauthed) {
@@ -154,7 +152,8 @@ export class Transport {
         });
       }
       if (e.category === "auth") {
-        if (e.code === "401" || e.code === "603") this.o.onAuthState(true);
+        // A role without the right to read the day's usage says nothing about the nodes' calls.
+        if (e.code === "401" || (e.code === "603" && !st.spec?.first)) this.o.onAuthState(true);
         throw e;
       }
       if (e.code === "606" || e.code === "615" || e.code === "429") {
@@ -218,34 +217,32 @@ export class Transport {
   }
 
   /** Runs inside the limiter: never throws. */
-  private async attempt(st: CallState, queuedAt: number): Promise<AttemptResult> {
-    try {
-      await this.o.limiter.pass();
-    } catch (err) {
-      return { kind: "error", error: toMarketoError(err, this.o.secrets()), answered: false };
-    }
+  /**
+   * Runs with a grant of the limiter: never throws. A grant not used for a request (no token,
+   * nothing left to send) goes back whole; one answered stays in the window until one window
+   * after the answer, so calls a stalled network releases together cannot exceed it.
+   */
+  private async attempt(st: CallState, queuedAt: number, grant: Grant): Promise<AttemptResult> {
     this.o.usage.waited(Date.now() - queuedAt);
     let token: string;
     try {
       token = await this.o.tokens.get();
     } catch (err) {
-      this.o.limiter.refund();
       return { kind: "error", error: toMarketoError(err, this.o.secrets()), answered: false };
     }
     if (!st.spec) {
       st.spec = st.prepare?.();
-      if (!st.spec) {
-        this.o.limiter.refund();
-        return { kind: "nothing" };
-      }
+      if (!st.spec) return { kind: "nothing" };
     }
     const spec = st.spec;
     const sentAt = Date.now();
     this.o.usage.call(spec.operation, spec.records ?? 0);
     this.inFlightCount++;
+    grant.sent = true;
     let res: AxiosResponse<string>;
     try {
       res = await this.o.http.request<string>(this.buildRequest(spec, token, st.forcePost));
+      grant.answered = true;
     } catch (err) {
       const error = networkError(err, [...this.o.secrets(), token], spec.operation);
       this.o.usage.answer(error.code);

@@ -68,7 +68,8 @@ export interface BulkRowResult extends RecordResult {
   batchId?: number;
 }
 
-export type ClientState = "ok" | "rate-limited" | "quota" | "auth-failed" | "backoff";
+/** "waiting": the shared limits cannot be read (Redis unreachable); calls wait, none is sent unlimited. */
+export type ClientState = "ok" | "rate-limited" | "quota" | "auth-failed" | "backoff" | "waiting";
 
 export interface StateEvent {
   state: ClientState;
@@ -130,6 +131,20 @@ export interface MarketoClientOptions {
   bulkMaxFileBytes?: number;
   /** How long `close()` waits for held and in-flight work before giving up on it. */
   closeTimeoutMs?: number;
+  /**
+   * A folder where the day's call count of the instance is kept, so a restart starts from it
+   * (Node-RED: the userDir). Without it the count lives in memory.
+   */
+  stateDir?: string;
+  /** Read Marketo's own count of today's calls (Get Daily Usage) at start and take the larger. */
+  readDailyUsage?: boolean;
+  /**
+   * `redis://` or `rediss://` (user and password allowed): every process using it shares the
+   * instance's limits. Without it the limits are shared within this process only.
+   */
+  redisUrl?: string;
+  /** How long a call's slot in Redis outlives a process that died holding it (default 3 s). */
+  leaseMs?: number;
   logger?: Logger;
 }
 

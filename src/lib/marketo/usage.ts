@@ -29,6 +29,8 @@ export class UsageTracker {
     private readonly dailyBudget: number,
     private readonly live: () => Pick<Usage, "queuedRecords" | "inFlight" | "state" | "resumesAt" | "arrivalChecks">,
     private readonly emit: (u: Usage) => void,
+    /** The instance's count for the day (shared, kept across restarts), when someone keeps one. */
+    private readonly sharedCallsToday?: () => number,
   ) {}
 
   /** One API call sent (identity calls are not counted, like Marketo). */
@@ -72,7 +74,7 @@ export class UsageTracker {
     this.rollDay();
     return {
       callsTotal: this.callsTotal,
-      callsToday: this.callsToday,
+      callsToday: this.sharedCallsToday?.() ?? this.callsToday,
       dailyBudget: this.dailyBudget,
       callsByOperation: { ...this.callsByOperation },
       recordsByOperation: { ...this.recordsByOperation },
