@@ -113,6 +113,33 @@ describe("exactly once: activities, campaign requests and form fills under appli
     console.log(`      form fills: ${stored.length} for 100; ${JSON.stringify(c.usage().arrivalChecks)}`);
   });
 
+  it("20,000 engagement records with 10 % applied-then-failed faults: exactly 20,000 activities", async () => {
+    emu = await startEmulator({ faults: { applyBeforeFailure: true }, limits: { callsPerWindow: 1000, windowMs: 2000 } });
+    c = client(emu);
+    const ids = await leads(c, 20_000, "eng");
+    emu.setFaults({ rate: 0.1, codes: ["604", "502", "608", "611", "713"] });
+    const t0 = Date.now() - 3_600_000;
+    // Several engagements per lead, some identical but for their time: the date tells them apart.
+    const results = await Promise.all(
+      ids.map((leadId, i) =>
+        c!.addCustomActivity({
+          leadId: ids[i % 5000],
+          activityTypeId: ENGAGEMENT,
+          activityDate: new Date(t0 + i * 1000).toISOString(),
+          primaryAttributeValue: `1_s${i % 7}`,
+          attributes: [{ apiName: "plays", value: i % 4 }],
+        }),
+      ),
+    );
+    emu.setFaults({ rate: 0 });
+    results.filter((r) => !r.ok).map((r) => r.error?.message).should.eql([]);
+    of(ENGAGEMENT, new Set(ids)).length.should.equal(20_000);
+    const u = c.usage();
+    const faults = ["604", "502", "608", "611", "713"].reduce((a, k) => a + (emu!.stats().answersByCode[k] ?? 0), 0);
+    faults.should.be.above(0);
+    console.log(`      20,000 engagements: ${of(ENGAGEMENT, new Set(ids)).length} activities; ${faults} faults; ${u.callsByOperation.addCustomActivities} writes; ${extra(u)} extra calls ${JSON.stringify(u.arrivalChecks)}`);
+  });
+
   it("costs no extra call without faults", async () => {
     emu = await startEmulator({ limits: { callsPerWindow: 1000, windowMs: 2000 } });
     c = client(emu);
