@@ -170,15 +170,14 @@ export async function arrivedOf<T>(
 }
 
 /**
- * A context whose calls are counted as questions and named after the write they ask about
- * (`addCustomActivities:getLeadActivities`), so usage and the sidebar show what they cost
- * and for which node.
+ * A context whose calls are named after the write they ask about
+ * (`addCustomActivities:getLeadActivities`), so usage counts them (every attempt) and the
+ * sidebar shows what they cost and for which node.
  */
 function asking(ctx: OnceContext, operation: string): OnceContext {
   const t = ctx.transport;
   const transport = {
     call(spec: CallSpec): Promise<Answer> {
-      ctx.arrivals.add("calls");
       return t.call({ ...spec, operation: `${operation}:${spec.operation}` });
     },
   } as unknown as Transport;

@@ -52,7 +52,7 @@ export interface RecordResult {
 export interface ArrivalUsage {
   /** Times Marketo was asked which records of an ambiguous call arrived. */
   checks: number;
-  /** API calls those questions cost (Get Paging Token, Get Lead Activities, lead lookups). */
+  /** API calls those questions cost, retries included (Get Paging Token, Get Lead Activities, lead lookups). */
   calls: number;
   /** Records found already in Marketo, so not sent again. */
   found: number;

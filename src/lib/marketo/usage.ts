@@ -72,6 +72,7 @@ export class UsageTracker {
 
   snapshot(): Usage {
     this.rollDay();
+    const live = this.live();
     return {
       callsTotal: this.callsTotal,
       callsToday: this.sharedCallsToday?.() ?? this.callsToday,
@@ -81,7 +82,9 @@ export class UsageTracker {
       outcomes: { ...this.outcomes },
       answersByCode: { ...this.answersByCode },
       limiterWaitMs: Math.round(this.limiterWaitMs),
-      ...this.live(),
+      ...live,
+      // Every call sent for a question, retries included: they are named `<write>:<question>`.
+      arrivalChecks: { ...live.arrivalChecks, calls: Object.entries(this.callsByOperation).reduce((n, [op, k]) => (op.includes(":") ? n + k : n), 0) },
     };
   }
 
