@@ -47,10 +47,11 @@ npm run build --silent
 # What a real Node-RED in the copy reports of itself, on the Node the tests run on.
 echo "node-red 5: $(node node_modules/node-red/red.js --version | head -2 | paste -sd ' '), from $(command -v node); setup $((SECONDS - started)) s"
 
-# Every suite that loads the nodes into Node-RED (the test helper, or a real Node-RED process),
+# Every suite that loads the nodes into Node-RED (the test helper, or a real Node-RED process,
+# the browser suites included),
 # and the package checks; the rest do not touch Node-RED. The options mirror .mocharc.json,
 # whose spec list would otherwise be added to these files.
-mapfile -t files < <( (grep -lE 'node-red-node-test-helper|helpers/(marketo-flow|node-red-process)' test/*.test.ts; echo test/package.test.ts) | sort -u)
+mapfile -t files < <( (grep -lE 'node-red-node-test-helper|helpers/(marketo-flow|node-red-process)' test/*.test.ts test/browser/*.test.ts; echo test/package.test.ts) | sort -u)
 echo "node-red 5: ${#files[@]} test files: ${files[*]}"
 status=0
 npx mocha --no-config -r tsx/cjs --timeout 20000 --reporter spec "${files[@]}" 2>&1 | tee "$log" || status=$?

@@ -2,8 +2,9 @@
 // `npm start`: the Marketo emulator on 127.0.0.1, a headless Node-RED 4.1 in the scratch userDir
 // .demo/ running the Kaltura-style example against it, and a stream of sample events posted to
 // the example's webhook, so the nodes' status counters move as soon as the editor opens.
-// Ctrl-C stops all three. EMULATOR_PORT (default 4010) and PORT (default 1880) pick the ports;
-// a port in use is replaced by a free one.
+// Ctrl-C, or SIGTERM to this process or to the `npm start` above it, stops all three.
+// EMULATOR_PORT (default 4010) and PORT (default 1880) pick the ports; a port in use is replaced
+// by a free one, and the printout says so.
 "use strict";
 const { spawn } = require("node:child_process");
 const fs = require("node:fs");
@@ -33,6 +34,7 @@ const ENTRIES = [
   ["1_panel", "Customer panel"],
 ];
 
+/** The preferred port when it is free, else one the system picks; `busy` says it was replaced. */
 function freePort(preferred) {
   const tryPort = (port) =>
     new Promise((resolve, reject) => {
@@ -43,7 +45,10 @@ function freePort(preferred) {
         srv.close(() => resolve(got));
       });
     });
-  return tryPort(preferred).catch(() => tryPort(0));
+  return tryPort(preferred).then(
+    (port) => ({ port, busy: false }),
+    () => tryPort(0).then((port) => ({ port, busy: preferred !== 0 })),
+  );
 }
 
 function settingsSource(port) {
@@ -134,8 +139,12 @@ function sampleEvent(n) {
 
 async function main() {
   const emulatorOptions = { latencyMs: 60, latencyJitterMs: 40 };
-  const emu = await startEmulator({ ...emulatorOptions, port: await freePort(Number(process.env.EMULATOR_PORT || 4010)) });
-  const port = await freePort(Number(process.env.PORT || 1880));
+  const wantEmulator = Number(process.env.EMULATOR_PORT || 4010);
+  const emuPort = await freePort(wantEmulator);
+  const emu = await startEmulator({ ...emulatorOptions, port: emuPort.port });
+  const wantEditor = Number(process.env.PORT || 1880);
+  const editorPort = await freePort(wantEditor);
+  const port = editorPort.port;
   writeUserDir(emu, port);
 
   const red = spawn(process.execPath, [RED_JS, "--userDir", USER_DIR, "--settings", path.join(USER_DIR, "settings.js")], {
@@ -182,6 +191,15 @@ async function main() {
   process.on("SIGINT", () => stop("Ctrl-C"));
   process.on("SIGTERM", () => stop("SIGTERM"));
   process.on("SIGHUP", () => stop("SIGHUP"));
+  // Under `npm start`, a SIGTERM to npm (what a process manager or an IDE sends) ends npm and its
+  // shell without passing the signal on: the demo sees its parent go and stops the same way.
+  const parent = process.ppid;
+  const watch = setInterval(() => {
+    if (process.ppid === parent) return;
+    clearInterval(watch);
+    stop("npm start ended");
+  }, 250);
+  watch.unref();
   redExited.then(({ code, signal }) => {
     if (!stopping) {
       console.error(`Node-RED exited (${signal || `code ${code}`}); see its log above.`);
@@ -197,7 +215,11 @@ async function main() {
 
   const editor = `http://127.0.0.1:${port}/`;
   console.log("");
+  if (editorPort.busy) console.log(`Port ${wantEditor} is in use: Node-RED listens on ${port} instead (PORT picks another).`);
+  if (emuPort.busy) console.log(`Port ${wantEmulator} is in use: the emulator listens on ${emuPort.port} instead (EMULATOR_PORT picks another).`);
   console.log(`Node-RED editor   ${editor}   (flow "Kaltura-style demo"; Import ▸ Examples has the others)`);
+  console.log(`Marketo sidebar   the chart icon among the sidebar's tabs on the right (in its ▾ menu when narrow),`);
+  console.log(`                  or View ▸ Marketo sidebar, or ctrl-g m: counts, charts, troubleshooting, feed`);
   console.log(`Marketo emulator  ${emu.url}   client id ${emu.clientId}, secret ${emu.clientSecret} (emulator only)`);
   console.log(`  what it holds   ${emu.url}/_emulator/state  ·  ${emu.url}/_emulator/stats`);
   console.log(`Posting sample events to ${editor.slice(0, -1)}${WEBHOOK}; Ctrl-C stops everything.\n`);

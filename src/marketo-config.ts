@@ -9,7 +9,7 @@ import type { Node, NodeAPI, NodeDef } from "node-red";
 import { LeadIdCache } from "./lib/lead-ids";
 import { MarketoClient, MarketoError, normaliseEndpoint, type Logger, type MarketoClientOptions, type StateEvent } from "./lib/marketo";
 import { resolveOptions } from "./lib/marketo/options";
-import type { ConfigUser, MarketoConfigNode } from "./lib/marketo-config-api";
+import { configStatusText, type ConfigUser, type MarketoConfigNode } from "./lib/marketo-config-api";
 import { metrics } from "./lib/metrics";
 
 interface MarketoConfigDef extends NodeDef {
@@ -79,7 +79,13 @@ function str(v: unknown): string | undefined {
 
 export = function (RED: NodeAPI) {
   /** Id and secret from the credentials or from the environment variables the dialog names. */
-  function credentialsFor(node: Node | null, source: string | undefined, creds: Credentials, idEnv: string | undefined, secretEnv: string | undefined): Credentials & { problem?: string } {
+  function credentialsFor(
+    node: Node | null,
+    source: string | undefined,
+    creds: Credentials,
+    idEnv: string | undefined,
+    secretEnv: string | undefined,
+  ): Credentials & { problem?: string; missingEnv?: string[] } {
     if (source !== "env") return creds;
     const idVar = str(idEnv) ?? "MARKETO_CLIENT_ID";
     const secretVar = str(secretEnv) ?? "MARKETO_CLIENT_SECRET";
@@ -89,8 +95,9 @@ export = function (RED: NodeAPI) {
     };
     const clientId = read(idVar);
     const clientSecret = read(secretVar);
-    const missing = [clientId ? undefined : idVar, clientSecret ? undefined : secretVar].filter(Boolean);
+    const missing = [clientId ? undefined : idVar, clientSecret ? undefined : secretVar].filter((v): v is string => !!v);
     return {
+      ...(missing.length ? { missingEnv: missing } : {}),
       ...(clientId ? { clientId } : {}),
       ...(clientSecret ? { clientSecret } : {}),
       ...(missing.length ? { problem: `environment variable${missing.length > 1 ? "s" : ""} ${missing.join(" and ")} not set` } : {}),
@@ -114,8 +121,15 @@ export = function (RED: NodeAPI) {
 
     let options: MarketoClientOptions | undefined;
     let configError: MarketoError | undefined;
+    let configStatus: string | undefined;
     try {
       const creds = credentialsFor(node, def.credentialSource, node.credentials ?? {}, def.clientIdEnv, def.clientSecretEnv);
+      const given = (v: unknown): boolean => typeof v === "string" && v.trim() !== "";
+      configStatus = configStatusText({
+        ...(creds.missingEnv ? { missingEnv: creds.missingEnv } : {}),
+        clientId: given(creds.clientId),
+        clientSecret: given(creds.clientSecret),
+      });
       if (creds.problem) throw new Error(`Marketo credentials: ${creds.problem}`);
       const candidate: MarketoClientOptions = {
         endpoint: def.endpoint,
@@ -133,9 +147,15 @@ export = function (RED: NodeAPI) {
       candidate.readDailyUsage = true;
       for (const [k, v] of Object.entries(limits)) if (v !== undefined) (candidate as unknown as Record<string, number>)[k] = v;
       // Check now, so every node using this config shows the problem at deploy, not at the first record.
-      normaliseEndpoint(candidate.endpoint);
+      try {
+        normaliseEndpoint(candidate.endpoint);
+      } catch (err) {
+        configStatus = configStatusText({ endpoint: typeof candidate.endpoint === "string" ? candidate.endpoint : "" });
+        throw err;
+      }
       resolveOptions(candidate);
       options = candidate;
+      configStatus = undefined;
     } catch (err) {
       configError = asMarketoError(err);
       node.error(`marketo-config ${def.name || node.id}: ${configError.message}`);
@@ -173,6 +193,7 @@ export = function (RED: NodeAPI) {
       },
       configError: { get: () => configError },
       instance: { value: options ? new URL(normaliseEndpoint(options.endpoint).origin).host : undefined },
+      configStatus: { get: () => (configError ? (configStatus ?? configStatusText({})) : undefined) },
       clientState: { value: (): StateEvent => (client ? client.state() : { state: "ok" }) },
       leadIds: { value: leadIds },
       register: {
@@ -207,13 +228,19 @@ export = function (RED: NodeAPI) {
     });
   }
 
+  // Node-RED encrypts flows_cred.json unless settings.js sets credentialSecret to false: the
+  // dialog says "encrypted" only when that is so.
+  const credentialSecret = (RED.settings as unknown as { credentialSecret?: unknown }).credentialSecret;
   RED.nodes.registerType("marketo-config", MarketoConfigNode as unknown as (this: Node, def: NodeDef) => void, {
     credentials: {
       clientId: { type: "text" },
       clientSecret: { type: "password" },
       redisUrl: { type: "password" },
     },
-  });
+    settings: {
+      marketoConfigCredentialsEncrypted: { value: credentialSecret !== false, exportable: true },
+    },
+  } as never);
 
   // --- Test connection ----------------------------------------------------------------------
 

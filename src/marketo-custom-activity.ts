@@ -105,7 +105,7 @@ export = function (RED: NodeAPI) {
     const operation = target === "customObject" ? "syncCustomObjects" : "addCustomActivities";
 
     const problems = settingsProblems({ target, activityType: text(def.activityType, DEFAULT_ACTIVITY_TYPE), customObject: text(def.customObject, DEFAULT_CUSTOM_OBJECT), linkField });
-    const { fields, problems: fieldProblems } = engagementFields(def.preset, def.fields);
+    const { fields, problems: fieldProblems } = engagementFields(def.preset, def.fields, target);
     problems.push(...fieldProblems);
 
     let readEngagement: Reader | undefined;

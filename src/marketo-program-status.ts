@@ -34,7 +34,10 @@ import { readPath } from "./lib/status-ladder";
 interface ProgramStatusDef extends ActionNodeDef {
   program?: string;
   programType?: string;
-  status?: string;
+  programStatus?: string;
+  programStatusType?: string;
+  /** 0.1.0's names for programStatus and its type (read by parseSettings when the new ones are absent). */
+  status?: unknown;
   statusType?: string;
   email?: string;
   emailType?: string;

@@ -1,13 +1,16 @@
 /**
- * The Marketo sidebar's runtime side (issue 6): a Node-RED plugin whose admin routes answer the
- * summary and the activity feed, and which pushes a fresh summary to open editors over RED.comms
- * when the figures move. The editor side is nodes/marketo-sidebar.html; what the figures mean is
- * src/lib/sidebar-summary.ts. The retry queue's own routes serve the troubleshooting part.
+ * The Marketo sidebar's runtime side: a Node-RED plugin whose admin routes answer the summary, the
+ * activity feed, the last hour's history for the charts and a "Try now" during a quota pause, and
+ * which pushes a fresh summary to open editors over RED.comms when the figures move (at most one
+ * update a second). The editor side is nodes/marketo-sidebar.html; what the figures mean is
+ * src/lib/sidebar-summary.ts and src/lib/sidebar-history.ts. The retry queue's own routes serve
+ * the troubleshooting part.
  */
 import { isMarketoConfig } from "./lib/marketo-config-api";
 import { metrics } from "./lib/metrics";
 import { buildSummary, type ConfigView, type NodeSettings, type SidebarSummary } from "./lib/sidebar-summary";
 import { queueFigures } from "./lib/retry-registry";
+import { History, type HistorySample } from "./lib/sidebar-history";
 
 /** The parts of the runtime's RED this plugin uses (the published types lack plugins and comms). */
 interface PluginRED {
@@ -19,12 +22,14 @@ interface PluginRED {
   };
   httpAdmin: {
     get(path: string, ...handlers: Array<(req: Req, res: Res, next: () => void) => void>): void;
+    post(path: string, ...handlers: Array<(req: Req, res: Res, next: () => void) => void>): void;
   };
   auth: { needsPermission(permission: string): (req: Req, res: Res, next: () => void) => void };
   log: { warn(msg: string): void };
 }
 interface Req {
   query: Record<string, unknown>;
+  params: Record<string, string>;
 }
 interface Res {
   status(n: number): Res;
@@ -36,6 +41,8 @@ const UPDATE_TOPIC = "marketo-sidebar/update";
 const PUBLISH_EVERY_MS = 1000;
 const FEED_DEFAULT = 50;
 const FEED_MAX = 200;
+/** How often the charts' figures are read, and a quiet summary is checked for moved figures. */
+const SAMPLE_EVERY_MS = 2000;
 
 const str = (v: unknown): string | undefined => (typeof v === "string" && v ? v : undefined);
 
@@ -94,24 +101,77 @@ export = function (RED: PluginRED) {
     res.json({ items: metrics.feed(limit) });
   });
 
+  RED.httpAdmin.get("/marketo-sidebar/history", read, (_req, res) => {
+    res.json(history.view());
+  });
+
+  // "Try now" instead of Restart Flows: the call waiting out Marketo's daily quota goes as the probe.
+  RED.httpAdmin.post("/marketo-sidebar/config/:id/try-now", RED.auth.needsPermission("marketo-sidebar.write"), (req, res) => {
+    const node = RED.nodes.getNode(req.params.id);
+    if (!isMarketoConfig(node)) {
+      res.status(404).json({ error: `no marketo-config ${req.params.id} is deployed`, category: "validation" });
+      return;
+    }
+    const state = node.clientState();
+    if (state.state !== "quota" || !node.client?.tryNow()) {
+      const why =
+        state.state === "quota"
+          ? "the daily call budget set on this config is used up; it renews at 00:00 Chicago time (raise the budget to go on now)"
+          : "no daily-quota pause is in force";
+      res.status(409).json({ error: why, category: "quota" });
+      return;
+    }
+    schedule();
+    res.json({ probing: true });
+  });
+
+  // --- the charts' history: sampled every few seconds, whatever the editor does ----------------
+  const history = new History();
+  const sample = (s: SidebarSummary): HistorySample => {
+    const h: HistorySample = { records: 0, failed: 0, calls: 0, backlog: 0, retry: 0 };
+    for (const c of s.configs) {
+      h.records += c.records.processed;
+      h.failed += c.records.failed;
+      h.calls += c.calls.total;
+      h.backlog += c.backlog;
+    }
+    for (const q of s.retry?.queues ?? []) h.retry += q.size;
+    return h;
+  };
+
   // --- live updates: at most one publish a second, the last change always included ------------
-  const comms = RED.comms;
-  if (!comms) return;
   let timer: NodeJS.Timeout | undefined;
   let last = 0;
+  /** The last published summary without its time: a sample that finds it unchanged sends nothing. */
+  let lastSent = "";
   const publish = (): void => {
     timer = undefined;
     last = Date.now();
     try {
-      comms.publish(UPDATE_TOPIC, { summary: summary(), feed: metrics.feed(FEED_DEFAULT) }, false);
+      const s = summary();
+      lastSent = JSON.stringify({ ...s, at: "" });
+      const points = history.view().points;
+      RED.comms?.publish(UPDATE_TOPIC, { summary: s, feed: metrics.feed(FEED_DEFAULT), point: points[points.length - 1] }, false);
     } catch (err) {
       RED.log.warn(`marketo-sidebar: could not publish an update: ${err instanceof Error ? err.message : String(err)}`);
     }
   };
-  metrics.onChange(() => {
-    if (timer) return;
+  function schedule(): void {
+    if (timer || !RED.comms) return;
     timer = setTimeout(publish, Math.max(0, last + PUBLISH_EVERY_MS - Date.now()));
     // The runtime never unloads a plugin; the timer must not keep a stopping process alive.
     timer.unref();
-  });
+  }
+  metrics.onChange(schedule);
+  // A quota pause answers nothing, so no record moves the metrics; the backlog, the calls and the
+  // client's state still change, and the sampler sends them.
+  setInterval(() => {
+    try {
+      const s = summary();
+      history.sample(sample(s));
+      if (JSON.stringify({ ...s, at: "" }) !== lastSent) schedule();
+    } catch (err) {
+      RED.log.warn(`marketo-sidebar: could not read the figures: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }, SAMPLE_EVERY_MS).unref();
 };

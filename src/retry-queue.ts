@@ -489,7 +489,15 @@ export = function (RED: NodeAPI) {
     const offset = count(query.offset, 0, Number.MAX_SAFE_INTEGER, "offset");
     if (typeof offset === "string") return bad(res as unknown as Res, 400, offset);
     const list = q.queue.list(f.filter, limit, offset);
-    res.json({ total: list.total, counts: q.queue.counts(), totals: { ...q.queue.totals }, integrations: q.queue.integrations(), entries: list.entries });
+    res.json({
+      total: list.total,
+      offset,
+      maxAttempts: q.queue.options.maxAttempts,
+      counts: q.queue.counts(),
+      totals: { ...q.queue.totals },
+      integrations: q.queue.integrations(),
+      entries: list.entries,
+    });
   });
 
   RED.httpAdmin.post("/retry-queue/:id/resubmit", write, (req, res) => {

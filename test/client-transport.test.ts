@@ -1,5 +1,6 @@
 import should from "should";
 import { MarketoError, type StateEvent } from "../nodes/lib/marketo";
+import { until } from "./helpers/marketo-flow";
 import { FakeMarketo, envelope, failure, type FakeRequest } from "./helpers/fake-marketo";
 import { useFakeMarketo } from "./helpers/use-fake-marketo";
 
@@ -248,6 +249,22 @@ describe("client against a scripted Marketo", function () {
       (at[2] - at[1]).should.be.aboveOrEqual(190);
       states.map((s) => s.state).should.containEql("quota");
       c.usage().state.should.equal("ok");
+    });
+  });
+
+  describe("try now during a quota pause", () => {
+    it("sends the waiting call as the probe at once, not after the probe interval", async () => {
+      fake().on("POST", LEADS, created, { json: failure("607", "Daily quota reached") });
+      const c = client({ quotaProbeIntervalMs: 3_600_000 });
+      const first = c.syncLead({ email: "a@x.com" });
+      await until(() => c.usage().state === "quota", "the quota pause");
+      const second = c.syncLead({ email: "b@x.com" });
+      c.tryNow().should.be.true();
+      // Without tryNow the probe would wait an hour; the mocha timeout is far shorter.
+      (await first).ok.should.be.true();
+      (await second).ok.should.be.true();
+      c.usage().state.should.equal("ok");
+      c.tryNow().should.be.false();
     });
   });
 

@@ -64,6 +64,14 @@ describe("emulator domains: activity types", () => {
     h.route("GET", "/rest/v1/activities/external/types.json").permissions.should.eql(["Read-Only Activity Metadata", "Read-Write Activity Metadata"]);
     h.route("GET", "/rest/v1/activities/external/type/x/describe.json").permissions.should.eql(["Read-Only Activity Metadata", "Read-Write Activity Metadata"]);
     h.route("POST", "/rest/v1/activities/external.json").permissions.should.eql(["Read-Write Activity"]);
+    h.route("POST", "/rest/v1/activities/external/type.json").permissions.should.eql(["Read-Write Activity Metadata"]);
+  });
+
+  it("Create Custom Activity Type refuses an incomplete body (701) and creates no type", async () => {
+    const before = (await h.call("GET", "/rest/v1/activities/external/types.json")).body.result.length;
+    errorOf(await h.call("POST", "/rest/v1/activities/external/type.json", { body: {} })).should.containDeep({ code: "701", message: "apiName cannot be blank" });
+    errorOf(await h.call("POST", "/rest/v1/activities/external/type.json", { body: { apiName: "x", name: "x", triggerName: "x", filterName: "x" } })).should.containDeep({ code: "701", message: "primaryAttribute cannot be blank" });
+    (await h.call("GET", "/rest/v1/activities/external/types.json")).body.result.length.should.equal(before);
   });
 });
 

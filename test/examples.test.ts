@@ -65,9 +65,7 @@ describe("examples", function () {
    */
   async function deploy(name: string): Promise<string> {
     const nodes = example(name);
-    const tab = nodes.find((n) => n.z)!.z as string;
     const flows: FlowJson = [
-      { id: tab, type: "tab", label: name },
       ...nodes.map((n) => {
         if (n.type !== "marketo-config") return n;
         const creds = n.credentialSource === "env" ? {} : { credentials: { clientId: emu.clientId, clientSecret: emu.clientSecret } };
@@ -121,9 +119,15 @@ describe("examples", function () {
       configs.should.have.length(1, f);
       configs[0].endpoint.should.equal(EMULATOR_PORT_URL);
       text.should.not.match(/emulator-secret"|clientSecret"\s*:/);
-      // One flow: every flow node on the same tab, the one Import puts them on.
-      new Set(nodes.filter((n) => n.type !== "marketo-config").map((n) => n.z)).size.should.equal(1, f);
+      // One flow: every flow node on the example's own tab, named after it (not "Flow 1").
+      const tabs = nodes.filter((n) => n.type === "tab");
+      tabs.should.have.length(1, f);
+      tabs[0].label.should.equal(path.basename(f, ".json"));
+      new Set(nodes.filter((n) => n.type !== "marketo-config" && n.type !== "tab").map((n) => n.z)).should.eql(new Set([tabs[0].id]), f);
     }
+    // Imported side by side, the connections tell which example they belong to.
+    const names = files.map((f) => example(path.basename(f, ".json")).find((n) => n.type === "marketo-config")!.name as string);
+    new Set(names).size.should.equal(files.length, names.join(", "));
     example(HEADLESS).find((n) => n.type === "marketo-config")!.credentialSource.should.equal("env");
   });
 
@@ -133,7 +137,7 @@ describe("examples", function () {
     const core = new Set(sets.filter((s) => s.module === "node-red").flatMap((s) => s.types));
     core.has("inject").should.be.true();
     const used = new Set(files.flatMap((f) => example(path.basename(f, ".json")).map((n) => n.type as string)));
-    [...used].filter((t) => !core.has(t) && !PACKAGE_TYPES.includes(t)).should.eql([]);
+    [...used].filter((t) => t !== "tab" && !core.has(t) && !PACKAGE_TYPES.includes(t)).should.eql([]);
     PACKAGE_TYPES.filter((t) => !used.has(t)).should.eql([]);
     PACKAGE_TYPES.should.have.length(8);
   });

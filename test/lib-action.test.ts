@@ -68,7 +68,8 @@ describe("canvas status of an action node", () => {
 
   it("says when a used-up quota resumes, in Marketo's time zone", () => {
     // 2026-11-24 06:00 UTC is midnight in Chicago (CST, UTC-6).
-    statusFor({ state: "quota", resumesAt: "2026-11-24T06:00:00.000Z" }, counts, labels).should.eql({ fill: "red", shape: "ring", text: "quota: resumes 00:00 CT" });
+    statusFor({ state: "quota", resumesAt: "2026-11-24T06:00:00.000Z" }, { ...counts, queued: 0 }, labels).should.eql({ fill: "red", shape: "ring", text: "quota: resumes 00:00 CT" });
+    statusFor({ state: "quota", resumesAt: "2026-11-24T06:00:00.000Z" }, { sent: 12, failed: 0, queued: 4187 }, labels).text.should.equal("quota: resumes 00:00 CT · queued 4,187");
     chicagoClock("2026-07-01T05:00:00.000Z").should.equal("00:00 CT"); // CDT, UTC-5
     chicagoClock(undefined).should.equal("?");
     chicagoClock("not a date").should.equal("?");

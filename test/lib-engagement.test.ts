@@ -69,6 +69,10 @@ describe("lib/engagement", () => {
 
     it("checks custom lists: names, types, duplicates, emptiness; unknown presets", () => {
       engagementFields("kaltura", undefined).fields.should.have.length(30);
+      // The guide's custom activity table: entry_id and the fields up to the reaction counts.
+      const activity = engagementFields("kaltura", undefined, "activity").fields.map((f) => f.name);
+      activity.should.have.length(20);
+      activity.slice(-6).should.eql(["high_live_engagement_rate", "clap_clicked_count", "heart_clicked_count", "think_clicked_count", "wow_clicked_count", "smile_clicked_count"]);
       engagementFields(undefined, undefined).problems.should.be.empty();
       const ok = engagementFields("custom", [{ name: "plays", type: "Integer" }, { name: "note", type: "text" }]);
       ok.problems.should.be.empty();

@@ -9,7 +9,7 @@ describe("metrics: what the sidebar shows", () => {
     m.record(lead, "cfg", { topic: "registration.created", payload: { email: "a@x.com" }, source: { registration: { code: "R-1" } } }, true, "created");
     m.record(lead, "cfg", { payload: { email: "b@x.com" } }, true, "updated");
     m.record(lead, "cfg", { payload: { email: "c@x.com" } }, false, "failed", { category: "validation", code: "1003" });
-    m.nodeFigures().should.eql([{ ...lead, config: "cfg", outcomes: { created: 1, updated: 1, failed: 1 }, failures: { validation: 1 } }]);
+    m.nodeFigures().should.eql([{ ...lead, config: "cfg", outcomes: { created: 1, updated: 1, failed: 1 }, failures: { validation: 1 }, backlog: 0 }]);
     const feed = m.feed();
     feed.map((f) => f.email).should.eql(["c@x.com", "b@x.com", "a@x.com"]);
     feed[0].should.containEql({ ok: false, outcome: "validation", code: "1003" });

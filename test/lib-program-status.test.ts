@@ -42,7 +42,7 @@ describe("program-status: settings", function () {
   });
 
   it("accepts a fixed program id and status, and the createMissing checkbox", function () {
-    const { settings, problems } = parseSettings({ program: " 1001 ", programType: "num", status: "Attended", statusType: "str", createMissing: true });
+    const { settings, problems } = parseSettings({ program: " 1001 ", programType: "num", programStatus: "Attended", programStatusType: "str", createMissing: true });
     problems.should.eql([]);
     settings.program.should.eql({ type: "num", value: "1001" });
     settings.status.should.eql({ type: "str", value: "Attended" });
@@ -50,7 +50,7 @@ describe("program-status: settings", function () {
   });
 
   it("names every bad setting", function () {
-    const { problems } = parseSettings({ program: "abc", programType: "num", status: "Not in Program", statusType: "str", email: "", emailType: "jsonata" });
+    const { problems } = parseSettings({ program: "abc", programType: "num", programStatus: "Not in Program", programStatusType: "str", email: "", emailType: "jsonata" });
     problems.should.have.length(4);
     problems.join("\n").should.match(/the program id "abc" is not a positive whole number/);
     problems.join("\n").should.match(/cannot set "Not in Program"/);
@@ -58,7 +58,26 @@ describe("program-status: settings", function () {
     problems.join("\n").should.match(/no property is named for the email/);
     parseSettings({ program: "0", programType: "num" }).problems.should.eql(["the program id \"0\" is not a positive whole number"]);
     parseSettings({ program: "", programType: "msg" }).problems.should.eql(["no msg property is named for the program id"]);
-    parseSettings({ status: "", statusType: "str" }).problems.should.eql(["no status name is set"]);
+    parseSettings({ programStatus: "", programStatusType: "str" }).problems.should.eql(["no status name is set"]);
+  });
+
+  it("reads the status setting of a flow saved by 0.1.0 (status, statusType) when the new names are absent", function () {
+    parseSettings({ status: "Registered", statusType: "str" }).should.eql(parseSettings({ programStatus: "Registered", programStatusType: "str" }));
+    parseSettings({ status: "x.name", statusType: "msg" }).settings.status.should.eql({ type: "msg", value: "x.name" });
+    // The new names win, even over a string under the old one.
+    parseSettings({ programStatus: "Attended", programStatusType: "str", status: "Registered", statusType: "str" }).settings.status.should.eql({ type: "str", value: "Attended" });
+  });
+
+  it("ignores a shown status an older editor saved over the setting, instead of calling the config invalid", function () {
+    const shown = { fill: "green", shape: "dot", text: "marketo-program-status.status.sent" };
+    const msgType = parseSettings({ status: shown, statusType: "msg" });
+    msgType.problems.should.eql([]);
+    msgType.settings.status.should.eql({ type: "msg", value: "marketo.programStatus.name" });
+    parseSettings({ status: shown }).problems.should.eql([]);
+    // A fixed name written over cannot be guessed: the problem says so and what to do.
+    parseSettings({ status: shown, statusType: "str" }).problems.should.eql([
+      "the fixed status name was lost (an older editor saved the node's shown status over it): open the node and choose the status again",
+    ]);
   });
 
   it("reads program ids: positive whole numbers or digit strings only", function () {

@@ -66,6 +66,22 @@ describe("marketo-config node", () => {
   it("a missing secret is a validation error that says where to find it", async () => {
     await helper.load(marketoConfig, [configNode(emu)], { [CONFIG_ID]: { clientId: emu.clientId } });
     config().configError!.message.should.match(/Client Secret is missing.*LaunchPoint/);
+    config().configStatus!.should.equal("no Client Secret");
+  });
+
+  it("an imported example with no credentials says what is missing, not only that the config is invalid", async () => {
+    await helper.load(marketoConfig, [configNode(emu)], {});
+    config().configError!.message.should.match(/Client Id is missing/);
+    config().configStatus!.should.equal("no Client Id or Secret");
+    await helper.unload();
+    await helper.load(marketoConfig, [configNode(emu)], { [CONFIG_ID]: { clientSecret: emu.clientSecret } });
+    config().configStatus!.should.equal("no Client Id");
+    await helper.unload();
+    await helper.load(marketoConfig, [configNode(emu, { concurrency: "0" })], credentials(emu));
+    config().configStatus!.should.equal("config invalid");
+    await helper.unload();
+    await helper.load(marketoConfig, [configNode(emu)], credentials(emu));
+    should(config().configStatus).be.undefined();
   });
 
   it("takes the id and secret from the environment variables the dialog names", async () => {
@@ -79,6 +95,8 @@ describe("marketo-config node", () => {
     process.env.TEST_MKTO_ID = emu.clientId;
     await helper.load(marketoConfig, [configNode(emu, { credentialSource: "env", clientIdEnv: "TEST_MKTO_ID", clientSecretEnv: "TEST_MKTO_SECRET" })], {});
     config().configError!.message.should.equal("Marketo credentials: environment variable TEST_MKTO_SECRET not set");
+    // What the nodes using it show as their status.
+    config().configStatus!.should.equal("TEST_MKTO_SECRET not set");
   });
 
   it("closing sends what the client holds, then refuses new work", async () => {
@@ -136,9 +154,13 @@ describe("marketo-config node", () => {
       await helper.load(marketoConfig, [], {});
       const res = await helper.request().post("/marketo-config/test").send({ endpoint: emu.url, clientId: "limited", clientSecret: "limited-secret" }).expect(200);
       res.body.ok.should.be.false();
-      res.body.missing.should.eql(["Read-Write Activity", "Read-Write Campaigns", "Read-Write Custom Objects"]);
+      // Read-Only Activity Metadata is not Read-Write: the write probe tells them apart, writing nothing.
+      res.body.missing.should.eql(["Read-Write Activity", "Read-Write Activity Metadata", "Read-Write Campaigns", "Read-Write Custom Objects"]);
       const activity = res.body.permissions.find((p: { permission: string }) => p.permission === "Read-Write Activity");
       activity.should.containDeep({ granted: false, probe: "write", message: "Marketo 603: Access denied" });
+      // Assets are only read: the answer says that only read access was checked.
+      const assets = res.body.permissions.find((p: { permission: string }) => p.permission === "Read-Write Assets");
+      assets.should.containDeep({ granted: true, probe: "read", note: "write access not checked: the nodes only read these" });
     });
 
     it("environment variables: uses them, or names the missing one", async () => {

@@ -55,7 +55,7 @@ describe("Marketo nodes in one flow", function () {
         { id: "tab", type: "tab", label: "shared" },
         { ...configNode(emu, { callsPerWindow: 2, windowMs: 1000, concurrency: 2, batchWindowMs: 1, dailyBudget: 50000 }), z: "tab" },
         node("marketo-lead", "n-lead", [["done"], ["failed"]], { bulkThreshold: 0 }),
-        node("marketo-program-status", "n-status", [["done"], ["failed"]], { program: "1001", programType: "num", status: "Registered", statusType: "str", createMissing: true }),
+        node("marketo-program-status", "n-status", [["done"], ["failed"]], { program: "1001", programType: "num", programStatus: "Registered", programStatusType: "str", createMissing: true }),
         { id: "done", z: "tab", type: "helper" },
         { id: "failed", z: "tab", type: "helper" },
       ],

@@ -85,8 +85,8 @@ describe("marketo-program-status node", function () {
   });
 
   it("finds the lead by email, and creates it only when set to", async function () {
-    const got = await load({ program: "1002", programType: "num", status: "Registered", statusType: "str" }, [
-      { ...editorDefaults(TYPE), id: "ps2", z: "tab", type: TYPE, marketo: CONFIG_ID, program: "1002", programType: "num", status: "Registered", statusType: "str", createMissing: true, wires: [["ok"], ["bad"]] },
+    const got = await load({ program: "1002", programType: "num", programStatus: "Registered", programStatusType: "str" }, [
+      { ...editorDefaults(TYPE), id: "ps2", z: "tab", type: TYPE, marketo: CONFIG_ID, program: "1002", programType: "num", programStatus: "Registered", programStatusType: "str", createMissing: true, wires: [["ok"], ["bad"]] },
     ]);
     const [known] = await leads("known@example.com");
     spied("ps").receive({ payload: { email: "KNOWN@example.com" } });
@@ -185,9 +185,30 @@ describe("marketo-program-status node", function () {
     should(stats()[PROGRAM_ROUTE]).be.undefined();
   });
 
+  describe("a flow saved by 0.1.0", function () {
+    it("with status: \"Registered\" (the old name of the setting) still sets that status", async function () {
+      const got = await load({ programStatus: undefined, programStatusType: undefined, program: "1001", programType: "num", status: "Registered", statusType: "str" });
+      lastStatus("ps")?.fill?.should.not.equal("red");
+      spied("ps").receive({ payload: { email: "old@example.com" }, marketo: { leadId: (await leads("old@example.com"))[0] } });
+      await until(() => got.ok.length === 1, "the status set");
+      got.ok[0].marketo.should.containDeep({ programId: 1001, programStatus: { name: "Registered" } });
+      members(1001).map((m) => m.status).should.eql(["Registered"]);
+    });
+
+    it("with the shown status an older editor wrote over the setting, reads the status from the message, not 'config invalid'", async function () {
+      const shown = { fill: "green", shape: "dot", text: "marketo-program-status.status.sent" };
+      const got = await load({ programStatus: undefined, programStatusType: undefined, status: shown, statusType: "msg" });
+      spied("ps").receive({ programId: 1001, marketo: mapped("Attended", (await leads("shown@example.com"))[0]), payload: {} });
+      await until(() => got.ok.length + got.bad.length === 1, "the answer");
+      got.bad.should.have.length(0);
+      got.ok[0].marketo.should.containDeep({ programId: 1001, programStatus: { name: "Attended" } });
+      (lastStatus("ps")?.text ?? "").should.not.equal(`${TYPE}.status.badConfig`);
+    });
+  });
+
   describe("deploy check", function () {
     it("warns once about a fixed status the channel lacks, with 2 calls", async function () {
-      await load({ program: "1001", programType: "num", status: "No Show", statusType: "str" });
+      await load({ program: "1001", programType: "num", programStatus: "No Show", programStatusType: "str" });
       await until(() => warnings().length === 1, "the warning");
       warnings()[0].should.match(/channel "Kaltura Event" of program 1001 lacks the status this flow may send: No Show/);
       stats()[PROGRAM_ROUTE].should.equal(1);
@@ -208,7 +229,7 @@ describe("marketo-program-status node", function () {
     it("warns about custom rules too, and about a program that does not exist", async function () {
       await load({ program: "1002", programType: "num" }, [
         { id: "sm", z: "tab", type: "status-mapper", preset: "custom", rules: [{ source: "gone", name: "Cancelled", step: 90, success: false }, { source: "came", name: "Attended", step: 40, success: true }], wires: [["ps"], []] },
-        { ...editorDefaults(TYPE), id: "ps-none", z: "tab", type: TYPE, marketo: CONFIG_ID, program: "4242", programType: "num", status: "Registered", statusType: "str", wires: [[], []] },
+        { ...editorDefaults(TYPE), id: "ps-none", z: "tab", type: TYPE, marketo: CONFIG_ID, program: "4242", programType: "num", programStatus: "Registered", programStatusType: "str", wires: [[], []] },
       ]);
       await until(() => warnings().length === 1 && warnings("ps-none").length === 1, "both warnings");
       warnings()[0].should.match(/channel "Webinar" of program 1002 lacks the status this flow may send: Cancelled \(/);
@@ -217,7 +238,7 @@ describe("marketo-program-status node", function () {
 
     it("without the Assets permission: warns that it could not check, and still sets statuses", async function () {
       emu.addClient({ clientId: "no-assets", clientSecret: "s3", permissions: ["Read-Write Person", "Read-Write Activity"] });
-      const got = await load({ program: "1002", programType: "num", status: "Attended", statusType: "str" }, [], credentials(emu, "s3", "no-assets"));
+      const got = await load({ program: "1002", programType: "num", programStatus: "Attended", programStatusType: "str" }, [], credentials(emu, "s3", "no-assets"));
       await until(() => warnings().length === 1, "the warning");
       warnings()[0].should.match(/could not check program 1002: auth: .*Read-Only Assets/);
       const [id] = await leads("p@example.com");
@@ -260,7 +281,7 @@ describe("marketo-program-status node", function () {
 
   it("close during a batch answers every message", async function () {
     // A long batch window: the records wait in the client's batch until close sends them.
-    const got = await load({ program: "1001", programType: "num", status: "Invited", statusType: "str" }, [], credentials(emu), { batchWindowMs: 30_000 });
+    const got = await load({ program: "1001", programType: "num", programStatus: "Invited", programStatusType: "str" }, [], credentials(emu), { batchWindowMs: 30_000 });
     const ids = await leads("c1@example.com", "c2@example.com", "c3@example.com", "c4@example.com", "c5@example.com");
     await until(() => stats()[CHANNEL_ROUTE] === 1, "the deploy check");
     let arrived = 0;

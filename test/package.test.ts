@@ -5,12 +5,25 @@
 import fs from "node:fs";
 import path from "node:path";
 import should from "should";
+import { editorDefinition } from "./helpers/editor-defaults";
 
 const root = path.join(__dirname, "..");
 const pkg = JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8"));
 const nodes: Record<string, string> = pkg["node-red"].nodes;
 /** The nodes built on src/lib/action-node.ts, whose status keys live in each node's catalog. */
 const ACTION_NODES = ["marketo-lead", "marketo-program-status", "marketo-custom-activity"];
+/**
+ * Names Node-RED keeps on a node object, in the editor (red.js: RED.nodes import/convertNode,
+ * RED.view, RED.editor) or at run time (Node.js, flows/util.js). A setting of the same name is
+ * overwritten: the editor stores the shown status in `status`, and the next Deploy saves it.
+ */
+const RESERVED = [
+  "id", "type", "z", "g", "x", "y", "w", "h", "l", "d", "wires", "info", "icon", "status",
+  "changed", "moved", "dirty", "valid", "validationErrors", "selected", "users", "credentials",
+  "inputs", "outputs", "inputLabels", "outputLabels", "_def", "_config", "_orig", "_flow",
+  "_alias", "_closeCallbacks", "_inputCallback", "_inputCallbacks", "_expectedDoneCount",
+  "_wireCount", "_wire", "ports", "resize", "outerHeight", "env", "nodes", "style",
+];
 
 describe("package", () => {
   it("has the scorecard's package.json fields", () => {
@@ -84,6 +97,28 @@ describe("package", () => {
       }
     });
   }
+
+  it("gives no setting or credential a name Node-RED uses on a node object", () => {
+    const clashes: string[] = [];
+    for (const type of Object.keys(nodes)) {
+      const def = editorDefinition(type);
+      for (const name of [...Object.keys(def.defaults), ...Object.keys(def.credentials ?? {})]) {
+        // A single character is reserved too (properties.md).
+        if (RESERVED.includes(name) || name.length === 1) clashes.push(`${type}.${name}`);
+      }
+    }
+    clashes.should.eql([]);
+  });
+
+  it("lists the nodes in flow order, in two colours: one for the nodes that shape messages, one for those that call Marketo", () => {
+    Object.keys(nodes).should.eql(["marketo-config", "tag-filter", "field-mapper", "marketo-lead", "status-mapper", ...ACTION_NODES.slice(1), "retry-queue"]);
+    const colour = (type: string): unknown => editorDefinition(type).color;
+    const calling = new Set(ACTION_NODES.map(colour));
+    const shaping = new Set(["tag-filter", "field-mapper", "status-mapper", "retry-queue"].map(colour));
+    calling.size.should.equal(1);
+    shaping.size.should.equal(1);
+    should([...calling][0]).not.equal([...shaping][0]);
+  });
 
   it("uses only the design's eight type names, and has the Marketo nodes", () => {
     const eight = [...ACTION_NODES, "field-mapper", "marketo-config", "retry-queue", "status-mapper", "tag-filter"];

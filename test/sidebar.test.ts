@@ -1,7 +1,8 @@
 /**
- * Issue 6, the Marketo sidebar: what the summary makes of the metrics and the configs' clients
- * (unit), and the plugin in a real Node-RED with adminAuth: loaded, its routes behind a token,
- * and its figures matching what the emulator holds after a small flow ran.
+ * The Marketo sidebar: what the summary makes of the metrics and the configs' clients (unit), and
+ * the plugin in a real Node-RED with adminAuth: loaded, its routes behind a token, its figures
+ * matching what the emulator holds after a small flow ran, at most one update a second, the
+ * charts' history, and a quota pause with a live backlog and Try now.
  */
 import "should";
 import { createRequire } from "node:module";
@@ -9,7 +10,7 @@ import type { EmulatorHandle } from "../src/emulator";
 import type { Usage } from "../src/lib/marketo";
 import { Metrics } from "../src/lib/metrics";
 import { buildSummary, operationUsers, type ConfigView, type NodeSettings } from "../src/lib/sidebar-summary";
-import { configNode, emulator, sleep } from "./helpers/marketo-flow";
+import { configNode, emulator, sleep, until } from "./helpers/marketo-flow";
 import { startNodeRed, type NodeRedProcess } from "./helpers/node-red-process";
 
 function usage(over: Partial<Usage> = {}): Usage {
@@ -150,6 +151,11 @@ describe("sidebar summary (unit)", () => {
   });
 });
 
+type SidebarUpdate = {
+  summary: { at: string; configs: Array<{ id: string; backlog: number; state: { state: string }; records: { processed: number } }> };
+  feed: Array<{ registration?: string }>;
+};
+
 describe("sidebar plugin in a real Node-RED", function () {
   this.timeout(120_000);
   const ADMIN = { username: "ops", password: "sidebar-test-pw" };
@@ -268,6 +274,10 @@ describe("sidebar plugin in a real Node-RED", function () {
     const q = await red!.request("GET", "/retry-queue/queue/entries?category=validation", { token });
     q.status.should.equal(200);
     q.body.total.should.equal(1);
+    // Which record, and why: its identity as a person searches for it, and Marketo's own words.
+    q.body.entries[0].record.should.eql({ registration: "R-bad", event: "registration.created" });
+    q.body.entries[0].message.should.be.a.String().and.not.be.empty();
+    q.body.should.containEql({ offset: 0, maxAttempts: 3 });
     // ...and the summary carries the queue's totals too, read from the queue itself.
     const summary = (await red!.request("GET", "/marketo-sidebar/summary", { token })).body as { retry?: { totals: { validation: number; held: number } } };
     summary.retry!.totals.should.containEql({ validation: 1, held: 1 });
@@ -312,6 +322,115 @@ describe("sidebar plugin in a real Node-RED", function () {
       updates[updates.length - 1].feed[0].registration!.should.equal("R-live");
     } finally {
       ws.close();
+    }
+  });
+
+  /** Node-RED's own ws, as the editor's comms connection uses it, subscribed to the sidebar's updates. */
+  async function subscribe(): Promise<{ updates: SidebarUpdate[]; close(): void }> {
+    type Ws = { on(ev: string, cb: (d: unknown) => void): void; send(s: string): void; close(): void };
+    const WebSocket = createRequire(require.resolve("node-red/package.json"))("ws") as new (url: string) => Ws;
+    const ws = new WebSocket(red!.url.replace(/^http/, "ws") + "/comms");
+    const updates: SidebarUpdate[] = [];
+    let authed = false;
+    ws.on("message", (d) => {
+      const m = JSON.parse(String(d)) as unknown;
+      if (!Array.isArray(m)) {
+        if ((m as { auth?: string }).auth === "ok") {
+          authed = true;
+          ws.send(JSON.stringify({ subscribe: "marketo-sidebar/update" }));
+        }
+        return;
+      }
+      for (const x of m as Array<{ topic: string; data: SidebarUpdate }>) if (x.topic === "marketo-sidebar/update") updates.push(x.data);
+    });
+    await new Promise<void>((resolve, reject) => {
+      ws.on("open", () => {
+        ws.send(JSON.stringify({ auth: token }));
+        resolve();
+      });
+      ws.on("error", (e) => reject(e as Error));
+    });
+    await until(() => authed, "the comms connection to accept the token");
+    return { updates, close: () => ws.close() };
+  }
+
+  const postEvents = async (records: Array<{ email: string; code: string }>): Promise<void> => {
+    const body = records.map((r) => ({ payload: { email: r.email }, source: { registration: { code: r.code }, engagement: { entry_id: "1_keynote", entry_name: "Keynote", plays: 1 } } }));
+    const res = await fetch(`${red!.url}/events`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+    res.status.should.equal(200);
+    await res.text();
+  };
+
+  it("sends at most one update a second while records stream through", async () => {
+    const sub = await subscribe();
+    try {
+      // Twenty posts over ~3 s, each moving the figures several times.
+      for (let i = 0; i < 20; i++) {
+        await postEvents([{ email: `burst${i}@example.com`, code: `R-burst-${i}` }]);
+        await sleep(150);
+      }
+      await until(() => sub.updates.some((u) => u.feed.some((f) => f.registration === "R-burst-19")), "the last record's update", 20_000);
+      // The summary's time is taken when the update is sent: measured at the source, not on arrival.
+      const sent = sub.updates.map((u) => Date.parse(u.summary.at));
+      sent.length.should.be.aboveOrEqual(3);
+      for (let i = 1; i < sent.length; i++) (sent[i] - sent[i - 1]).should.be.aboveOrEqual(990, `updates ${i - 1} and ${i} were ${sent[i] - sent[i - 1]} ms apart`);
+    } finally {
+      sub.close();
+    }
+  });
+
+  it("keeps the last hour's figures for the charts: records and calls per bucket, backlog and retry levels", async () => {
+    type View = { bucketMs: number; spanMs: number; points: Array<{ at: string; records: number; failed: number; calls: number; backlog: number; retry: number }> };
+    let view: View | undefined;
+    // Sampled every 2 s: wait until the records already sent are in.
+    const end = Date.now() + 20_000;
+    while (Date.now() < end) {
+      const h = await red!.request("GET", "/marketo-sidebar/history", { token });
+      h.status.should.equal(200);
+      view = h.body as View;
+      if (view.points.reduce((a, p) => a + p.records, 0) > 0) break;
+      await sleep(500);
+    }
+    view!.bucketMs.should.equal(10_000);
+    view!.spanMs.should.equal(3_600_000);
+    const total = (k: "records" | "calls" | "failed"): number => view!.points.reduce((a, p) => a + p[k], 0);
+    total("records").should.be.above(0);
+    total("calls").should.be.above(0);
+    const processed = ((await red!.request("GET", "/marketo-sidebar/summary", { token })).body.configs as Array<{ id: string; records: { processed: number } }>).find((c) => c.id === "cfg")!.records.processed;
+    // The first sample is the baseline: what was answered before it is not a rate in any bucket.
+    total("records").should.be.belowOrEqual(processed);
+    view!.points.at(-1)!.retry.should.be.aboveOrEqual(1); // the validation failure held since the first test
+    (await red!.request("GET", "/marketo-sidebar/history")).status.should.equal(401);
+  });
+
+  it("through a quota pause: the backlog stays live, and Try now sends the waiting call at once", async () => {
+    (await red!.request("POST", "/marketo-sidebar/config/cfg/try-now", { token })).should.containDeep({ status: 409, body: { category: "quota" } });
+    (await red!.request("POST", "/marketo-sidebar/config/nope/try-now", { token })).status.should.equal(404);
+    (await red!.request("POST", "/marketo-sidebar/config/cfg/try-now")).status.should.equal(401);
+    const sub = await subscribe();
+    try {
+      // Marketo's day is used up: every call is refused with 607 until the quota comes back.
+      emu!.setLimits({ dailyQuota: 1 });
+      await postEvents(Array.from({ length: 8 }, (_, i) => ({ email: `quota${i}@example.com`, code: `R-quota-${i}` })));
+      const card = (u: SidebarUpdate) => u.summary.configs.find((c) => c.id === "cfg")!;
+      // Nothing is answered in a quota pause; the backlog still reaches the editor.
+      await until(() => sub.updates.some((u) => card(u).state.state === "quota" && card(u).backlog === 8), "an update with the quota state and the backlog of 8", 20_000);
+      const refusedBefore = emu!.stats().answersByCode["607"] ?? 0;
+
+      // Try now while Marketo still refuses: one call, refused again, and the pause goes on.
+      const tried = await red!.request("POST", "/marketo-sidebar/config/cfg/try-now", { token });
+      tried.should.containDeep({ status: 200, body: { probing: true } });
+      await until(() => (emu!.stats().answersByCode["607"] ?? 0) === refusedBefore + 1, "the probe to be refused");
+      await sleep(500);
+      (emu!.stats().answersByCode["607"] ?? 0).should.equal(refusedBefore + 1);
+
+      // More quota bought: Try now sends the backlog without waiting for the hourly probe.
+      emu!.setLimits({ dailyQuota: 50_000 });
+      (await red!.request("POST", "/marketo-sidebar/config/cfg/try-now", { token })).status.should.equal(200);
+      await until(() => sub.updates.some((u) => card(u).state.state === "ok" && card(u).backlog === 0 && u.feed.some((f) => f.registration === "R-quota-7")), "the backlog to be delivered", 20_000);
+    } finally {
+      sub.close();
+      emu!.setLimits({ dailyQuota: 50_000 });
     }
   });
 });

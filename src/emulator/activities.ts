@@ -5,6 +5,7 @@
  */
 import {
   blank,
+  bodyOf,
   clone,
   commaList,
   inputArray,
@@ -348,6 +349,23 @@ export function createActivitiesModule(ctx: DomainContext): ActivitiesModule {
             ],
           },
         };
+      },
+    },
+    {
+      // Create Custom Activity Type: the role is checked first (603), then the body, as Marketo
+      // does. Types are not created here: the emulator's types come from its seed.
+      method: "POST",
+      pattern: "/rest/v1/activities/external/type.json",
+      permissions: ["Read-Write Activity Metadata"],
+      family: "rest",
+      writes: true,
+      handler: (req) => {
+        const body = bodyOf(req);
+        for (const field of ["apiName", "name", "triggerName", "filterName", "primaryAttribute"]) {
+          const v = body[field];
+          if (v === undefined || v === null || v === "") throw blank(field);
+        }
+        throw new ApiError("1003", "the emulator does not create activity types: they come from its seed");
       },
     },
     {

@@ -47,8 +47,12 @@ export function statusFor(state: StateEvent, counts: ActionCounts, labels: Statu
   switch (state.state) {
     case "auth-failed":
       return { fill: "red", shape: "ring", text: labels.authFailed };
-    case "quota":
-      return { fill: "red", shape: "ring", text: labels.quota.replace("__time__", chicagoClock(state.resumesAt)) };
+    case "quota": {
+      // The backlog stays in sight while Marketo refuses calls: it is what a person weighs
+      // before pressing "Try now" or buying more quota.
+      const quota = labels.quota.replace("__time__", chicagoClock(state.resumesAt));
+      return { fill: "red", shape: "ring", text: counts.queued > 0 ? `${quota} · ${countsText([[labels.queued, counts.queued]])}` : quota };
+    }
     case "rate-limited":
       return { fill: "yellow", shape: "ring", text: `${labels.rateLimited} · ${countText}` };
     case "backoff":

@@ -75,6 +75,14 @@ export const KALTURA_ENGAGEMENT_FIELDS: readonly EngagementField[] = Object.free
   f("raise_hand", "integer"),
 ]);
 
+/**
+ * The guide's custom activity table is shorter than its custom object table: the activity has
+ * entry_id (its primary attribute) and the first nineteen fields, up to the reaction counts. The
+ * other ten go to the custom object only, so an activity type set up by the guide lacks them by
+ * design, not by mistake, and nothing needs saying about them.
+ */
+export const KALTURA_ACTIVITY_FIELD_COUNT = 20;
+
 /** A Marketo API name: letters, digits and underscores, not starting with a digit. */
 export const API_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const UNSAFE = new Set(["__proto__", "constructor", "prototype"]);
@@ -88,10 +96,14 @@ export function toEngagementType(v: unknown): EngagementType | undefined {
   return (ENGAGEMENT_TYPES as readonly string[]).includes(s) ? (s as EngagementType) : undefined;
 }
 
-/** The fields a node sends: the preset's, or the custom rows checked (problems say what is wrong). */
-export function engagementFields(preset: unknown, rows: unknown): { fields: EngagementField[]; problems: string[] } {
+/**
+ * The fields a node sends: the preset's for its target (custom activity or custom object), or the
+ * custom rows checked (problems say what is wrong).
+ */
+export function engagementFields(preset: unknown, rows: unknown, target: "activity" | "customObject" = "customObject"): { fields: EngagementField[]; problems: string[] } {
   if (preset === undefined || preset === null || preset === "" || preset === "kaltura") {
-    return { fields: KALTURA_ENGAGEMENT_FIELDS.map((x) => ({ ...x })), problems: [] };
+    const list = target === "activity" ? KALTURA_ENGAGEMENT_FIELDS.slice(0, KALTURA_ACTIVITY_FIELD_COUNT) : KALTURA_ENGAGEMENT_FIELDS;
+    return { fields: list.map((x) => ({ ...x })), problems: [] };
   }
   if (preset !== "custom") return { fields: [], problems: [`unknown preset ${JSON.stringify(preset)} (kaltura or custom)`] };
   const problems: string[] = [];

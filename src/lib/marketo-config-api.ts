@@ -28,6 +28,8 @@ export interface MarketoConfigNode extends Node {
    * a view of the limits shows the instance once, with the configs that use it.
    */
   readonly instance: string | undefined;
+  /** configError in a few words for the status of the nodes that use this config ("no Client Id"). */
+  readonly configStatus: string | undefined;
   /** The client's state; "ok" before the client exists. */
   clientState(): StateEvent;
   /** Lead ids learned by marketo-lead, read by the nodes further down the flow. */
@@ -38,4 +40,14 @@ export interface MarketoConfigNode extends Node {
 
 export function isMarketoConfig(n: unknown): n is MarketoConfigNode {
   return typeof n === "object" && n !== null && (n as { type?: unknown }).type === "marketo-config" && typeof (n as { getClient?: unknown }).getClient === "function";
+}
+
+/** What is missing or wrong in a marketo-config, in the few words a node's status has room for. */
+export function configStatusText(problem: { missingEnv?: string[]; clientId?: boolean; clientSecret?: boolean; endpoint?: string }): string {
+  if (problem.missingEnv?.length) return `${problem.missingEnv.join(", ")} not set`;
+  if (problem.clientId === false && problem.clientSecret === false) return "no Client Id or Secret";
+  if (problem.clientId === false) return "no Client Id";
+  if (problem.clientSecret === false) return "no Client Secret";
+  if (problem.endpoint !== undefined) return problem.endpoint.trim() === "" ? "no endpoint" : "bad endpoint";
+  return "config invalid";
 }

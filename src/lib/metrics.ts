@@ -1,5 +1,5 @@
 /**
- * What the package has done, for the Marketo sidebar (issue 6): records per node and outcome,
+ * What the package has done, for the Marketo sidebar: records per node and outcome,
  * records tag-filter held back, connection events per marketo-config, and a bounded feed of the
  * latest records. Process-wide, in memory: figures since Node-RED started. Marketo's own counters
  * (calls today, per operation, limiter state) come from each config's client, not from here.
@@ -18,6 +18,8 @@ export interface NodeFigures extends NodeRef {
   outcomes: Record<string, number>;
   /** Failures by category (validation, auth, rate-limit, quota, network, marketo). */
   failures: Record<string, number>;
+  /** Records the node handed to Marketo's client that are not answered yet. */
+  backlog: number;
 }
 
 export interface FeedItem {
@@ -78,7 +80,7 @@ export class Metrics {
   record(node: NodeRef, config: string, msg: Record<string, unknown>, ok: boolean, status: string, error?: { category?: string; code?: string }): void {
     let n = this.nodes.get(node.id);
     if (!n) {
-      n = { ...node, config, outcomes: {}, failures: {} };
+      n = { ...node, config, outcomes: {}, failures: {}, backlog: 0 };
       this.nodes.set(node.id, n);
     }
     n.name = node.name;
@@ -92,6 +94,22 @@ export class Metrics {
     this.feedItems.push(item);
     // Trimmed in steps, not per record: a shift per record is O(n) on a busy flow.
     if (this.feedItems.length > FEED_SIZE * 2) this.feedItems = this.feedItems.slice(-FEED_SIZE);
+    this.changed();
+  }
+
+  /**
+   * How many records an action node waits on Marketo for. Kept live through a quota pause, when
+   * nothing is answered and the backlog is the figure that matters.
+   */
+  backlog(node: NodeRef, config: string, count: number): void {
+    let n = this.nodes.get(node.id);
+    if (n && n.backlog === count) return;
+    if (!n) {
+      if (count === 0) return;
+      n = { ...node, config, outcomes: {}, failures: {}, backlog: 0 };
+      this.nodes.set(node.id, n);
+    }
+    n.backlog = count;
     this.changed();
   }
 

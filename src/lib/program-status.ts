@@ -22,6 +22,12 @@ export type EmailType = (typeof EMAIL_TYPES)[number];
 export interface ProgramStatusSettingsInput {
   program?: unknown;
   programType?: unknown;
+  programStatus?: unknown;
+  programStatusType?: unknown;
+  /**
+   * Where flows saved by 0.1.0 keep the status setting. The editor also keeps a node's shown
+   * status in `status`, so a later Deploy may have written that object over the setting.
+   */
   status?: unknown;
   statusType?: unknown;
   email?: unknown;
@@ -64,19 +70,33 @@ function shown(v: unknown): string {
   return typeName(v);
 }
 
+/**
+ * The status setting and its type under today's names, else under the names 0.1.0 used. A
+ * `status` that is not a string is the editor's shown status saved over the setting: it is
+ * ignored, and `lost` says so.
+ */
+export function statusSetting(input: ProgramStatusSettingsInput): { value: unknown; type: unknown; lost: boolean } {
+  if (input.programStatus !== undefined || input.programStatusType !== undefined) {
+    return { value: input.programStatus, type: input.programStatusType, lost: false };
+  }
+  if (typeof input.status === "string") return { value: input.status, type: input.statusType, lost: false };
+  return { value: undefined, type: input.statusType, lost: input.status !== undefined && input.status !== null };
+}
+
 /** Validates the node's settings; every problem is a sentence naming the setting. */
 export function parseSettings(input: ProgramStatusSettingsInput): { settings: ProgramStatusSettings; problems: string[] } {
   const problems: string[] = [];
+  const given = statusSetting(input);
   const programType = oneOf(input.programType, PROGRAM_TYPES, DEFAULT_SETTINGS.program.type);
-  const statusType = oneOf(input.statusType, STATUS_TYPES, DEFAULT_SETTINGS.status.type);
+  const statusType = oneOf(given.type, STATUS_TYPES, DEFAULT_SETTINGS.status.type);
   const emailType = oneOf(input.emailType, EMAIL_TYPES, DEFAULT_SETTINGS.email.type);
   if (!programType) problems.push(`the program cannot come from "${String(input.programType)}"`);
-  if (!statusType) problems.push(`the status cannot come from "${String(input.statusType)}"`);
+  if (!statusType) problems.push(`the status cannot come from "${String(given.type)}"`);
   if (!emailType) problems.push(`the email cannot come from "${String(input.emailType)}"`);
 
   const settings: ProgramStatusSettings = {
     program: { type: programType ?? "msg", value: input.program === undefined ? DEFAULT_SETTINGS.program.value : str(input.program) },
-    status: { type: statusType ?? "msg", value: input.status === undefined ? DEFAULT_SETTINGS.status.value : str(input.status) },
+    status: { type: statusType ?? "msg", value: given.value === undefined ? (statusType === "str" ? "" : DEFAULT_SETTINGS.status.value) : str(given.value) },
     email: { type: emailType ?? "msg", value: input.email === undefined ? DEFAULT_SETTINGS.email.value : str(input.email) },
     createMissing: input.createMissing === true || input.createMissing === "true",
   };
@@ -86,7 +106,9 @@ export function parseSettings(input: ProgramStatusSettingsInput): { settings: Pr
   else if (p.type === "num" && toProgramId(p.value) === undefined) problems.push(`the program id ${shown(p.value)} is not a positive whole number`);
 
   const s = settings.status;
-  if (s.value === "") problems.push(s.type === "str" ? "no status name is set" : "no msg property is named for the status");
+  if (s.value === "" && s.type === "str" && given.lost) {
+    problems.push("the fixed status name was lost (an older editor saved the node's shown status over it): open the node and choose the status again");
+  } else if (s.value === "") problems.push(s.type === "str" ? "no status name is set" : "no msg property is named for the status");
   else if (s.type === "str") {
     const bad = statusProblem(s.value);
     if (bad) problems.push(`the status: ${bad}`);

@@ -8,6 +8,7 @@
  * in through the options: tests drive the clock.
  */
 import { randomBytes } from "node:crypto";
+import { describeEvent } from "./metrics";
 import { jsonSafeMessage } from "./storable";
 import { nextChicagoMidnight } from "./marketo/time";
 
@@ -305,7 +306,18 @@ export interface EntrySummary {
   nextRetryAt?: string;
   reason?: string;
   quotaWait?: boolean;
+  /** Who and what the record is about, as a person searches for it: email, registration code, event. */
+  record: { email?: string; registration?: string; event?: string };
   payload: unknown;
+}
+
+function identityOf(msg: Record<string, unknown>): EntrySummary["record"] {
+  const d = describeEvent(msg);
+  const out: EntrySummary["record"] = {};
+  if (d.email) out.email = d.email;
+  if (d.registration) out.registration = d.registration;
+  if (d.event) out.event = d.event;
+  return out;
 }
 
 export function summary(e: RetryEntry): EntrySummary {
@@ -320,6 +332,7 @@ export function summary(e: RetryEntry): EntrySummary {
     attempts: e.attempts,
     firstFailedAt: new Date(e.firstFailedAt).toISOString(),
     lastFailedAt: new Date(e.lastFailedAt).toISOString(),
+    record: identityOf(e.msg),
     payload: e.msg.payload,
   };
   if (e.nextRetryAt !== undefined && e.state === "waiting") s.nextRetryAt = new Date(e.nextRetryAt).toISOString();

@@ -1,5 +1,5 @@
 /**
- * The figures the Marketo sidebar shows (issue 6), built from the process-wide metrics, what each
+ * The figures the Marketo sidebar shows, built from the process-wide metrics, what each
  * deployed marketo-config's client says of itself, and the retry queues' figures. No Node-RED:
  * src/marketo-sidebar.ts gathers the inputs; this decides what they mean to an operator.
  *
@@ -73,6 +73,8 @@ export interface ConfigSummary {
   arrivalChecks: { checks: number; calls: number; found: number; resent: number; unconfirmed: number };
   queuedRecords: number;
   inFlight: number;
+  /** Records this config's nodes wait on Marketo for (live through a quota pause). */
+  backlog: number;
   nodes: NodeFigures[];
   connections: ConnectionEvent[];
 }
@@ -148,6 +150,7 @@ function emptyConfig(c: ConfigView): ConfigSummary {
     arrivalChecks: { checks: 0, calls: 0, found: 0, resent: 0, unconfirmed: 0 },
     queuedRecords: 0,
     inFlight: 0,
+    backlog: 0,
     nodes: [],
     connections: [],
   };
@@ -217,6 +220,7 @@ export function buildSummary(input: SummaryInput): SidebarSummary {
     // A node of a config that is no longer deployed: its figures have no card to go on.
     if (!s) continue;
     s.nodes.push(f);
+    s.backlog += f.backlog;
     addNode(s, f, input.nodes.get(f.id));
   }
 

@@ -37,11 +37,11 @@ export interface EditorPage {
 }
 
 /** Opens the Node-RED editor at `url` and waits until the palette shows `paletteType`. */
-export async function openEditor(url: string, paletteType: string): Promise<EditorPage> {
+export async function openEditor(url: string, paletteType: string, viewport = { width: 1400, height: 900 }): Promise<EditorPage> {
   fs.mkdirSync(ARTIFACTS, { recursive: true });
   const { chromium } = await import("playwright-core");
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: LAUNCH_ARGS });
-  const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+  const page = await browser.newPage({ viewport });
   const pageErrors: string[] = [];
   page.on("pageerror", (err) => pageErrors.push(String(err && err.stack ? err.stack : err)));
   await page.goto(url);

@@ -80,7 +80,7 @@ describe("editor in a real browser (chromium)", function () {
       }),
     ];
     red = await startNodeRed({ flows, credentials: { [CONFIG_ID]: { clientId: emu.clientId, clientSecret: emu.clientSecret } } });
-    ({ browser, page, pageErrors } = await openEditor(red.url, FLOW_TYPES[0]));
+    ({ browser, page, pageErrors } = await openEditor(red.url, FLOW_TYPES[0], { width: 1600, height: 1000 }));
     // The flow is on the canvas once the workspace holds our nodes.
     await page.waitForFunction((id) => !!(window as any).RED.nodes.node(id), nodeId(FLOW_TYPES[0]));
   });
@@ -149,6 +149,8 @@ describe("editor in a real browser (chromium)", function () {
       // Let the dialog's deferred work (typedInputs, admin-route fetches) run before the picture.
       await page.waitForTimeout(300);
       await page.screenshot({ path: path.join(ARTIFACTS, `${type}.png`) });
+      // The dialog alone, small enough for the README (docs/ keeps a copy of one).
+      await page.locator(".red-ui-tray").last().screenshot({ path: path.join(ARTIFACTS, `${type}-dialog.png`) });
       await closeTrays();
       pageErrors.slice(errorsBefore).should.eql([], `page errors in the ${type} dialog`);
 
@@ -199,7 +201,19 @@ describe("editor in a real browser (chromium)", function () {
     ok[0].should.match(/Access token obtained/);
     ok.length.should.be.above(1, "a line per permission");
     ok.join("\n").should.match(/Read-Write Person/);
+    // Assets are only read: never "Read-Write Assets ✓" for a probe that cannot tell.
+    ok.join("\n").should.match(/Assets, read access/).and.not.match(/Read-Write Assets/);
     pageErrors.slice(errorsBefore).should.eql([]);
+  });
+
+  it("marketo-config: the Test connection result goes when a value it was run with changes", async () => {
+    await RED((id) => (window as any).RED.editor.editConfig("", "marketo-config", id), CONFIG_ID);
+    await page.waitForSelector("#node-config-input-endpoint", { state: "visible" });
+    await page.click("#marketo-config-test");
+    await page.waitForSelector("#marketo-config-test-result .marketo-config-ok");
+    await page.type("#node-config-input-clientId", "x");
+    (await page.locator("#marketo-config-test-result > div").count()).should.equal(0);
+    await closeTrays();
   });
 
   it("marketo-config: Test connection with a wrong secret reports no token, as an auth failure, without echoing the secret", async () => {

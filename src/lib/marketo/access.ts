@@ -23,7 +23,8 @@ interface Probe {
   /**
    * "write": a write with an empty input. Marketo checks the role before it looks at the body,
    * so a user with the permission gets a validation answer (701/1003...) and one without gets
-   * 603, and nothing is ever written. "read": a one-item list, where the package only reads.
+   * 603, and nothing is ever written. "read": a one-item list, where the package only reads:
+   * it cannot tell a read-only role from a read-write one, and the report says so.
    */
   kind: "write" | "read";
   method: "GET" | "POST";
@@ -45,9 +46,11 @@ const PROBES: readonly Probe[] = [
   },
   {
     permission: "Read-Write Activity Metadata",
-    kind: "read",
-    method: "GET",
-    path: "/rest/v1/activities/external/types.json",
+    kind: "write",
+    method: "POST",
+    // Create Custom Activity Type with no fields: refused for its body (apiName missing) once the role passed.
+    path: "/rest/v1/activities/external/type.json",
+    json: {},
     neededFor: "custom activity types and their fields",
   },
   { permission: "Read-Write Assets", kind: "read", method: "GET", path: "/rest/asset/v1/channels.json", query: { maxReturn: 1 }, neededFor: "programs and channels" },
@@ -80,6 +83,8 @@ export interface PermissionCheck {
   message?: string;
   /** Set when the probe failed for another reason than a missing permission. */
   unknown?: boolean;
+  /** What the probe could not tell, said plainly (a read probe says nothing of write access). */
+  note?: string;
 }
 
 export interface AccessReport {
@@ -104,7 +109,12 @@ export async function checkAccess(ctx: OpContext, tokens: TokenManager): Promise
   }
   const permissions = await Promise.all(
     PROBES.map(async (p): Promise<PermissionCheck> => {
-      const base = { permission: p.permission, probe: p.kind, neededFor: p.neededFor };
+      const base = {
+        permission: p.permission,
+        probe: p.kind,
+        neededFor: p.neededFor,
+        ...(p.kind === "read" ? { note: "write access not checked: the nodes only read these" } : {}),
+      };
       try {
         await ctx.transport.call({
           operation: "checkAccess",

@@ -399,6 +399,15 @@ export class MarketoClient extends EventEmitter<MarketoClientEvents> {
     return checkAccess(this.ctx, this.tokens);
   }
 
+  /**
+   * "Try now" during Marketo's daily-quota pause: the call waiting at the gate (a 607 is always
+   * retried, so one waits) goes out as the probe now instead of at the next probe time. Its
+   * answer ends the pause or restarts the probe interval. False when no such pause is in force.
+   */
+  tryNow(): boolean {
+    return !this.closed && this.limiter.probeNow();
+  }
+
   // ---- figures, state, shutdown ----
 
   usage(): Usage {

@@ -102,6 +102,15 @@ export class CallLimiter {
     this.shared.quotaReached(reason);
   }
 
+  /**
+   * A person asks to try now: the next call goes out as the quota probe without waiting for the
+   * probe interval. False when no quota pause of Marketo's is in force (the package's own daily
+   * budget is not Marketo's to lift).
+   */
+  probeNow(): boolean {
+    return this.shared.probeNow();
+  }
+
   /** Any answer other than 607 proves calls go through again. */
   answered(): void {
     this.shared.quotaAvailable();

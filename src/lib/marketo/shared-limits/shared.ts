@@ -214,6 +214,17 @@ export class SharedLimits {
     void this.o.store.quotaReached(reason, this.limits).catch(() => undefined).then(() => this.poke());
   }
 
+  /**
+   * A person asks to try now during Marketo's daily-quota pause: the next call of any process
+   * probes at once instead of at the next probe time. False when no such pause is in force (the
+   * package's own daily budget is not Marketo's to lift).
+   */
+  probeNow(): boolean {
+    if (this.view.kind !== "quota" || this.view.reason === "daily budget used") return false;
+    void this.o.store.probeInconclusive().catch(() => undefined).then(() => this.poke());
+    return true;
+  }
+
   quotaAvailable(): void {
     // Our own budget is not Marketo's quota: an answer does not lift it.
     if (this.view.kind === "quota" && this.view.reason === "daily budget used") return;
