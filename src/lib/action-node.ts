@@ -100,6 +100,8 @@ function marketoFor(prev: unknown, outcome: Outcome): MarketoInfo {
   // Only the last attempt's word counts: a retry that settled it leaves nothing to check.
   if (r.unconfirmedSince) base.unconfirmedSince = r.unconfirmedSince;
   else delete base.unconfirmedSince;
+  if (r.arrived) base.arrived = true;
+  else delete base.arrived;
   if (r.reasons?.length) base.reasons = r.reasons;
   else delete base.reasons;
   Object.assign(base, outcome.marketo);
