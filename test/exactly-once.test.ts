@@ -6,6 +6,7 @@
 import "should";
 import { MarketoClient, type RecordResult, type Usage } from "../nodes/lib/marketo";
 import { startEmulator, type EmulatorHandle } from "../src/emulator";
+import { acceptedAtOf, markResent, stampAccepted, unconfirmedSinceOf } from "../src/lib/delivery-once";
 
 const ENGAGEMENT = 100001;
 const CAMPAIGN = 2001;
@@ -184,5 +185,23 @@ describe("exactly once: activities, campaign requests and form fills under appli
     extra(u).should.equal(u.arrivalChecks.calls);
     u.callsByOperation["addCustomActivities:getLeadActivities"]!.should.be.above(0);
     u.callsByOperation["submitForm:getLeadsByFilter"]!.should.be.above(0);
+  });
+});
+
+describe("exactly once: what a message says about earlier attempts", () => {
+  it("stamps acceptedAt once, marks a resent record from that time, and asks from the earliest hint", () => {
+    const msg: Record<string, any> = { payload: {} };
+    stampAccepted(msg, Date.parse("2026-12-01T10:00:00Z"));
+    stampAccepted(msg, Date.parse("2026-12-01T11:00:00Z")); // a later node keeps the first node's time
+    msg.marketo.acceptedAt.should.equal("2026-12-01T10:00:00.000Z");
+    (unconfirmedSinceOf(msg) === undefined).should.be.true();
+    markResent(msg);
+    unconfirmedSinceOf(msg)!.should.equal("2026-12-01T10:00:00.000Z");
+    msg.marketo.unconfirmedSince = "2026-12-01T09:00:00Z";
+    unconfirmedSinceOf(msg)!.should.equal("2026-12-01T09:00:00.000Z");
+    (acceptedAtOf({ marketo: "not an object" }) === undefined).should.be.true();
+    const bare: Record<string, any> = { payload: 1, marketo: "text" };
+    stampAccepted(bare);
+    bare.marketo.should.equal("text"); // not a Marketo node's to replace
   });
 });
