@@ -11,6 +11,9 @@
  *                  paused), and after they drained; "backlog": the same with 1,000,000
  *   6. replicas    the throughput run's records split over three Node-RED processes on one
  *                  Redis (bench/replicas.ts): their combined rate, and 0 × 606/615
+ *   7. once        custom activities, campaign requests and form fills without faults and with
+ *                  10 % applied-then-failed faults (bench/exactly-once.ts): the extra calls
+ *                  exactly-once delivery costs, and 0 duplicates
  *
  * Each scenario runs in a fresh Node-RED process (bench/worker.js) with a userDir on disk, so
  * the action nodes' journal is paid for; the emulator runs in its own process. See
@@ -28,6 +31,7 @@ import { naiveFlow } from "./flows/naive";
 import { OUTCOMES, shapingFlow } from "./flows/shaping";
 import { EmulatorProcess, procCpuMs, procMemory, stopAll, Worker } from "./processes";
 import { REPLICAS, threeReplicas } from "./replicas";
+import { exactlyOnce, onceSizes } from "./exactly-once";
 
 const ROOT = path.resolve(__dirname, "..");
 const RESULTS = path.join(__dirname, "results");
@@ -46,7 +50,7 @@ const GOALS = {
   rssBacklogBytes: 220 * 1024 * 1024,
 };
 
-const SCENARIOS = ["efficiency", "naive", "throughput", "memory", "backlog", "bulk", "speed", "replicas"] as const;
+const SCENARIOS = ["efficiency", "naive", "throughput", "memory", "backlog", "bulk", "speed", "replicas", "once"] as const;
 
 /**
  * The "backlog" run drains its 1,000,000 records for this long (real time) after the resume,
@@ -737,6 +741,31 @@ async function replicas(ctx: Ctx): Promise<void> {
   });
 }
 
+/** What exactly-once delivery costs, without and with applied-then-failed faults (bench/exactly-once.ts). */
+async function once(ctx: Ctx): Promise<void> {
+  const r = await exactlyOnce(ctx.scale, onceSizes(ctx.opts.quick));
+  ctx.results.once = r;
+  const g = "7 exactly once";
+  const what = `${fmt(r.sizes.engagements)} activities, ${fmt(r.sizes.campaignRequests)} campaign requests, ${fmt(r.sizes.formFills)} form fills`;
+  for (const [label, x] of [["no faults", r.calm], ["10 % applied-then-failed", r.faults]] as const) {
+    const dup = x.duplicates.activities + x.duplicates.campaignRequests + x.duplicates.formFills;
+    ctx.rows.push({
+      group: g,
+      measurement: `${what}, ${label} (${fmt(x.faultsInjected)} faults): writes, extra calls (questions)`,
+      value: `${fmt(x.writes)}, ${fmt(x.extraCalls)} (${fmt(x.checks)}; ${fmt(x.found)} found, ${fmt(x.resent)} re-sent)`,
+      goal: label === "no faults" ? "0 extra" : "",
+      ...(label === "no faults" ? { met: x.extraCalls === 0 } : {}),
+    });
+    ctx.rows.push({
+      group: g,
+      measurement: "  stored: activities / campaign requests / form fills; duplicates; failed",
+      value: `${fmt(x.stored.activities)} / ${fmt(x.stored.campaignRequests)} / ${fmt(x.stored.formFills)}; ${dup}; ${x.failed}`,
+      goal: "0 dup, 0 failed",
+      met: dup === 0 && x.failed === 0 && x.stored.activities === r.sizes.engagements,
+    });
+  }
+}
+
 async function main(): Promise<void> {
   const opts = parseArgs(process.argv.slice(2));
   const scale = timeScale(opts.scale);
@@ -772,6 +801,7 @@ async function main(): Promise<void> {
     ["bulk", bulk],
     ["speed", speed],
     ["replicas", replicas],
+    ["once", once],
   ];
   const timings: Record<string, number> = {};
   const errors: Record<string, string> = {};

@@ -29,6 +29,7 @@ import {
 } from "./lib/engagement";
 import { duplicatePolicy, forEachLead, resolveLeadId } from "./lib/lead-lookup";
 import { metrics } from "./lib/metrics";
+import { acceptedAtOf, unconfirmedSinceOf } from "./lib/delivery-once";
 import { MarketoError, type MarketoClient } from "./lib/marketo";
 import { isRecord } from "./lib/paths";
 import { readPath } from "./lib/status-ladder";
@@ -191,7 +192,9 @@ export = function (RED: NodeAPI) {
           if (!d.ok) return { result: invalidRecord(d.reason, operation) };
           raw = d.value;
         }
-        const date = activityDate(raw, Date.now());
+        // Without a date of its own the activity is dated when the flow took the record in, so a
+        // second attempt (after a restart, or from a retry-queue) sends the very same activity.
+        const date = activityDate(raw, acceptedAtOf(msg) ?? Date.now());
         if (!date.ok) return { result: invalidRecord(date.message, operation) };
         when = date.value;
       }
@@ -228,8 +231,9 @@ export = function (RED: NodeAPI) {
         if (!built.ok) return { result: invalidRecord(built.message, operation) };
         const found = await lead();
         if (!found.ok) return { result: found.result, marketo: leadInfo(found) };
-        const result = await forEachLead(found.leadIds, (leadId) => ctx.client.addCustomActivity({ ...built.record, leadId }));
-        return { result, marketo: { ...leadInfo(found), activityTypeId: plan.shape.typeId, activityType: apiName } };
+        const since = unconfirmedSinceOf(msg);
+        const result = await forEachLead(found.leadIds, (leadId) => ctx.client.addCustomActivity({ ...built.record, leadId }, since ? { unconfirmedSince: since } : {}));
+        return { result, marketo: { ...leadInfo(found), activityTypeId: plan.shape.typeId, activityType: apiName, activityDate: when } };
       }
       const built = buildCustomObject(plan, engagement, { leadId: 0 });
       if (!built.ok) return { result: invalidRecord(built.message, operation) };

@@ -27,6 +27,7 @@ import { forEachLead, resolveLeadId } from "./lib/lead-lookup";
 import { metrics } from "./lib/metrics";
 import { isMarketoConfig } from "./lib/marketo-config-api";
 import { MarketoError } from "./lib/marketo";
+import { unconfirmedSinceOf } from "./lib/delivery-once";
 import type { BulkRowResult, MarketoClient } from "./lib/marketo";
 
 interface MarketoLeadDef extends ActionNodeDef, LeadNodeProps {
@@ -228,7 +229,8 @@ export = function (RED: NodeAPI) {
       }
       if (!campaign || !synced.result.ok) return synced;
       if (leadId === undefined) return { result: invalidRecord("Marketo named no lead for the record, so no campaign was requested", "triggerCampaign"), marketo: { ...synced.marketo, campaignId: campaign.campaignId } };
-      const t = await client.triggerCampaignFor(campaign.campaignId, leadId, campaign.tokens.length ? campaign.tokens : undefined);
+      const since = unconfirmedSinceOf(msg);
+      const t = await client.triggerCampaignFor(campaign.campaignId, leadId, campaign.tokens.length ? campaign.tokens : undefined, since ? { unconfirmedSince: since } : {});
       const marketo = { ...synced.marketo, leadId, campaignId: campaign.campaignId, campaign: { status: t.ok ? t.status : "failed", ...(t.requestId ? { requestId: t.requestId } : {}) } };
       // The sync's status (created/updated) says what happened to the lead; a failed request fails the record.
       return t.ok ? { result: synced.result, marketo } : { result: t, marketo };
@@ -256,7 +258,8 @@ export = function (RED: NodeAPI) {
       const dup = lead.duplicates ? { marketo: { duplicates: lead.duplicates } } : {};
       if (lead.duplicates) metrics.duplicateLeads({ id: node.id, type: "marketo-lead", name: def.name || "" });
       if (!lead.ok) return withCampaign({ result: lead.result, ...dup });
-      const r = await forEachLead(lead.leadIds, (leadId) => client.triggerCampaignFor(campaignId, leadId, tokens.value.length ? tokens.value : undefined));
+      const since = unconfirmedSinceOf(msg);
+      const r = await forEachLead(lead.leadIds, (leadId) => client.triggerCampaignFor(campaignId, leadId, tokens.value.length ? tokens.value : undefined, since ? { unconfirmedSince: since } : {}));
       return withCampaign({ result: r, marketo: { ...dup.marketo, ...(lead.leadIds.length > 1 ? { leadIds: lead.leadIds } : {}) } }, lead.leadId);
     }
 
@@ -278,6 +281,7 @@ export = function (RED: NodeAPI) {
         ...(visitor.value ? { visitorData: visitor.value } : {}),
         ...(cookie.value ? { cookie: cookie.value } : {}),
         ...(settings.programId !== undefined ? { programId: settings.programId } : {}),
+        ...(unconfirmedSinceOf(msg) ? { unconfirmedSince: unconfirmedSinceOf(msg) } : {}),
       });
       if (r.ok && r.id !== undefined) config.leadIds.set("email", fields.value.email, r.id);
       return withForm({ result: r });

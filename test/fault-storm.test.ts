@@ -2,9 +2,11 @@
  * Issue 5, fault storm: 20,000 registrations through marketo-lead → marketo-program-status →
  * marketo-custom-activity while Marketo misbehaves — 10 % of calls fail (5xx, 604, 608, 611, 713,
  * some after the write applied), a second tool bursts into the same instance's limits (606/615),
- * and every access token expires mid-run. Failures go to a retry-queue that resubmits them to the
- * node that failed. Afterwards every record is delivered or listed in the queue with a category,
- * and the idempotent operations hold each record exactly once.
+ * and every access token expires mid-run. Each registration also requests the confirmation
+ * campaign, and one in 20 posts the registration form. Failures go to a retry-queue that
+ * resubmits them to the node that failed. Afterwards every record is delivered or listed in the
+ * queue with a category, and Marketo holds each lead, program member, custom activity, campaign
+ * request and form fill exactly once.
  *
  * Windows are 2 s instead of 20 s (the config's hidden windowMs and the emulator agree), so the
  * storm takes seconds; the limits are otherwise Marketo's: 100 calls a window, 10 at once.
@@ -24,6 +26,9 @@ helper.init(require.resolve("node-red"));
 
 const N = 20_000;
 const PER_MESSAGE = 500;
+/** One registration in this many also posts the form (one call each). */
+const FORM_EVERY = 20;
+const FORMS = N / FORM_EVERY;
 
 function node(type: string, id: string, wires: string[][], extra: Record<string, unknown> = {}): FlowNode {
   return { ...editorDefaults(type), id, type, z: "tab", wires, ...extra };
@@ -46,7 +51,7 @@ interface QueueEntry {
   id: string;
   state: string;
   category: string;
-  integration: { type: string };
+  integration: { type: string; id: string };
   payload?: { email?: string };
 }
 
@@ -79,7 +84,7 @@ describe("fault storm: 20,000 records, 10 % faults, bursts from another tool, to
     emu = undefined;
   });
 
-  it("every record is delivered or listed in the queue with a category; leads and program members exactly once", async () => {
+  it("every record is delivered or listed in the queue with a category; leads, members, activities, campaign requests and form fills exactly once", async () => {
     emu = await emulator({
       limits: { callsPerWindow: 100, windowMs: 2000, concurrency: 10 },
       latencyMs: 20,
@@ -91,15 +96,19 @@ describe("fault storm: 20,000 records, 10 % faults, bursts from another tool, to
         { id: "tab", type: "tab", label: "storm" },
         { ...configNode(emu, { windowMs: 2000, batchWindowMs: 100 }), z: "tab" },
         node("marketo-lead", "n-lead", [["n-status"], ["n-queue"]], { marketo: CONFIG_ID, raiseErrors: false }),
-        node("marketo-program-status", "n-status", [["n-activity"], ["n-queue"]], { marketo: CONFIG_ID, program: "1001", programType: "num", raiseErrors: false }),
+        node("marketo-program-status", "n-status", [["n-activity", "n-trigger"], ["n-queue"]], { marketo: CONFIG_ID, program: "1001", programType: "num", raiseErrors: false }),
+        node("marketo-lead", "n-trigger", [["triggered"], ["n-queue"]], { marketo: CONFIG_ID, action: "trigger", campaignId: "2001", raiseErrors: false }),
+        node("marketo-lead", "n-form", [["posted"], ["n-queue"]], { marketo: CONFIG_ID, action: "form", formId: "3001", raiseErrors: false }),
         node("marketo-custom-activity", "n-activity", [["done"], ["n-queue"]], { marketo: CONFIG_ID, raiseErrors: false }),
         node("retry-queue", "n-queue", [[], ["gaveup"], []], { backoff: "200ms, 400ms, 800ms", maxAttempts: 3, resubmitThrough: "node", maxEntries: N }),
         { id: "done", z: "tab", type: "helper" },
+        { id: "triggered", z: "tab", type: "helper" },
+        { id: "posted", z: "tab", type: "helper" },
         { id: "gaveup", z: "tab", type: "helper" },
       ],
       credentials(emu),
     );
-    const got = collect(["done", "gaveup"] as const);
+    const got = collect(["done", "gaveup", "triggered", "posted"] as const);
 
     let stop = false;
     const storm = (async () => {
@@ -123,6 +132,7 @@ describe("fault storm: 20,000 records, 10 % faults, bursts from another tool, to
 
     for (let from = 0; from < N; from += PER_MESSAGE) {
       spied("n-lead").receive(registrations(from, PER_MESSAGE));
+      for (let i = from; i < from + PER_MESSAGE; i += FORM_EVERY) spied("n-form").receive({ payload: { email: `storm${i}@example.com`, firstName: `S${i}` } });
       await sleep(25);
     }
 
@@ -138,16 +148,27 @@ describe("fault storm: 20,000 records, 10 % faults, bursts from another tool, to
     };
     let listed: QueueEntry[] = [];
     const delivered = new Set<string>();
+    const triggered = new Set<string>();
+    const posted = new Set<string>();
+    const formEmails = [...Array(FORMS).keys()].map((k) => `storm${k * FORM_EVERY}@example.com`);
     // Settled: every record delivered or in the queue, and no queue entry still on its way.
     const settle = Date.now() + 200_000;
     for (;;) {
       for (const m of got.done.splice(0)) delivered.add(m.payload.email as string);
+      for (const m of got.triggered.splice(0)) triggered.add(m.payload.email as string);
+      for (const m of got.posted.splice(0)) posted.add(m.payload.email as string);
       listed = await entries();
       const busy = listed.filter((e) => e.state === "waiting" || e.state === "retrying").length;
+      const formsListed = new Set(listed.filter((e) => e.integration.id === "n-form").map((e) => e.payload?.email));
       const listedEmails = new Set(listed.map((e) => e.payload?.email));
       const accounted = [...Array(N).keys()].filter((i) => delivered.has(`storm${i}@example.com`) || listedEmails.has(`storm${i}@example.com`)).length;
-      if (accounted === N && busy === 0) break;
-      if (Date.now() > settle) throw new Error(`not settled: ${accounted} of ${N} accounted for, ${busy} queue entries still retrying`);
+      const formsAccounted = formEmails.filter((e) => posted.has(e) || formsListed.has(e)).length;
+      // Listed by any node: a registration whose lead or program status failed for good never reaches the campaign.
+      const triggersAccounted = [...Array(N).keys()].filter((i) => triggered.has(`storm${i}@example.com`) || listedEmails.has(`storm${i}@example.com`)).length;
+      if (accounted === N && formsAccounted === FORMS && triggersAccounted === N && busy === 0) break;
+      if (Date.now() > settle) {
+        throw new Error(`not settled: ${accounted} of ${N} accounted for, ${triggersAccounted} of ${N} campaign requests, ${formsAccounted} of ${FORMS} form posts, ${busy} queue entries still retrying`);
+      }
       await sleep(500);
     }
     stop = true;
@@ -177,21 +198,38 @@ describe("fault storm: 20,000 records, 10 % faults, bursts from another tool, to
     const state = emu.state() as unknown as {
       leads: Array<{ id: number; email: string }>;
       programs: { programMembers: Array<{ programId: number; leadId: number }> };
-      activities: { activities: Array<{ leadId: number; activityTypeId: number }> };
+      activities: { activities: Array<{ leadId: number; activityTypeId: number; primaryAttributeValueId?: number }> };
     };
     const stormLeads = state.leads.filter((l) => /^storm\d+@example\.com$/.test(l.email));
     new Set(stormLeads.map((l) => l.email)).size.should.equal(stormLeads.length);
     const stormIds = new Set(stormLeads.map((l) => l.id));
     const members = state.programs.programMembers.filter((m) => m.programId === 1001 && stormIds.has(m.leadId));
     new Set(members.map((m) => m.leadId)).size.should.equal(members.length);
-    // Activities have no dedupe key: a 604 after the write applied, then a retry, adds a second.
-    const activities = state.activities.activities.filter((a) => a.activityTypeId === 100001 && stormIds.has(a.leadId));
+    // Exactly once where Marketo does not deduplicate: a 604 after the write applied is followed
+    // by a question to Marketo, not a blind retry.
+    const byType = (type: number, extra: (a: { primaryAttributeValueId?: number }) => boolean = () => true) =>
+      state.activities.activities.filter((a) => a.activityTypeId === type && stormIds.has(a.leadId) && extra(a));
+    const activities = byType(100001);
     const withActivity = new Set(activities.map((a) => a.leadId));
+    const requests = byType(47, (a) => a.primaryAttributeValueId === 2001);
+    const withRequest = new Set(requests.map((a) => a.leadId));
+    const fills = byType(2, (a) => a.primaryAttributeValueId === 3001);
+    const withFill = new Set(fills.map((a) => a.leadId));
+    const idOf = new Map(stormLeads.map((l) => [l.email, l.id]));
     const deliveredIds = stormLeads.filter((l) => delivered.has(l.email)).map((l) => l.id);
     deliveredIds.filter((id) => !withActivity.has(id)).should.eql([]);
+    [...triggered].map((e) => idOf.get(e)!).filter((id) => !withRequest.has(id)).should.eql([]);
+    [...posted].map((e) => idOf.get(e)!).filter((id) => !withFill.has(id)).should.eql([]);
+    const u = (helper.getNode(CONFIG_ID) as unknown as { getClient(): { usage(): { arrivalChecks: Record<string, number> } } }).getClient().usage();
     console.log(
-      `      storm: ${delivered.size} delivered, ${listed.length} listed (${[...new Set(listed.map((e) => `${e.integration.type}/${e.category}/${e.state}`))].join(", ")}), ` +
-        `${got.gaveup.length} given up; answers ${faults}; activities ${activities.length} for ${withActivity.size} leads (${activities.length - withActivity.size} duplicates)`,
+      `      storm: ${delivered.size} delivered, ${triggered.size} campaign requests, ${posted.size} form fills, ${listed.length} listed (${[...new Set(listed.map((e) => `${e.integration.type}/${e.category}/${e.state}`))].join(", ")}), ` +
+        `${got.gaveup.length} given up; answers ${faults}\n` +
+        `      duplicates: ${activities.length - withActivity.size} activities (${activities.length} for ${withActivity.size} leads), ` +
+        `${requests.length - withRequest.size} campaign requests (${requests.length} for ${withRequest.size}), ${fills.length - withFill.size} form fills (${fills.length} for ${withFill.size}); ` +
+        `questions asked: ${JSON.stringify(u.arrivalChecks)}`,
     );
+    (activities.length - withActivity.size).should.equal(0);
+    (requests.length - withRequest.size).should.equal(0);
+    (fills.length - withFill.size).should.equal(0);
   });
 });

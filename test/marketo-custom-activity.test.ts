@@ -281,4 +281,30 @@ describe("marketo-custom-activity node", function () {
     lastStatus("ca")!.text!.should.equal(`${TYPE}.status.badConfig`);
     calls(DESCRIBE_ACTIVITY).should.equal(0);
   });
+  it("sends an activity a retried message may already have delivered only once: dated by msg.marketo.acceptedAt, asked about first", async function () {
+    const got = await load();
+    const [ada, bob] = await leads("ada@example.com", "bob@example.com");
+    const acceptedAt = new Date(Date.now() - 5000).toISOString();
+    const retried = (leadId: number, email: string): Msg => {
+      const m = event(email, { plays: 2 });
+      m.marketo = { leadId, acceptedAt, unconfirmedSince: acceptedAt };
+      return m;
+    };
+    // Ada's first attempt reached Marketo (its answer was lost); Bob's did not.
+    spied("ca").receive({ ...event("ada@example.com", { plays: 2 }), marketo: { leadId: ada, acceptedAt } });
+    await until(() => got.ok.length === 1, "the first attempt");
+    activities().should.have.length(1);
+    // Marketo keeps the date to the second.
+    Date.parse(activities()[0].activityDate).should.equal(Math.floor(Date.parse(acceptedAt) / 1000) * 1000);
+    spied("ca").receive(retried(ada, "ada@example.com"));
+    spied("ca").receive(retried(bob, "bob@example.com"));
+    await until(() => got.ok.length === 3, "both retries answered");
+    got.bad.should.have.length(0);
+    const byLead = (id: number) => got.ok.slice(1).find((m) => m.marketo.leadId === id)!;
+    byLead(ada).marketo.should.containDeep({ status: "added", arrived: true });
+    (byLead(bob).marketo.arrived === undefined).should.be.true();
+    (byLead(ada).marketo.unconfirmedSince === undefined).should.be.true();
+    activities().map((a) => a.leadId).sort().should.eql([ada, bob].sort());
+    config().getClient().usage().arrivalChecks.checks.should.be.above(0);
+  });
 });

@@ -23,6 +23,7 @@ function usage(over: Partial<Usage> = {}): Usage {
     outcomes: {},
     answersByCode: {},
     limiterWaitMs: 0,
+    arrivalChecks: { checks: 0, calls: 0, found: 0, resent: 0, unconfirmed: 0 },
     queuedRecords: 2,
     inFlight: 1,
     state: "ok",
@@ -80,6 +81,16 @@ describe("sidebar summary (unit)", () => {
     return m;
   }
 
+  it("shows what exactly-once delivery cost, its questions under the node type that sends the write", () => {
+    const arrivalChecks = { checks: 2, calls: 5, found: 7, resent: 3, unconfirmed: 0 };
+    const u = usage({ arrivalChecks, callsByOperation: { addCustomActivities: 4, "addCustomActivities:getLeadActivities": 3, "submitForm:getLeadsByFilter": 2 } });
+    const s = buildSummary({ metrics: figures(), configs: [{ id: "cfg", name: "Production", state: { state: "ok" }, usage: u }], nodes });
+    const c = s.configs[0];
+    c.arrivalChecks.should.eql(arrivalChecks);
+    c.calls.byOperation.find((o) => o.operation === "addCustomActivities:getLeadActivities")!.nodeTypes.should.eql(["marketo-custom-activity"]);
+    c.calls.byOperation.find((o) => o.operation === "submitForm:getLeadsByFilter")!.nodeTypes.should.eql(["marketo-lead"]);
+  });
+
   it("counts each kind of Marketo work per config, by what each node does", () => {
     const configs: ConfigView[] = [
       { id: "cfg", name: "Production", state: { state: "quota", resumesAt: "2026-11-24T06:00:00.000Z", reason: "1029" }, usage: usage() },
@@ -106,6 +117,7 @@ describe("sidebar summary (unit)", () => {
     c.calls.byOperation.find((o) => o.operation === "checkAccess")!.nodeTypes.should.eql(["marketo-config"]);
     c.queuedRecords.should.equal(2);
     c.inFlight.should.equal(1);
+    c.arrivalChecks.should.eql({ checks: 0, calls: 0, found: 0, resent: 0, unconfirmed: 0 });
     c.nodes.map((n) => n.id).should.not.containEql("old");
     c.connections.map((e) => e.state).should.eql(["ok", "rate-limited"]);
 

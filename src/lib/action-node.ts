@@ -15,6 +15,7 @@ import { isMarketoConfig, type ConfigUser, type MarketoConfigNode } from "./mark
 import { journalFile } from "./journal-path";
 import { messageOf, recordBook, replayMessage, type BookEntry, type BookOwner, type StoredAnswer, type StoredRecord } from "./record-journal";
 import { reportRetryOutcome } from "./retry-registry";
+import { markResent, stampAccepted } from "./delivery-once";
 import { metrics } from "./metrics";
 
 export interface ActionNodeDef extends NodeDef {
@@ -96,6 +97,11 @@ function marketoFor(prev: unknown, outcome: Outcome): MarketoInfo {
   if (r.requestId) base.requestId = r.requestId;
   else delete base.requestId;
   if (r.marketoGUID) base.marketoGUID = r.marketoGUID;
+  // Only the last attempt's word counts: a retry that settled it leaves nothing to check.
+  if (r.unconfirmedSince) base.unconfirmedSince = r.unconfirmedSince;
+  else delete base.unconfirmedSince;
+  if (r.arrived) base.arrived = true;
+  else delete base.arrived;
   if (r.reasons?.length) base.reasons = r.reasons;
   else delete base.reasons;
   Object.assign(base, outcome.marketo);
@@ -262,6 +268,9 @@ export function startActionNode(RED: NodeAPI, node: Node, def: ActionNodeDef, sp
     run(entry) {
       // A record read back from the journal is its own: its message needs no copy of it.
       const msg = (entry.msg ?? replayMessage(entry.stored, RED.util.generateId(), !entry.readBack)) as NodeMessageInFlow;
+      // Run again after a restart or a cut-off call: here and in every node after this one, writes
+      // Marketo does not deduplicate ask whether it arrived before sending it.
+      if (book.mayHaveBeenSent(entry)) markResent(msg as unknown as Record<string, unknown>);
       start(entry, msg);
       refreshStatus();
     },
@@ -291,6 +300,8 @@ export function startActionNode(RED: NodeAPI, node: Node, def: ActionNodeDef, sp
       return;
     }
     const many = Array.isArray(msg.payload);
+    // Before it is journaled: every later attempt, here or after a restart, sends the same write.
+    stampAccepted(msg as unknown as Record<string, unknown>);
     const sources = (msg as ActionMessage).source;
     let group: string | undefined;
     if (many && raiseErrors) {

@@ -168,6 +168,8 @@ export class RecordBook {
   private peak = 0;
   /** Records kept in memory while their journal write is on its way, to go live with their message. */
   private expected = 0;
+  /** Records a closing client cut off with their call in flight (a redeploy): it may have reached Marketo. */
+  private readonly cutOffIds = new Set<string>();
 
   constructor(
     readonly file: string | undefined,
@@ -296,6 +298,7 @@ export class RecordBook {
   settle(entry: BookEntry, answer: StoredAnswer, cutOff: boolean): void {
     entry.running = false;
     if (this.live.get(entry.id) !== entry) return;
+    if (cutOff) this.cutOffIds.add(entry.id);
     const owner = this.owner;
     if (owner && this.ready) {
       if (cutOff) this.start(owner, entry);
@@ -325,11 +328,21 @@ export class RecordBook {
   forget(entry: BookEntry): void {
     if (this.live.get(entry.id) !== entry) return;
     this.live.delete(entry.id);
+    this.cutOffIds.delete(entry.id);
     this.unanswered--;
     this.journal?.delete(entry.id).catch((err: unknown) => {
       this.warnOnce(`could not remove an answered record from ${this.file}: ${err instanceof Error ? err.message : String(err)}`);
     });
     this.queuePump();
+  }
+
+  /**
+   * A call may already have carried this record to Marketo: it was accepted by an earlier process
+   * (which may have died with it on the wire), or a closing client cut its call off. Writes
+   * Marketo does not deduplicate ask before sending it again.
+   */
+  mayHaveBeenSent(entry: BookEntry): boolean {
+    return !entry.id.startsWith(`${idPrefix}.`) || this.cutOffIds.has(entry.id);
   }
 
   /** A new instance of the node takes the book, with room for `limit` live records. */

@@ -65,6 +65,12 @@ export interface ConfigSummary {
   formPosts: number;
   failures: Record<string, number>;
   calls: { today: number; dailyBudget: number; total: number; byOperation: OperationFigures[] };
+  /**
+   * What exactly-once delivery cost: questions asked before re-sending a custom activity, campaign
+   * request or form fill that may have applied. Their calls are also in byOperation, named after
+   * the write (`addCustomActivities:getLeadActivities`), so they show under the node that sends it.
+   */
+  arrivalChecks: { checks: number; calls: number; found: number; resent: number; unconfirmed: number };
   queuedRecords: number;
   inFlight: number;
   /** Records this config's nodes wait on Marketo for (live through a quota pause). */
@@ -145,6 +151,7 @@ function emptyConfig(c: ConfigView): ConfigSummary {
     formPosts: 0,
     failures: {},
     calls: { today: 0, dailyBudget: 0, total: 0, byOperation: [] },
+    arrivalChecks: { checks: 0, calls: 0, found: 0, resent: 0, unconfirmed: 0 },
     queuedRecords: 0,
     inFlight: 0,
     backlog: 0,
@@ -240,6 +247,7 @@ export function buildSummary(input: SummaryInput): SidebarSummary {
         })
         .sort((a, b) => b.calls - a.calls || a.operation.localeCompare(b.operation)),
     };
+    if (u.arrivalChecks) s.arrivalChecks = { ...u.arrivalChecks };
     s.queuedRecords = u.queuedRecords;
     s.inFlight = u.inFlight;
   }

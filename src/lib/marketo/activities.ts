@@ -3,17 +3,19 @@ import { postRecordsOp, type RecordOp } from "./results";
 import type { CustomActivity } from "./types";
 
 /**
- * Add Custom Activities. Write-once (no dedupe key): a retry after a 604/502 can duplicate
- * an activity, which Marketo gives no way to avoid. Per-record failures come in `errors`.
+ * Add Custom Activities. Write-once (no dedupe key): a blind retry after a 604/502 can duplicate
+ * an activity, so a failure that may have applied comes back to the caller, which asks Marketo
+ * before sending again (arrival-check.ts). Per-record failures come in `errors`.
  */
 export function addCustomActivitiesOp(ctx: OpContext): RecordOp<CustomActivity> {
-  return postRecordsOp<CustomActivity>(ctx, "addCustomActivities", {
+  const op = postRecordsOp<CustomActivity>(ctx, "addCustomActivities", {
     path: "/rest/v1/activities/external.json",
     body: (input) => ({ input }),
     serverTimeoutS: 90,
     // The entry's id is the activity's; RecordResult.id is the lead the activity belongs to.
     idOf: (_e, a) => a.leadId,
   });
+  return { ...op, spec: (items) => ({ ...op.spec(items), writeOnce: true }) };
 }
 
 async function get(ctx: OpContext, operation: string, path: string): Promise<Record<string, unknown>[]> {

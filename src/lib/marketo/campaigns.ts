@@ -6,7 +6,7 @@ import type { CampaignToken, RecordResult } from "./types";
 /** Request Campaign takes at most 100 leads and 100 tokens per call. */
 export const MAX_TRIGGER_LEADS = 100;
 
-/** Request (trigger) Campaign. Marketo answers `[{id: campaignId}]`, not per lead: success = every lead triggered. */
+/** Request (trigger) Campaign; its op, for deliverOnce and the batcher. Marketo answers `[{id: campaignId}]`, not per lead: success = every lead triggered. */
 export function triggerCampaignOp(ctx: OpContext, campaignId: number, tokens?: CampaignToken[]): RecordOp<number> {
   const operation = "triggerCampaign";
   return {
@@ -19,6 +19,8 @@ export function triggerCampaignOp(ctx: OpContext, campaignId: number, tokens?: C
       json: { input: { leads: leadIds.map((id) => ({ id })), ...(tokens?.length ? { tokens } : {}) } },
       records: leadIds.length,
       timeoutMs: ctx.timeoutMs(30),
+      // Marketo runs the campaign for every request: never retried blind.
+      writeOnce: true,
     }),
     map: (items, answer): RecordResult[] =>
       items.map((id) => ({ ok: true, status: "triggered", id, ...(answer.requestId ? { requestId: answer.requestId } : {}) })),

@@ -4,6 +4,7 @@ import https from "node:https";
 import path from "node:path";
 import axios from "axios";
 import { checkAccess, type AccessReport } from "./access";
+import { activityQuestion, ArrivalCounter, campaignQuestion, deliverOnce, sendSealedOnce, type ArrivalQuestion, type OnceContext } from "./arrival-check";
 import { addCustomActivitiesOp, describeCustomActivityType, getActivityTypes, listCustomActivityTypes } from "./activities";
 import { Batcher } from "./batcher";
 import { bulkImport } from "./bulk";
@@ -88,6 +89,9 @@ export class MarketoClient extends EventEmitter<MarketoClientEvents> {
   private readonly transport: Transport;
   private readonly usageTracker: UsageTracker;
   private readonly ctx: OpContext;
+  /** The context of the writes Marketo does not deduplicate: it counts the questions they ask. */
+  private readonly onceCtx: OnceContext;
+  private readonly arrivals: ArrivalCounter;
   private readonly batchers = new Map<string, BatcherLike>();
   private readonly dedupeFieldsCache = new Map<string, Promise<string[] | undefined>>();
   private authFailed = false;
@@ -168,6 +172,14 @@ export class MarketoClient extends EventEmitter<MarketoClientEvents> {
       timers: this.timers,
       logger: log,
     };
+    this.arrivals = new ArrivalCounter(() => this.usageTracker.changed());
+    this.onceCtx = {
+      ...this.ctx,
+      arrivals: this.arrivals,
+      retryAttempts: this.o.retry.maxAttempts,
+      retryBaseDelayMs: this.o.retry.baseDelayMs,
+      retryMaxDelayMs: this.o.retry.maxDelayMs,
+    };
     if (this.o.readDailyUsage) this.limiter.syncDaily(() => this.dailyUsage());
   }
 
@@ -215,14 +227,20 @@ export class MarketoClient extends EventEmitter<MarketoClientEvents> {
     return this.counted(this.recordBatcher(`pmd|${programId}`, deleteProgramMembersOp(this.ctx, programId), (id) => String(id)).submit(leadId));
   }
 
-  /** Adds one custom activity; all activities share one batcher (no dedupe key exists). */
-  addCustomActivity(activity: CustomActivity): Promise<RecordResult> {
+  /**
+   * Adds one custom activity, once as Marketo sees it; all activities share one batcher.
+   * `unconfirmedSince`: an earlier attempt (before a restart, or one that failed unconfirmed)
+   * may have carried it to Marketo from then on: Marketo is asked before it is sent. Send it
+   * with the same activityDate as that attempt, or the question cannot find it.
+   */
+  addCustomActivity(activity: CustomActivity, opts: UnconfirmedOptions = {}): Promise<RecordResult> {
     const bad = this.rejectInput(
       "addCustomActivities",
-      !isRecord(activity) || !isId(activity.leadId) ? "an activity needs a numeric leadId" : unserialisable(activity, "activity"),
+      !isRecord(activity) || !isId(activity.leadId) ? "an activity needs a numeric leadId" : unserialisable(activity, "activity") ?? badSince(opts),
     );
     if (bad) return bad;
-    return this.counted(this.recordBatcher("activities", addCustomActivitiesOp(this.ctx)).submit(activity));
+    const op = addCustomActivitiesOp(this.ctx);
+    return this.counted(this.onceBatcher("activities", op, activityQuestion<CustomActivity>(), undefined, activity, opts));
   }
 
   /** Upserts one custom object record; batched per (apiName, action, dedupeBy). */
@@ -243,15 +261,16 @@ export class MarketoClient extends EventEmitter<MarketoClientEvents> {
   }
 
   /** Requests a trigger campaign for one lead; batched per (campaignId, tokens), 100 leads a call. */
-  triggerCampaignFor(campaignId: number, leadId: number, tokens?: CampaignToken[]): Promise<RecordResult> {
+  triggerCampaignFor(campaignId: number, leadId: number, tokens?: CampaignToken[], opts: UnconfirmedOptions = {}): Promise<RecordResult> {
     const bad = this.rejectInput(
       "triggerCampaign",
-      !isId(campaignId) ? "campaignId must be a positive integer" : !isId(leadId) ? "leadId must be a positive integer" : undefined,
+      !isId(campaignId) ? "campaignId must be a positive integer" : !isId(leadId) ? "leadId must be a positive integer" : badSince(opts),
     );
     if (bad) return bad;
     const op = triggerCampaignOp(this.ctx, campaignId, tokens);
     // Same lead twice in one request would be triggered once by Marketo: keep them apart.
-    return this.counted(this.recordBatcher(`trigger|${campaignId}|${JSON.stringify(tokens ?? [])}`, op, (id) => String(id)).submit(leadId));
+    const key = `trigger|${campaignId}|${JSON.stringify(tokens ?? [])}`;
+    return this.counted(this.onceBatcher(key, op, campaignQuestion(campaignId), (id) => String(id), leadId, opts));
   }
 
   /**
@@ -335,20 +354,24 @@ export class MarketoClient extends EventEmitter<MarketoClientEvents> {
   }
 
   triggerCampaign(campaignId: number, leadIds: number[], tokens?: CampaignToken[]): Promise<RecordResult[]> {
-    return this.records(triggerCampaignOp(this.ctx, campaignId, tokens), leadIds);
+    return this.recordsOnce(triggerCampaignOp(this.ctx, campaignId, tokens), campaignQuestion(campaignId), leadIds);
   }
 
   getCampaign(id: number): Promise<Record<string, unknown> | undefined> {
     return this.read("getCampaign", () => getCampaign(this.ctx, id));
   }
 
-  async submitForm(formId: number, leadFormFields: LeadRecord, opts: SubmitFormOptions = {}): Promise<RecordResult> {
-    if (this.closed) return { ok: false, status: "failed", error: clientClosedError("submitForm") };
-    return this.counted(submitForm(this.ctx, formId, leadFormFields, opts));
+  /** Submit Form, once as Marketo sees it (see addCustomActivity for `unconfirmedSince`). */
+  async submitForm(formId: number, leadFormFields: LeadRecord, opts: SubmitFormOptions & UnconfirmedOptions = {}): Promise<RecordResult> {
+    const bad = this.rejectInput("submitForm", badSince(opts));
+    if (bad) return bad;
+    const { unconfirmedSince, ...rest } = opts;
+    const since = unconfirmedSince === undefined ? undefined : Date.parse(String(unconfirmedSince));
+    return this.counted(submitForm(this.onceCtx, formId, leadFormFields, { ...rest, ...(since !== undefined ? { unconfirmedSince: since } : {}) }));
   }
 
   addCustomActivities(activities: CustomActivity[]): Promise<RecordResult[]> {
-    return this.records(addCustomActivitiesOp(this.ctx), activities);
+    return this.recordsOnce(addCustomActivitiesOp(this.ctx), activityQuestion<CustomActivity>(), activities);
   }
 
   getActivityTypes(): Promise<Record<string, unknown>[]> {
@@ -460,11 +483,18 @@ export class MarketoClient extends EventEmitter<MarketoClientEvents> {
     return this.limiter.waiting() === 0 && this.transport.backoffCount === 0;
   }
 
-  private liveUsage(): Pick<Usage, "queuedRecords" | "inFlight" | "state" | "resumesAt"> {
+  private liveUsage(): Pick<Usage, "queuedRecords" | "inFlight" | "state" | "resumesAt" | "arrivalChecks"> {
     let held = 0;
     for (const b of this.batchers.values()) held += b.heldCount;
     const s = this.lastState;
-    return { queuedRecords: held, inFlight: this.transport.inFlight, state: s.state, ...(s.resumesAt ? { resumesAt: s.resumesAt } : {}) };
+    return {
+      queuedRecords: held,
+      inFlight: this.transport.inFlight,
+      state: s.state,
+      ...(s.resumesAt ? { resumesAt: s.resumesAt } : {}),
+      // Read before the constructor has made it: usage can be asked for while the limiter starts.
+      arrivalChecks: this.arrivals?.snapshot() ?? { checks: 0, calls: 0, found: 0, resent: 0, unconfirmed: 0 },
+    };
   }
 
   private computeState(): StateEvent {
@@ -498,6 +528,68 @@ export class MarketoClient extends EventEmitter<MarketoClientEvents> {
         windowMs: this.o.batchWindowMs,
         ...(dedupeKey ? { dedupeKey } : {}),
         dispatch: (seal) => sendSealed(this.transport, op, seal),
+        timers: this.timers,
+        onChange: () => this.usageTracker.changed(),
+      });
+      this.batchers.set(key, b);
+    }
+    return b;
+  }
+
+  /**
+   * A batcher for a write Marketo does not deduplicate. Records that may already be in Marketo
+   * travel in their own batcher, asked about once per batch before they are sent.
+   */
+  private onceBatcher<T>(
+    key: string,
+    op: RecordOp<T>,
+    q: ArrivalQuestion<T>,
+    dedupeKey: ((item: T) => string | undefined) | undefined,
+    item: T,
+    opts: UnconfirmedOptions,
+  ): Promise<RecordResult> {
+    const since = opts.unconfirmedSince === undefined ? undefined : Date.parse(String(opts.unconfirmedSince));
+    if (since === undefined) {
+      return this.batcherFor(key, op, (seal) => sendSealedOnce(this.onceCtx, op, q, seal), dedupeKey).submit(item);
+    }
+    type Unsure = { item: T; since: number };
+    const unsure: RecordOp<Unsure> = {
+      operation: op.operation,
+      maxBatchSize: op.maxBatchSize,
+      spec: (items) => op.spec(items.map((u) => u.item)),
+      map: (items, answer) => op.map(items.map((u) => u.item), answer),
+    };
+    const uq: ArrivalQuestion<Unsure> = {
+      leadIds: (items, ctx) => q.leadIds(items.map((u) => u.item), ctx),
+      typeIds: (items) => q.typeIds(items.map((u) => u.item)),
+      from: (items, s) => q.from(items.map((u) => u.item), s),
+      matches: (u, leadId, a) => q.matches(u.item, leadId, a),
+      found: (u, leadId) => q.found(u.item, leadId),
+    };
+    const earliest = (items: Unsure[]): number => Math.min(...items.map((u) => u.since));
+    return this.batcherFor(
+      `${key}|unconfirmed`,
+      unsure,
+      (seal) => sendSealedOnce(this.onceCtx, unsure, uq, seal, earliest),
+      dedupeKey ? (u) => dedupeKey(u.item) : undefined,
+    ).submit({ item, since });
+  }
+
+  private batcherFor<T>(
+    key: string,
+    op: RecordOp<T>,
+    dispatch: (seal: () => T[]) => Promise<{ items: T[]; results: RecordResult[] }>,
+    dedupeKey?: (item: T) => string | undefined,
+  ): Batcher<T> {
+    let b = this.batchers.get(key) as Batcher<T> | undefined;
+    if (!b) {
+      this.sweepIdleBatchers();
+      b = new Batcher<T>({
+        operation: op.operation,
+        maxBatchSize: op.maxBatchSize,
+        windowMs: this.o.batchWindowMs,
+        ...(dedupeKey ? { dedupeKey } : {}),
+        dispatch,
         timers: this.timers,
         onChange: () => this.usageTracker.changed(),
       });
@@ -580,6 +672,15 @@ export class MarketoClient extends EventEmitter<MarketoClientEvents> {
     return results;
   }
 
+  private async recordsOnce<T>(op: RecordOp<T>, q: ArrivalQuestion<T>, items: T[]): Promise<RecordResult[]> {
+    if (this.closed) return failAll(items.length, clientClosedError(op.operation));
+    const chunks: T[][] = [];
+    for (let i = 0; i < items.length; i += op.maxBatchSize) chunks.push(items.slice(i, i + op.maxBatchSize));
+    const results = (await Promise.all(chunks.map((c) => deliverOnce(this.onceCtx, op, q, c)))).flat();
+    this.usageTracker.results(results);
+    return results;
+  }
+
   private async read<T>(operation: string, fn: () => Promise<T>): Promise<T> {
     if (this.closed) throw clientClosedError(operation);
     try {
@@ -612,6 +713,18 @@ function unserialisable(v: unknown, what: string): string | undefined {
   } catch (err) {
     return `the ${what} cannot be sent as JSON: ${err instanceof Error ? err.message : String(err)}`;
   }
+}
+
+/** Options of a write Marketo does not deduplicate. */
+export interface UnconfirmedOptions {
+  /** An earlier attempt may have carried the record to Marketo from this time on (ISO or epoch ms). */
+  unconfirmedSince?: string | number;
+}
+
+function badSince(opts: UnconfirmedOptions): string | undefined {
+  const s = opts?.unconfirmedSince;
+  if (s === undefined) return undefined;
+  return Number.isFinite(typeof s === "number" ? s : Date.parse(s)) ? undefined : "unconfirmedSince must be a date";
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {

@@ -1,16 +1,12 @@
+import { deliverOnce, formQuestion, type OnceContext } from "./arrival-check";
 import type { OpContext } from "./context";
-import { mapResults, numberOr, sendRecords, type RecordOp } from "./results";
+import { mapResults, numberOr, type RecordOp } from "./results";
 import type { LeadRecord, RecordResult, SubmitFormOptions } from "./types";
 
 /** Submit Form takes exactly one lead per call. */
-export async function submitForm(
-  ctx: OpContext,
-  formId: number,
-  leadFormFields: LeadRecord,
-  opts: SubmitFormOptions = {},
-): Promise<RecordResult> {
+export function submitFormOp(ctx: OpContext, formId: number, opts: SubmitFormOptions = {}): RecordOp<LeadRecord> {
   const operation = "submitForm";
-  const op: RecordOp<LeadRecord> = {
+  return {
     operation,
     maxBatchSize: 1,
     spec: ([fields]) => ({
@@ -30,9 +26,26 @@ export async function submitForm(
       },
       records: 1,
       timeoutMs: ctx.timeoutMs(30),
+      // Each post records a fill (and runs the form's campaigns): never retried blind.
+      writeOnce: true,
     }),
     map: (items, answer) => mapResults(items, answer, operation, (e) => numberOr(e?.id)),
   };
-  const [result] = await sendRecords(ctx.transport, op, [leadFormFields]);
+}
+
+/**
+ * Submit Form, once as Marketo sees it: a post that may have arrived is followed by a look for
+ * the lead's "Fill Out Form" activity before it is posted again. `unconfirmedSince`: an earlier
+ * post (before a restart, or one that failed unconfirmed) may have arrived from then on.
+ */
+export async function submitForm(
+  ctx: OnceContext,
+  formId: number,
+  leadFormFields: LeadRecord,
+  opts: SubmitFormOptions & { unconfirmedSince?: number } = {},
+): Promise<RecordResult> {
+  const [result] = await deliverOnce(ctx, submitFormOp(ctx, formId, opts), formQuestion(formId), [leadFormFields], {
+    ...(opts.unconfirmedSince !== undefined ? { since: opts.unconfirmedSince } : {}),
+  });
   return result;
 }

@@ -7,6 +7,7 @@ import { parseJson, type TokenManager } from "./token";
 import type { Logger, MarketoEnvelope, MarketoReason, RetryOptions } from "./types";
 import type { UsageTracker } from "./usage";
 import { dropUnsafeKeys } from "./keys";
+import { mayHaveArrived } from "./arrival-check";
 
 /** URLs longer than this go as POST + `_method=GET` (Marketo refuses > 8 KB with 414). */
 const MAX_GET_URL_BYTES = 7000;
@@ -35,6 +36,11 @@ export interface CallSpec {
   timeoutMs: number;
   /** HTTP statuses handed back to the caller instead of failing (404 = no failures file). */
   passStatuses?: number[];
+  /**
+   * A write Marketo does not deduplicate: a failure that may come after the write applied is
+   * handed back at once instead of being retried blind (the caller asks Marketo first).
+   */
+  writeOnce?: boolean;
   /** Goes before every other waiting call (the day's usage read at start). */
   first?: boolean;
 }
@@ -186,6 +192,7 @@ export class Transport {
         st.forcePost = true;
         continue;
       }
+      if (st.spec?.writeOnce && r.sentAt !== undefined && mayHaveArrived(e)) throw e;
       // Any HTTP 5xx (520-524 from a CDN, 501, 505...) is classified "retry" like the listed
       // ones; it used to surface at once because only the listed statuses were retried.
       const transportRetry =

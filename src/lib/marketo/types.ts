@@ -39,6 +39,27 @@ export interface RecordResult {
   /** Set whenever `ok` is false. */
   error?: MarketoError;
   requestId?: string;
+  /** A write Marketo does not deduplicate was found already in Marketo (its answer had been lost) and not sent again. */
+  arrived?: boolean;
+  /**
+   * ISO time from which an earlier call may have carried this record to Marketo, when whether it
+   * arrived could not be checked: a later attempt asks Marketo first instead of sending it blind.
+   */
+  unconfirmedSince?: string;
+}
+
+/** The questions asked of Marketo before re-sending a write it does not deduplicate. */
+export interface ArrivalUsage {
+  /** Times Marketo was asked which records of an ambiguous call arrived. */
+  checks: number;
+  /** API calls those questions cost, retries included (Get Paging Token, Get Lead Activities, lead lookups). */
+  calls: number;
+  /** Records found already in Marketo, so not sent again. */
+  found: number;
+  /** Records found absent and sent again. */
+  resent: number;
+  /** Records failed because the question itself failed (they carry unconfirmedSince). */
+  unconfirmed: number;
 }
 
 /** Bulk import rows carry the import's own words on top of a RecordResult. */
@@ -67,6 +88,8 @@ export interface Usage {
   outcomes: Record<string, number>;
   answersByCode: Record<string, number>;
   limiterWaitMs: number;
+  /** Extra calls for exactly-once delivery of custom activities, campaign requests and form fills: none while calls succeed. */
+  arrivalChecks: ArrivalUsage;
   queuedRecords: number;
   inFlight: number;
   state: ClientState;

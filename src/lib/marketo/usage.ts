@@ -27,7 +27,7 @@ export class UsageTracker {
 
   constructor(
     private readonly dailyBudget: number,
-    private readonly live: () => Pick<Usage, "queuedRecords" | "inFlight" | "state" | "resumesAt">,
+    private readonly live: () => Pick<Usage, "queuedRecords" | "inFlight" | "state" | "resumesAt" | "arrivalChecks">,
     private readonly emit: (u: Usage) => void,
     /** The instance's count for the day (shared, kept across restarts), when someone keeps one. */
     private readonly sharedCallsToday?: () => number,
@@ -72,6 +72,7 @@ export class UsageTracker {
 
   snapshot(): Usage {
     this.rollDay();
+    const live = this.live();
     return {
       callsTotal: this.callsTotal,
       callsToday: this.sharedCallsToday?.() ?? this.callsToday,
@@ -81,7 +82,9 @@ export class UsageTracker {
       outcomes: { ...this.outcomes },
       answersByCode: { ...this.answersByCode },
       limiterWaitMs: Math.round(this.limiterWaitMs),
-      ...this.live(),
+      ...live,
+      // Every call sent for a question, retries included: they are named `<write>:<question>`.
+      arrivalChecks: { ...live.arrivalChecks, calls: Object.entries(this.callsByOperation).reduce((n, [op, k]) => (op.includes(":") ? n + k : n), 0) },
     };
   }
 
