@@ -19,7 +19,7 @@ import {
   visitorData,
   type LeadNodeProps,
 } from "./lib/lead-action";
-import { BulkCollector, overThreshold } from "./lib/lead-bulk";
+import { BULK_LIVE_RECORDS, BulkCollector, overThreshold } from "./lib/lead-bulk";
 import { resolveLeadId } from "./lib/lead-lookup";
 import type { BulkRowResult, MarketoClient } from "./lib/marketo";
 
@@ -126,7 +126,7 @@ export = function (RED: NodeAPI) {
       const problem = syncRecordProblem(record, settings.lookupField, settings.syncAction);
       if (problem) return invalid(problem);
       const lead = record as Record<string, unknown>;
-      if (bulk && overThreshold(settings.bulkThreshold, client.usage().queuedRecords, bulk.pending)) {
+      if (bulk && overThreshold(settings.bulkThreshold, action.backlog())) {
         bulkClient = client;
         return bulkOutcome(await bulk.submit(lead));
       }
@@ -198,6 +198,7 @@ export = function (RED: NodeAPI) {
         return sync(record, ctx);
       },
       close: () => bulk?.close(),
+      ...(bulk ? { liveRecords: BULK_LIVE_RECORDS } : {}),
     });
 
     if (bulk) {
