@@ -141,7 +141,7 @@ export = function (RED: NodeAPI) {
     let recovered: Array<{ id: string; value: unknown }> = [];
     if (file) {
       try {
-        journal = Journal.open<unknown>(file, { logger: { warn: (m: string) => node.warn(m) } });
+        journal = Journal.openOwn<unknown>(file, { logger: { warn: (m: string) => node.warn(m) } });
         recovered = journal.recovered();
         store = journal;
       } catch (err) {

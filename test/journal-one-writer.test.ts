@@ -1,0 +1,108 @@
+/**
+ * Two real processes pointed at one journal file (replicas sharing a userDir and the same flows):
+ * the second is refused the file with a message naming the holder (host, pid), keeps its records
+ * in its own file, and no acknowledged record is lost or brought back.
+ */
+import assert from "node:assert/strict";
+import { spawn, type ChildProcess } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { Journal } from "../src/lib/journal";
+
+const COUNT = 3000;
+
+interface Writer {
+  child: ChildProcess;
+  lines: Array<Record<string, unknown>>;
+  next(): Promise<Record<string, unknown>>;
+  exited: Promise<number | null>;
+}
+
+function writer(file: string, name: string): Writer {
+  const script = path.join(__dirname, "fixtures", "journal-two-writers.ts");
+  const child = spawn(process.execPath, ["-r", require.resolve("tsx/cjs"), script, file, name, String(COUNT)], { stdio: ["pipe", "pipe", "pipe"] });
+  const lines: Array<Record<string, unknown>> = [];
+  const waiting: Array<(v: Record<string, unknown>) => void> = [];
+  let buf = "";
+  let err = "";
+  child.stderr!.on("data", (d: Buffer) => (err += d.toString()));
+  child.stdout!.on("data", (d: Buffer) => {
+    buf += d.toString();
+    const parts = buf.split("\n");
+    buf = parts.pop()!;
+    for (const p of parts) {
+      const v = JSON.parse(p) as Record<string, unknown>;
+      const w = waiting.shift();
+      if (w) w(v);
+      else lines.push(v);
+    }
+  });
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  return {
+    child,
+    lines,
+    exited,
+    next: () =>
+      lines.length
+        ? Promise.resolve(lines.shift()!)
+        : Promise.race([
+            new Promise<Record<string, unknown>>((r) => waiting.push(r)),
+            exited.then((code) => {
+              throw new Error(`writer ${name} exited (${code}): ${err}`);
+            }),
+          ]),
+  };
+}
+
+describe("a journal has exactly one writer", function () {
+  this.timeout(60_000);
+  let dir: string;
+  before(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "journal-one-writer-"));
+  });
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it("a second process is refused the file, told who holds it, and keeps its records in its own: 0 lost", async () => {
+    const file = path.join(dir, "marketo-journal", "marketo-lead-abc.journal");
+    const a = writer(file, "a");
+    const openedA = await a.next();
+    assert.equal(openedA.opened, file);
+    assert.deepEqual(openedA.warnings, []);
+    const b = writer(file, "b");
+    const openedB = await b.next();
+    assert.notEqual(openedB.opened, file, "the second process must not write the first one's file");
+    const warnings = openedB.warnings as string[];
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0], new RegExp(`host ${os.hostname()}, pid ${a.child.pid}`));
+    assert.ok(warnings[0].includes(String(openedB.opened)), "the message says where its records go");
+
+    // Both write at once, then close.
+    assert.deepEqual(await a.next(), { written: COUNT });
+    assert.deepEqual(await b.next(), { written: COUNT });
+    a.child.stdin!.write("close\n");
+    b.child.stdin!.write("close\n");
+    assert.equal(await a.exited, 0);
+    assert.equal(await b.exited, 0);
+
+    for (const [name, f] of [["a", file], ["b", String(openedB.opened)]] as const) {
+      const j = Journal.open<{ n: number; by: string }>(f);
+      const ids = new Set(j.recovered().map((r) => r.id));
+      await j.close();
+      const expected = Array.from({ length: COUNT }, (_, n) => n).filter((n) => n % 10 !== 0);
+      assert.equal(ids.size, expected.length, `${name}: live records`);
+      for (const n of expected) assert.ok(ids.has(`${name}-${n}`), `${name}-${n} kept`);
+    }
+    assert.equal(fs.existsSync(`${file}.lock`), false, "the lock goes with its holder");
+  });
+
+  it("takes over a lock left by a process that no longer runs", async () => {
+    const file = path.join(dir, "stale.journal");
+    fs.writeFileSync(`${file}.lock`, JSON.stringify({ host: os.hostname(), pid: 2 ** 22 + 12345, since: "then", token: "old" }));
+    const warnings: string[] = [];
+    const j = Journal.openOwn<number>(file, { logger: { warn: (m) => warnings.push(m) } });
+    assert.equal(j.path, file);
+    assert.deepEqual(warnings, []);
+    await j.close();
+  });
+});
