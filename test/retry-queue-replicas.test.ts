@@ -18,7 +18,7 @@ async function until<T>(what: string, read: () => Promise<T>, ok: (v: T) => bool
   }
 }
 
-function flows(emu: EmulatorHandle): Array<Record<string, unknown>> {
+function flows(emu: EmulatorHandle, gate = false): Array<Record<string, unknown>> {
   const z = "tab";
   // A failure as lead1's output 2 gives it: a validation failure waits for a person.
   const fail = [
@@ -34,7 +34,9 @@ function flows(emu: EmulatorHandle): Array<Record<string, unknown>> {
     { id: "in", type: "http in", z, url: "/fail", method: "post", upload: false, wires: [["ack", "make-failure"]] },
     { id: "ack", type: "http response", z, statusCode: "200", wires: [] },
     { id: "make-failure", type: "function", z, func: fail, outputs: 1, wires: [["rq"]] },
-    { id: "rq", type: "retry-queue", z, name: "failures", maxAttempts: 3, backoff: "10m", answerTimeout: "1m", wires: [["lead1"], [], []] },
+    { id: "rq", type: "retry-queue", z, name: "failures", maxAttempts: 3, backoff: "10m", answerTimeout: "5m", wires: [[gate ? "gate" : "lead1"], [], []] },
+    // Replica "a" swallows resubmissions: one is in flight there when it is killed.
+    { id: "gate", type: "function", z, func: "return env.get('REPLICA') === 'a' ? null : msg;", outputs: 1, wires: [["lead1"]] },
     { id: "lead1", type: "marketo-lead", z, name: "Leads", marketo: "cfg", action: "sync", syncAction: "createOrUpdate", lookupField: "email", raiseErrors: false, bulkThreshold: 0, wires: [[], ["rq"]] },
   ];
 }
@@ -80,5 +82,42 @@ describe("retry queue shared by two Node-RED replicas through Redis", function (
     should(leads.length).equal(1);
     const summary = (await b.request("GET", "/retry-queue")).body;
     should(summary[0]).containDeep({ id: "rq", shared: true, size: 0 });
+  });
+});
+
+describe("retry queue on Redis: a replica killed mid-resubmission", function () {
+  this.timeout(180_000);
+  let redis: RedisServer;
+  let emu: EmulatorHandle;
+  const reds: NodeRedProcess[] = [];
+
+  before(async function () {
+    const bin = requireRedis(this);
+    redis = await startRedis(bin);
+    emu = await startEmulator({});
+  });
+  after(async () => {
+    await Promise.all(reds.map((r) => r.stop()));
+    await emu?.stop();
+    await redis?.stop();
+  });
+
+  it("another replica sends the entry once the dead one's lock expires; the lead reaches Marketo once", async () => {
+    const f = flows(emu, true);
+    const creds = { cfg: { clientId: emu.clientId, clientSecret: emu.clientSecret } };
+    const a = await startNodeRed({ flows: f, credentials: creds, env: { MARKETO_REDIS_URL: redis.url, REPLICA: "a" } });
+    reds.push(a);
+    const res = await fetch(`${a.url}/fail`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ email: "cy@example.com" }) });
+    await res.text();
+    await until("A to hold the entry", async () => (await a.request("GET", "/retry-queue/rq/entries")).body, (body) => body?.total === 1 && body.entries[0].state === "held");
+    should((await a.request("POST", "/retry-queue/rq/resubmit", { body: {} })).body).eql({ resubmitted: 1 });
+    await until("A's resubmission under way", async () => (await a.request("GET", "/retry-queue/rq/entries")).body, (body) => body?.entries?.[0]?.state === "retrying");
+    await a.kill("SIGKILL");
+    should(emu.state().leads.length).equal(0);
+
+    const b = await startNodeRed({ flows: f, credentials: creds, env: { MARKETO_REDIS_URL: redis.url, REPLICA: "b" } });
+    reds.push(b);
+    await until("B to deliver the dead replica's entry", async () => (await b.request("GET", "/retry-queue/rq/entries")).body, (body) => body?.total === 0 && body.totals.delivered === 1, 90_000);
+    should(emu.state().leads.filter((l) => l.email === "cy@example.com").length).equal(1);
   });
 });
