@@ -19,9 +19,9 @@ interface Writer {
   exited: Promise<number | null>;
 }
 
-function writer(file: string, name: string): Writer {
+function writer(file: string, name: string, count = COUNT): Writer {
   const script = path.join(__dirname, "fixtures", "journal-two-writers.ts");
-  const child = spawn(process.execPath, ["-r", require.resolve("tsx/cjs"), script, file, name, String(COUNT)], { stdio: ["pipe", "pipe", "pipe"] });
+  const child = spawn(process.execPath, ["-r", require.resolve("tsx/cjs"), script, file, name, String(count)], { stdio: ["pipe", "pipe", "pipe"] });
   const lines: Array<Record<string, unknown>> = [];
   const waiting: Array<(v: Record<string, unknown>) => void> = [];
   let buf = "";
@@ -94,6 +94,25 @@ describe("a journal has exactly one writer", function () {
       for (const n of expected) assert.ok(ids.has(`${name}-${n}`), `${name}-${n} kept`);
     }
     assert.equal(fs.existsSync(`${file}.lock`), false, "the lock goes with its holder");
+  });
+
+  it("a process killed while writing its own file: the next process refused the main file finishes its records", async () => {
+    const file = path.join(dir, "marketo-journal", "marketo-lead-killed.journal");
+    const a = writer(file, "a", 0);
+    assert.equal((await a.next()).opened, file);
+    const b = writer(file, "b");
+    const openedB = await b.next();
+    assert.notEqual(openedB.opened, file);
+    assert.deepEqual(await b.next(), { written: COUNT });
+    b.child.kill("SIGKILL");
+    await b.exited;
+    const c = writer(file, "c", 0);
+    const openedC = await c.next();
+    assert.equal(openedC.opened, openedB.opened, "takes up the dead process's file");
+    assert.equal(openedC.recovered, COUNT - COUNT / 10, "with every record the dead process acknowledged");
+    assert.match((openedC.warnings as string[])[0], /left by a process that no longer runs/);
+    for (const w of [a, c]) w.child.kill("SIGTERM");
+    await Promise.all([a.exited, c.exited]);
   });
 
   it("takes over a lock left by a process that no longer runs", async () => {

@@ -128,3 +128,20 @@ export function instanceJournalFile(file: string, instance = process.env.MARKETO
   const safe = instance.replace(/[^A-Za-z0-9._-]/g, "_");
   return path.join(path.dirname(file), safe, path.basename(file));
 }
+
+/** The instance files of `file` other processes made (one folder per instance beside it). */
+export function otherInstanceFiles(file: string): string[] {
+  const dir = path.dirname(file);
+  const name = path.basename(file);
+  let folders: fs.Dirent[];
+  try {
+    folders = fs.readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return [];
+  }
+  return folders
+    .filter((d) => d.isDirectory())
+    .map((d) => path.join(dir, d.name, name))
+    .filter((f) => fs.existsSync(f))
+    .sort();
+}

@@ -23,7 +23,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as zlib from "zlib";
 import { JournalIndex, type IndexCursor } from "./journal-index";
-import { JournalLockedError, instanceJournalFile, lockJournal, type JournalLock } from "./journal-lock";
+import { JournalLockedError, instanceJournalFile, lockJournal, otherInstanceFiles, type JournalLock } from "./journal-lock";
 
 export type { IndexCursor } from "./journal-index";
 
@@ -168,8 +168,27 @@ export class Journal<V = unknown> {
       return Journal.open<V>(file, options);
     } catch (err) {
       if (!(err instanceof JournalLockedError)) throw err;
+      const warn = (m: string): void => (options.logger ? options.logger.warn(m) : process.emitWarning(m, "JournalWarning"));
       const own = instanceJournalFile(path.resolve(file));
-      (options.logger ?? { warn: (m: string) => process.emitWarning(m, "JournalWarning") }).warn(`${err.message}; this process keeps its records in ${own} instead`);
+      // Without a stable instance id, a file another process left behind (it no longer runs) is
+      // taken up first, so its records are finished rather than left in a folder nobody opens.
+      const left = process.env.MARKETO_INSTANCE_ID ? [] : otherInstanceFiles(path.resolve(file)).filter((f) => f !== own);
+      for (const candidate of left) {
+        let j: Journal<V>;
+        try {
+          j = Journal.open<V>(candidate, options);
+        } catch (e) {
+          if (e instanceof JournalLockedError) continue;
+          throw e;
+        }
+        if (j.size === 0) {
+          void j.close();
+          continue;
+        }
+        warn(`${err.message}; this process keeps its records in ${candidate}, left by a process that no longer runs, and finishes its ${j.size} records`);
+        return j;
+      }
+      warn(`${err.message}; this process keeps its records in ${own} instead`);
       return Journal.open<V>(own, options);
     }
   }
