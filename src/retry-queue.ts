@@ -6,6 +6,7 @@
  * Glue only: entries, states and filters are src/lib/retry-queue.ts; the journal is
  * src/lib/journal.ts; outcomes of resubmissions arrive through src/lib/retry-registry.ts.
  */
+import fs from "node:fs";
 import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from "node-red";
 import { countsText } from "./lib/counts";
 import { scrub } from "./lib/marketo/errors";
@@ -15,6 +16,7 @@ import {
   DEFAULTS,
   MemoryStore,
   RetryQueue,
+  TOTALS_ID,
   errorFields,
   failureOf,
   parseBackoff,
@@ -510,10 +512,26 @@ export = function (RED: NodeAPI) {
         warn: (m) => node.warn(m),
       },
     );
+    /** Entries journaled before Redis was set move into the shared queue, then leave the journal. */
+    const adoptJournal = async (): Promise<void> => {
+      const file = journalFile(RED.settings as { userDir?: unknown }, "retry-queue", node.id);
+      if (!file || !fs.existsSync(file)) return;
+      const journal = Journal.openOwn<unknown>(file, { logger: { warn: (m: string) => node.warn(m) } });
+      try {
+        const values = journal.recovered().filter((v) => v.id !== TOTALS_ID);
+        if (!values.length) return;
+        const added = await shared.adopt(values);
+        await Promise.all(values.map((v) => journal.delete(v.id)));
+        node.log(t("log.adopted", { count: added, file }));
+      } finally {
+        await journal.close();
+      }
+    };
     node.status({ fill: "grey", shape: "ring", text: t("status.connecting") });
     const ready = shared.start().then(
-      (problems) => {
+      async (problems) => {
         for (const p of problems) node.warn(t("log.redisPersistence", { problem: p }));
+        await adoptJournal();
         paint();
       },
       (err: unknown) => node.error(redisError(err)),

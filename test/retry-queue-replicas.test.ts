@@ -3,6 +3,9 @@
  * (MARKETO_REDIS_URL, nothing in the dialog): an entry that failed on replica A is listed and
  * resubmitted from replica B's admin API, and reaches the emulator once.
  */
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import should from "should";
 import { startEmulator, type EmulatorHandle } from "../src/emulator";
 import { startNodeRed, type NodeRedProcess } from "./helpers/node-red-process";
@@ -119,5 +122,49 @@ describe("retry queue on Redis: a replica killed mid-resubmission", function () 
     reds.push(b);
     await until("B to deliver the dead replica's entry", async () => (await b.request("GET", "/retry-queue/rq/entries")).body, (body) => body?.total === 0 && body.totals.delivered === 1, 90_000);
     should(emu.state().leads.filter((l) => l.email === "cy@example.com").length).equal(1);
+  });
+});
+
+describe("retry queue: entries journaled before Redis was set", function () {
+  this.timeout(120_000);
+  let redis: RedisServer;
+  let emu: EmulatorHandle;
+  let userDir: string;
+  const reds: NodeRedProcess[] = [];
+
+  before(async function () {
+    const bin = requireRedis(this);
+    redis = await startRedis(bin);
+    emu = await startEmulator({});
+    userDir = fs.mkdtempSync(path.join(os.tmpdir(), "nr-rq-adopt-"));
+  });
+  after(async () => {
+    await Promise.all(reds.map((r) => r.stop()));
+    await emu?.stop();
+    await redis?.stop();
+    fs.rmSync(userDir, { recursive: true, force: true });
+  });
+
+  it("move into the shared queue at the first start with MARKETO_REDIS_URL, once", async () => {
+    const f = flows(emu);
+    const creds = { cfg: { clientId: emu.clientId, clientSecret: emu.clientSecret } };
+    const alone = await startNodeRed({ flows: f, credentials: creds, userDir });
+    reds.push(alone);
+    for (const email of ["d1@example.com", "d2@example.com"]) {
+      const res = await fetch(`${alone.url}/fail`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ email }) });
+      await res.text();
+    }
+    await until("two held entries in the journal", async () => (await alone.request("GET", "/retry-queue/rq/entries")).body, (body) => body?.total === 2);
+    await alone.kill("SIGTERM");
+
+    const a = await startNodeRed({ flows: f, credentials: creds, userDir, env: { MARKETO_REDIS_URL: redis.url } });
+    reds.push(a);
+    const b = await startNodeRed({ flows: f, credentials: creds, env: { MARKETO_REDIS_URL: redis.url } });
+    reds.push(b);
+    const listed = await until("B to list the moved entries", async () => (await b.request("GET", "/retry-queue/rq/entries")).body, (body) => body?.total === 2);
+    should(listed.entries.map((e: { state: string }) => e.state)).eql(["held", "held"]);
+    await a.restart();
+    await until("A back", async () => (await a.request("GET", "/retry-queue/rq/entries")).body, (body) => body?.shared === true);
+    should((await b.request("GET", "/retry-queue/rq/entries")).body.total).equal(2, "a restart moves nothing twice");
   });
 });

@@ -192,6 +192,37 @@ export class RedisRetryQueue {
     return { kind: entry.state as "waiting" | "held" | "abandoned", entry };
   }
 
+  /**
+   * Entries this node kept in its journal before Redis was configured, moved into the shared
+   * queue under their own ids (a second replica moving the same ones adds nothing twice). A
+   * resubmission that was under way goes out again. Returns how many were added.
+   */
+  async adopt(values: Array<{ id: string; value: unknown }>): Promise<number> {
+    let n = 0;
+    const now = this.now();
+    for (const { id, value } of values) {
+      const e = entryOf(id, value);
+      if (!e) continue;
+      if (e.state === "retrying") {
+        e.state = "waiting";
+        e.sentAt = undefined;
+        e.nextRetryAt = now;
+      }
+      if (await this.queue.getJob(e.id)) continue;
+      await this.queue.add("entry", e, {
+        jobId: e.id,
+        delay: e.state === "waiting" ? Math.max(0, (e.nextRetryAt ?? now) - now) : 0,
+        attempts: 1,
+        removeOnComplete: true,
+        removeOnFail: false,
+      });
+      n++;
+    }
+    if (n) await this.bump("received", n);
+    this.handlers.changed();
+    return n;
+  }
+
   /** The outcome of a resubmission this replica sent; false when it is not waited for here. */
   outcome(tag: { id: string; seq: number }, ok: boolean, error?: ErrorInfo): boolean {
     const w = this.waiters.get(`${tag.id}#${tag.seq}`);
