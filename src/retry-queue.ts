@@ -6,14 +6,17 @@
  * Glue only: entries, states and filters are src/lib/retry-queue.ts; the journal is
  * src/lib/journal.ts; outcomes of resubmissions arrive through src/lib/retry-registry.ts.
  */
+import fs from "node:fs";
 import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from "node-red";
 import { countsText } from "./lib/counts";
+import { scrub } from "./lib/marketo/errors";
 import { Journal } from "./lib/journal";
 import { journalFile } from "./lib/journal-path";
 import {
   DEFAULTS,
   MemoryStore,
   RetryQueue,
+  TOTALS_ID,
   errorFields,
   failureOf,
   parseBackoff,
@@ -25,6 +28,7 @@ import {
   type QueueStore,
   type RetryEntry,
 } from "./lib/retry-queue";
+import type { RedisRetryQueue } from "./lib/retry-queue-redis";
 import { isQueueRegistered, registerQueue, retryTagOf, unregisterQueue, type RetryOutcomeSink, type RetryTag } from "./lib/retry-registry";
 
 interface RetryQueueDef extends NodeDef {
@@ -47,12 +51,18 @@ const MAX_TIMER_MS = 2_147_483_647;
 const COMMANDS = new Set(["resubmit", "flush", "discard", "stats"]);
 const LIST_LIMIT = 100;
 const LIST_MAX = 1000;
+/** Replicas with identical flows name their Redis here; the same setting marketo-config reads. */
+const REDIS_URL_ENV = "MARKETO_REDIS_URL";
+/** How often a shared queue's status reads the counts again (other replicas change them too). */
+const SHARED_STATUS_MS = 5000;
 
 interface Deployed {
   node: Node;
   name: string;
   z: string | undefined;
-  queue: RetryQueue;
+  /** The in-process queue, or undefined when the entries live in Redis (`shared`). */
+  queue?: RetryQueue;
+  shared?: RedisRetryQueue;
   file: string | undefined;
   /** Resubmit now what a route just made due. */
   kick(): void;
@@ -95,6 +105,37 @@ export = function (RED: NodeAPI) {
     const throughNode = def.resubmitThrough === "node";
     for (const p of problems) node.error(t("errors.setting", { problem: p }));
 
+    // --- messages out -------------------------------------------------------------------------
+    const resubmission = (e: RetryEntry): Msg => {
+      const m = structuredClone(e.msg);
+      const tag: RetryTag = { queue: node.id, id: e.id, attempt: e.attempts, seq: e.seq };
+      m.marketo = { ...(isObject(m.marketo) ? m.marketo : {}), retry: tag };
+      if (typeof m._msgid !== "string") m._msgid = RED.util.generateId();
+      return m;
+    };
+    /** Output 2: an entry the queue gave up on by itself (it stays listed), or one it cannot hold. */
+    const givenUp = (e: RetryEntry): Msg => {
+      const m = structuredClone(e.msg);
+      m.marketo = {
+        ...(isObject(m.marketo) ? m.marketo : {}),
+        error: { code: e.code, message: e.message, category: e.category, retryable: e.retryable, action: e.action, source: { ...e.integration } },
+        retry: { queue: node.id, id: e.id, attempt: e.attempts, seq: e.seq, state: e.state, reason: e.reason, ...summaryTimes(e) },
+      };
+      if (typeof m._msgid !== "string") m._msgid = RED.util.generateId();
+      return m;
+    };
+    const summaryTimes = (e: RetryEntry): Record<string, string> => {
+      const s = summary(e);
+      return { firstFailedAt: s.firstFailedAt, lastFailedAt: s.lastFailedAt };
+    };
+    // --- Redis: the entries live in a queue every replica shares ------------------------------
+    const envRedis = RED.util.getSetting(node, REDIS_URL_ENV);
+    const redisUrl = typeof envRedis === "string" && envRedis.trim() ? envRedis.trim() : undefined;
+    if (redisUrl) {
+      runShared(node, def, redisUrl, { maxAttempts: maxAttempts.value, maxEntries: maxEntries.value, backoffMs: backoff.ok ? backoff.ms : [30_000], answerTimeoutMs: timeout.ok ? timeout.ms : 600_000 }, throughNode, { resubmission, givenUp }, t);
+      return;
+    }
+
     // --- the journal --------------------------------------------------------------------------
     const file = journalFile(RED.settings as { userDir?: unknown }, "retry-queue", node.id);
     let journal: Journal<unknown> | undefined;
@@ -102,7 +143,7 @@ export = function (RED: NodeAPI) {
     let recovered: Array<{ id: string; value: unknown }> = [];
     if (file) {
       try {
-        journal = Journal.open<unknown>(file, { logger: { warn: (m: string) => node.warn(m) } });
+        journal = Journal.openOwn<unknown>(file, { logger: { warn: (m: string) => node.warn(m) } });
         recovered = journal.recovered();
         store = journal;
       } catch (err) {
@@ -174,29 +215,6 @@ export = function (RED: NodeAPI) {
       node.warn(message);
     };
 
-    // --- messages out -------------------------------------------------------------------------
-    const resubmission = (e: RetryEntry): Msg => {
-      const m = structuredClone(e.msg);
-      const tag: RetryTag = { queue: node.id, id: e.id, attempt: e.attempts, seq: e.seq };
-      m.marketo = { ...(isObject(m.marketo) ? m.marketo : {}), retry: tag };
-      if (typeof m._msgid !== "string") m._msgid = RED.util.generateId();
-      return m;
-    };
-    /** Output 2: an entry the queue gave up on by itself (it stays listed), or one it cannot hold. */
-    const givenUp = (e: RetryEntry): Msg => {
-      const m = structuredClone(e.msg);
-      m.marketo = {
-        ...(isObject(m.marketo) ? m.marketo : {}),
-        error: { code: e.code, message: e.message, category: e.category, retryable: e.retryable, action: e.action, source: { ...e.integration } },
-        retry: { queue: node.id, id: e.id, attempt: e.attempts, seq: e.seq, state: e.state, reason: e.reason, ...summaryTimes(e) },
-      };
-      if (typeof m._msgid !== "string") m._msgid = RED.util.generateId();
-      return m;
-    };
-    const summaryTimes = (e: RetryEntry): Record<string, string> => {
-      const s = summary(e);
-      return { firstFailedAt: s.firstFailedAt, lastFailedAt: s.lastFailedAt };
-    };
     const sendGivenUp = (entries: RetryEntry[], send: Send = (out) => node.send(out)): void => {
       if (entries.length && !closed) send([null, entries.map(givenUp), null]);
     };
@@ -422,6 +440,213 @@ export = function (RED: NodeAPI) {
     }
   }
 
+  /**
+   * A retry-queue whose entries live in Redis (BullMQ), shared by every replica running this
+   * flow. Its entries, states and decisions are src/lib/retry-queue-redis.ts.
+   */
+  function runShared(
+    node: Node,
+    def: RetryQueueDef,
+    url: string,
+    options: { maxAttempts: number; maxEntries: number; backoffMs: number[]; answerTimeoutMs: number },
+    throughNode: boolean,
+    out: { resubmission(e: RetryEntry): Msg; givenUp(e: RetryEntry): Msg },
+    t: (key: string, sub?: Record<string, string | number>) => string,
+  ): void {
+    // The Redis URL may carry a password: no error text shows it.
+    const secrets = [url, ...(/\/\/(?:([^:@/]*):)?([^@/]*)@/.exec(url)?.slice(1) ?? [])];
+    const redisError = (err: unknown): string => t("errors.redis", { error: scrub(text(err), secrets) });
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { RedisRetryQueue: Shared } = require("./lib/retry-queue-redis") as typeof import("./lib/retry-queue-redis");
+    let closed = false;
+    let statusTimer: NodeJS.Timeout | undefined;
+    let pollTimer: NodeJS.Timeout | undefined;
+    const paint = (): void => {
+      if (closed) return;
+      const c = shared.lastCounts.state;
+      const size = shared.lastSize;
+      if (size >= options.maxEntries) node.status({ fill: "red", shape: "ring", text: `${t("status.full")} ${size.toLocaleString("en-US")}` });
+      else if (size === 0) node.status({ fill: "grey", shape: "ring", text: `${t("status.empty")} (Redis)` });
+      else {
+        const parts: Array<[string, number]> = [
+          [t("status.waiting"), c.waiting],
+          [t("status.retrying"), c.retrying],
+          [t("status.held"), c.held],
+          [t("status.abandoned"), c.abandoned],
+        ];
+        node.status({ fill: c.held + c.abandoned > 0 ? "yellow" : "blue", shape: "dot", text: `${countsText(parts)} (Redis)` });
+      }
+    };
+    const refresh = (): void => {
+      if (statusTimer || closed) return;
+      statusTimer = setTimeout(() => {
+        shared.refresh().then(
+          () => {
+            statusTimer = undefined;
+            paint();
+          },
+          () => {
+            statusTimer = undefined;
+            if (!closed) node.status({ fill: "red", shape: "ring", text: t("status.redisDown") });
+          },
+        );
+      }, STATUS_INTERVAL_MS);
+    };
+    const shared: RedisRetryQueue = new Shared(
+      { ...options, url, name: node.id },
+      {
+        send(e) {
+          if (!throughNode) {
+            node.send([out.resubmission(e) as NodeMessage, null, null]);
+            return undefined;
+          }
+          const target = RED.nodes.getNode(e.integration.id);
+          if (!target || target.id === node.id) return t("reasons.nodeGone", { type: e.integration.type, name: e.integration.name, id: e.integration.id });
+          target.receive(out.resubmission(e) as NodeMessageInFlow);
+          return undefined;
+        },
+        givenUp(e) {
+          if (!closed) node.send([null, out.givenUp(e) as NodeMessage, null]);
+        },
+        changed: refresh,
+        warn: (m) => node.warn(m),
+      },
+    );
+    /** Entries journaled before Redis was set move into the shared queue, then leave the journal. */
+    const adoptJournal = async (): Promise<void> => {
+      const file = journalFile(RED.settings as { userDir?: unknown }, "retry-queue", node.id);
+      if (!file || !fs.existsSync(file)) return;
+      const journal = Journal.openOwn<unknown>(file, { logger: { warn: (m: string) => node.warn(m) } });
+      try {
+        const values = journal.recovered().filter((v) => v.id !== TOTALS_ID);
+        if (!values.length) return;
+        const added = await shared.adopt(values);
+        await Promise.all(values.map((v) => journal.delete(v.id)));
+        node.log(t("log.adopted", { count: added, file }));
+      } finally {
+        await journal.close();
+      }
+    };
+    node.status({ fill: "grey", shape: "ring", text: t("status.connecting") });
+    const ready = shared.start().then(
+      async (problems) => {
+        for (const p of problems) node.warn(t("log.redisPersistence", { problem: p }));
+        await adoptJournal();
+        paint();
+      },
+      (err: unknown) => node.error(redisError(err)),
+    );
+    const poll = (): void => {
+      pollTimer = setTimeout(() => {
+        refresh();
+        if (!closed) poll();
+      }, SHARED_STATUS_MS);
+    };
+    poll();
+
+    const sink: RetryOutcomeSink = {
+      outcome(tag, ok, error) {
+        if (!closed) shared.outcome(tag, ok, error);
+      },
+      figures: () => ({
+        id: node.id,
+        name: def.name ?? "",
+        size: shared.lastSize,
+        counts: { state: { ...shared.lastCounts.state }, category: { ...shared.lastCounts.category } },
+        totals: { ...shared.lastTotals },
+      }),
+    };
+    registerQueue(node.id, sink);
+
+    const warned = new Set<string>();
+    const warnOnce = (key: string, message: string): void => {
+      if (warned.has(key)) return;
+      warned.add(key);
+      node.warn(message);
+    };
+
+    const command = async (msg: Msg, send: Send): Promise<void> => {
+      const topic = msg.topic as string;
+      const answer = (payload: unknown): void => {
+        send([null, null, { topic, payload, _msgid: msg._msgid } as NodeMessage]);
+      };
+      if (topic === "stats") {
+        const r = await shared.refresh();
+        answer({ size: r.size, maxEntries: options.maxEntries, counts: r.counts, totals: r.totals, shared: true });
+        return;
+      }
+      if (topic === "flush") {
+        answer({ flushed: await shared.flush() });
+        return;
+      }
+      const given = isObject(msg.payload) ? msg.payload : undefined;
+      if (topic === "discard" && !given) throw new Error(t("errors.discardFilter"));
+      const f = parseFilter(given);
+      if (!f.ok) throw new Error(t("errors.filter", { reason: f.reason }));
+      if (topic === "discard") answer({ discarded: await shared.discard(f.filter) });
+      else answer({ resubmitted: await shared.resubmit(f.filter) });
+    };
+
+    node.on("input", (msgIn: NodeMessageInFlow, send: Send, done: Done) => {
+      const msg = msgIn as unknown as Msg;
+      const marketo = isObject(msg.marketo) ? msg.marketo : undefined;
+      const hasError = isObject(marketo?.error) || isObject(msg.error);
+      const tag = retryTagOf(marketo?.retry);
+      const fail = (err: unknown): void => done(err instanceof Error ? err : new Error(text(err)));
+      if (!hasError && !tag && typeof msg.topic === "string" && COMMANDS.has(msg.topic)) {
+        ready.then(() => command(msg, send)).then(() => done(), fail);
+        return;
+      }
+      if (tag && tag.queue === node.id) {
+        if (hasError) {
+          const error: ErrorInfo | undefined = isObject(marketo?.error) ? (marketo!.error as ErrorInfo) : errorFields(failureOf(msg) as ErrorInfo);
+          shared.outcome(tag, false, error);
+        } else warnOnce("noError", t("log.ownWithoutError"));
+        done();
+        return;
+      }
+      if (tag && isQueueRegistered(tag.queue)) {
+        warnOnce(`foreign:${tag.queue}`, t("log.foreign", { queue: tag.queue }));
+        done();
+        return;
+      }
+      const failure = failureOf(msg);
+      ready
+        .then(() => shared.receive(failure))
+        .then((r) => {
+          if (r.kind === "overflow") {
+            const m = { ...failure.msg, _msgid: msg._msgid } as Msg;
+            m.marketo = {
+              ...(isObject(m.marketo) ? m.marketo : {}),
+              error: { code: failure.code, message: failure.message, category: failure.category, retryable: failure.retryable, action: failure.action, source: failure.integration },
+              retry: { queue: node.id, state: "overflow", reason: t("reasons.full", { max: options.maxEntries }) },
+            };
+            send([null, m as NodeMessage, null]);
+            warnOnce("full", t("log.full", { max: options.maxEntries }));
+            const fromSelf = isObject(msg.error) && isObject(msg.error.source) && msg.error.source.id === node.id;
+            if (!fromSelf) node.error(t("errors.full", { max: options.maxEntries, category: failure.category }), m);
+          } else if (r.kind === "held" || r.kind === "abandoned") send([null, out.givenUp(r.entry) as NodeMessage, null]);
+          done();
+        })
+        .catch((err: unknown) => done(new Error(redisError(err))));
+    });
+
+    const self: Deployed = { node, name: def.name ?? "", z: (def as { z?: string }).z, shared, file: undefined, kick: () => undefined };
+    deployed.set(node.id, self);
+    node.on("close", (_removed: boolean, done: () => void) => {
+      // The entries stay in Redis even when the node is removed: the other replicas still hold them.
+      closed = true;
+      unregisterQueue(node.id, sink);
+      if (deployed.get(node.id) === self) deployed.delete(node.id);
+      if (statusTimer) clearTimeout(statusTimer);
+      if (pollTimer) clearTimeout(pollTimer);
+      shared
+        .close()
+        .catch((err: unknown) => node.error(redisError(err)))
+        .finally(() => done());
+    });
+  }
+
   RED.nodes.registerType("retry-queue", RetryQueueNode);
 
   // --- admin routes (the sidebar of a later issue; tests use them now) -------------------------
@@ -464,18 +689,24 @@ export = function (RED: NodeAPI) {
     return { ok: true, filter };
   };
 
+  const fail500 = (res: Res) => (err: unknown) => res.status(500).json({ error: text(err) });
+
   RED.httpAdmin.get("/retry-queue", read, (_req, res) => {
-    res.json(
-      [...deployed.values()].map((q) => ({
-        id: q.node.id,
-        name: q.name,
-        z: q.z,
-        size: q.queue.size,
-        maxEntries: q.queue.options.maxEntries,
-        durable: q.file !== undefined,
-        counts: q.queue.counts(),
-      })),
-    );
+    Promise.all(
+      [...deployed.values()].map(async (q) => {
+        const shared = q.shared ? await q.shared.refresh().catch(() => ({ size: q.shared!.lastSize, counts: q.shared!.lastCounts })) : undefined;
+        return {
+          id: q.node.id,
+          name: q.name,
+          z: q.z,
+          size: shared ? shared.size : q.queue!.size,
+          maxEntries: (q.shared ?? q.queue!).options.maxEntries,
+          durable: q.file !== undefined || q.shared !== undefined,
+          shared: q.shared !== undefined,
+          counts: shared ? shared.counts : q.queue!.counts(),
+        };
+      }),
+    ).then((list) => res.json(list), fail500(res as unknown as Res));
   });
 
   RED.httpAdmin.get("/retry-queue/:id/entries", read, (req, res) => {
@@ -488,14 +719,22 @@ export = function (RED: NodeAPI) {
     if (typeof limit === "string") return bad(res as unknown as Res, 400, limit);
     const offset = count(query.offset, 0, Number.MAX_SAFE_INTEGER, "offset");
     if (typeof offset === "string") return bad(res as unknown as Res, 400, offset);
-    const list = q.queue.list(f.filter, limit, offset);
+    if (q.shared) {
+      const shared = q.shared;
+      Promise.all([shared.list(f.filter, limit, offset), shared.refresh()]).then(([list, all]) => {
+        res.json({ total: list.total, offset, maxAttempts: shared.options.maxAttempts, counts: all.counts, totals: all.totals, integrations: all.integrations, shared: true, entries: list.entries });
+      }, fail500(res as unknown as Res));
+      return;
+    }
+    const queue = q.queue!;
+    const list = queue.list(f.filter, limit, offset);
     res.json({
       total: list.total,
       offset,
-      maxAttempts: q.queue.options.maxAttempts,
-      counts: q.queue.counts(),
-      totals: { ...q.queue.totals },
-      integrations: q.queue.integrations(),
+      maxAttempts: queue.options.maxAttempts,
+      counts: queue.counts(),
+      totals: { ...queue.totals },
+      integrations: queue.integrations(),
       entries: list.entries,
     });
   });
@@ -505,12 +744,12 @@ export = function (RED: NodeAPI) {
     if (!q) return;
     const s = selection(req.body, false);
     if (!s.ok) return bad(res as unknown as Res, 400, s.reason);
-    q.queue.resubmit(s.filter).then(
+    (q.shared ?? q.queue!).resubmit(s.filter).then(
       (n) => {
         q.kick();
         res.json({ resubmitted: n });
       },
-      (err: unknown) => res.status(500).json({ error: text(err) }),
+      fail500(res as unknown as Res),
     );
   });
 
@@ -519,10 +758,7 @@ export = function (RED: NodeAPI) {
     if (!q) return;
     const s = selection(req.body, true);
     if (!s.ok) return bad(res as unknown as Res, 400, s.reason);
-    q.queue.discard(s.filter).then(
-      (n) => res.json({ discarded: n }),
-      (err: unknown) => res.status(500).json({ error: text(err) }),
-    );
+    (q.shared ?? q.queue!).discard(s.filter).then((n) => res.json({ discarded: n }), fail500(res as unknown as Res));
   });
 
   // Malformed bodies fail in the admin app's body parser before a route runs: answer in JSON.

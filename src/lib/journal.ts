@@ -23,6 +23,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as zlib from "zlib";
 import { JournalIndex, type IndexCursor } from "./journal-index";
+import { JournalLockedError, instanceJournalFile, lockJournal, otherInstanceFiles, type JournalLock } from "./journal-lock";
 
 export type { IndexCursor } from "./journal-index";
 
@@ -125,6 +126,8 @@ export class Journal<V = unknown> {
   private readonly sync: boolean;
   private readonly compactAt: number;
   private readonly logger: { warn(message: string): void };
+  /** This process's hold on the file: no other process writes it while the journal is open. */
+  private readonly lock: JournalLock;
 
   private constructor(
     private readonly file: string,
@@ -133,11 +136,18 @@ export class Journal<V = unknown> {
     this.sync = options.sync ?? true;
     this.compactAt = options.compactAtBytes ?? DEFAULT_COMPACT_AT;
     this.logger = options.logger ?? { warn: (m) => process.emitWarning(m, "JournalWarning") };
-    this.fd = this.openFile();
+    this.lock = lockJournal(file);
+    try {
+      this.fd = this.openFile();
+    } catch (err) {
+      this.lock.release();
+      throw err;
+    }
     try {
       this.read();
     } catch (err) {
       fs.closeSync(this.fd);
+      this.lock.release();
       throw new Error(`journal ${file}: cannot be read: ${message(err)}`, { cause: err });
     }
     this.maybeCompact();
@@ -147,6 +157,45 @@ export class Journal<V = unknown> {
    *  naming the file if it cannot be opened/created (permission, a directory in the way...). */
   static open<V>(file: string, options: JournalOptions = {}): Journal<V> {
     return new Journal<V>(path.resolve(file), options);
+  }
+
+  /**
+   * Opens `file`, or, when another live process writes it, this process's own file beside it
+   * (an instance folder, src/lib/journal-lock.ts), after a warning naming the holder.
+   */
+  static openOwn<V>(file: string, options: JournalOptions = {}): Journal<V> {
+    try {
+      return Journal.open<V>(file, options);
+    } catch (err) {
+      if (!(err instanceof JournalLockedError)) throw err;
+      const warn = (m: string): void => (options.logger ? options.logger.warn(m) : process.emitWarning(m, "JournalWarning"));
+      const own = instanceJournalFile(path.resolve(file));
+      // Without a stable instance id, a file another process left behind (it no longer runs) is
+      // taken up first, so its records are finished rather than left in a folder nobody opens.
+      const left = process.env.MARKETO_INSTANCE_ID ? [] : otherInstanceFiles(path.resolve(file)).filter((f) => f !== own);
+      for (const candidate of left) {
+        let j: Journal<V>;
+        try {
+          j = Journal.open<V>(candidate, options);
+        } catch (e) {
+          if (e instanceof JournalLockedError) continue;
+          throw e;
+        }
+        if (j.size === 0) {
+          void j.close();
+          continue;
+        }
+        warn(`${err.message}; this process keeps its records in ${candidate}, left by a process that no longer runs, and finishes its ${j.size} records`);
+        return j;
+      }
+      warn(`${err.message}; this process keeps its records in ${own} instead`);
+      return Journal.open<V>(own, options);
+    }
+  }
+
+  /** The file this journal writes. */
+  get path(): string {
+    return this.file;
   }
 
   /** Live entries found at open (last put per id, minus deleted ids), in first-put order.
@@ -282,6 +331,8 @@ export class Journal<V = unknown> {
       fs.closeSync(this.fd);
     } catch (err) {
       return Promise.reject(new Error(`journal ${this.file}: cannot be closed: ${message(err)}`, { cause: err }));
+    } finally {
+      this.lock.release();
     }
     return pending ?? Promise.resolve();
   }

@@ -488,7 +488,7 @@ export function recordBook(file: string | undefined, logger: BookLogger): Record
   if (!book) {
     let journal: Journal<StoredRecord> | undefined;
     try {
-      journal = Journal.open<StoredRecord>(file, { logger });
+      journal = Journal.openOwn<StoredRecord>(file, { logger });
     } catch (err) {
       logger.warn(`records are kept in memory only: ${err instanceof Error ? err.message : String(err)}`);
     }

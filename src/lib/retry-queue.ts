@@ -346,7 +346,7 @@ function emptyTotals(): Totals {
 }
 
 /** A recovered entry, checked: a damaged line must not stop the queue from starting. */
-function entryOf(id: string, v: unknown): RetryEntry | undefined {
+export function entryOf(id: string, v: unknown): RetryEntry | undefined {
   if (!isObject(v) || v.id !== id || !isObject(v.msg) || !STATES.includes(v.state as EntryState)) return undefined;
   const integration = integrationOf(v.integration);
   if (!integration) return undefined;
@@ -378,6 +378,58 @@ function entryOf(id: string, v: unknown): RetryEntry | undefined {
   if (e.state === "waiting" && e.nextRetryAt === undefined) e.nextRetryAt = lastFailedAt;
   if (e.state === "retrying" && e.sentAt === undefined) e.sentAt = lastFailedAt;
   return e;
+}
+
+/**
+ * After a failure (or an unanswered resubmission): waiting again, held (a person must fix the
+ * cause) or abandoned (attempts used up). Says which give-up it was, for the totals.
+ */
+export function decideEntry(e: RetryEntry, options: QueueOptions, now: number, random: () => number, quotaWait = true): "held" | "abandoned" | undefined {
+  e.sentAt = undefined;
+  if (!e.retryable) {
+    e.state = "held";
+    e.nextRetryAt = undefined;
+    e.quotaWait = undefined;
+    e.reason ??= `${e.category} failure: a person must fix the cause, then resubmit`;
+    return "held";
+  }
+  if (quotaWait && (e.category === "quota" || e.action === "wait-day")) {
+    e.state = "waiting";
+    e.quotaWait = true;
+    e.nextRetryAt = quotaResumeAt(now, random, options.quotaJitterMs ?? DEFAULTS.quotaJitterMs);
+    return undefined;
+  }
+  e.quotaWait = undefined;
+  if (e.attempts >= options.maxAttempts) {
+    e.state = "abandoned";
+    e.nextRetryAt = undefined;
+    e.reason = e.reason
+      ? `${e.reason}; gave up after ${e.attempts} of ${options.maxAttempts} attempts`
+      : `gave up after ${e.attempts} of ${options.maxAttempts} attempts`;
+    return "abandoned";
+  }
+  e.state = "waiting";
+  e.nextRetryAt = now + backoffFor(options.backoffMs, e.attempts + 1);
+  return undefined;
+}
+
+/** A new entry for a failure, before any decision. */
+export function newEntry(f: Failure, now: number): RetryEntry {
+  return {
+    id: newEntryId(now),
+    msg: f.msg,
+    integration: f.integration,
+    category: f.category,
+    code: f.code,
+    message: f.message,
+    retryable: retryableOf(f.category, f.retryable, f.action),
+    action: f.action,
+    attempts: 0,
+    firstFailedAt: now,
+    lastFailedAt: now,
+    state: "waiting",
+    seq: 0,
+  };
 }
 
 let counter = 0;
@@ -464,21 +516,7 @@ export class RetryQueue {
       return { kind: "overflow" };
     }
     const now = this.now();
-    const entry: RetryEntry = {
-      id: newEntryId(now),
-      msg: f.msg,
-      integration: f.integration,
-      category: f.category,
-      code: f.code,
-      message: f.message,
-      retryable: retryableOf(f.category, f.retryable, f.action),
-      action: f.action,
-      attempts: 0,
-      firstFailedAt: now,
-      lastFailedAt: now,
-      state: "waiting",
-      seq: 0,
-    };
+    const entry = newEntry(f, now);
     this.totals.received++;
     this.decide(entry, now);
     this.entries.set(entry.id, entry);
@@ -486,38 +524,9 @@ export class RetryQueue {
     return { kind: entry.state as "waiting" | "held" | "abandoned", entry };
   }
 
-  /**
-   * After a failure (or an unanswered resubmission): waiting again, held (a person must fix the
-   * cause) or abandoned (attempts used up). Counts the give-ups in the totals.
-   */
   private decide(e: RetryEntry, now: number, quotaWait = true): void {
-    e.sentAt = undefined;
-    if (!e.retryable) {
-      e.state = "held";
-      e.nextRetryAt = undefined;
-      e.quotaWait = undefined;
-      e.reason ??= `${e.category} failure: a person must fix the cause, then resubmit`;
-      this.totals.held++;
-      return;
-    }
-    if (quotaWait && (e.category === "quota" || e.action === "wait-day")) {
-      e.state = "waiting";
-      e.quotaWait = true;
-      e.nextRetryAt = quotaResumeAt(now, this.random, this.options.quotaJitterMs ?? DEFAULTS.quotaJitterMs);
-      return;
-    }
-    e.quotaWait = undefined;
-    if (e.attempts >= this.options.maxAttempts) {
-      e.state = "abandoned";
-      e.nextRetryAt = undefined;
-      e.reason = e.reason
-        ? `${e.reason}; gave up after ${e.attempts} of ${this.options.maxAttempts} attempts`
-        : `gave up after ${e.attempts} of ${this.options.maxAttempts} attempts`;
-      this.totals.abandoned++;
-      return;
-    }
-    e.state = "waiting";
-    e.nextRetryAt = now + backoffFor(this.options.backoffMs, e.attempts + 1);
+    const given = decideEntry(e, this.options, now, this.random, quotaWait);
+    if (given) this.totals[given]++;
   }
 
   /**
