@@ -15,6 +15,7 @@ import {
   normaliseTokens,
   parseLeadSettings,
   pickId,
+  suppressedByReplay,
   syncRecordProblem,
   visitorData,
   type LeadNodeProps,
@@ -193,6 +194,9 @@ export = function (RED: NodeAPI) {
       operation,
       ...(problems.length ? { configProblem: problems.join("; ") } : {}),
       handle: (record, msg, ctx) => {
+        if (settings.action !== "sync" && suppressedByReplay(msg)) {
+          return Promise.resolve({ result: { ok: true, status: "suppressed" }, marketo: { suppressed: "replay" } });
+        }
         if (settings.action === "trigger") return trigger(record, msg, ctx);
         if (settings.action === "form") return form(record, msg, ctx);
         return sync(record, ctx);

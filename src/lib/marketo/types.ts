@@ -26,6 +26,8 @@ export type RecordStatus =
   | "unchanged"
   | "triggered"
   | "skipped"
+  /** Not sent: a replayed message asked that no campaign be requested and no form filled. */
+  | "suppressed"
   | "failed";
 
 /** The outcome of one input record. Always resolved, never rejected. */
