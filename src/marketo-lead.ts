@@ -123,7 +123,7 @@ export = function (RED: NodeAPI) {
       };
     };
 
-    async function sync(record: unknown, { client, config }: HandleContext): Promise<Outcome> {
+    async function sync(record: unknown, msg: NodeMessageInFlow, { client, config }: HandleContext): Promise<Outcome> {
       const problem = syncRecordProblem(record, settings.lookupField, settings.syncAction);
       if (problem) return invalid(problem);
       const lead = record as Record<string, unknown>;
@@ -132,6 +132,7 @@ export = function (RED: NodeAPI) {
         return bulkOutcome(await bulk.submit(lead));
       }
       const r = await client.syncLead(lead, {
+        ...(Object.prototype.hasOwnProperty.call(msg, "replay") ? { background: true } : {}),
         action: settings.syncAction,
         lookupField: settings.lookupField,
         ...(settings.partitionName ? { partitionName: settings.partitionName } : {}),
@@ -199,7 +200,7 @@ export = function (RED: NodeAPI) {
         }
         if (settings.action === "trigger") return trigger(record, msg, ctx);
         if (settings.action === "form") return form(record, msg, ctx);
-        return sync(record, ctx);
+        return sync(record, msg, ctx);
       },
       close: () => bulk?.close(),
     });

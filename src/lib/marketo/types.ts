@@ -133,6 +133,8 @@ export interface SyncLeadOptions {
   action?: SyncAction;
   lookupField?: string;
   partitionName?: string;
+  /** A replayed record: its calls take only the capacity live records leave. */
+  background?: boolean;
 }
 
 export interface SyncCustomObjectOptions {
