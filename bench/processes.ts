@@ -138,7 +138,7 @@ export class Worker {
     const child = track(
       fork(path.join(__dirname, "worker.js"), [], {
         // --expose-gc: the "after drain" figure is also taken after a full collection.
-        execArgv: ["--expose-gc"],
+        execArgv: ["--expose-gc", ...(process.env.BENCH_WORKER_FLAGS ?? "").split(" ").filter(Boolean)],
         env: { ...process.env, ...env, NODE_OPTIONS: "" },
         stdio: ["ignore", "pipe", "pipe", "ipc"],
       }),

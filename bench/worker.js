@@ -253,6 +253,8 @@ const commands = {
     return memory();
   },
   journalBytes: ({ userDir }) => dirBytes(path.join(userDir, "marketo-journal")),
+  /** Each action node's record book: accepted and unanswered, live now, most live at once, on disk. */
+  books: () => require(path.join(PACKAGE_ROOT, "nodes", "lib", "record-journal.js")).recordBookFigures(),
   /** For looking into memory by hand (bench/README.md): a V8 heap snapshot after a full GC. */
   heapSnapshot: ({ file }) => {
     if (global.gc) global.gc();

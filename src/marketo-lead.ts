@@ -20,7 +20,7 @@ import {
   visitorData,
   type LeadNodeProps,
 } from "./lib/lead-action";
-import { BulkCollector, overThreshold } from "./lib/lead-bulk";
+import { BULK_LIVE_RECORDS, BulkCollector, overThreshold } from "./lib/lead-bulk";
 import { resolveLeadId } from "./lib/lead-lookup";
 import type { BulkRowResult, MarketoClient } from "./lib/marketo";
 
@@ -127,7 +127,7 @@ export = function (RED: NodeAPI) {
       const problem = syncRecordProblem(record, settings.lookupField, settings.syncAction);
       if (problem) return invalid(problem);
       const lead = record as Record<string, unknown>;
-      if (bulk && overThreshold(settings.bulkThreshold, client.usage().queuedRecords, bulk.pending)) {
+      if (bulk && overThreshold(settings.bulkThreshold, action.backlog())) {
         bulkClient = client;
         return bulkOutcome(await bulk.submit(lead));
       }
@@ -203,6 +203,7 @@ export = function (RED: NodeAPI) {
         return sync(record, msg, ctx);
       },
       close: () => bulk?.close(),
+      ...(bulk ? { liveRecords: BULK_LIVE_RECORDS } : {}),
     });
 
     if (bulk) {

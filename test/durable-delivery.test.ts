@@ -11,8 +11,10 @@ import helper = require("node-red-node-test-helper");
 import marketoConfig = require("../nodes/marketo-config");
 import marketoLead = require("../nodes/marketo-lead");
 import marketoProgramStatus = require("../nodes/marketo-program-status");
-import { closeRecordBooks } from "../nodes/lib/record-journal";
+import { closeRecordBooks, recordBookFigures } from "../nodes/lib/record-journal";
+import { LIVE_RECORDS } from "../nodes/lib/action-node";
 import type { EmulatorHandle } from "../src/emulator";
+import type { MarketoConfigNode } from "../src/lib/marketo-config-api";
 import { editorDefaults } from "./helpers/editor-defaults";
 import { CONFIG_ID, collect, configNode, credentials, emulator, sleep, spied, until, type FlowNode, type Msg } from "./helpers/marketo-flow";
 
@@ -140,5 +142,41 @@ describe("durable delivery in the action nodes", function () {
     const state = emu.state() as unknown as { leads: unknown[]; programs: { programMembers: Array<{ programId: number }> } };
     state.leads.should.have.length(300);
     state.programs.programMembers.filter((p) => p.programId === 1001).should.have.length(300);
+  });
+
+  it("a backlog far above the live bound: at most LIVE_RECORDS live, the rest wait in the journal; done() once journaled; every record answered once", async () => {
+    emu = await emulator({ latencyMs: 5 });
+    const N = LIVE_RECORDS + 2000;
+    const flows: FlowNode[] = [
+      { id: "tab", type: "tab", label: "backlog" },
+      { ...configNode(emu, { batchWindowMs: 20 }), z: "tab" },
+      node("marketo-lead", "n-lead", [["done"], ["failed"]], { bulkThreshold: 0 }),
+      { id: "c-lead", z: "tab", type: "complete", scope: ["n-lead"], uncaught: false, wires: [["completed"]] },
+      { id: "completed", z: "tab", type: "helper" },
+      { id: "done", z: "tab", type: "helper" },
+      { id: "failed", z: "tab", type: "helper" },
+    ];
+    await helper.load(NODES, flows, credentials(emu));
+    const got = collect(["done", "failed", "completed"] as const);
+    const lead = (): ReturnType<typeof recordBookFigures>[number] => recordBookFigures().find((b) => path.basename(b.file).startsWith("marketo-lead-"))!;
+    emu.pause();
+    for (let i = 0; i < N; i++) {
+      spied("n-lead").receive({ payload: { email: `b${i}@example.com` }, _n: i });
+      if (i % 500 === 499) await new Promise((r) => setImmediate(r));
+    }
+    await until(() => lead().journaled >= N, `${N} records journaled`, 30_000);
+    // Node-RED's tracking of each message ended once its record was on disk, with no answer yet.
+    await until(() => got.completed.length === N, "done() for every message", 30_000);
+    got.done.length.should.equal(0);
+    lead().size.should.equal(N);
+    lead().live.should.equal(LIVE_RECORDS);
+    lead().peakLive.should.equal(LIVE_RECORDS);
+    ((helper.getNode(CONFIG_ID) as unknown as MarketoConfigNode).client!.usage().queuedRecords <= LIVE_RECORDS).should.be.true();
+    emu.resume();
+    await until(() => got.done.length + got.failed.length >= N, `${N} answers`, 60_000);
+    got.failed.map((m) => m.marketo.error).should.eql([]);
+    new Set(got.done.map((m) => m._n)).size.should.equal(N);
+    lead().peakLive.should.equal(LIVE_RECORDS);
+    await until(() => lead().journaled === 0, "the journal emptied");
   });
 });

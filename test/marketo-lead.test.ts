@@ -312,14 +312,19 @@ describe("marketo-lead node", function () {
     spied("lead").on("call:send", (call: { args: unknown[] }) => {
       for (const out of call.args[0] as Array<Msg | null>) if (out) answered.push(out);
     });
-    for (let i = 0; i < 12; i++) send("lead", { payload: { email: `u${i}@example.com` }, _n: i });
-    await until(() => (config().client?.usage().queuedRecords ?? 0) === 6, "6 held records, the rest waiting for bulk");
+    // The node's backlog decides: 5 records are not above the threshold of 5, 12 are.
+    for (let i = 0; i < 5; i++) send("lead", { payload: { email: `u${i}@example.com` }, _n: i });
+    await until(() => (config().client?.usage().queuedRecords ?? 0) === 5, "5 held records");
+    for (let i = 5; i < 12; i++) send("lead", { payload: { email: `u${i}@example.com` }, _n: i });
+    // They reach the bulk collector within this turn (no timer on their way), and wait there.
+    await new Promise((r) => setImmediate(r));
+    (config().client?.usage().queuedRecords ?? 0).should.equal(5);
     await helper.unload();
     answered.map((m) => m._n).sort((a, b) => a - b).should.eql([...Array(12).keys()]);
     // The held records were sent on close; the bulk rows were imported or failed as retryable.
     answered.filter((m) => m.marketo.bulk === undefined).forEach((m) => m.marketo.status.should.equal("created"));
     const bulkRows = answered.filter((m) => m.marketo.bulk !== undefined);
-    bulkRows.should.have.length(6);
+    bulkRows.should.have.length(7);
     bulkRows.forEach((m) => (m.marketo.status === "imported" || m.marketo.error.retryable === true).should.be.true());
   });
 
@@ -330,24 +335,28 @@ describe("marketo-lead node", function () {
     await helper.load([marketoConfig, marketoLead], flow(emu, [{ bulkThreshold: 50 }], { batchWindowMs: 1500, bulkPollIntervalMs: 200 }), credentials(emu));
     const got = collect();
     const N = 80;
-    for (let i = 0; i < N; i++) {
+    const lead = (i: number): void => {
       const payload: Msg = { email: `u${i}@example.com` };
       // Marketo imports an invalid e-mail address with a warning, and fails an over-long one.
       if (i === 70) payload.email = "not-an-email";
       if (i === 72) payload.email = `${"x".repeat(250)}@example.com`;
       if (i === 75) payload.firstName = "Other Shape";
       send("lead", { payload, _n: i });
-    }
+    };
+    // 50 records are the node's backlog: not above 50, so Sync Leads holds them.
+    for (let i = 0; i < 50; i++) lead(i);
+    await until(() => (config().client?.usage().queuedRecords ?? 0) === 50, "50 held records");
+    // With 30 more the backlog is 80: the new ones go to bulk import.
+    for (let i = 50; i < N; i++) lead(i);
     await until(() => got.ok.length + got.bad.length === N, "every message answered", 20_000);
     const viaSync = got.ok.filter((m) => m.marketo.bulk === undefined);
     const viaBulk = got.ok.filter((m) => m.marketo.bulk !== undefined);
-    // 51 held records make the backlog exceed 50: the 52nd and later go to bulk.
-    viaSync.should.have.length(51);
+    viaSync.should.have.length(50);
     viaSync.forEach((m) => {
       m.marketo.status.should.equal("created");
       m.marketo.leadId.should.equal(leadByEmail(emu!, m.payload.email)!.id);
     });
-    viaBulk.should.have.length(N - 51 - 1);
+    viaBulk.should.have.length(N - 50 - 1);
     viaBulk.find((m) => m._n === 70)!.marketo.bulk.outcome.should.equal("warning");
     viaBulk.filter((m) => m._n !== 70).forEach((m) => {
       m.marketo.status.should.equal("imported");

@@ -8,11 +8,12 @@
  */
 import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from "node-red";
 import { errorInfo, invalidRecord, leadIdOf, recordsOf, RecordFailure, unexpectedFailure, type RecordErrorInfo } from "./action-outcome";
+import { clientClosedError } from "./marketo/errors";
 import { statusFor, type ActionCounts, type StatusLabels } from "./client-status";
 import type { MarketoClient, RecordResult, StateEvent } from "./marketo";
 import { isMarketoConfig, type ConfigUser, type MarketoConfigNode } from "./marketo-config-api";
 import { journalFile } from "./journal-path";
-import { messageOf, recordBook, replayMessage, storableShell, storableValue, type BookEntry, type BookOwner, type StoredAnswer, type StoredRecord } from "./record-journal";
+import { messageOf, recordBook, replayMessage, type BookEntry, type BookOwner, type StoredAnswer, type StoredRecord } from "./record-journal";
 import { reportRetryOutcome } from "./retry-registry";
 import { metrics } from "./metrics";
 
@@ -48,12 +49,16 @@ export interface ActionSpec {
   handle(record: unknown, msg: NodeMessageInFlow, ctx: HandleContext): Promise<Outcome>;
   /** After close has waited for the records on their way: release the node's own timers. */
   close?(): void;
+  /** Records live at once (default LIVE_RECORDS): a node that needs more to fill its calls says so. */
+  liveRecords?: number;
 }
 
 export interface ActionNode {
   readonly config: MarketoConfigNode | null;
   /** Repaint the status soon (a handler's own state changed). */
   refreshStatus(): void;
+  /** Records this node has accepted and not answered yet: live, and waiting in its journal. */
+  backlog(): number;
 }
 
 type MarketoInfo = Record<string, unknown> & { error?: RecordErrorInfo };
@@ -62,6 +67,16 @@ type Send = (msg: Array<NodeMessage | NodeMessage[] | null>) => void;
 type Done = (err?: Error) => void;
 
 const STATUS_INTERVAL_MS = 250;
+const NO_SOURCE = { has: false };
+/**
+ * How many records of one node are live at once (handed to the client, a call chain each); the
+ * rest wait in the journal, read back in order as answers make room. Marketo takes 300 records a
+ * call and 10 calls at once, so 3,000 records fill every call the limits allow; each answer lets
+ * the next record in at once, so the batches refill while the calls are out and every call still
+ * leaves full at the window limit (the benchmark's drain shows 299 records a call). A live record
+ * costs a few KB (its message, record and call chain): 3,000 are ~10 MB, whatever the backlog.
+ */
+export const LIVE_RECORDS = 10 * 300;
 /** Node-RED gives a close handler 15 s; answer what can be answered well within that. */
 const CLOSE_WAIT_MS = 12_000;
 
@@ -104,7 +119,10 @@ export function startActionNode(RED: NodeAPI, node: Node, def: ActionNodeDef, sp
   };
 
   const counts: ActionCounts = { sent: 0, failed: 0, queued: 0 };
+  /** Calls running: what close waits for (bounded by the live limit). */
   const pending = new Set<Promise<void>>();
+  /** Array payloads whose records are not all answered yet: one Catch per message, with the count. */
+  const groups = new Map<string, { left: number; total: number; failed: number; first?: { error: RecordErrorInfo; msg: NodeMessage } }>();
   let closed = false;
   const book = recordBook(journalFile(RED.settings as { userDir?: unknown }, spec.type, node.id), {
     warn: (m: string) => RED.log.warn(`[${spec.type}:${node.id}] ${m}`),
@@ -132,7 +150,7 @@ export function startActionNode(RED: NodeAPI, node: Node, def: ActionNodeDef, sp
       return;
     }
     const state: StateEvent = config ? config.clientState() : { state: "ok" };
-    counts.queued = book.entries.size;
+    counts.queued = book.size;
     node.status(statusFor(state, counts, labels));
     metrics.backlog(source, def.marketo ?? "", counts.queued);
   };
@@ -174,6 +192,28 @@ export function startActionNode(RED: NodeAPI, node: Node, def: ActionNodeDef, sp
     return { ok: outcome.result.ok, marketo };
   };
 
+  /**
+   * Failed records reach Catch nodes (raiseErrors) by node.error(err, msg), since the message's
+   * own done() was called when its records were journaled: one Catch per record of a one-record
+   * message, one per message (the first error and the count) once every record of an array
+   * payload is answered.
+   */
+  const raise = (stored: StoredRecord, m: ActionMessage, answer: StoredAnswer): void => {
+    if (!raiseErrors) return;
+    const group = stored.group !== undefined ? groups.get(stored.group) : undefined;
+    if (!group) {
+      if (!answer.ok && m.marketo?.error) node.error(new RecordFailure(spec.type, m.marketo.error), m);
+      return;
+    }
+    if (!answer.ok && m.marketo?.error) {
+      group.failed++;
+      group.first ??= { error: m.marketo.error, msg: RED.util.cloneMessage(m as NodeMessage) };
+    }
+    if (--group.left > 0) return;
+    groups.delete(stored.group!);
+    if (group.first) node.error(new RecordFailure(spec.type, group.first.error, group.failed, group.total), group.first.msg);
+  };
+
   /** One answer out of the node: the right output, the counters, and the retry-queue told. */
   const emit = (m: ActionMessage, answer: StoredAnswer, send: Send): void => {
     m.marketo = answer.marketo;
@@ -191,7 +231,6 @@ export function startActionNode(RED: NodeAPI, node: Node, def: ActionNodeDef, sp
 
   /** Runs a record and settles it in the book; the book decides who passes the answer on. */
   const start = (entry: BookEntry, msg: NodeMessageInFlow): void => {
-    entry.running = true;
     const p = run(entry.stored.payload, msg, entry.stored.index).then((outcome) => {
       book.settle(entry, answerFor((msg as ActionMessage).marketo, outcome), cutOff(outcome));
     });
@@ -218,21 +257,26 @@ export function startActionNode(RED: NodeAPI, node: Node, def: ActionNodeDef, sp
   };
 
   const owner: BookOwner = {
-    // Answers to records this instance did not take in live: a redeploy's or a restart's.
+    // A record that went live as it came runs with its own message; one read back from the
+    // journal with the message rebuilt from what was stored.
+    run(entry) {
+      // A record read back from the journal is its own: its message needs no copy of it.
+      const msg = (entry.msg ?? replayMessage(entry.stored, RED.util.generateId(), !entry.readBack)) as NodeMessageInFlow;
+      start(entry, msg);
+      refreshStatus();
+    },
     deliver(entry, answer) {
-      const m = messageOf(entry.stored, RED.util.generateId()) as ActionMessage;
+      const live = entry.msg as NodeMessageInFlow | undefined;
+      const m = (live ? (entry.stored.many ? answerOfMany(live, entry.stored.index) : live) : messageOf(entry.stored, RED.util.generateId(), !entry.readBack)) as ActionMessage;
       try {
         emit(m, answer, (out) => node.send(out));
       } finally {
         book.forget(entry);
       }
-    },
-    replay(entry) {
-      start(entry, replayMessage(entry.stored, RED.util.generateId()) as NodeMessageInFlow);
-      refreshStatus();
+      raise(entry.stored, m, answer);
     },
   };
-  book.claim(owner);
+  book.claim(owner, spec.liveRecords ?? LIVE_RECORDS);
   const resume = (): void => book.resume(owner);
   RED.events.once("flows:started", resume);
 
@@ -247,39 +291,24 @@ export function startActionNode(RED: NodeAPI, node: Node, def: ActionNodeDef, sp
       return;
     }
     const many = Array.isArray(msg.payload);
-    const shell = book.durable ? storableShell(msg as unknown as Record<string, unknown>, many) : {};
     const sources = (msg as ActionMessage).source;
+    let group: string | undefined;
+    if (many && raiseErrors) {
+      group = RED.util.generateId();
+      groups.set(group, { left: records.length, total: records.length, failed: 0 });
+    }
     let left = records.length;
-    let failed = 0;
-    let firstError: RecordErrorInfo | undefined;
     refreshStatus();
+    // Node-RED's tracking of the message ends once every record is journaled (done() below):
+    // from then on the journal holds them, and a Complete node says "accepted", not "answered".
+    // Nothing leaves for Marketo before the record is on disk: what a crash can lose from here
+    // on is an answer, never a record.
     records.forEach((record, index) => {
-      const stored: StoredRecord = { msg: shell, payload: book.durable ? storableValue(record) : record, many, index };
-      if (many && Array.isArray(sources)) stored.source = book.durable ? storableValue(sources[index]) : sources[index];
-      const answer = (a: StoredAnswer): void => {
-        const m = (many ? answerOfMany(msg, index) : msg) as ActionMessage;
-        try {
-          emit(m, a, send);
-        } finally {
-          book.forget(entry);
-        }
-        if (!a.ok) {
-          failed++;
-          firstError ??= m.marketo?.error;
-        }
-        if (--left === 0) {
-          done(raiseErrors && firstError ? new RecordFailure(spec.type, firstError, failed, records.length) : undefined);
-        }
-      };
-      let entry!: BookEntry;
-      // Nothing leaves for Marketo before the record is on disk: what a crash can lose from here
-      // on is an answer, never a record.
-      const accepted = book.accept(stored, { owner, answer }).then((e) => {
-        entry = e;
-        start(e, msg);
+      const source = many && Array.isArray(sources) ? { has: true, value: sources[index] } : NO_SOURCE;
+      // Never rejects: a record the journal refuses waits in memory instead.
+      void book.accept(msg as unknown as Record<string, unknown>, record, index, many, source, group).then(() => {
+        if (--left === 0) done();
       });
-      const tracked = accepted.finally(() => pending.delete(tracked));
-      pending.add(tracked);
     });
   });
 
@@ -293,6 +322,12 @@ export function startActionNode(RED: NodeAPI, node: Node, def: ActionNodeDef, sp
     // no next instance to hand over to, so it answers itself as before.
     handingOver = !removed && book.durable;
     if (handingOver) book.detach(owner);
+    // No next instance: what still waits is answered now, as the closing client answers what it
+    // held (output 2, retryable), rather than left unanswered.
+    else {
+      const closedOutcome: Outcome = { result: { ok: false, status: "failed", error: clientClosedError(spec.operation, true) } };
+      book.answerWaiting(owner, (entry) => answerFor(((entry.msg ?? entry.stored.msg) as ActionMessage).marketo, closedOutcome));
+    }
     let finished = false;
     const finish = (): void => {
       if (finished) return;
@@ -340,5 +375,5 @@ export function startActionNode(RED: NodeAPI, node: Node, def: ActionNodeDef, sp
     });
   });
 
-  return { config, refreshStatus };
+  return { config, refreshStatus, backlog: () => book.size };
 }

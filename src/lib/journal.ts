@@ -13,8 +13,8 @@
  *   sit in front of later lines.
  * - At open, a last line without its newline (a write torn by kill -9) is cut off; a complete line
  *   whose CRC or shape is wrong (disk damage) is skipped and later lines still count.
- * - Memory holds only an index (id → offset and length of its live line). Values parsed at open
- *   are kept until recovered() hands them out.
+ * - Memory holds only an index (id → offset and length of its live line, src/lib/journal-index.ts,
+ *   about 20 bytes an id); values are read back from the file when asked for (get, recovered).
  * - Compaction copies the live lines to `<file>.tmp`, fsyncs it, renames it over the file and
  *   fsyncs the folder: a crash leaves either the old or the new file, both complete. A `.tmp` found
  *   at open is what such a crash left behind and is removed.
@@ -22,6 +22,9 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as zlib from "zlib";
+import { JournalIndex, type IndexCursor } from "./journal-index";
+
+export type { IndexCursor } from "./journal-index";
 
 export interface JournalOptions {
   /** fdatasync each group commit (default true). */
@@ -60,15 +63,6 @@ function hex8(n: number): string {
   return n.toString(16).padStart(8, "0");
 }
 
-function line(json: string): string {
-  return `${hex8(crc32(json))} ${json}\n`;
-}
-
-/** Where an id's live line sits in the file; `n` includes the newline. */
-interface Location {
-  o: number;
-  n: number;
-}
 
 /** The changes of one turn, last word per id, sharing one write and one promise. */
 interface Group {
@@ -97,13 +91,30 @@ function syncFolder(dir: string): void {
   }
 }
 
+/** A group that could not be written; it still holds what each put of it would have stored. */
+export class JournalWriteError extends Error {
+  constructor(
+    message: string,
+    private readonly ops: Map<string, string | null>,
+    cause: unknown,
+  ) {
+    super(message, { cause });
+  }
+
+  /** The value a put of this group would have stored for `id`, so the caller need not keep its own copy. */
+  unsaved<V>(id: string): V | undefined {
+    const json = this.ops.get(id);
+    return json ? (JSON.parse(json) as { v: V }).v : undefined;
+  }
+}
+
 export class Journal<V = unknown> {
   private fd: number;
-  private index = new Map<string, Location>();
+  private readonly index = new JournalIndex();
   /** Bytes of the live lines, to know when compaction pays. */
   private liveBytes = 0;
   private fileBytes = 0;
-  private values: Map<string, V> | undefined = new Map();
+  private recoveredOnce = false;
   private group: Group | undefined;
   private immediate: NodeJS.Immediate | undefined;
   /** A failed group could not be cut off: cut it before anything else is written. */
@@ -141,23 +152,62 @@ export class Journal<V = unknown> {
   /** Live entries found at open (last put per id, minus deleted ids), in first-put order.
    *  Values are handed out once: a second call returns []. */
   recovered(): Array<{ id: string; value: V }> {
-    const values = this.values;
-    if (!values) return [];
-    this.values = undefined;
+    if (this.recoveredOnce) return [];
+    this.recoveredOnce = true;
     const out: Array<{ id: string; value: V }> = [];
-    for (const [id, value] of values) out.push({ id, value });
+    for (const slot of this.index.liveSlots()) {
+      const id = this.index.idAt(slot);
+      out.push({ id, value: this.readSlot(id, slot) });
+    }
     return out;
+  }
+
+  /**
+   * The value of a live id, read back from the file (or from the group not yet written), or
+   * undefined when the id is not live. Throws a clear Error when its line cannot be read.
+   */
+  get(id: string): V | undefined {
+    const op = this.group?.ops.get(id);
+    if (op === null) return undefined;
+    if (op !== undefined) return (JSON.parse(op) as { v: V }).v;
+    const slot = this.index.find(id);
+    return slot < 0 ? undefined : this.readSlot(id, slot);
+  }
+
+  /**
+   * Walks the ids written so far in first-put order (an id put again keeps its place), and
+   * sees ids written after it was made: what a consumer reads back as room frees up.
+   */
+  cursor(): IndexCursor {
+    return this.index.cursor();
+  }
+
+  private readSlot(id: string, slot: number): V {
+    const n = this.index.length(slot);
+    const offset = this.index.offset(slot);
+    const buf = Buffer.allocUnsafe(n);
+    let got = 0;
+    while (got < n) {
+      const r = fs.readSync(this.fd, buf, got, n - got, offset + got);
+      if (r === 0) throw new Error(`journal ${this.file}: the line of ${id} at byte ${offset} is cut short`);
+      got += r;
+    }
+    const body = buf.subarray(9, n - 1);
+    if (buf[n - 1] !== NEWLINE || Number.parseInt(buf.toString("latin1", 0, 8), 16) !== crc32(body)) {
+      throw new Error(`journal ${this.file}: the line of ${id} at byte ${offset} is damaged`);
+    }
+    return (JSON.parse(body.toString("utf8")) as { v: V }).v;
   }
 
   /** Resolves once the entry is on disk (its group was written and fdatasync'ed). A value that
    *  JSON cannot represent (circular, BigInt) rejects at once with a TypeError and writes nothing. */
-  put(id: string, value: V): Promise<void> {
+  put(id: string, value: V, replacer?: (this: unknown, key: string, value: unknown) => unknown): Promise<void> {
     if (this.closed) return Promise.reject(this.closedError());
     if (typeof id !== "string") return Promise.reject(new TypeError(`journal ${this.file}: an id must be a string`));
     let json: string;
     try {
       // Serialised now: the caller may change the object before the group is written.
-      json = JSON.stringify({ p: id, v: value });
+      json = JSON.stringify({ p: id, v: value }, replacer);
     } catch (err) {
       return Promise.reject(new TypeError(`journal ${this.file}: the value for ${id} cannot be stored as JSON: ${message(err)}`));
     }
@@ -339,28 +389,13 @@ export class Journal<V = unknown> {
       return false;
     }
     if (typeof entry !== "object" || entry === null) return false;
-    const { p, v, d } = entry as { p?: unknown; v?: V; d?: unknown };
-    const values = this.values!;
+    const { p, d } = entry as { p?: unknown; d?: unknown };
     if (typeof p === "string") {
-      const old = this.index.get(p);
-      if (old) {
-        this.liveBytes -= old.n;
-        old.o = offset;
-        old.n = length;
-      } else {
-        this.index.set(p, { o: offset, n: length });
-      }
-      this.liveBytes += length;
-      values.set(p, v as V);
+      this.liveBytes += length - this.index.set(p, offset, length);
       return true;
     }
     if (typeof d === "string") {
-      const old = this.index.get(d);
-      if (old) {
-        this.liveBytes -= old.n;
-        this.index.delete(d);
-        values.delete(d);
-      }
+      this.liveBytes -= this.index.remove(d);
       return true;
     }
     return false;
@@ -374,14 +409,18 @@ export class Journal<V = unknown> {
     if (!group) return;
     this.group = undefined;
 
-    const texts: string[] = [];
+    const jsons: string[] = [];
     const lengths: number[] = [];
     const ids: string[] = [];
     const puts: boolean[] = [];
+    let total = 0;
     const add = (id: string, json: string | null): void => {
-      const text = line(json ?? JSON.stringify({ d: id }));
-      texts.push(text);
-      lengths.push(Buffer.byteLength(text));
+      const body = json ?? JSON.stringify({ d: id });
+      // "<crc hex8> " + json + newline
+      const n = Buffer.byteLength(body) + 10;
+      jsons.push(body);
+      lengths.push(n);
+      total += n;
       ids.push(id);
       puts.push(json !== null);
     };
@@ -389,7 +428,7 @@ export class Journal<V = unknown> {
       if (group.reput.has(id) && this.index.has(id)) add(id, null);
       add(id, json);
     }
-    if (texts.length === 0) {
+    if (jsons.length === 0) {
       group.resolve();
       return;
     }
@@ -400,7 +439,17 @@ export class Journal<V = unknown> {
         fs.ftruncateSync(this.fd, start);
         this.truncatePending = false;
       }
-      const data = Buffer.from(texts.join(""), "utf8");
+      // Each line is written straight into one buffer: no joined string of the whole group.
+      const data = Buffer.allocUnsafe(total);
+      let at = 0;
+      for (let i = 0; i < jsons.length; i++) {
+        const end = at + lengths[i];
+        data.write(jsons[i], at + 9, "utf8");
+        data.write(hex8(crc32(data.subarray(at + 9, end - 1))), at, "latin1");
+        data[at + 8] = 0x20;
+        data[end - 1] = NEWLINE;
+        at = end;
+      }
       let written = 0;
       while (written < data.length) {
         written += fs.writeSync(this.fd, data, written, data.length - written, start + written);
@@ -417,7 +466,7 @@ export class Journal<V = unknown> {
       } catch {
         this.truncatePending = true;
       }
-      const failure = new Error(`journal ${this.file}: ${texts.length} change(s) not saved: ${message(err)}`, { cause: err });
+      const failure = new JournalWriteError(`journal ${this.file}: ${jsons.length} change(s) not saved: ${message(err)}`, group.ops, err);
       this.logger.warn(failure.message);
       group.reject(failure);
       return;
@@ -425,21 +474,8 @@ export class Journal<V = unknown> {
 
     let offset = start;
     for (let i = 0; i < ids.length; i++) {
-      const id = ids[i];
-      const old = this.index.get(id);
-      if (puts[i]) {
-        if (old) {
-          this.liveBytes -= old.n;
-          old.o = offset;
-          old.n = lengths[i];
-        } else {
-          this.index.set(id, { o: offset, n: lengths[i] });
-        }
-        this.liveBytes += lengths[i];
-      } else if (old) {
-        this.liveBytes -= old.n;
-        this.index.delete(id);
-      }
+      if (puts[i]) this.liveBytes += lengths[i] - this.index.set(ids[i], offset, lengths[i]);
+      else this.liveBytes -= this.index.remove(ids[i]);
       offset += lengths[i];
     }
     this.fileBytes = offset;
@@ -456,7 +492,6 @@ export class Journal<V = unknown> {
   private compact(): void {
     const tmp = `${this.file}.tmp`;
     let tfd: number | undefined;
-    const index = new Map<string, Location>();
     let size = 0;
     try {
       tfd = fs.openSync(tmp, "w+", 0o600);
@@ -467,21 +502,22 @@ export class Journal<V = unknown> {
         while (written < used) written += fs.writeSync(tfd!, out, written, used - written, size - used + written);
         used = 0;
       };
-      for (const [id, loc] of this.index) {
-        if (loc.n > out.length - used) {
+      for (const slot of this.index.liveSlots()) {
+        const o = this.index.offset(slot);
+        const len = this.index.length(slot);
+        if (len > out.length - used) {
           drain();
-          if (loc.n > out.length) out = Buffer.allocUnsafe(loc.n);
+          if (len > out.length) out = Buffer.allocUnsafe(len);
         }
         let got = 0;
-        while (got < loc.n) {
-          const n = fs.readSync(this.fd, out, used + got, loc.n - got, loc.o + got);
-          if (n === 0) throw new Error(`the line of ${id} at byte ${loc.o} is cut short`);
+        while (got < len) {
+          const n = fs.readSync(this.fd, out, used + got, len - got, o + got);
+          if (n === 0) throw new Error(`the line of ${this.index.idAt(slot)} at byte ${o} is cut short`);
           got += n;
         }
-        if (out[used + loc.n - 1] !== NEWLINE) throw new Error(`the line of ${id} at byte ${loc.o} does not end where expected`);
-        index.set(id, { o: size, n: loc.n });
-        used += loc.n;
-        size += loc.n;
+        if (out[used + len - 1] !== NEWLINE) throw new Error(`the line of ${this.index.idAt(slot)} at byte ${o} does not end where expected`);
+        used += len;
+        size += len;
       }
       drain();
       if (this.sync) fs.fsyncSync(tfd);
@@ -500,7 +536,7 @@ export class Journal<V = unknown> {
     fs.closeSync(this.fd);
     this.fd = tfd;
     this.truncatePending = false;
-    this.index = index;
+    this.index.relocateContiguous();
     this.liveBytes = size;
     this.fileBytes = size;
     if (!this.sync) return;

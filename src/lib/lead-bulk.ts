@@ -12,15 +12,23 @@ import { unexpectedFailure } from "./action-outcome";
 export const BULK_WINDOW_MS = 2000;
 /** A window this full starts its jobs at once (the client splits files under 10 MB itself). */
 export const BULK_MAX_ROWS = 50_000;
+/**
+ * Records a marketo-lead node with the bulk switch on keeps live (instead of the action nodes'
+ * 3,000): a bulk job holds its rows until Marketo has imported them, so the live bound is also
+ * the largest job. 20,000 rows make a job worth its status polls, at about 50 MB while a large
+ * backlog is imported; below the threshold the node never holds more than the threshold live.
+ */
+export const BULK_LIVE_RECORDS = 20_000;
 
 /**
- * The backlog that decides the switch: records held in the client's batches for this
- * instance (every node of the config, every operation: `usage().queuedRecords`) plus the rows
- * this node already sent to bulk import and has not answered. Counting the latter keeps the
- * switch on while a bulk job runs, so a backlog is not split back into small calls.
+ * The backlog that decides the switch: the records this node has accepted for its operation and
+ * not answered yet (live, waiting in its journal, or in a bulk job), not the whole Marketo
+ * instance's: another node's backlog is no reason to import this node's records. Counting the
+ * rows already in a bulk job keeps the switch on while the job runs, so a backlog is not split
+ * back into small calls.
  */
-export function overThreshold(threshold: number, clientQueued: number, bulkPending: number): boolean {
-  return threshold > 0 && clientQueued + bulkPending > threshold;
+export function overThreshold(threshold: number, backlog: number): boolean {
+  return threshold > 0 && backlog > threshold;
 }
 
 /**
