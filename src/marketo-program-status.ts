@@ -156,7 +156,9 @@ export = function (RED: NodeAPI) {
       if (!lead.ok) return { result: lead.result, marketo };
       marketo.leadId = lead.leadId;
 
-      const result = await client.setProgramStatus(program.value, status.value, lead.leadId);
+      // A replayed message (tag-filter's msg.replay) waits behind live ones for Marketo's capacity.
+      const replayed = Object.prototype.hasOwnProperty.call(inMsg, "replay");
+      const result = await client.setProgramStatus(program.value, status.value, lead.leadId, replayed ? { background: true } : {});
       if (!result.ok && result.error?.code === "1025") {
         const info = await channels.get(program.value).catch((): ProgramChannel | undefined => undefined);
         const e = result.error;

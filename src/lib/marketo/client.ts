@@ -196,15 +196,19 @@ export class MarketoClient extends EventEmitter<MarketoClientEvents> {
     return this.counted(this.recordBatcher(key, syncLeadsOp(this.ctx, opts), dedupe, opts.background === true).submit(record));
   }
 
-  /** Sets a lead's program status (Sync Program Member Status); batched per (programId, statusName). */
-  setProgramStatus(programId: number, statusName: string, leadId: number): Promise<RecordResult> {
+  /**
+   * Sets a lead's program status (Sync Program Member Status); batched per (programId, statusName).
+   * `background` (a replayed record): its calls take only the capacity live records leave.
+   */
+  setProgramStatus(programId: number, statusName: string, leadId: number, opts: { background?: boolean } = {}): Promise<RecordResult> {
     const bad = this.rejectInput(
       "syncProgramMemberStatus",
       !isId(programId) ? "programId must be a positive integer" : !isId(leadId) ? "leadId must be a positive integer" : !statusName ? "statusName is required" : undefined,
     );
     if (bad) return bad;
     const op = syncProgramMemberStatusOp(this.ctx, programId, statusName);
-    return this.counted(this.recordBatcher(`pms|${programId}|${statusName}`, op, (id) => String(id)).submit(leadId));
+    const bg = opts.background === true;
+    return this.counted(this.recordBatcher(`pms|${programId}|${statusName}${bg ? "|replay" : ""}`, op, (id) => String(id), bg).submit(leadId));
   }
 
   /** Adds one custom activity; all activities share one batcher (no dedupe key exists). */
