@@ -18,6 +18,7 @@ import {
   parseLeadSettings,
   pickId,
   positiveId,
+  suppressedByReplay,
   syncRecordProblem,
   visitorData,
   type LeadNodeProps,
@@ -199,7 +200,8 @@ export = function (RED: NodeAPI) {
       const { client, config } = ctx;
       const problem = syncRecordProblem(record, settings.lookupField, settings.syncAction);
       if (problem) return invalid(problem);
-      const campaign = settings.campaignAfterSync ? await campaignOf(msg) : undefined;
+      // A replay updates the lead but requests no campaign, as Trigger campaign mode does.
+      const campaign = settings.campaignAfterSync && !suppressedByReplay(msg) ? await campaignOf(msg) : undefined;
       if (campaign && !campaign.ok) return campaign.outcome;
       const owned = await ownFields(record as Record<string, unknown>, msg, client);
       if (!owned.ok) return owned.outcome;
@@ -219,6 +221,8 @@ export = function (RED: NodeAPI) {
         }
       } else {
         const r = await client.syncLead(lead, {
+          // A replayed message (tag-filter's msg.replay) waits behind live ones for Marketo's capacity.
+          ...(Object.prototype.hasOwnProperty.call(msg, "replay") ? { background: true } : {}),
           action: settings.syncAction,
           lookupField: settings.lookupField,
           ...(settings.partitionName ? { partitionName: settings.partitionName } : {}),
@@ -292,6 +296,9 @@ export = function (RED: NodeAPI) {
       operation,
       ...(problems.length ? { configProblem: problems.join("; ") } : {}),
       handle: (record, msg, ctx) => {
+        if (settings.action !== "sync" && suppressedByReplay(msg)) {
+          return Promise.resolve({ result: { ok: true, status: "suppressed" }, marketo: { suppressed: "replay" } });
+        }
         if (settings.action === "trigger") return trigger(record, msg, ctx);
         if (settings.action === "form") return form(record, msg, ctx);
         return sync(record, msg, ctx);

@@ -171,12 +171,14 @@ export = function (RED: NodeAPI) {
       const mk = isRecord(msg.marketo) ? msg.marketo : undefined;
       const force = mk !== undefined && (mk.force === true || (isRecord(mk.programStatus) && mk.programStatus.force === true));
       if (force) marketo.forced = true;
+      // A replayed message (tag-filter's msg.replay) waits behind live ones for Marketo's capacity.
+      const replayed = Object.prototype.hasOwnProperty.call(inMsg, "replay");
       const result = await forEachLead(lead.leadIds, async (leadId) => {
         if (force) {
           const removed = await client.removeProgramMember(program.value, leadId);
           if (!removed.ok) return removed;
         }
-        return client.setProgramStatus(program.value, status.value, leadId);
+        return client.setProgramStatus(program.value, status.value, leadId, replayed ? { background: true } : {});
       });
       if (!result.ok && result.error?.code === "1025") {
         const info = await channels.get(program.value).catch((): ProgramChannel | undefined => undefined);

@@ -8,14 +8,37 @@ import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from "nod
 import { countsText } from "./lib/counts";
 import { compileTagFilter, TagFilterConfigError, type CompiledTagFilter, type Rejection, type TagFilterConfig } from "./lib/tag-filter";
 import { metrics } from "./lib/metrics";
+import { DEFAULT_MAX_BYTES, DEFAULT_RETENTION_DAYS, EventHistory, historyDir, type HistoryRecord } from "./lib/event-history";
+import { parseReplayRequest, ReplayRequestError, ReplayRun, type ReplayMark, type ReplayProgress } from "./lib/replay";
 
-type TagFilterDef = NodeDef & TagFilterConfig;
+type TagFilterDef = NodeDef &
+  TagFilterConfig & {
+    /** Days the history keeps an event (default 30). */
+    historyDays?: number | string;
+    /** Megabytes the history may hold on disk (default 512). */
+    historyMaxMB?: number | string;
+  };
+
+/** What the admin routes reach of a deployed tag-filter. */
+interface ReplayTarget {
+  start(body: unknown): Promise<{ replayId: string; events: number }>;
+  progress(replayId: string): ReplayProgress | undefined;
+  cancel(replayId: string): ReplayProgress | undefined;
+}
+const targets = new Map<string, ReplayTarget>();
+/** Finished replays a node still answers progress for. */
+const KEEP_FINISHED = 20;
 type Send = (msg: NodeMessage | Array<NodeMessage | NodeMessage[] | null>) => void;
 type Done = (err?: Error) => void;
 
 /** The status is redrawn at most this often under load (the first change shows at once). */
 const STATUS_INTERVAL_MS = 250;
 const hasOwn = Object.prototype.hasOwnProperty;
+
+function positive(v: unknown, fallback: number): number {
+  const n = typeof v === "string" && v.trim() !== "" ? Number(v) : typeof v === "number" ? v : NaN;
+  return Number.isFinite(n) && n > 0 ? n : fallback;
+}
 
 export = function (RED: NodeAPI) {
   function TagFilterNode(this: Node, config: TagFilterDef) {
@@ -62,14 +85,56 @@ export = function (RED: NodeAPI) {
     if (configProblem !== undefined) node.status({ fill: "red", shape: "ring", text: "tag-filter.status.invalid" });
     else show();
 
-    node.on("input", (msg: NodeMessageInFlow, send: Send, done: Done) => {
-      let verdict: Rejection | null;
+    const topicProp = config.topicProp || "topic";
+    const payloadProp = config.payloadProp || "payload";
+    let history: EventHistory | undefined;
+    const dir = historyDir(RED.settings as { userDir?: unknown }, node.id);
+    if (dir) {
       try {
-        verdict = filter ? filter.evaluate(msg) : { rule: "config", reason: `the node's configuration is invalid: ${configProblem}` };
+        history = new EventHistory(dir, {
+          retentionDays: positive(config.historyDays, DEFAULT_RETENTION_DAYS),
+          maxBytes: Math.round(positive(config.historyMaxMB, DEFAULT_MAX_BYTES / 1048576) * 1048576),
+          logger: { warn: (m) => node.warn(m) },
+        });
       } catch (err) {
-        done(err instanceof Error ? err : new Error(String(err)));
-        return;
+        node.warn(RED._("tag-filter.warnings.history", { error: err instanceof Error ? err.message : String(err) }));
       }
+    }
+
+    const runs = new Map<string, ReplayRun>();
+    const startReplay = (body: unknown): ReplayRun => {
+      if (!history) throw new ReplayRequestError("replay: this tag-filter keeps no history (Node-RED has no userDir)");
+      const request = parseReplayRequest(body);
+      const run = new ReplayRun(history, request, replayed);
+      runs.set(run.id, run);
+      // Only the latest replays are remembered; a running one is never forgotten.
+      for (const [id, r] of runs) {
+        if (runs.size <= KEEP_FINISHED) break;
+        const st = r.progress.state;
+        if (st !== "counting" && st !== "running") runs.delete(id);
+      }
+      void run.finished.then((p) => {
+        if (p.state === "failed") node.warn(RED._("tag-filter.warnings.replayFailed", { id: p.replayId, error: p.error ?? "" }));
+      });
+      return run;
+    };
+    const target: ReplayTarget = {
+      start: async (body) => {
+        const run = startReplay(body);
+        return { replayId: run.id, events: await run.counted };
+      },
+      progress: (id) => runs.get(id)?.progress,
+      cancel: (id) => {
+        const run = runs.get(id);
+        if (!run) return undefined;
+        run.cancel();
+        return run.progress;
+      },
+    };
+    targets.set(node.id, target);
+
+    /** Sends a message on the output its verdict names and counts it. */
+    const deliver = (msg: NodeMessageInFlow | NodeMessage, verdict: Rejection | null, send: Send): void => {
       if (verdict === null) {
         passed++;
         // msg.filtered says why a message was rejected; one that passes here (say a second filter
@@ -83,11 +148,72 @@ export = function (RED: NodeAPI) {
         send([null, msg]);
       }
       if (configProblem === undefined) counted();
+    };
+    const judge = (msg: unknown): Rejection | null =>
+      filter ? filter.evaluate(msg) : { rule: "config", reason: `the node's configuration is invalid: ${configProblem}` };
+
+    /** A kept event, entering again as it first did, marked as a replay (and not kept twice). */
+    function replayed(rec: HistoryRecord, mark: ReplayMark): void {
+      const msg: NodeMessage = { _msgid: RED.util.generateId() } as NodeMessage;
+      try {
+        RED.util.setMessageProperty(msg, topicProp, rec.topic, true);
+        RED.util.setMessageProperty(msg, payloadProp, rec.payload, true);
+        (msg as NodeMessage & { replay: ReplayMark }).replay = mark;
+        deliver(msg, judge(msg), (m) => node.send(m));
+      } catch (err) {
+        node.error(err instanceof Error ? err : new Error(String(err)), msg);
+      }
+    }
+
+    node.on("input", (msg: NodeMessageInFlow, send: Send, done: Done) => {
+      if (msg.topic === "replay" && !hasOwn.call(msg, "replay")) {
+        const p = (msg.payload ?? {}) as Record<string, unknown>;
+        if (p !== null && typeof p === "object" && typeof p.cancel === "string") {
+          const stopped = target.cancel(p.cancel);
+          if (!stopped) return done(new Error(`tag-filter: validation: no replay ${p.cancel} to cancel`));
+          (msg as NodeMessage & { replay: ReplayProgress }).replay = stopped;
+          send([null, msg]);
+          return done();
+        }
+        let run: ReplayRun;
+        try {
+          run = startReplay(msg.payload);
+        } catch (err) {
+          return done(new Error(`tag-filter: validation: ${err instanceof Error ? err.message : String(err)}`));
+        }
+        // The request itself is no event: once counted it leaves on output 2, saying what it started.
+        run.counted.then(
+          (events) => {
+            const m = msg as NodeMessage & { replay: ReplayProgress; filtered: Rejection };
+            m.replay = { ...run.progress, events };
+            m.filtered = { rule: "replay", reason: `${run.request.dryRun ? "a dry run counted" : "replay started for"} ${events} kept events` };
+            send([null, m]);
+            done();
+          },
+          (err: unknown) => done(new Error(`tag-filter: replay could not read the history: ${err instanceof Error ? err.message : String(err)}`)),
+        );
+        return;
+      }
+      let verdict: Rejection | null;
+      try {
+        verdict = judge(msg);
+        // A replayed message coming round again is kept already.
+        if (history && !hasOwn.call(msg, "replay")) {
+          history.append(RED.util.getMessageProperty(msg, topicProp), RED.util.getMessageProperty(msg, payloadProp), verdict !== null);
+        }
+      } catch (err) {
+        done(err instanceof Error ? err : new Error(String(err)));
+        return;
+      }
+      deliver(msg, verdict, send);
       done();
     });
 
     node.on("close", (removed: boolean, done: () => void) => {
       if (removed) metrics.forget(node.id);
+      for (const run of runs.values()) run.cancel();
+      if (targets.get(node.id) === target) targets.delete(node.id);
+      history?.close();
       if (timer) clearTimeout(timer);
       timer = undefined;
       dirty = false;
@@ -96,4 +222,27 @@ export = function (RED: NodeAPI) {
   }
 
   RED.nodes.registerType("tag-filter", TagFilterNode);
+
+  const answerError = (res: { status(n: number): { json(b: unknown): void } }, err: unknown): void => {
+    const validation = err instanceof ReplayRequestError;
+    res.status(validation ? 400 : 500).json({ error: err instanceof Error ? err.message : String(err), category: validation ? "validation" : "internal" });
+  };
+  RED.httpAdmin.post("/tag-filter/:id/replay", RED.auth.needsPermission("tag-filter.write"), (req, res) => {
+    const t = targets.get(String(req.params.id));
+    if (!t) return void res.status(404).json({ error: `no deployed tag-filter ${req.params.id}`, category: "validation" });
+    t.start(req.body).then(
+      (r) => res.json(r),
+      (err: unknown) => answerError(res, err),
+    );
+  });
+  RED.httpAdmin.get("/tag-filter/:id/replay/:replayId", RED.auth.needsPermission("tag-filter.read"), (req, res) => {
+    const p = targets.get(String(req.params.id))?.progress(String(req.params.replayId));
+    if (!p) return void res.status(404).json({ error: `no replay ${req.params.replayId} on tag-filter ${req.params.id}`, category: "validation" });
+    res.json(p);
+  });
+  RED.httpAdmin.post("/tag-filter/:id/replay/:replayId/cancel", RED.auth.needsPermission("tag-filter.write"), (req, res) => {
+    const p = targets.get(String(req.params.id))?.cancel(String(req.params.replayId));
+    if (!p) return void res.status(404).json({ error: `no replay ${req.params.replayId} on tag-filter ${req.params.id}`, category: "validation" });
+    res.json(p);
+  });
 };

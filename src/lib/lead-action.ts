@@ -245,3 +245,15 @@ export function formCookie(raw: unknown, source = "the cookie"): Checked<string 
   if (typeof raw !== "string") return { ok: false, message: `${source} must be text (the _mkto_trk cookie), got ${describeValue(raw)}` };
   return { ok: true, value: raw.trim() || undefined };
 }
+
+/**
+ * A replayed message (msg.replay, set by tag-filter) that asks for campaign triggers to be
+ * suppressed: a campaign request or form post for it would send the confirmation e-mails again.
+ * A replay suppresses unless it says `suppressCampaigns: false`.
+ */
+export function suppressedByReplay(msg: unknown): boolean {
+  if (msg === null || typeof msg !== "object" || !Object.prototype.hasOwnProperty.call(msg, "replay")) return false;
+  const replay = (msg as { replay?: unknown }).replay;
+  if (replay === null || typeof replay !== "object") return false;
+  return (replay as { suppressCampaigns?: unknown }).suppressCampaigns !== false;
+}

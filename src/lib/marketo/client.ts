@@ -203,21 +203,26 @@ export class MarketoClient extends EventEmitter<MarketoClientEvents> {
     if (bad) return bad;
     const lookupField = opts.lookupField ?? "email";
     const action = opts.action ?? "createOrUpdate";
-    const key = `syncLeads|${action}|${lookupField}|${opts.partitionName ?? ""}`;
+    // Replayed records batch apart, so a call of them can wait behind every live call.
+    const key = `syncLeads|${action}|${lookupField}|${opts.partitionName ?? ""}${opts.background ? "|replay" : ""}`;
     // createDuplicate always inserts: holding back same-key records would not prevent anything.
     const dedupe = action === "createDuplicate" ? undefined : (r: LeadRecord) => leadKey(r, lookupField);
-    return this.counted(this.recordBatcher(key, syncLeadsOp(this.ctx, opts), dedupe).submit(record));
+    return this.counted(this.recordBatcher(key, syncLeadsOp(this.ctx, opts), dedupe, opts.background === true).submit(record));
   }
 
-  /** Sets a lead's program status (Sync Program Member Status); batched per (programId, statusName). */
-  setProgramStatus(programId: number, statusName: string, leadId: number): Promise<RecordResult> {
+  /**
+   * Sets a lead's program status (Sync Program Member Status); batched per (programId, statusName).
+   * `background` (a replayed record): its calls take only the capacity live records leave.
+   */
+  setProgramStatus(programId: number, statusName: string, leadId: number, opts: { background?: boolean } = {}): Promise<RecordResult> {
     const bad = this.rejectInput(
       "syncProgramMemberStatus",
       !isId(programId) ? "programId must be a positive integer" : !isId(leadId) ? "leadId must be a positive integer" : !statusName ? "statusName is required" : undefined,
     );
     if (bad) return bad;
     const op = syncProgramMemberStatusOp(this.ctx, programId, statusName);
-    return this.counted(this.recordBatcher(`pms|${programId}|${statusName}`, op, (id) => String(id)).submit(leadId));
+    const bg = opts.background === true;
+    return this.counted(this.recordBatcher(`pms|${programId}|${statusName}${bg ? "|replay" : ""}`, op, (id) => String(id), bg).submit(leadId));
   }
 
   /** Takes a lead out of a program (Delete Program Members); batched per program. */
@@ -518,7 +523,7 @@ export class MarketoClient extends EventEmitter<MarketoClientEvents> {
     this.usageTracker.changed();
   }
 
-  private recordBatcher<T>(key: string, op: RecordOp<T>, dedupeKey?: (item: T) => string | undefined): Batcher<T> {
+  private recordBatcher<T>(key: string, op: RecordOp<T>, dedupeKey?: (item: T) => string | undefined, background = false): Batcher<T> {
     let b = this.batchers.get(key) as Batcher<T> | undefined;
     if (!b) {
       this.sweepIdleBatchers();
@@ -527,7 +532,7 @@ export class MarketoClient extends EventEmitter<MarketoClientEvents> {
         maxBatchSize: op.maxBatchSize,
         windowMs: this.o.batchWindowMs,
         ...(dedupeKey ? { dedupeKey } : {}),
-        dispatch: (seal) => sendSealed(this.transport, op, seal),
+        dispatch: (seal) => sendSealed(this.transport, op, seal, background),
         timers: this.timers,
         onChange: () => this.usageTracker.changed(),
       });

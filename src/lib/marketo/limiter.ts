@@ -55,13 +55,14 @@ export class CallLimiter {
 
   /**
    * Runs `job` with a grant when every limit allows; the grant is handed back when the job
-   * ends. `first` jumps the queue (the day's usage read at start). Rejects only when closed.
+   * ends. `first` jumps the queue (the day's usage read at start); `background` (a replay's call)
+   * lets every live call go first. Rejects only when closed.
    */
-  async schedule<T>(job: (grant: Grant) => Promise<T>, first = false): Promise<T> {
+  async schedule<T>(job: (grant: Grant) => Promise<T>, first = false, background = false): Promise<T> {
     if (this.closed) throw clientClosedError(undefined, true);
     this.executing++;
     try {
-      const grant = await this.shared.acquire(this, first);
+      const grant = await this.shared.acquire(this, first, background);
       try {
         return await job(grant);
       } finally {

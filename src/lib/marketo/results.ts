@@ -211,6 +211,7 @@ export async function sendSealed<T>(
   transport: Transport,
   op: RecordOp<T>,
   seal: () => T[],
+  background = false,
 ): Promise<{ items: T[]; results: RecordResult[] }> {
   let items: T[] = [];
   let sealed = false;
@@ -219,7 +220,7 @@ export async function sendSealed<T>(
       sealed = true;
       items = seal();
       return items.length ? op.spec(items) : undefined;
-    });
+    }, background);
     if (!answer) return { items, results: [] };
     return { items, results: op.map(items, answer) };
   } catch (err) {

@@ -77,6 +77,8 @@ type AttemptResult =
 
 interface CallState {
   spec?: CallSpec;
+  /** A replay's call: live calls go before it. */
+  background?: boolean;
   prepare?: () => CallSpec | undefined;
   forcePost: boolean;
 }
@@ -107,8 +109,8 @@ export class Transport {
    * Like call(), but the request is only built when the limiter actually runs it, so a
    * batch can keep taking records while it waits. `undefined` when there was nothing to send.
    */
-  callPrepared(prepare: () => CallSpec | undefined): Promise<Answer | undefined> {
-    return this.run({ prepare, forcePost: false });
+  callPrepared(prepare: () => CallSpec | undefined, background = false): Promise<Answer | undefined> {
+    return this.run({ prepare, forcePost: false, background });
   }
 
   private async run(st: CallState): Promise<Answer | undefined> {
@@ -118,7 +120,7 @@ export class Transport {
     let rateWaitStart: number | undefined;
     for (;;) {
       const queuedAt = Date.now();
-      const r = await this.o.limiter.schedule((grant) => this.attempt(st, queuedAt, grant), st.spec?.first === true);
+      const r = await this.o.limiter.schedule((grant) => this.attempt(st, queuedAt, grant), st.spec?.first === true, st.background === true);
       if (r.kind === "nothing") return undefined;
       if (r.kind === "answer") {
         this.consecutive606 = 0;

@@ -26,6 +26,8 @@ export type RecordStatus =
   | "unchanged"
   | "triggered"
   | "skipped"
+  /** Not sent: a replayed message asked that no campaign be requested and no form filled. */
+  | "suppressed"
   | "failed";
 
 /** The outcome of one input record. Always resolved, never rejected. */
@@ -154,6 +156,8 @@ export interface SyncLeadOptions {
   action?: SyncAction;
   lookupField?: string;
   partitionName?: string;
+  /** A replayed record: its calls take only the capacity live records leave. */
+  background?: boolean;
 }
 
 export interface SyncCustomObjectOptions {

@@ -49,6 +49,8 @@ export interface Grant {
 interface Waiter {
   owner: object;
   first: boolean;
+  /** A replay's call: it takes only what live calls leave (every live waiter goes before it). */
+  background: boolean;
   resolve: (g: Grant) => void;
   reject: (e: Error) => void;
 }
@@ -177,13 +179,24 @@ export class SharedLimits {
     });
   }
 
-  /** Resolves with a grant when every shared limit allows a call; FIFO across this process. */
-  acquire(owner: object, first = false): Promise<Grant> {
+  /**
+   * Resolves with a grant when every shared limit allows a call; FIFO across this process, except
+   * that a `background` call (a replay's) waits behind every live one, even live ones that come
+   * later. It still waits for pauses and the quota like any call.
+   */
+  acquire(owner: object, first = false, background = false): Promise<Grant> {
     if (this.closed) return Promise.reject(clientClosedError(undefined, true));
     return new Promise<Grant>((resolve, reject) => {
-      const w: Waiter = { owner, first, resolve, reject };
+      const w: Waiter = { owner, first, background, resolve, reject };
       if (first) this.queue.unshift(w);
-      else this.queue.push(w);
+      else if (background) this.queue.push(w);
+      else {
+        // Live: after the live waiters, before the first background one. The pump notices a new
+        // head when the store answers and hands a slot meant for a replay back.
+        const at = this.queue.findIndex((x) => x.background);
+        if (at < 0) this.queue.push(w);
+        else this.queue.splice(at, 0, w);
+      }
       this.poke();
     });
   }
