@@ -262,6 +262,25 @@ describe("marketo-lead node", function () {
       got.bad[1].marketo.should.containDeep({ campaignId: 2003, campaign: { status: "failed" } });
     });
 
+    it("a replayed message is synced but requests no campaign after Create/Update lead", async () => {
+      emu = await emulator();
+      const both = { action: "sync", campaignAfterSync: true, campaignId: "2001", wires: [["ok"], ["bad"]] };
+      await helper.load([marketoConfig, marketoLead], flow(emu, [both]), credentials(emu));
+      const got = collect();
+      const replay = { id: "r1", requestedAt: new Date().toISOString(), suppressCampaigns: true };
+      send("lead", { payload: { email: "replayed@example.com", firstName: "Fixed" }, replay });
+      await until(() => got.ok.length === 1, "synced");
+      const id = leadByEmail(emu, "replayed@example.com")!.id;
+      got.ok[0].marketo.should.containDeep({ status: "created", leadId: id });
+      should(got.ok[0].marketo.campaign).be.undefined();
+      const runs = (emu.state() as any).campaigns.campaignRuns as Array<{ campaignId: number; leadIds: number[] }>;
+      runs.some((r) => r.leadIds.includes(id)).should.be.false();
+      // A replay that asks for its campaigns gets them.
+      send("lead", { payload: { email: "replayed@example.com" }, replay: { ...replay, suppressCampaigns: false } });
+      await until(() => got.ok.length === 2, "synced and requested");
+      got.ok[1].marketo.should.containDeep({ campaign: { status: "triggered" } });
+    });
+
     it("a batch or inactive campaign fails on output 2 with category validation", async () => {
       emu = await emulator();
       await helper.load([marketoConfig, marketoLead], flow(emu, [{ action: "trigger", campaignId: "2003", createMissing: true }]), credentials(emu));
