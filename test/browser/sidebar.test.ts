@@ -95,6 +95,10 @@ describe("Marketo sidebar in a real browser (chromium)", function () {
     // Every call the client counted reached the emulator and was counted there too.
     const calls = await page.locator('.marketo-sb-card[data-config="cfg"] [data-calls-today]').getAttribute("data-calls-today");
     Number(calls).should.equal(emu.stats().countedCalls);
+    // The instance is named once, above the connections that use it.
+    const instance = page.locator(".marketo-sb-instance");
+    (await instance.count()).should.equal(1);
+    (await instance.innerText()).should.startWith(`Instance ${new URL(emu.url).host} · used by `);
     const feed = await page.locator(".marketo-sb-feed").innerText();
     for (let i = 0; i < RECORDS; i++) feed.should.containEql(`R-${i}`);
     await page.screenshot({ path: path.join(ARTIFACTS, "marketo-sidebar.png") });
