@@ -81,6 +81,9 @@ function flowsOnDisk(red: NodeRedProcess): Map<string, Node> {
 
 /** Drags a node on the canvas by (dx, dy) with the mouse. */
 async function dragNode(page: Page, id: string, dx: number, dy: number): Promise<void> {
+  // A deploy's notification sits over the top of the canvas for a few seconds; a press on it
+  // would not reach the node, and nothing would be moved.
+  await page.waitForSelector(".red-ui-notification", { state: "detached", timeout: 30_000 });
   const box = await page.locator(`[id="${id}"] .red-ui-flow-node`).first().boundingBox();
   if (!box) throw new Error(`node ${id} is not on the canvas`);
   const x = box.x + box.width / 2;
@@ -89,6 +92,8 @@ async function dragNode(page: Page, id: string, dx: number, dy: number): Promise
   await page.mouse.down();
   for (let i = 1; i <= 5; i++) await page.mouse.move(x + (dx * i) / 5, y + (dy * i) / 5);
   await page.mouse.up();
+  // The editor has taken the move: Deploy now has something to send.
+  await page.waitForFunction(() => (window as any).RED.nodes.dirty(), undefined, { timeout: 10_000 });
 }
 
 describe("first run in a real browser (chromium): deploy twice, examples imported as a user does", function () {
