@@ -1,9 +1,9 @@
 /**
  * field-mapper: maps an event message onto a Marketo lead record. Node-RED glue only; the
- * mapping itself is src/lib/field-mapping.ts, shared with the dialog's preview route.
+ * mapping itself is src/lib/flow/field-mapping.ts, shared with the dialog's preview route.
  */
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from "node-red";
-import { countsText } from "./lib/counts";
+import { countsText } from "./lib/node-kit/counts";
 import {
   compileMapping,
   parsePreviewBody,
@@ -13,9 +13,9 @@ import {
   type MappingRow,
   type SourceHooks,
   type TargetField,
-} from "./lib/field-mapping";
-import { isMarketoConfig } from "./lib/marketo-config-api";
-import { BUILTIN_TARGET_FIELDS, targetFieldsFromDescribe } from "./lib/field-targets";
+} from "./lib/flow/field-mapping";
+import { isMarketoConfig } from "./lib/node-kit/marketo-config-api";
+import { BUILTIN_TARGET_FIELDS, targetFieldsFromDescribe } from "./lib/flow/field-targets";
 
 interface FieldMapperDef extends NodeDef {
   rows: MappingRow[];

@@ -6,11 +6,11 @@
  */
 import * as path from "path";
 import type { Node, NodeAPI, NodeDef } from "node-red";
-import { LeadIdCache } from "./lib/lead-ids";
+import { LeadIdCache } from "./lib/actions/lead-ids";
 import { MarketoClient, MarketoError, normaliseEndpoint, type Logger, type MarketoClientOptions, type StateEvent } from "./lib/marketo";
 import { resolveOptions } from "./lib/marketo/options";
-import { configStatusText, type ConfigUser, type MarketoConfigNode } from "./lib/marketo-config-api";
-import { metrics } from "./lib/metrics";
+import { configStatusText, type ConfigUser, type MarketoConfigNode } from "./lib/node-kit/marketo-config-api";
+import { metrics } from "./lib/sidebar/metrics";
 
 interface MarketoConfigDef extends NodeDef {
   endpoint: string;

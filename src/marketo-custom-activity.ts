@@ -4,10 +4,10 @@
  * Glue only: fields, coercion and records are in lib/engagement*.ts, the Node-RED side every
  * action node shares in lib/action-node.ts.
  */
-import { eventRoot } from "./lib/event";
+import { eventRoot } from "./lib/flow/event";
 import type { Node, NodeAPI, NodeMessageInFlow } from "node-red";
-import { startActionNode, type ActionNodeDef, type HandleContext, type Outcome } from "./lib/action-node";
-import { invalidRecord } from "./lib/action-outcome";
+import { startActionNode, type ActionNodeDef, type HandleContext, type Outcome } from "./lib/node-kit/action-node";
+import { invalidRecord } from "./lib/actions/action-outcome";
 import {
   activityDate,
   activityShape,
@@ -26,13 +26,13 @@ import {
   type Plan,
   type ShapeResult,
   type Target,
-} from "./lib/engagement";
-import { duplicatePolicy, forEachLead, resolveLeadId } from "./lib/lead-lookup";
-import { metrics } from "./lib/metrics";
-import { acceptedAtOf, unconfirmedSinceOf } from "./lib/delivery-once";
+} from "./lib/actions/engagement";
+import { duplicatePolicy, forEachLead, resolveLeadId } from "./lib/actions/lead-lookup";
+import { metrics } from "./lib/sidebar/metrics";
+import { acceptedAtOf, unconfirmedSinceOf } from "./lib/delivery/delivery-once";
 import { MarketoError, type MarketoClient } from "./lib/marketo";
-import { isRecord } from "./lib/paths";
-import { readPath } from "./lib/status-ladder";
+import { isRecord } from "./lib/flow/paths";
+import { readPath } from "./lib/flow/status-ladder";
 
 interface CustomActivityDef extends ActionNodeDef {
   target?: string;

@@ -1,14 +1,14 @@
 /**
  * marketo-lead: creates/updates leads (Sync Leads, or bulk import when the backlog is large),
  * requests a trigger campaign for them, or posts them through a Marketo form. Node-RED glue
- * only: the shared action base answers each record; the logic is src/lib/lead-action.ts and
- * src/lib/lead-bulk.ts.
+ * only: the shared action base answers each record; the logic is src/lib/actions/lead-action.ts and
+ * src/lib/actions/lead-bulk.ts.
  */
 import type { Node, NodeAPI, NodeMessageInFlow } from "node-red";
 import type { CampaignToken } from "./lib/marketo";
-import { eventRoot } from "./lib/event";
-import { invalidRecord } from "./lib/action-outcome";
-import { startActionNode, type ActionNodeDef, type HandleContext, type Outcome } from "./lib/action-node";
+import { eventRoot } from "./lib/flow/event";
+import { invalidRecord } from "./lib/actions/action-outcome";
+import { startActionNode, type ActionNodeDef, type HandleContext, type Outcome } from "./lib/node-kit/action-node";
 import {
   describeValue,
   formCookie,
@@ -22,13 +22,13 @@ import {
   syncRecordProblem,
   visitorData,
   type LeadNodeProps,
-} from "./lib/lead-action";
-import { BULK_LIVE_RECORDS, BulkCollector, overThreshold } from "./lib/lead-bulk";
-import { forEachLead, resolveLeadId } from "./lib/lead-lookup";
-import { metrics } from "./lib/metrics";
-import { isMarketoConfig } from "./lib/marketo-config-api";
+} from "./lib/actions/lead-action";
+import { BULK_LIVE_RECORDS, BulkCollector, overThreshold } from "./lib/actions/lead-bulk";
+import { forEachLead, resolveLeadId } from "./lib/actions/lead-lookup";
+import { metrics } from "./lib/sidebar/metrics";
+import { isMarketoConfig } from "./lib/node-kit/marketo-config-api";
 import { MarketoError } from "./lib/marketo";
-import { unconfirmedSinceOf } from "./lib/delivery-once";
+import { unconfirmedSinceOf } from "./lib/delivery/delivery-once";
 import type { BulkRowResult, MarketoClient } from "./lib/marketo";
 
 interface MarketoLeadDef extends ActionNodeDef, LeadNodeProps {

@@ -1,17 +1,17 @@
 /**
  * marketo-program-status: sets a lead's status in a Marketo program (Sync Program Member
  * Status, batched per program and status). Glue only: the settings, the channel check and the
- * 1025 message are src/lib/program-status.ts; answering records is src/lib/action-node.ts.
+ * 1025 message are src/lib/actions/program-status.ts; answering records is src/lib/node-kit/action-node.ts.
  */
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from "node-red";
-import { invalidRecord } from "./lib/action-outcome";
-import { startActionNode, type ActionNodeDef, type Outcome } from "./lib/action-node";
-import { duplicatePolicy, forEachLead, resolveLeadId, toLeadId } from "./lib/lead-lookup";
-import { metrics } from "./lib/metrics";
+import { invalidRecord } from "./lib/actions/action-outcome";
+import { startActionNode, type ActionNodeDef, type Outcome } from "./lib/node-kit/action-node";
+import { duplicatePolicy, forEachLead, resolveLeadId, toLeadId } from "./lib/actions/lead-lookup";
+import { metrics } from "./lib/sidebar/metrics";
 import { MarketoError, type MarketoClient } from "./lib/marketo";
-import { isMarketoConfig, type MarketoConfigNode } from "./lib/marketo-config-api";
-import { eventRoot } from "./lib/event";
-import { isRecord } from "./lib/paths";
+import { isMarketoConfig, type MarketoConfigNode } from "./lib/node-kit/marketo-config-api";
+import { eventRoot } from "./lib/flow/event";
+import { isRecord } from "./lib/flow/paths";
 import {
   checkReport,
   parseSettings,
@@ -29,8 +29,8 @@ import {
   type FlowNode,
   type ProgramChannel,
   type Read,
-} from "./lib/program-status";
-import { readPath } from "./lib/status-ladder";
+} from "./lib/actions/program-status";
+import { readPath } from "./lib/flow/status-ladder";
 
 interface ProgramStatusDef extends ActionNodeDef {
   program?: string;

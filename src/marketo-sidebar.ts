@@ -3,14 +3,14 @@
  * activity feed, the last hour's history for the charts and a "Try now" during a quota pause, and
  * which pushes a fresh summary to open editors over RED.comms when the figures move (at most one
  * update a second). The editor side is nodes/marketo-sidebar.html; what the figures mean is
- * src/lib/sidebar-summary.ts and src/lib/sidebar-history.ts. The retry queue's own routes serve
+ * src/lib/sidebar/sidebar-summary.ts and src/lib/sidebar/sidebar-history.ts. The retry queue's own routes serve
  * the troubleshooting part.
  */
-import { isMarketoConfig } from "./lib/marketo-config-api";
-import { metrics } from "./lib/metrics";
-import { buildSummary, type ConfigView, type NodeSettings, type SidebarSummary } from "./lib/sidebar-summary";
-import { queueFigures } from "./lib/retry-registry";
-import { History, type HistorySample } from "./lib/sidebar-history";
+import { isMarketoConfig } from "./lib/node-kit/marketo-config-api";
+import { metrics } from "./lib/sidebar/metrics";
+import { buildSummary, type ConfigView, type NodeSettings, type SidebarSummary } from "./lib/sidebar/sidebar-summary";
+import { queueFigures } from "./lib/delivery/retry-registry";
+import { History, type HistorySample } from "./lib/sidebar/sidebar-history";
 
 /** The parts of the runtime's RED this plugin uses (the published types lack plugins and comms). */
 interface PluginRED {

@@ -3,15 +3,15 @@
  * ones with backoff (the quota ones after Marketo's day turns over), holds the permanent ones
  * for a person, and keeps all of it in a journal under the user directory.
  *
- * Glue only: entries, states and filters are src/lib/retry-queue.ts; the journal is
- * src/lib/journal.ts; outcomes of resubmissions arrive through src/lib/retry-registry.ts.
+ * Glue only: entries, states and filters are src/lib/delivery/retry-queue.ts; the journal is
+ * src/lib/delivery/journal.ts; outcomes of resubmissions arrive through src/lib/delivery/retry-registry.ts.
  */
 import fs from "node:fs";
 import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from "node-red";
-import { countsText } from "./lib/counts";
+import { countsText } from "./lib/node-kit/counts";
 import { scrub } from "./lib/marketo/errors";
-import { Journal } from "./lib/journal";
-import { journalFile } from "./lib/journal-path";
+import { Journal } from "./lib/delivery/journal";
+import { journalFile } from "./lib/delivery/journal-path";
 import {
   DEFAULTS,
   MemoryStore,
@@ -27,9 +27,9 @@ import {
   type Filter,
   type QueueStore,
   type RetryEntry,
-} from "./lib/retry-queue";
-import type { RedisRetryQueue } from "./lib/retry-queue-redis";
-import { isQueueRegistered, registerQueue, retryTagOf, unregisterQueue, type RetryOutcomeSink, type RetryTag } from "./lib/retry-registry";
+} from "./lib/delivery/retry-queue";
+import type { RedisRetryQueue } from "./lib/delivery/retry-queue-redis";
+import { isQueueRegistered, registerQueue, retryTagOf, unregisterQueue, type RetryOutcomeSink, type RetryTag } from "./lib/delivery/retry-registry";
 
 interface RetryQueueDef extends NodeDef {
   maxAttempts?: number | string;
@@ -442,7 +442,7 @@ export = function (RED: NodeAPI) {
 
   /**
    * A retry-queue whose entries live in Redis (BullMQ), shared by every replica running this
-   * flow. Its entries, states and decisions are src/lib/retry-queue-redis.ts.
+   * flow. Its entries, states and decisions are src/lib/delivery/retry-queue-redis.ts.
    */
   function runShared(
     node: Node,
@@ -457,7 +457,7 @@ export = function (RED: NodeAPI) {
     const secrets = [url, ...(/\/\/(?:([^:@/]*):)?([^@/]*)@/.exec(url)?.slice(1) ?? [])];
     const redisError = (err: unknown): string => t("errors.redis", { error: scrub(text(err), secrets) });
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { RedisRetryQueue: Shared } = require("./lib/retry-queue-redis") as typeof import("./lib/retry-queue-redis");
+    const { RedisRetryQueue: Shared } = require("./lib/delivery/retry-queue-redis") as typeof import("./lib/delivery/retry-queue-redis");
     let closed = false;
     let statusTimer: NodeJS.Timeout | undefined;
     let pollTimer: NodeJS.Timeout | undefined;

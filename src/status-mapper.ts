@@ -2,9 +2,9 @@
  * status-mapper: maps a platform's registration status onto the Marketo program's status ladder
  * and holds back moves Marketo would skip (1037). Glue only; the logic is in lib/status-*.ts.
  */
-import { eventRoot } from "./lib/event";
+import { eventRoot } from "./lib/flow/event";
 import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from "node-red";
-import { countsText } from "./lib/counts";
+import { countsText } from "./lib/node-kit/counts";
 import {
   channelTable,
   channelText,
@@ -16,7 +16,7 @@ import {
   type Filtered,
   type MappedStatus,
   type PathRead,
-} from "./lib/status-ladder";
+} from "./lib/flow/status-ladder";
 import {
   backwardReason,
   classifyMove,
@@ -29,7 +29,7 @@ import {
   DEFAULT_MAX_LEADS,
   type BackwardPolicy,
   type RepeatPolicy,
-} from "./lib/status-memory";
+} from "./lib/flow/status-memory";
 
 interface StatusMapperDef extends NodeDef {
   preset?: string;

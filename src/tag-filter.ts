@@ -5,11 +5,11 @@
  * and keeps the passed/rejected counts on the status.
  */
 import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from "node-red";
-import { countsText } from "./lib/counts";
-import { compileTagFilter, TagFilterConfigError, type CompiledTagFilter, type Rejection, type TagFilterConfig } from "./lib/tag-filter";
-import { metrics } from "./lib/metrics";
-import { DEFAULT_MAX_BYTES, DEFAULT_RETENTION_DAYS, EventHistory, historyDir, type HistoryRecord } from "./lib/event-history";
-import { parseReplayRequest, ReplayRequestError, ReplayRun, type ReplayMark, type ReplayProgress } from "./lib/replay";
+import { countsText } from "./lib/node-kit/counts";
+import { compileTagFilter, TagFilterConfigError, type CompiledTagFilter, type Rejection, type TagFilterConfig } from "./lib/flow/tag-filter";
+import { metrics } from "./lib/sidebar/metrics";
+import { DEFAULT_MAX_BYTES, DEFAULT_RETENTION_DAYS, EventHistory, historyDir, type HistoryRecord } from "./lib/flow/event-history";
+import { parseReplayRequest, ReplayRequestError, ReplayRun, type ReplayMark, type ReplayProgress } from "./lib/flow/replay";
 
 type TagFilterDef = NodeDef &
   TagFilterConfig & {

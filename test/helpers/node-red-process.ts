@@ -107,7 +107,7 @@ for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
 
 // --- files ----------------------------------------------------------------------------------
 
-/** Node-RED's own credential encryption (runtime/lib/nodes/credentials.js). */
+/** Node-RED's own credential encryption (runtime/lib/node-kit/credentials.js). */
 export function encryptCredentials(secret: string, credentials: unknown): { $: string } {
   const key = crypto.createHash("sha256").update(secret).digest();
   const iv = crypto.randomBytes(16);

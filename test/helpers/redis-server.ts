@@ -18,7 +18,7 @@ export function requireRedis(ctx: { skip(): void }): string {
   const bin = redisServerPath();
   if (bin) return bin;
   if (process.env.CI === "true") throw new Error("redis-server is not installed (apt-get install redis-server); the Redis tests must run under CI");
-  // eslint-disable-next-line no-console
+   
   console.log("    (skipped: redis-server is not installed; apt-get install redis-server to run the Redis tests)");
   ctx.skip();
   throw new Error("unreachable");

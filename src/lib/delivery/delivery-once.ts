@@ -1,0 +1,51 @@
+/**
+ * What a message says about earlier attempts at its Marketo writes, for the writes Marketo does
+ * not deduplicate (custom activities, campaign requests, form fills):
+ * - `msg.marketo.acceptedAt`: when the flow's first Marketo node took the record in (journaled
+ *   with it). An activity without a date of its own is dated by it, so every attempt sends the
+ *   same activity and Marketo can be asked whether it arrived.
+ * - `msg.marketo.resent`: the record runs again after a restart or redeploy; a call that carried
+ *   it may have reached Marketo (from its acceptedAt on).
+ * - `msg.marketo.unconfirmedSince`: the last attempt failed without Marketo saying whether the
+ *   write arrived (a retry-queue resubmits it with this).
+ */
+import { isRecord } from "../flow/paths";
+
+function marketoOf(msg: unknown): Record<string, unknown> | undefined {
+  if (!isRecord(msg)) return undefined;
+  const m = msg.marketo;
+  return isRecord(m) ? m : undefined;
+}
+
+function time(v: unknown): number | undefined {
+  const ms = typeof v === "number" ? v : typeof v === "string" ? Date.parse(v) : NaN;
+  return Number.isFinite(ms) ? ms : undefined;
+}
+
+/** Marks a message as taken in now, unless an earlier Marketo node already did. */
+export function stampAccepted(msg: Record<string, unknown>, now = Date.now()): void {
+  const m = msg.marketo;
+  if (m === undefined || m === null) msg.marketo = { acceptedAt: new Date(now).toISOString() };
+  else if (isRecord(m) && time(m.acceptedAt) === undefined) m.acceptedAt = new Date(now).toISOString();
+}
+
+/** When the flow took the record in, if a Marketo node stamped it. */
+export function acceptedAtOf(msg: unknown): number | undefined {
+  return time(marketoOf(msg)?.acceptedAt);
+}
+
+/** Marks a message whose record runs again: its earlier run may have reached Marketo. */
+export function markResent(msg: Record<string, unknown>, now = Date.now()): void {
+  const m = marketoOf(msg);
+  const since = new Date(acceptedAtOf(msg) ?? now).toISOString();
+  if (m) m.resent = since;
+  else msg.marketo = { resent: since };
+}
+
+/** From when an earlier attempt may have carried this message's write to Marketo, if one may have. */
+export function unconfirmedSinceOf(msg: unknown): string | undefined {
+  const m = marketoOf(msg);
+  if (!m) return undefined;
+  const times = [time(m.resent), time(m.unconfirmedSince)].filter((t): t is number => t !== undefined);
+  return times.length ? new Date(Math.min(...times)).toISOString() : undefined;
+}

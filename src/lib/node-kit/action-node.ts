@@ -1,0 +1,390 @@
+/**
+ * The Node-RED side every action node shares (marketo-lead, marketo-program-status,
+ * marketo-custom-activity): find the marketo-config, register with it, split a message into
+ * records, hand each to the node's own `handle`, answer each record on output 1 or 2, keep the
+ * canvas status, and on close wait for what is still on its way to Marketo.
+ *
+ * Types only from node-red: the runtime API comes in as `RED`, so this stays testable.
+ */
+import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from "node-red";
+import { errorInfo, invalidRecord, leadIdOf, recordsOf, RecordFailure, unexpectedFailure, type RecordErrorInfo } from "../actions/action-outcome";
+import { clientClosedError } from "../marketo/errors";
+import { statusFor, type ActionCounts, type StatusLabels } from "./client-status";
+import type { MarketoClient, RecordResult, StateEvent } from "../marketo";
+import { isMarketoConfig, type ConfigUser, type MarketoConfigNode } from "./marketo-config-api";
+import { journalFile } from "../delivery/journal-path";
+import { messageOf, recordBook, replayMessage, type BookEntry, type BookOwner, type StoredAnswer, type StoredRecord } from "../delivery/record-journal";
+import { reportRetryOutcome } from "../delivery/retry-registry";
+import { markResent, stampAccepted } from "../delivery/delivery-once";
+import { metrics } from "../sidebar/metrics";
+
+export interface ActionNodeDef extends NodeDef {
+  /** id of the marketo-config node. */
+  marketo: string;
+  /** Also hand failed records to Catch nodes (done(err)); output 2 gets them either way. */
+  raiseErrors?: boolean | string;
+}
+
+/** What a node's handler says about one record. */
+export interface Outcome {
+  result: RecordResult;
+  /** Merged into `msg.marketo` (programId, campaignId, activity...). */
+  marketo?: Record<string, unknown>;
+}
+
+export interface HandleContext {
+  client: MarketoClient;
+  config: MarketoConfigNode;
+  /** Position of the record in an array payload (0 for a single record). */
+  index: number;
+}
+
+export interface ActionSpec {
+  /** The node type: error texts and i18n keys (`<type>.status.*`) use it. */
+  type: string;
+  /** Operation named in errors the glue makes up (no config, unexpected failures). */
+  operation: string;
+  /** A problem with the node's own settings found at deploy: every record fails with it. */
+  configProblem?: string;
+  /** One record to Marketo. May reject: the record then fails with that error. */
+  handle(record: unknown, msg: NodeMessageInFlow, ctx: HandleContext): Promise<Outcome>;
+  /** After close has waited for the records on their way: release the node's own timers. */
+  close?(): void;
+  /** Records live at once (default LIVE_RECORDS): a node that needs more to fill its calls says so. */
+  liveRecords?: number;
+}
+
+export interface ActionNode {
+  readonly config: MarketoConfigNode | null;
+  /** Repaint the status soon (a handler's own state changed). */
+  refreshStatus(): void;
+  /** Records this node has accepted and not answered yet: live, and waiting in its journal. */
+  backlog(): number;
+}
+
+type MarketoInfo = Record<string, unknown> & { error?: RecordErrorInfo };
+type ActionMessage = NodeMessageInFlow & { marketo?: MarketoInfo; source?: unknown };
+type Send = (msg: Array<NodeMessage | NodeMessage[] | null>) => void;
+type Done = (err?: Error) => void;
+
+const STATUS_INTERVAL_MS = 250;
+const NO_SOURCE = { has: false };
+/**
+ * How many records of one node are live at once (handed to the client, a call chain each); the
+ * rest wait in the journal, read back in order as answers make room. Marketo takes 300 records a
+ * call and 10 calls at once, so 3,000 records fill every call the limits allow; each answer lets
+ * the next record in at once, so the batches refill while the calls are out and every call still
+ * leaves full at the window limit (the benchmark's drain shows 299 records a call). A live record
+ * costs a few KB (its message, record and call chain): 3,000 are ~10 MB, whatever the backlog.
+ */
+export const LIVE_RECORDS = 10 * 300;
+/** Node-RED gives a close handler 15 s; answer what can be answered well within that. */
+const CLOSE_WAIT_MS = 12_000;
+
+function asBool(v: unknown, fallback: boolean): boolean {
+  if (v === undefined || v === null || v === "") return fallback;
+  return v === true || v === "true";
+}
+
+/** `msg.marketo` for one outcome: what earlier nodes put there stays, a stale error goes. */
+function marketoFor(prev: unknown, outcome: Outcome): MarketoInfo {
+  const base: MarketoInfo = prev !== null && typeof prev === "object" && !Array.isArray(prev) ? { ...(prev as MarketoInfo) } : {};
+  delete base.error;
+  const r = outcome.result;
+  const leadId = leadIdOf(r);
+  if (leadId !== undefined) base.leadId = leadId;
+  base.status = r.status;
+  if (r.requestId) base.requestId = r.requestId;
+  else delete base.requestId;
+  if (r.marketoGUID) base.marketoGUID = r.marketoGUID;
+  // Only the last attempt's word counts: a retry that settled it leaves nothing to check.
+  if (r.unconfirmedSince) base.unconfirmedSince = r.unconfirmedSince;
+  else delete base.unconfirmedSince;
+  if (r.arrived) base.arrived = true;
+  else delete base.arrived;
+  if (r.reasons?.length) base.reasons = r.reasons;
+  else delete base.reasons;
+  Object.assign(base, outcome.marketo);
+  if (!r.ok && r.error) base.error = errorInfo(r.error);
+  return base;
+}
+
+export function startActionNode(RED: NodeAPI, node: Node, def: ActionNodeDef, spec: ActionSpec): ActionNode {
+  const raiseErrors = asBool(def.raiseErrors, true);
+  const found = def.marketo ? RED.nodes.getNode(def.marketo) : null;
+  const config = isMarketoConfig(found) ? found : null;
+  const t = (key: string): string => RED._(`${spec.type}.status.${key}`);
+  const labels: StatusLabels = {
+    sent: t("sent"),
+    failed: t("failed"),
+    queued: t("queued"),
+    rateLimited: t("rateLimited"),
+    quota: t("quota"),
+    authFailed: t("authFailed"),
+    retrying: t("retrying"),
+  };
+
+  const counts: ActionCounts = { sent: 0, failed: 0, queued: 0 };
+  /** Calls running: what close waits for (bounded by the live limit). */
+  const pending = new Set<Promise<void>>();
+  /** Array payloads whose records are not all answered yet: one Catch per message, with the count. */
+  const groups = new Map<string, { left: number; total: number; failed: number; first?: { error: RecordErrorInfo; msg: NodeMessage } }>();
+  let closed = false;
+  const book = recordBook(journalFile(RED.settings as { userDir?: unknown }, spec.type, node.id), {
+    warn: (m: string) => RED.log.warn(`[${spec.type}:${node.id}] ${m}`),
+  });
+  const source = { id: node.id, type: spec.type, name: def.name || "" };
+
+  let timer: NodeJS.Timeout | undefined;
+  let lastPaint = 0;
+
+  /** Why nothing can reach Marketo, if so: shown instead of counts, and every record fails with it. */
+  const fatal = (): string | undefined => {
+    if (!config) return t("noConfig");
+    if (config.configError) return config.configStatus ?? t("badConfig");
+    if (spec.configProblem) return t("badConfig");
+    return undefined;
+  };
+
+  const paint = (): void => {
+    timer = undefined;
+    if (closed) return;
+    lastPaint = Date.now();
+    const problem = fatal();
+    if (problem) {
+      node.status({ fill: "red", shape: "ring", text: problem });
+      return;
+    }
+    const state: StateEvent = config ? config.clientState() : { state: "ok" };
+    counts.queued = book.size;
+    node.status(statusFor(state, counts, labels));
+    metrics.backlog(source, def.marketo ?? "", counts.queued);
+  };
+  const refreshStatus = (): void => {
+    if (timer || closed) return;
+    const wait = STATUS_INTERVAL_MS - (Date.now() - lastPaint);
+    if (wait <= 0) paint();
+    else timer = setTimeout(paint, wait);
+  };
+
+  const user: ConfigUser = { id: node.id, clientChanged: refreshStatus };
+  config?.register(user);
+  if (spec.configProblem) node.error(`${spec.type}: ${spec.configProblem}`);
+  paint();
+
+  /** The result for one record, never rejecting. */
+  const run = async (record: unknown, msg: NodeMessageInFlow, index: number): Promise<Outcome> => {
+    if (!config) {
+      return { result: invalidRecord(def.marketo ? `${spec.type}: the marketo-config node ${def.marketo} is not deployed` : `${spec.type}: no marketo-config chosen`, spec.operation) };
+    }
+    if (spec.configProblem) return { result: invalidRecord(`${spec.type} is not configured correctly: ${spec.configProblem}`, spec.operation) };
+    let client: MarketoClient;
+    try {
+      client = config.getClient();
+    } catch (err) {
+      return { result: unexpectedFailure(err, spec.operation) };
+    }
+    try {
+      return await spec.handle(record, msg, { client, config, index });
+    } catch (err) {
+      return { result: unexpectedFailure(err, spec.operation) };
+    }
+  };
+
+  /** `msg.marketo` for an outcome; a failure names this node, as a Catch node's msg.error.source would. */
+  const answerFor = (prev: unknown, outcome: Outcome): StoredAnswer => {
+    const marketo = marketoFor(prev, outcome);
+    if (marketo.error) marketo.error = { ...marketo.error, source };
+    return { ok: outcome.result.ok, marketo };
+  };
+
+  /**
+   * Failed records reach Catch nodes (raiseErrors) by node.error(err, msg), since the message's
+   * own done() was called when its records were journaled: one Catch per record of a one-record
+   * message, one per message (the first error and the count) once every record of an array
+   * payload is answered.
+   */
+  const raise = (stored: StoredRecord, m: ActionMessage, answer: StoredAnswer): void => {
+    if (!raiseErrors) return;
+    const group = stored.group !== undefined ? groups.get(stored.group) : undefined;
+    if (!group) {
+      if (!answer.ok && m.marketo?.error) node.error(new RecordFailure(spec.type, m.marketo.error), m);
+      return;
+    }
+    if (!answer.ok && m.marketo?.error) {
+      group.failed++;
+      group.first ??= { error: m.marketo.error, msg: RED.util.cloneMessage(m as NodeMessage) };
+    }
+    if (--group.left > 0) return;
+    groups.delete(stored.group!);
+    if (group.first) node.error(new RecordFailure(spec.type, group.first.error, group.failed, group.total), group.first.msg);
+  };
+
+  /** One answer out of the node: the right output, the counters, and the retry-queue told. */
+  const emit = (m: ActionMessage, answer: StoredAnswer, send: Send): void => {
+    m.marketo = answer.marketo;
+    if (answer.ok) counts.sent++;
+    else counts.failed++;
+    refreshStatus();
+    reportRetryOutcome(m.marketo.retry, answer.ok, m.marketo.error);
+    metrics.record(source, def.marketo ?? "", m as unknown as Record<string, unknown>, answer.ok, String(m.marketo.status ?? ""), m.marketo.error);
+    send(answer.ok ? [m, null] : [null, m]);
+  };
+
+  /** Closing for a redeploy or restart: what is not answered yet stays in the journal for the next instance. */
+  let handingOver = false;
+  const cutOff = (outcome: Outcome): boolean => handingOver && outcome.result.error?.code === "CLIENT_CLOSED";
+
+  /** Runs a record and settles it in the book; the book decides who passes the answer on. */
+  const start = (entry: BookEntry, msg: NodeMessageInFlow): void => {
+    const p = run(entry.stored.payload, msg, entry.stored.index).then((outcome) => {
+      book.settle(entry, answerFor((msg as ActionMessage).marketo, outcome), cutOff(outcome));
+    });
+    // A send() that throws (a bug downstream) must not leave the record counted as pending forever.
+    const tracked = p.catch((err: unknown) => node.error(`${spec.type}: ${err instanceof Error ? err.message : String(err)}`, msg)).finally(() => pending.delete(tracked));
+    pending.add(tracked);
+  };
+
+  /**
+   * The answer to one record of an array payload: the message as it came, with that record as
+   * its payload and, when msg.source is the parallel array field-mapper makes, that record's
+   * event. Cloned without the arrays: cloning them whole for each of 10,000 records is
+   * quadratic.
+   */
+  const answerOfMany = (msg: NodeMessageInFlow, index: number): NodeMessage => {
+    const { payload, source, ...rest } = msg as ActionMessage;
+    const m = RED.util.cloneMessage(rest as NodeMessage) as ActionMessage;
+    m.payload = RED.util.cloneMessage({ payload: (payload as unknown[])[index] } as NodeMessage).payload;
+    if (source !== undefined) {
+      const own = Array.isArray(source) ? source[index] : source;
+      m.source = RED.util.cloneMessage({ payload: own } as NodeMessage).payload;
+    }
+    return m;
+  };
+
+  const owner: BookOwner = {
+    // A record that went live as it came runs with its own message; one read back from the
+    // journal with the message rebuilt from what was stored.
+    run(entry) {
+      // A record read back from the journal is its own: its message needs no copy of it.
+      const msg = (entry.msg ?? replayMessage(entry.stored, RED.util.generateId(), !entry.readBack)) as NodeMessageInFlow;
+      // Run again after a restart or a cut-off call: here and in every node after this one, writes
+      // Marketo does not deduplicate ask whether it arrived before sending it.
+      if (book.mayHaveBeenSent(entry)) markResent(msg as unknown as Record<string, unknown>);
+      start(entry, msg);
+      refreshStatus();
+    },
+    deliver(entry, answer) {
+      const live = entry.msg as NodeMessageInFlow | undefined;
+      const m = (live ? (entry.stored.many ? answerOfMany(live, entry.stored.index) : live) : messageOf(entry.stored, RED.util.generateId(), !entry.readBack)) as ActionMessage;
+      try {
+        emit(m, answer, (out) => node.send(out));
+      } finally {
+        book.forget(entry);
+      }
+      raise(entry.stored, m, answer);
+    },
+  };
+  book.claim(owner, spec.liveRecords ?? LIVE_RECORDS);
+  const resume = (): void => book.resume(owner);
+  RED.events.once("flows:started", resume);
+
+  node.on("input", (msg: NodeMessageInFlow, send: Send, done: Done) => {
+    const records = recordsOf(msg.payload);
+    if (records.length === 0) {
+      const r = invalidRecord(`${spec.type}: msg.payload is an empty array: no record to send`, spec.operation);
+      const m = msg as ActionMessage;
+      const answer = answerFor(m.marketo, { result: r });
+      emit(m, answer, send);
+      done(raiseErrors ? new RecordFailure(spec.type, errorInfo(r.error!)) : undefined);
+      return;
+    }
+    const many = Array.isArray(msg.payload);
+    // Before it is journaled: every later attempt, here or after a restart, sends the same write.
+    stampAccepted(msg as unknown as Record<string, unknown>);
+    const sources = (msg as ActionMessage).source;
+    let group: string | undefined;
+    if (many && raiseErrors) {
+      group = RED.util.generateId();
+      groups.set(group, { left: records.length, total: records.length, failed: 0 });
+    }
+    let left = records.length;
+    refreshStatus();
+    // Node-RED's tracking of the message ends once every record is journaled (done() below):
+    // from then on the journal holds them, and a Complete node says "accepted", not "answered".
+    // Nothing leaves for Marketo before the record is on disk: what a crash can lose from here
+    // on is an answer, never a record.
+    records.forEach((record, index) => {
+      const source = many && Array.isArray(sources) ? { has: true, value: sources[index] } : NO_SOURCE;
+      // Never rejects: a record the journal refuses waits in memory instead.
+      void book.accept(msg as unknown as Record<string, unknown>, record, index, many, source, group).then(() => {
+        if (--left === 0) done();
+      });
+    });
+  });
+
+  node.on("close", (removed: boolean, done: () => void) => {
+    config?.deregister(user);
+    RED.events.removeListener("flows:started", resume);
+    if (removed) metrics.forget(node.id);
+    // Answers that come in from now on are kept with their records and passed on by the next
+    // instance once its flows have started: sent now, they could reach nodes already stopped.
+    // A node that is deleted (or its flow disabled), or one without a journal (no userDir), has
+    // no next instance to hand over to, so it answers itself as before.
+    handingOver = !removed && book.durable;
+    if (handingOver) book.detach(owner);
+    // No next instance: what still waits is answered now, as the closing client answers what it
+    // held (output 2, retryable), rather than left unanswered.
+    else {
+      const closedOutcome: Outcome = { result: { ok: false, status: "failed", error: clientClosedError(spec.operation, true) } };
+      book.answerWaiting(owner, (entry) => answerFor(((entry.msg ?? entry.stored.msg) as ActionMessage).marketo, closedOutcome));
+    }
+    let finished = false;
+    const finish = (): void => {
+      if (finished) return;
+      finished = true;
+      closed = true;
+      book.detach(owner);
+      if (timer) clearTimeout(timer);
+      timer = undefined;
+      book
+        .flush()
+        .catch(() => undefined)
+        .then(() => {
+          try {
+            spec.close?.();
+          } finally {
+            done();
+          }
+        });
+    };
+    if (pending.size === 0) {
+      finish();
+      return;
+    }
+    // Records held in a batch go now instead of after the batch window; a record never answered
+    // is cut off by the client's close and stays in the book for the next instance.
+    // Flushed again while waiting: a record still on a lead lookup when close began reaches
+    // its batch later, and would otherwise wait out the whole batch window.
+    const flushAll = (): void => {
+      try {
+        config?.client?.flush();
+      } catch {
+        /* an unusable config has no batches */
+      }
+    };
+    flushAll();
+    const again = setInterval(flushAll, 50);
+    const wait = setTimeout(() => {
+      clearInterval(again);
+      finish();
+    }, CLOSE_WAIT_MS);
+    Promise.allSettled([...pending]).then(() => {
+      clearTimeout(wait);
+      clearInterval(again);
+      finish();
+    });
+  });
+
+  return { config, refreshStatus, backlog: () => book.size };
+}

@@ -1,0 +1,81 @@
+/**
+ * `npm start` (scripts/demo.js): it stops everything it started when it is told to stop, whether
+ * the signal reaches the demo itself or only the `npm start` process above it (what a process
+ * manager or an IDE sends), and it says when a busy port was replaced. Each demo runs on free
+ * ports, so it never meets a developer's own Node-RED on 1880.
+ */
+import "should";
+import net from "node:net";
+import { alive, commandOf, descendants, freePort, killDemo, refused, startDemo, type Demo } from "../helpers/demo-process";
+import { until } from "../helpers/marketo-flow";
+
+describe("npm start (the demo)", function () {
+  this.timeout(120_000);
+  const started: Demo[] = [];
+  afterEach(() => {
+    // A failed test must not leave a demo running: end what this suite started, by pid.
+    for (const d of started.splice(0)) killDemo(d);
+  });
+
+  async function runningDemo(command: string, args: string[]): Promise<{ demo: Demo; editor: number; emulator: number; red: number; below: number[] }> {
+    const editor = await freePort();
+    const emulator = await freePort();
+    const demo = startDemo(command, args, { PORT: String(editor), EMULATOR_PORT: String(emulator) });
+    started.push(demo);
+    await until(() => /events posted [1-9]/.test(demo.out()), `the demo to post events (output so far:\n${demo.out()})`, 90_000);
+    const below = descendants(demo.child.pid!);
+    for (const p of below) demo.seen.add(p);
+    // Node-RED renames its process (process.title): "node-red", not the red.js command line.
+    const red = below.find((p) => /^node-red\b|node-red\/red\.js/.test(commandOf(p)))!;
+    [demo.child.pid!, ...below].some((p) => /^\S*node scripts\/demo\.js/.test(commandOf(p))).should.be.true();
+    (red > 0).should.be.true();
+    return { demo, editor, emulator, red, below };
+  }
+
+  it("SIGTERM to the demo stops Node-RED, the poster and the emulator", async () => {
+    const { demo, editor, emulator, red, below } = await runningDemo(process.execPath, ["scripts/demo.js"]);
+    (await refused(editor)).should.be.false();
+    demo.child.kill("SIGTERM");
+    (await demo.exited)!.should.equal(0);
+    alive(red).should.be.false();
+    below.filter(alive).map(commandOf).should.eql([]);
+    (await refused(editor)).should.be.true();
+    (await refused(emulator)).should.be.true();
+    demo.out().should.match(/SIGTERM: stopping Node-RED/);
+    demo.out().should.match(/Stopped\./);
+  });
+
+  it("SIGTERM to `npm start` stops the demo and Node-RED too, leaving no orphan", async () => {
+    // --ignore-scripts skips prestart's build: the suite has built already.
+    const { demo, editor, emulator, red, below } = await runningDemo("npm", ["start", "--ignore-scripts"]);
+    // npm's shell and the demo below it, and Node-RED below that.
+    below.length.should.be.aboveOrEqual(3);
+    demo.child.kill("SIGTERM");
+    await demo.exited;
+    await until(() => !below.some(alive), `every process below npm to stop (left: ${below.filter(alive).map(commandOf).join("; ")})`, 30_000);
+    alive(red).should.be.false();
+    (await refused(editor)).should.be.true();
+    (await refused(emulator)).should.be.true();
+  });
+
+  it("says when a busy port was replaced, and serves the editor on the new one", async () => {
+    const blocker = net.createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, "127.0.0.1", () => resolve()));
+    const busy = (blocker.address() as net.AddressInfo).port;
+    try {
+      const demo = startDemo(process.execPath, ["scripts/demo.js"], { PORT: String(busy), EMULATOR_PORT: String(await freePort()) });
+      started.push(demo);
+      await until(() => /Node-RED editor/.test(demo.out()), "the demo's printout", 90_000);
+      const m = new RegExp(`Port ${busy} is in use: Node-RED listens on (\\d+) instead`).exec(demo.out());
+      (m !== null).should.be.true(`no "port in use" line in:\n${demo.out()}`);
+      const port = Number(m![1]);
+      port.should.not.equal(busy);
+      demo.out().should.containEql(`Node-RED editor   http://127.0.0.1:${port}/`);
+      (await fetch(`http://127.0.0.1:${port}/`)).status.should.equal(200);
+      demo.child.kill("SIGTERM");
+      await demo.exited;
+    } finally {
+      blocker.close();
+    }
+  });
+});

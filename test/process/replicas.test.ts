@@ -1,0 +1,218 @@
+/**
+ * Three real Node-RED processes with identical flows on one Redis (MARKETO_REDIS_URL, nothing
+ * in the dialog), against emulators at a 2 s window: together they keep to one set of limits,
+ * survive a replica killed with calls in flight and a Redis that goes away, keep one daily
+ * budget and send one 607 probe per interval between them.
+ */
+import should from "should";
+import { startEmulator, type EmulatorHandle } from "../../src/emulator";
+import { startNodeRed, type NodeRedProcess } from "../helpers/node-red-process";
+import { requireRedis, startRedis, type RedisServer } from "../helpers/redis-server";
+
+/** Marketo's limits, the window scaled from 20 s to 2 s. */
+const LIMITS = { callsPerWindow: 100, windowMs: 2000, concurrency: 10 };
+const LEASE_MS = 3000;
+const LATENCY = { latencyMs: 30, latencyJitterMs: 270 };
+const LEADS = "POST /rest/v1/leads.json";
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+async function until(cond: () => boolean, what: string, ms: number): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await sleep(10);
+  }
+}
+
+/** The same flows on every replica: three instances (three emulators), fed over HTTP. */
+export function replicaFlows(main: EmulatorHandle, budget: EmulatorHandle, quota: EmulatorHandle): Array<Record<string, unknown>> {
+  const z = "tab";
+  const cfg = (id: string, emu: EmulatorHandle, extra: Record<string, unknown>) => ({
+    id,
+    type: "marketo-config",
+    z: "",
+    name: `emulator ${id}`,
+    endpoint: emu.url,
+    credentialSource: "credentials",
+    ...LIMITS,
+    dailyBudget: 50000,
+    batchWindowMs: 100,
+    leaseMs: LEASE_MS,
+    ...extra,
+  });
+  const feed = (path: string, lead: string, config: string) => [
+    { id: `in-${lead}`, type: "http in", z, url: path, method: "post", upload: false, wires: [[`ack-${lead}`, `strip-${lead}`]] },
+    { id: `ack-${lead}`, type: "http response", z, statusCode: "200", wires: [] },
+    { id: `strip-${lead}`, type: "function", z, func: "delete msg.req;\ndelete msg.res;\nreturn msg;", outputs: 1, wires: [[lead]] },
+    { id: lead, type: "marketo-lead", z, marketo: config, action: "sync", syncAction: "createOrUpdate", lookupField: "email", raiseErrors: false, bulkThreshold: 0, wires: [[], []] },
+  ];
+  return [
+    { id: z, type: "tab", label: "replica" },
+    cfg("cfg-main", main, {}),
+    cfg("cfg-budget", budget, { dailyBudget: 150, batchWindowMs: 20 }),
+    cfg("cfg-quota", quota, { batchWindowMs: 20, quotaProbeIntervalMs: 2000 }),
+    ...feed("/main", "lead-main", "cfg-main"),
+    ...feed("/budget", "lead-budget", "cfg-budget"),
+    ...feed("/quota", "lead-quota", "cfg-quota"),
+  ];
+}
+
+async function post(red: NodeRedProcess, path: string, body: unknown): Promise<void> {
+  const res = await fetch(`${red.url}${path}`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+  await res.text();
+  if (res.status !== 200) throw new Error(`POST ${path}: HTTP ${res.status}`);
+}
+
+function batch(k: number, size = 1000): Array<Record<string, string>> {
+  return Array.from({ length: size }, (_, i) => ({ email: `r${k}-${i}@example.com`, firstName: `R${k}` }));
+}
+
+function noRateErrors(emu: EmulatorHandle): void {
+  const s = emu.stats();
+  should(s.answersByCode["606"] ?? 0).equal(0, "606 answers");
+  should(s.answersByCode["615"] ?? 0).equal(0, "615 answers");
+  s.maxCallsInWindow.should.be.belowOrEqual(LIMITS.callsPerWindow);
+  s.maxInFlight.should.be.belowOrEqual(LIMITS.concurrency);
+}
+
+describe("three Node-RED replicas on one Redis", function () {
+  this.timeout(180_000);
+  let redis: RedisServer | undefined;
+  let main: EmulatorHandle;
+  let budget: EmulatorHandle;
+  let quota: EmulatorHandle;
+  const reds: NodeRedProcess[] = [];
+  let delivered = 0;
+  let nextBatch = 0;
+
+  before(async function () {
+    const bin = requireRedis(this);
+    redis = await startRedis(bin);
+    main = await startEmulator({ limits: LIMITS, ...LATENCY });
+    budget = await startEmulator({ limits: LIMITS, ...LATENCY });
+    quota = await startEmulator({ limits: LIMITS, ...LATENCY });
+    const flows = replicaFlows(main, budget, quota);
+    const creds = {
+      "cfg-main": { clientId: main.clientId, clientSecret: main.clientSecret },
+      "cfg-budget": { clientId: budget.clientId, clientSecret: budget.clientSecret },
+      "cfg-quota": { clientId: quota.clientId, clientSecret: quota.clientSecret },
+    };
+    for (let i = 0; i < 3; i++) {
+      reds.push(await startNodeRed({ flows, credentials: creds, env: { MARKETO_REDIS_URL: redis.url } }));
+    }
+  });
+  after(async () => {
+    await Promise.all(reds.map((r) => r.stop()));
+    for (const e of [main, budget, quota]) await e?.stop();
+    await redis?.stop();
+  });
+
+  const leadsIn = (emu: EmulatorHandle): number => emu.state().leads.length;
+
+  it("30,000 registrations spread over three replicas: 0 × 606/615, ≤ the window and ≤ 10 in flight as the emulator counts, every record delivered", async () => {
+    main.resetStats();
+    const posts: Array<Promise<void>> = [];
+    for (let k = 0; k < 30; k++) posts.push(post(reds[k % 3], "/main", batch(nextBatch++)));
+    await Promise.all(posts);
+    delivered += 30_000;
+    await until(() => leadsIn(main) === delivered, "30,000 leads in Marketo", 90_000);
+    noRateErrors(main);
+    // Calls really came from all three.
+    main.stats().callsByRoute[LEADS].should.be.aboveOrEqual(100);
+  });
+
+  it("kill -9 of a replica holding every slot: the others' next call comes within one lease + 1 s; nothing lost after its restart", async () => {
+    main.resetStats();
+    main.setFaults({ latencyMs: 1500, latencyJitterMs: 0 });
+    await sleep(LIMITS.windowMs + 100);
+    for (let k = 0; k < 10; k++) await post(reds[0], "/main", batch(nextBatch++));
+    await until(() => main.stats().inFlight >= LIMITS.concurrency, "replica 0 holding all 10 slots", 30_000);
+    await reds[0].kill("SIGKILL");
+    const killedAt = Date.now();
+    const before = main.stats().callsByRoute[LEADS] ?? 0;
+    await post(reds[1], "/main", batch(nextBatch++));
+    await post(reds[2], "/main", batch(nextBatch++));
+    await until(() => (main.stats().callsByRoute[LEADS] ?? 0) > before, "a call from another replica", 20_000);
+    const stall = Date.now() - killedAt;
+    stall.should.be.belowOrEqual(LEASE_MS + 1000);
+    main.setFaults(LATENCY);
+    await reds[0].restart(); // its journal sends what it had accepted
+    delivered += 12_000;
+    await until(() => leadsIn(main) === delivered, "every lead, the dead replica's too", 90_000);
+    noRateErrors(main);
+  });
+
+  it("Redis stopped for 10 s mid-run: 0 calls in the gap, calls resume within 2 s of its restart, every record delivered", async () => {
+    main.resetStats();
+    const posts: Array<Promise<void>> = [];
+    for (let k = 0; k < 30; k++) posts.push(post(reds[k % 3], "/main", batch(nextBatch++)));
+    await Promise.all(posts);
+    delivered += 30_000;
+    await until(() => (main.stats().callsByRoute[LEADS] ?? 0) >= 10, "the run under way", 30_000);
+    const logFrom = reds.map((r) => r.log().length);
+    await redis!.stop();
+    await sleep(400); // calls on the wire when Redis went arrive and are answered
+    const atStop = main.stats().countedCalls;
+    (leadsIn(main) < delivered).should.be.true(); // mid-run
+    await sleep(10_000);
+    main.stats().countedCalls.should.equal(atStop);
+    reds.some((r, i) => /Redis: .*calls wait until it answers/.test(r.log().slice(logFrom[i]))).should.be.true();
+    await redis!.start();
+    const back = Date.now();
+    await until(() => main.stats().countedCalls > atStop, "the first call after Redis is back", 10_000);
+    (Date.now() - back).should.be.belowOrEqual(2000);
+    await until(() => leadsIn(main) === delivered, "every lead after the outage", 90_000);
+    noRateErrors(main);
+  });
+
+  it("Redis restarted mid-run (no pause): calls resume within 2 s and the window holds", async () => {
+    main.resetStats();
+    const posts: Array<Promise<void>> = [];
+    for (let k = 0; k < 30; k++) posts.push(post(reds[k % 3], "/main", batch(nextBatch++)));
+    await Promise.all(posts);
+    delivered += 30_000;
+    await until(() => (main.stats().callsByRoute[LEADS] ?? 0) >= 30, "the run under way", 30_000);
+    await redis!.stop();
+    await redis!.start();
+    const back = Date.now();
+    const atRestart = main.stats().countedCalls;
+    await until(() => main.stats().countedCalls > atRestart, "the first call after the restart", 10_000);
+    (Date.now() - back).should.be.belowOrEqual(2000);
+    await until(() => leadsIn(main) === delivered, "every lead", 90_000);
+    noRateErrors(main);
+  });
+
+  it("a daily budget of 150 gives exactly 150 calls across the three", async () => {
+    // One lead per replica, again and again: each message is its own call (3 × 60 wanted).
+    const from = reds.map((r) => r.log().length);
+    await Promise.all(reds.map(async (r, i) => {
+      for (let m = 0; m < 60; m++) await post(r, "/budget", { email: `budget${i}@example.com`, firstName: `B${m}` });
+    }));
+    await Promise.all(reds.map((r, i) => r.waitForLog(/daily budget of 150 calls used/, 60_000, from[i])));
+    await sleep(1000);
+    budget.stats().countedCalls.should.equal(150);
+    noRateErrors(budget);
+  });
+
+  it("a 607: one probe per interval across the three replicas, and everything delivered once the quota is back", async () => {
+    quota.setLimits({ dailyQuota: quota.stats().countedCalls + 6 });
+    await Promise.all(reds.map(async (r, i) => {
+      for (let m = 0; m < 20; m++) await post(r, "/quota", { email: `quota${i}@example.com`, firstName: `Q${m}` });
+    }));
+    const count607 = (): number => quota.stats().answersByCode["607"] ?? 0;
+    await until(() => count607() >= 1, "the first 607", 30_000);
+    await sleep(1000); // calls already on the wire when the quota ran out answer 607 too
+    const a1 = count607();
+    await sleep(6000); // three probe intervals of 2 s
+    const probes = count607() - a1;
+    probes.should.be.aboveOrEqual(1);
+    // Each replica probing on its own would send about nine.
+    probes.should.be.belowOrEqual(4);
+    quota.setLimits({ dailyQuota: 50_000 });
+    quota.rolloverDay();
+    const answered = (): number => quota.stats().callsByRoute[LEADS] - (quota.stats().answersByCode["607"] ?? 0);
+    await until(() => answered() >= 60, "all 60 calls answered after the quota came back", 60_000);
+    noRateErrors(quota);
+  });
+});
