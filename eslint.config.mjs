@@ -11,7 +11,10 @@ export default tseslint.config(
       "@typescript-eslint/no-explicit-any": "off",
       // A getter built before the value it returns (the emulator wires its modules this way) reads it later.
       "prefer-const": ["error", { ignoreReadBeforeAssign: true }],
-      "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_", caughtErrors: "none" }],
+      "@typescript-eslint/no-unused-vars": [
+        "error",
+        { argsIgnorePattern: "^_", varsIgnorePattern: "^_", caughtErrors: "none" },
+      ],
     },
   },
   {

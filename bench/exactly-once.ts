@@ -38,18 +38,34 @@ export interface ExactlyOnceRound {
 
 interface EmuState {
   leads: Array<{ id: number; email: string }>;
-  activities: { activities: Array<{ leadId: number; activityTypeId: number; activityDate: string; primaryAttributeValue?: string; primaryAttributeValueId?: number }> };
+  activities: {
+    activities: Array<{
+      leadId: number;
+      activityTypeId: number;
+      activityDate: string;
+      primaryAttributeValue?: string;
+      primaryAttributeValueId?: number;
+    }>;
+  };
 }
 
 async function round(scale: TimeScale, sizes: ExactlyOnceSizes, faultRate: number): Promise<ExactlyOnceRound> {
-  const emu = await startEmulator({ latencyMs: scale.latencyMs, limits: { callsPerWindow: 100, windowMs: scale.windowMs, concurrency: 10 }, faults: { applyBeforeFailure: true } });
+  const emu = await startEmulator({
+    latencyMs: scale.latencyMs,
+    limits: { callsPerWindow: 100, windowMs: scale.windowMs, concurrency: 10 },
+    faults: { applyBeforeFailure: true },
+  });
   const client = new MarketoClient({
     endpoint: emu.url,
     clientId: emu.clientId,
     clientSecret: emu.clientSecret,
     windowMs: scale.windowMs,
     batchWindowMs: scale.batchWindowMs,
-    retry: { maxAttempts: 8, baseDelayMs: Math.max(1, Math.round(1000 / scale.factor)), maxDelayMs: Math.max(10, Math.round(20_000 / scale.factor)) },
+    retry: {
+      maxAttempts: 8,
+      baseDelayMs: Math.max(1, Math.round(1000 / scale.factor)),
+      maxDelayMs: Math.max(10, Math.round(20_000 / scale.factor)),
+    },
   });
   try {
     const nLeads = Math.max(sizes.campaignRequests, sizes.formFills, 1);
@@ -70,14 +86,18 @@ async function round(scale: TimeScale, sizes: ExactlyOnceSizes, faultRate: numbe
         }),
       ),
       ...ids.slice(0, sizes.campaignRequests).map((id) => client.triggerCampaignFor(CAMPAIGN, id)),
-      ...Array.from({ length: sizes.formFills }, (_, i) => client.submitForm(FORM, { email: `once${i}@example.com`, firstName: `O${i}` })),
+      ...Array.from({ length: sizes.formFills }, (_, i) =>
+        client.submitForm(FORM, { email: `once${i}@example.com`, firstName: `O${i}` }),
+      ),
     ]);
     const seconds = (Date.now() - t0) / 1000;
     emu.setFaults({ rate: 0 });
     const after = client.usage();
     const stats = emu.stats();
     const delta = (k: string): number => (after.callsByOperation[k] ?? 0) - (before.callsByOperation[k] ?? 0);
-    const extraCalls = Object.keys(after.callsByOperation).filter((k) => k.includes(":")).reduce((n, k) => n + delta(k), 0);
+    const extraCalls = Object.keys(after.callsByOperation)
+      .filter((k) => k.includes(":"))
+      .reduce((n, k) => n + delta(k), 0);
     const state = emu.state() as unknown as EmuState;
     const acts = state.activities.activities;
     const distinct = (xs: string[]): number => new Set(xs).size;
@@ -96,7 +116,8 @@ async function round(scale: TimeScale, sizes: ExactlyOnceSizes, faultRate: numbe
       failed: results.filter((r) => !r.ok).length,
       stored: { activities: custom.length, campaignRequests: requests.length, formFills: fills.length },
       duplicates: {
-        activities: custom.length - distinct(custom.map((a) => `${a.leadId}|${a.activityDate}|${a.primaryAttributeValue}`)),
+        activities:
+          custom.length - distinct(custom.map((a) => `${a.leadId}|${a.activityDate}|${a.primaryAttributeValue}`)),
         campaignRequests: requests.length - distinct(requests.map((a) => String(a.leadId))),
         formFills: fills.length - distinct(fills.map((a) => String(a.leadId))),
       },
@@ -109,7 +130,10 @@ async function round(scale: TimeScale, sizes: ExactlyOnceSizes, faultRate: numbe
 }
 
 /** The two rounds: no faults, then 10 % applied-then-failed faults. */
-export async function exactlyOnce(scale: TimeScale, sizes: ExactlyOnceSizes): Promise<{ sizes: ExactlyOnceSizes; calm: ExactlyOnceRound; faults: ExactlyOnceRound }> {
+export async function exactlyOnce(
+  scale: TimeScale,
+  sizes: ExactlyOnceSizes,
+): Promise<{ sizes: ExactlyOnceSizes; calm: ExactlyOnceRound; faults: ExactlyOnceRound }> {
   const calm = await round(scale, sizes, 0);
   const faults = await round(scale, sizes, 0.1);
   return { sizes, calm, faults };
@@ -117,5 +141,7 @@ export async function exactlyOnce(scale: TimeScale, sizes: ExactlyOnceSizes): Pr
 
 /** The records of a run: 20,000 engagements as in the issue's fault test; --quick a tenth. */
 export function onceSizes(quick: boolean): ExactlyOnceSizes {
-  return quick ? { engagements: 2000, campaignRequests: 200, formFills: 20 } : { engagements: 20_000, campaignRequests: 2000, formFills: 100 };
+  return quick
+    ? { engagements: 2000, campaignRequests: 200, formFills: 20 }
+    : { engagements: 20_000, campaignRequests: 2000, formFills: 100 };
 }

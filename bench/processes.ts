@@ -51,12 +51,17 @@ export class EmulatorProcess {
   static async start(flags: EmulatorFlags, logFile: string): Promise<EmulatorProcess> {
     const args = [
       path.join(ROOT, "nodes", "emulator", "cli.js"),
-      "--host", "127.0.0.1",
-      "--port", "0",
+      "--host",
+      "127.0.0.1",
+      "--port",
+      "0",
       "--quiet",
-      "--window-ms", String(flags.windowMs),
-      "--latency-ms", String(flags.latencyMs),
-      "--import-delay-ms", String(flags.importDelayMs),
+      "--window-ms",
+      String(flags.windowMs),
+      "--latency-ms",
+      String(flags.latencyMs),
+      "--import-delay-ms",
+      String(flags.importDelayMs),
     ];
     const child = track(spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] }));
     const log = fs.createWriteStream(logFile);
@@ -154,7 +159,9 @@ export class Worker {
         }
       };
       child.on("message", onMessage);
-      child.once("exit", (code) => reject(new Error(`the Node-RED worker exited with ${code} before it was ready (see ${logFile})`)));
+      child.once("exit", (code) =>
+        reject(new Error(`the Node-RED worker exited with ${code} before it was ready (see ${logFile})`)),
+      );
     });
     return new Worker(child);
   }

@@ -8,7 +8,14 @@
 const FIRST = ["ada", "GRACE", "Alan", "katherine", "Edsger", "barbara", "Tim", "radia"];
 const LAST = ["lovelace", "HOPPER", "Turing", "johnson", "Dijkstra", "liskov", "Berners-Lee", "perlman"];
 /** Kaltura statuses in the order an attendee usually meets them (status-mapper's preset). */
-const LADDER = ["Invited by team member", "Registered", "Confirmed email", "Registered no confirmation required", "Pre-event visit", "During-event visit"];
+const LADDER = [
+  "Invited by team member",
+  "Registered",
+  "Confirmed email",
+  "Registered no confirmation required",
+  "Pre-event visit",
+  "During-event visit",
+];
 
 function email(i, run) {
   return `attendee${i}${run ? `.r${run}` : ""}@example.com`;
@@ -68,9 +75,17 @@ function platformEvent(i, run) {
   const status = LADDER[(person + (i % 3) * 2) % LADDER.length];
   const test = k === 18;
   return {
-    topic: k === 16 || k === 17 ? "registration.status_changed" : i % 2 ? "registration.updated" : "registration.created",
+    topic:
+      k === 16 || k === 17 ? "registration.status_changed" : i % 2 ? "registration.updated" : "registration.created",
     payload: {
-      event: { id: 8801, code: "KVS26", name: "Kaltura Virtual Summit", tags: ["marketo", "summit"], test: false, questions: { marketoProgramId: 1001 } },
+      event: {
+        id: 8801,
+        code: "KVS26",
+        name: "Kaltura Virtual Summit",
+        tags: ["marketo", "summit"],
+        test: false,
+        questions: { marketoProgramId: 1001 },
+      },
       registration: {
         code: `R-${i}`,
         status,

@@ -18,8 +18,13 @@ function pct(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
-async function run(withReplay: boolean): Promise<{ p50: number; p95: number; max: number; replayCalls: number; replayMs: number; windows: number }> {
-  const emu = await startEmulator({ limits: { callsPerWindow: CALLS_PER_WINDOW, windowMs: WINDOW_MS, concurrency: 10 }, latencyMs: 40 });
+async function run(
+  withReplay: boolean,
+): Promise<{ p50: number; p95: number; max: number; replayCalls: number; replayMs: number; windows: number }> {
+  const emu = await startEmulator({
+    limits: { callsPerWindow: CALLS_PER_WINDOW, windowMs: WINDOW_MS, concurrency: 10 },
+    latencyMs: 40,
+  });
   const client = new MarketoClient({
     endpoint: emu.url,
     clientId: emu.clientId,
@@ -39,9 +44,14 @@ async function run(withReplay: boolean): Promise<{ p50: number; p95: number; max
       for (let i = 0; i < REPLAY; i++) {
         // 2,000 distinct leads, as in the throughput bench: the emulator's lead scan stays cheap.
         replay.push(
-          client.syncLead({ email: `replay${i % 2000}-${Math.floor(i / 300) % 2}@example.com`, firstName: `R${i}` }, { background: true }).then(() => {
-            if (++replayDone === REPLAY) replayEnd = Date.now();
-          }),
+          client
+            .syncLead(
+              { email: `replay${i % 2000}-${Math.floor(i / 300) % 2}@example.com`, firstName: `R${i}` },
+              { background: true },
+            )
+            .then(() => {
+              if (++replayDone === REPLAY) replayEnd = Date.now();
+            }),
         );
       }
     }
@@ -49,7 +59,11 @@ async function run(withReplay: boolean): Promise<{ p50: number; p95: number; max
     const live: Array<Promise<unknown>> = [];
     for (let i = 0; i < LIVE; i++) {
       const at = Date.now();
-      live.push(client.syncLead({ email: `live${i}@example.com`, firstName: `L${i}` }).then(() => latencies.push(Date.now() - at)));
+      live.push(
+        client
+          .syncLead({ email: `live${i}@example.com`, firstName: `L${i}` })
+          .then(() => latencies.push(Date.now() - at)),
+      );
       await new Promise((r) => setTimeout(r, LIVE_EVERY_MS));
     }
     await Promise.all(live);
@@ -75,12 +89,14 @@ async function main(): Promise<void> {
   const alone = await run(false);
   const during = await run(true);
   const totalReplayCalls = Math.ceil(REPLAY / 300);
-  console.log(`live records: ${LIVE}, one every ${LIVE_EVERY_MS} ms; window ${CALLS_PER_WINDOW} calls / ${WINDOW_MS} ms`);
+  console.log(
+    `live records: ${LIVE}, one every ${LIVE_EVERY_MS} ms; window ${CALLS_PER_WINDOW} calls / ${WINDOW_MS} ms`,
+  );
   console.log(`live latency alone:          p50 ${alone.p50} ms, p95 ${alone.p95} ms, max ${alone.max} ms`);
   console.log(`live latency during replay:  p50 ${during.p50} ms, p95 ${during.p95} ms, max ${during.max} ms`);
   console.log(
     `replay: ${REPLAY} records in ${(during.replayMs / 1000).toFixed(1)} s (${during.windows.toFixed(1)} windows); ` +
-      `about ${totalReplayCalls} calls, ${((totalReplayCalls / during.windows) / CALLS_PER_WINDOW * 100).toFixed(0)} % of the window limit on average`,
+      `about ${totalReplayCalls} calls, ${((totalReplayCalls / during.windows / CALLS_PER_WINDOW) * 100).toFixed(0)} % of the window limit on average`,
   );
 }
 

@@ -48,9 +48,16 @@ export async function threeReplicas(run: ReplicaRun): Promise<ReplicaResult> {
     await run.emu.reset();
     const flow = leadFlow(run.emu.url, run.scale, { bulkThreshold: 0 });
     for (let r = 0; r < REPLICAS; r++) {
-      const w = await Worker.start({ ...run.env, MARKETO_REDIS_URL: redis.url }, path.join(run.runDir, `replica-${r}.log`));
+      const w = await Worker.start(
+        { ...run.env, MARKETO_REDIS_URL: redis.url },
+        path.join(run.runDir, `replica-${r}.log`),
+      );
       workers.push(w);
-      await w.cmd("start", { userDir: path.join(run.runDir, `userdir-replica-${r}`), flows: flow.nodes, sinkOptions: flow.sinks });
+      await w.cmd("start", {
+        userDir: path.join(run.runDir, `userdir-replica-${r}`),
+        flows: flow.nodes,
+        sinkOptions: flow.sinks,
+      });
     }
     // Each worker's clock (performance.now) against this process's, to merge answer times.
     const offsets: number[] = [];
@@ -63,8 +70,21 @@ export async function threeReplicas(run: ReplicaRun): Promise<ReplicaResult> {
     const counts = workers.map((_, r) => (r === REPLICAS - 1 ? run.records - share * (REPLICAS - 1) : share));
     const ids = ["lead-ok", "lead-failed"];
     const t0 = Date.now();
-    await Promise.all(workers.map((w, r) => w.cmd("feed", { target: "n-lead", kind: "lead", from: r * share, count: counts[r], chunk: 1000, ...(run.cycle ? { cycle: run.cycle } : {}) })));
-    const done = await Promise.all(workers.map((w, r) => w.cmd<Answers>("wait", { ids, target: counts[r], timeoutMs: 900_000 })));
+    await Promise.all(
+      workers.map((w, r) =>
+        w.cmd("feed", {
+          target: "n-lead",
+          kind: "lead",
+          from: r * share,
+          count: counts[r],
+          chunk: 1000,
+          ...(run.cycle ? { cycle: run.cycle } : {}),
+        }),
+      ),
+    );
+    const done = await Promise.all(
+      workers.map((w, r) => w.cmd<Answers>("wait", { ids, target: counts[r], timeoutMs: 900_000 })),
+    );
     const times: number[] = [];
     for (let r = 0; r < REPLICAS; r++) {
       for (const t of await workers[r].cmd<number[]>("times", { ids })) times.push(t + offsets[r]);
@@ -76,14 +96,18 @@ export async function threeReplicas(run: ReplicaRun): Promise<ReplicaResult> {
     const ok = done.reduce((n, d) => n + d.sinks["lead-ok"].count, 0);
     const failed = done.reduce((n, d) => n + d.sinks["lead-failed"].count, 0);
     const failures: Record<string, number> = {};
-    for (const d of done) for (const [k, v] of Object.entries(d.sinks["lead-failed"].codes)) failures[k] = (failures[k] ?? 0) + v;
+    for (const d of done)
+      for (const [k, v] of Object.entries(d.sinks["lead-failed"].codes)) failures[k] = (failures[k] ?? 0) + v;
     return {
       records: run.records,
       ok,
       failed,
       failures,
       seconds: (tLast - t0) / 1000,
-      scaledRecordsPerSec: { overall: (run.records * 1000) / (tLast - t0), steady10to90: (0.8 * run.records * 1000) / (at(0.9) - at(0.1)) },
+      scaledRecordsPerSec: {
+        overall: (run.records * 1000) / (tLast - t0),
+        steady10to90: (0.8 * run.records * 1000) / (at(0.9) - at(0.1)),
+      },
       perReplicaRecords: counts,
       emulator: {
         apiCalls: Object.values(stats.callsByRoute).reduce((a, b) => a + b, 0),

@@ -50,7 +50,17 @@ const GOALS = {
   rssBacklogBytes: 220 * 1024 * 1024,
 };
 
-const SCENARIOS = ["efficiency", "naive", "throughput", "memory", "backlog", "bulk", "speed", "replicas", "once"] as const;
+const SCENARIOS = [
+  "efficiency",
+  "naive",
+  "throughput",
+  "memory",
+  "backlog",
+  "bulk",
+  "speed",
+  "replicas",
+  "once",
+] as const;
 
 /**
  * The "backlog" run drains its 1,000,000 records for this long (real time) after the resume,
@@ -78,7 +88,15 @@ interface Options {
   only: Set<Scenario>;
   /** The backlog run answers all its records instead of draining for BACKLOG_DRAIN_MS. */
   fullDrain: boolean;
-  sizes: { registrations: number; engagement: number; throughput: number; bulk: number; backlog: number; speedMsgs: number; speedRounds: number };
+  sizes: {
+    registrations: number;
+    engagement: number;
+    throughput: number;
+    bulk: number;
+    backlog: number;
+    speedMsgs: number;
+    speedRounds: number;
+  };
 }
 
 const USAGE = `Usage: npm run bench -- [--quick] [--scale N] [--only a,b] [--keep]
@@ -116,9 +134,13 @@ function parseArgs(argv: string[]): Options {
       scale = Number(argv[++i]);
       if (!(scale >= 1 && scale <= 100)) throw new UsageError(`--scale must be a number from 1 to 100, got ${argv[i]}`);
     } else if (a === "--only") {
-      const list = (argv[++i] ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+      const list = (argv[++i] ?? "")
+        .split(",")
+        .map((s) => s.trim())
+        .filter(Boolean);
       const bad = list.filter((s) => !(SCENARIOS as readonly string[]).includes(s));
-      if (bad.length || !list.length) throw new UsageError(`--only takes some of ${SCENARIOS.join(", ")}; got ${argv[i]}`);
+      if (bad.length || !list.length)
+        throw new UsageError(`--only takes some of ${SCENARIOS.join(", ")}; got ${argv[i]}`);
       only = new Set(list as Scenario[]);
     } else if (a === "--help" || a === "-h") {
       console.log(USAGE);
@@ -126,15 +148,33 @@ function parseArgs(argv: string[]): Options {
     } else throw new UsageError(`unknown option ${a}`);
   }
   const sizes = quick
-    ? { registrations: 1000, engagement: 1000, throughput: 10_000, bulk: 10_000, backlog: 50_000, speedMsgs: 2000, speedRounds: 2 }
-    : { registrations: 10_000, engagement: 10_000, throughput: 100_000, bulk: 100_000, backlog: 1_000_000, speedMsgs: 20_000, speedRounds: 5 };
+    ? {
+        registrations: 1000,
+        engagement: 1000,
+        throughput: 10_000,
+        bulk: 10_000,
+        backlog: 50_000,
+        speedMsgs: 2000,
+        speedRounds: 2,
+      }
+    : {
+        registrations: 10_000,
+        engagement: 10_000,
+        throughput: 100_000,
+        bulk: 100_000,
+        backlog: 1_000_000,
+        speedMsgs: 20_000,
+        speedRounds: 5,
+      };
   return { quick, distinct, scale: scale ?? 1, keep, only, fullDrain, sizes };
 }
 
 // --- small helpers ---------------------------------------------------------------------------
 
 const fmt = (n: number | undefined, digits = 0): string =>
-  n === undefined || Number.isNaN(n) ? "—" : n.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
+  n === undefined || Number.isNaN(n)
+    ? "—"
+    : n.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
 const mb = (b: number | undefined): string => (b === undefined ? "—" : `${fmt(b / 1024 / 1024, 1)} MB`);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const sum = (o: Record<string, number> | undefined): number => Object.values(o ?? {}).reduce((a, b) => a + b, 0);
@@ -157,8 +197,13 @@ function machine(): Record<string, unknown> {
   let commit: string | undefined;
   let dirty: boolean | undefined;
   try {
-    commit = execSync("git rev-parse --short HEAD", { cwd: ROOT, stdio: ["ignore", "pipe", "ignore"] }).toString().trim();
-    dirty = execSync("git status --porcelain -- src", { cwd: ROOT, stdio: ["ignore", "pipe", "ignore"] }).toString().trim() !== "";
+    commit = execSync("git rev-parse --short HEAD", { cwd: ROOT, stdio: ["ignore", "pipe", "ignore"] })
+      .toString()
+      .trim();
+    dirty =
+      execSync("git status --porcelain -- src", { cwd: ROOT, stdio: ["ignore", "pipe", "ignore"] })
+        .toString()
+        .trim() !== "";
   } catch {
     /* not a git checkout */
   }
@@ -237,18 +282,28 @@ function perOperation(a: Usage | undefined, b: Usage): Record<string, OpFigures>
   const calls = diff(a?.callsByOperation, b.callsByOperation);
   const records = diff(a?.recordsByOperation, b.recordsByOperation);
   const out: Record<string, OpFigures> = {};
-  for (const op of Object.keys(calls)) out[op] = { calls: calls[op], records: records[op] ?? 0, perCall: (records[op] ?? 0) / calls[op] };
+  for (const op of Object.keys(calls))
+    out[op] = { calls: calls[op], records: records[op] ?? 0, perCall: (records[op] ?? 0) / calls[op] };
   return out;
 }
 
 /** Operations that carry records in batches of up to 300 (the others read metadata or poll). */
-const BATCHED = new Set(["syncLeads", "syncProgramMemberStatus", "changeLeadProgramStatus", "addCustomActivities", "syncCustomObjects", "getLeadsByFilter"]);
+const BATCHED = new Set([
+  "syncLeads",
+  "syncProgramMemberStatus",
+  "changeLeadProgramStatus",
+  "addCustomActivities",
+  "syncCustomObjects",
+  "getLeadsByFilter",
+]);
 
 function countState(state: Record<string, any>): { leads: number; members: number; activities: number } {
   return {
     leads: (state.leads as unknown[]).length,
     members: (state.programs.programMembers as Array<{ programId: number }>).filter((m) => m.programId === 1001).length,
-    activities: (state.activities.activities as Array<{ activityTypeId: number }>).filter((a) => a.activityTypeId === 100001).length,
+    activities: (state.activities.activities as Array<{ activityTypeId: number }>).filter(
+      (a) => a.activityTypeId === 100001,
+    ).length,
   };
 }
 
@@ -261,7 +316,10 @@ async function efficiency(ctx: Ctx): Promise<void> {
     const s0 = await ctx.emu.stats();
     const t0 = await w.cmd<number>("now");
     await w.cmd("feed", { target: "n-lead", kind: "registration", count: nReg });
-    const reg = await w.cmd<{ sinks: Record<string, { count: number; codes: Record<string, number> }>; now: number }>("wait", { ids: ["reg-ok", "reg-failed"], target: nReg, timeoutMs: 600_000 });
+    const reg = await w.cmd<{ sinks: Record<string, { count: number; codes: Record<string, number> }>; now: number }>(
+      "wait",
+      { ids: ["reg-ok", "reg-failed"], target: nReg, timeoutMs: 600_000 },
+    );
     const s1 = await ctx.emu.stats();
     const u1 = (await w.cmd<Usage>("usage", { config: CONFIG_ID }))!;
     const t1 = await w.cmd<number>("now");
@@ -275,7 +333,14 @@ async function efficiency(ctx: Ctx): Promise<void> {
     const engOps = perOperation(u1, u2);
     const all = emulatorDelta(undefined, s2);
     // One phase's figures: what its sinks counted and what the emulator saw meanwhile.
-    const phase = (run: typeof reg, sink: "reg" | "eng", count: number, since: number, operations: typeof regOps, emulator: ReturnType<typeof emulatorDelta>) => ({
+    const phase = (
+      run: typeof reg,
+      sink: "reg" | "eng",
+      count: number,
+      since: number,
+      operations: typeof regOps,
+      emulator: ReturnType<typeof emulatorDelta>,
+    ) => ({
       count,
       ok: run.sinks[`${sink}-ok`].count,
       failed: run.sinks[`${sink}-failed`].count,
@@ -307,7 +372,10 @@ async function efficiency(ctx: Ctx): Promise<void> {
         ctx.rows.push({
           group: g,
           measurement: batched || f.records ? `${label}: ${op} records/call` : `${label}: ${op} (metadata, polling)`,
-          value: batched || f.records ? `${fmt(f.perCall, 1)} (${fmt(f.records)} in ${fmt(f.calls)} calls)` : `${fmt(f.calls)} calls`,
+          value:
+            batched || f.records
+              ? `${fmt(f.perCall, 1)} (${fmt(f.records)} in ${fmt(f.calls)} calls)`
+              : `${fmt(f.calls)} calls`,
           goal: batched ? `>= ${fmt(goal, 1)} (best ${fmt(ideal, 1)})` : "",
           met: batched ? f.perCall >= goal - 1e-9 : undefined,
         });
@@ -325,7 +393,13 @@ async function efficiency(ctx: Ctx): Promise<void> {
       value: `registrations ${fmt(result.registrations.seconds * ctx.scale.factor, 1)} s, engagement ${fmt(result.engagement.seconds * ctx.scale.factor, 1)} s`,
       goal: "",
     });
-    ctx.rows.push({ group: g, measurement: "606 / 615 answers received", value: `${all.answers606} / ${all.answers615}`, goal: "0 / 0", met: all.answers606 + all.answers615 === 0 });
+    ctx.rows.push({
+      group: g,
+      measurement: "606 / 615 answers received",
+      value: `${all.answers606} / ${all.answers615}`,
+      goal: "0 / 0",
+      met: all.answers606 + all.answers615 === 0,
+    });
     const delivered = result.registrations.ok + result.engagement.ok;
     ctx.rows.push({
       group: g,
@@ -346,12 +420,20 @@ async function naive(ctx: Ctx): Promise<void> {
   const { w } = await runtime(ctx, "naive", flow);
   try {
     await w.cmd("feed", { target: "token", kind: "empty", count: 1 });
-    const token = await w.cmd<{ sinks: Record<string, { count: number; codes: Record<string, number> }> }>("wait", { ids: ["token-ok", "token-failed"], target: 1, timeoutMs: 60_000 });
-    if (token.sinks["token-ok"].count !== 1) throw new Error(`the naive flow got no token: ${JSON.stringify(token.sinks["token-failed"].codes)}`);
+    const token = await w.cmd<{ sinks: Record<string, { count: number; codes: Record<string, number> }> }>("wait", {
+      ids: ["token-ok", "token-failed"],
+      target: 1,
+      timeoutMs: 60_000,
+    });
+    if (token.sinks["token-ok"].count !== 1)
+      throw new Error(`the naive flow got no token: ${JSON.stringify(token.sinks["token-failed"].codes)}`);
     const s0 = await ctx.emu.stats();
     const t0 = await w.cmd<number>("now");
     await w.cmd("feed", { target: "reg", kind: "registration", count: nReg });
-    const reg = await w.cmd<{ sinks: Record<string, { count: number; codes: Record<string, number> }>; now: number }>("wait", { ids: ["reg-ok", "reg-failed"], target: nReg, timeoutMs: 600_000 });
+    const reg = await w.cmd<{ sinks: Record<string, { count: number; codes: Record<string, number> }>; now: number }>(
+      "wait",
+      { ids: ["reg-ok", "reg-failed"], target: nReg, timeoutMs: 600_000 },
+    );
     const s1 = await ctx.emu.stats();
     const t1 = await w.cmd<number>("now");
     await w.cmd("feed", { target: "eng", kind: "engagement", count: nEng });
@@ -360,8 +442,22 @@ async function naive(ctx: Ctx): Promise<void> {
     const stored = countState(await ctx.emu.state());
     const all = emulatorDelta(undefined, s2);
     const result = {
-      registrations: { count: nReg, ok: reg.sinks["reg-ok"].count, failed: reg.sinks["reg-failed"].count, failures: reg.sinks["reg-failed"].codes, seconds: (reg.now - t0) / 1000, emulator: emulatorDelta(s0, s1) },
-      engagement: { count: nEng, ok: eng.sinks["eng-ok"].count, failed: eng.sinks["eng-failed"].count, failures: eng.sinks["eng-failed"].codes, seconds: (eng.now - t1) / 1000, emulator: emulatorDelta(s1, s2) },
+      registrations: {
+        count: nReg,
+        ok: reg.sinks["reg-ok"].count,
+        failed: reg.sinks["reg-failed"].count,
+        failures: reg.sinks["reg-failed"].codes,
+        seconds: (reg.now - t0) / 1000,
+        emulator: emulatorDelta(s0, s1),
+      },
+      engagement: {
+        count: nEng,
+        ok: eng.sinks["eng-ok"].count,
+        failed: eng.sinks["eng-failed"].count,
+        failures: eng.sinks["eng-failed"].codes,
+        seconds: (eng.now - t1) / 1000,
+        emulator: emulatorDelta(s1, s2),
+      },
       total: all,
       stored,
     };
@@ -370,15 +466,26 @@ async function naive(ctx: Ctx): Promise<void> {
     const g = "3 naive flow";
     const ok = result.registrations.ok + result.engagement.ok;
     const lost = nReg + nEng - ok;
-    ctx.rows.push({ group: g, measurement: "Marketo calls used (API, counted)", value: `${fmt(all.apiCalls)} (${fmt(all.countedCalls)} counted)`, goal: "" });
-    ctx.rows.push({ group: g, measurement: "606 / 615 answers received", value: `${fmt(all.answers606)} / ${fmt(all.answers615)}`, goal: "" });
+    ctx.rows.push({
+      group: g,
+      measurement: "Marketo calls used (API, counted)",
+      value: `${fmt(all.apiCalls)} (${fmt(all.countedCalls)} counted)`,
+      goal: "",
+    });
+    ctx.rows.push({
+      group: g,
+      measurement: "606 / 615 answers received",
+      value: `${fmt(all.answers606)} / ${fmt(all.answers615)}`,
+      goal: "",
+    });
     ctx.rows.push({
       group: g,
       measurement: "records failed or lost",
       value: `${fmt(lost)} of ${fmt(nReg + nEng)} (${fmt((100 * lost) / (nReg + nEng), 1)} %); stored ${fmt(stored.leads)} leads, ${fmt(stored.members)} members, ${fmt(stored.activities)} activities`,
       goal: "",
     });
-    const ours = ctx.results.efficiency as { registrations: { ok: number }; engagement: { ok: number }; total: { apiCalls: number } } | undefined;
+    const ours = ctx.results.efficiency as
+      { registrations: { ok: number }; engagement: { ok: number }; total: { apiCalls: number } } | undefined;
     if (ours) {
       const oursOk = ours.registrations.ok + ours.engagement.ok;
       const oursPerCall = oursOk / ours.total.apiCalls;
@@ -389,8 +496,18 @@ async function naive(ctx: Ctx): Promise<void> {
         value: `${fmt(oursPerCall, 1)} / ${fmt(naivePerCall, 3)}${naivePerCall > 0 ? ` = ${fmt(oursPerCall / naivePerCall, 0)}x` : " (the naive flow delivered none)"}`,
         goal: "",
       });
-      ctx.rows.push({ group: g, measurement: "calls used: naive / package", value: `${fmt(all.apiCalls)} / ${fmt(ours.total.apiCalls)} = ${fmt(all.apiCalls / ours.total.apiCalls, 0)}x`, goal: "" });
-      ctx.rows.push({ group: g, measurement: "records delivered: package / naive", value: `${fmt(oursOk)} / ${fmt(ok)}${ok ? ` = ${fmt(oursOk / ok, 1)}x` : ""}`, goal: "" });
+      ctx.rows.push({
+        group: g,
+        measurement: "calls used: naive / package",
+        value: `${fmt(all.apiCalls)} / ${fmt(ours.total.apiCalls)} = ${fmt(all.apiCalls / ours.total.apiCalls, 0)}x`,
+        goal: "",
+      });
+      ctx.rows.push({
+        group: g,
+        measurement: "records delivered: package / naive",
+        value: `${fmt(oursOk)} / ${fmt(ok)}${ok ? ` = ${fmt(oursOk / ok, 1)}x` : ""}`,
+        goal: "",
+      });
     }
   } finally {
     await w.stop();
@@ -416,9 +533,18 @@ async function throughput(ctx: Ctx): Promise<void> {
     const m0 = await w.cmd<Record<string, number>>("memory", {});
     const emuCpu0 = procCpuMs(ctx.emu.child.pid!);
     const t0 = await w.cmd<number>("now");
-    const fed = await w.cmd<{ ms: number }>("feed", { target: "n-lead", kind: "lead", count: n, chunk: 1000, cycle: cycle(ctx) });
+    const fed = await w.cmd<{ ms: number }>("feed", {
+      target: "n-lead",
+      kind: "lead",
+      count: n,
+      chunk: 1000,
+      cycle: cycle(ctx),
+    });
     const done = await w.cmd<Answers>("wait", { ids: ["lead-ok", "lead-failed"], target: n, timeoutMs: 900_000 });
-    const [t10, t90, tLast] = await w.cmd<number[]>("quantiles", { ids: ["lead-ok", "lead-failed"], fractions: [0.1, 0.9, 1] });
+    const [t10, t90, tLast] = await w.cmd<number[]>("quantiles", {
+      ids: ["lead-ok", "lead-failed"],
+      fractions: [0.1, 0.9, 1],
+    });
     const m1 = await w.cmd<Record<string, number>>("memory", {});
     const emuCpu1 = procCpuMs(ctx.emu.child.pid!);
     const stats = await ctx.emu.stats();
@@ -511,13 +637,20 @@ async function memory(ctx: Ctx, scenario: "memory" | "backlog" = "memory"): Prom
     const idle = await w.cmd<Record<string, number>>("memory", { gc: true });
     await ctx.emu.pause();
     const tFeed = Date.now();
-    const fed = await w.cmd<{ ms: number }>("feed", { target: "n-lead", kind: "lead", count: n, chunk: 1000, cycle: cycle(ctx) });
+    const fed = await w.cmd<{ ms: number }>("feed", {
+      target: "n-lead",
+      kind: "lead",
+      count: n,
+      chunk: 1000,
+      cycle: cycle(ctx),
+    });
     // Every record accepted: on disk in the node's journal (the live ones too).
     let books: BookFigures[];
     for (;;) {
       books = await w.cmd<BookFigures[]>("books");
       if (books.reduce((t, b) => t + b.journaled, 0) >= n) break;
-      if (Date.now() - tFeed > 600_000) throw new Error(`records did not all reach the journal: ${JSON.stringify(books)}`);
+      if (Date.now() - tFeed > 600_000)
+        throw new Error(`records did not all reach the journal: ${JSON.stringify(books)}`);
       await sleep(200);
     }
     const allInJournalMs = Date.now() - tFeed;
@@ -537,7 +670,11 @@ async function memory(ctx: Ctx, scenario: "memory" | "backlog" = "memory"): Prom
     const drainAll = !backlog || ctx.opts.fullDrain;
     let done: Answers;
     if (drainAll) {
-      done = await w.cmd<Answers>("wait", { ids: ["lead-ok", "lead-failed"], target: n, timeoutMs: Math.max(900_000, (n / 1000) * 1000 * ctx.scale.factor) });
+      done = await w.cmd<Answers>("wait", {
+        ids: ["lead-ok", "lead-failed"],
+        target: n,
+        timeoutMs: Math.max(900_000, (n / 1000) * 1000 * ctx.scale.factor),
+      });
     } else {
       await sleep(BACKLOG_DRAIN_MS / ctx.scale.factor);
       done = await w.cmd<Answers>("sinks", { ids: ["lead-ok", "lead-failed"] });
@@ -584,7 +721,12 @@ async function memory(ctx: Ctx, scenario: "memory" | "backlog" = "memory"): Prom
 
     const m = backlog ? "5 backlog" : "5 memory";
     const goalText = `<= ${goal / 1024 / 1024} MB`;
-    ctx.rows.push({ group: m, measurement: "Node-RED RSS idle (flow deployed)", value: `${mb(idle.rss)} (heap ${mb(idle.heapUsed)})`, goal: "" });
+    ctx.rows.push({
+      group: m,
+      measurement: "Node-RED RSS idle (flow deployed)",
+      value: `${mb(idle.rss)} (heap ${mb(idle.heapUsed)})`,
+      goal: "",
+    });
     ctx.rows.push({
       group: m,
       measurement: `peak RSS, ${fmt(n)} records waiting (emulator paused)`,
@@ -598,10 +740,17 @@ async function memory(ctx: Ctx, scenario: "memory" | "backlog" = "memory"): Prom
       value: `${fmt(live)} / ${fmt(usage?.queuedRecords)} / ${held} (${fmt(peakLive)})`,
       goal: "",
     });
-    ctx.rows.push({ group: m, measurement: "  live heap per waiting record (after a full GC)", value: `${fmt(result.liveBytesPerQueuedRecord)} bytes`, goal: "" });
     ctx.rows.push({
       group: m,
-      measurement: drainAll ? "RSS after they drained / after a full GC" : `RSS after ${BACKLOG_DRAIN_MS / 1000} s of drain / after a full GC`,
+      measurement: "  live heap per waiting record (after a full GC)",
+      value: `${fmt(result.liveBytesPerQueuedRecord)} bytes`,
+      goal: "",
+    });
+    ctx.rows.push({
+      group: m,
+      measurement: drainAll
+        ? "RSS after they drained / after a full GC"
+        : `RSS after ${BACKLOG_DRAIN_MS / 1000} s of drain / after a full GC`,
       value: `${mb(drained.rss)} / ${mb(afterGc.rss)} (heap ${mb(afterGc.heapUsed)})`,
       goal: "",
     });
@@ -623,7 +772,10 @@ async function memory(ctx: Ctx, scenario: "memory" | "backlog" = "memory"): Prom
         `${drainAll ? "" : ` (${fmt(n - answered)} still waiting, by design)`}; ${fmt(realRate)} rec/s = ${fmt(realRate / ((CALLS_PER_WINDOW * MAX_BATCH * 1000) / 20_000), 3)} of the limit; ` +
         `${syncCalls ? fmt(answered / syncCalls, 1) : "—"} records/call`,
       goal: "0 / 0",
-      met: result.emulator.answers606 + result.emulator.answers615 === 0 && result.failed === 0 && (!drainAll || result.ok === n),
+      met:
+        result.emulator.answers606 + result.emulator.answers615 === 0 &&
+        result.failed === 0 &&
+        (!drainAll || result.ok === n),
     });
   } finally {
     await ctx.emu.resume().catch(() => undefined);
@@ -677,16 +829,36 @@ async function speed(ctx: Ctx): Promise<void> {
   const { w } = await runtime(ctx, "speed", flow);
   try {
     const { speedMsgs: count, speedRounds: rounds } = ctx.opts.sizes;
-    const res = await w.cmd<Record<string, Array<{ ms: number; msgsPerSec: number; outputs: Record<string, number> }>>>("speed", { chains, count, rounds });
+    const res = await w.cmd<Record<string, Array<{ ms: number; msgsPerSec: number; outputs: Record<string, number> }>>>(
+      "speed",
+      { chains, count, rounds },
+    );
     const [ours, core] = chains;
     const med = (c: typeof ours) => median(res[c.name].map((r) => r.msgsPerSec));
     const outcome = (c: typeof ours) => OUTCOMES.map((_o, i) => res[c.name][0].outputs[c.sinks[i]]);
     const same = JSON.stringify(outcome(ours)) === JSON.stringify(outcome(core));
     const ratio = med(ours) / med(core);
-    ctx.results.speed = { messages: count, rounds, runs: res, outcomes: { [ours.name]: outcome(ours), [core.name]: outcome(core), order: OUTCOMES }, sameOutcomes: same, ratio };
+    ctx.results.speed = {
+      messages: count,
+      rounds,
+      runs: res,
+      outcomes: { [ours.name]: outcome(ours), [core.name]: outcome(core), order: OUTCOMES },
+      sameOutcomes: same,
+      ratio,
+    };
     const g = "4 flow-node speed";
-    ctx.rows.push({ group: g, measurement: `tag-filter → field-mapper → status-mapper (${fmt(count)} msgs, median of ${rounds})`, value: `${fmt(med(ours))} msgs/s`, goal: "" });
-    ctx.rows.push({ group: g, measurement: "core switch ×3 → change → function, same logic", value: `${fmt(med(core))} msgs/s`, goal: "" });
+    ctx.rows.push({
+      group: g,
+      measurement: `tag-filter → field-mapper → status-mapper (${fmt(count)} msgs, median of ${rounds})`,
+      value: `${fmt(med(ours))} msgs/s`,
+      goal: "",
+    });
+    ctx.rows.push({
+      group: g,
+      measurement: "core switch ×3 → change → function, same logic",
+      value: `${fmt(med(core))} msgs/s`,
+      goal: "",
+    });
     ctx.rows.push({
       group: g,
       measurement: `ratio package / core (outcomes ${OUTCOMES.join("/")}: ${outcome(ours).join("/")}${same ? ", same" : ` vs ${outcome(core).join("/")}`})`,
@@ -704,10 +876,23 @@ async function speed(ctx: Ctx): Promise<void> {
 function table(rows: Row[]): string {
   const head = ["", "measurement", "value", "goal", ""];
   // Grouped by measurement number; within a group, in the order measured.
-  const sorted = rows.map((r, i) => [r, i] as const).sort((a, b) => a[0].group.localeCompare(b[0].group) || a[1] - b[1]).map(([r]) => r);
-  const body = sorted.map((r) => [r.group, r.measurement, r.value, r.goal, r.met === undefined ? "" : r.met ? "ok" : "BELOW"]);
+  const sorted = rows
+    .map((r, i) => [r, i] as const)
+    .sort((a, b) => a[0].group.localeCompare(b[0].group) || a[1] - b[1])
+    .map(([r]) => r);
+  const body = sorted.map((r) => [
+    r.group,
+    r.measurement,
+    r.value,
+    r.goal,
+    r.met === undefined ? "" : r.met ? "ok" : "BELOW",
+  ]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join(" | ").trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i]))
+      .join(" | ")
+      .trimEnd();
   let lastGroup = "";
   const out = [line(head), widths.map((w) => "-".repeat(w)).join("-+-")];
   for (const b of body) {
@@ -720,9 +905,22 @@ function table(rows: Row[]): string {
 
 /** Three replicas on one Redis together against the one subscription's limit (bench/replicas.ts). */
 async function replicas(ctx: Ctx): Promise<void> {
-  const r = await threeReplicas({ emu: ctx.emu, scale: ctx.scale, runDir: ctx.runDir, records: ctx.opts.sizes.throughput, env: CREDENTIALS, ...(cycle(ctx) ? { cycle: cycle(ctx) } : {}) });
+  const r = await threeReplicas({
+    emu: ctx.emu,
+    scale: ctx.scale,
+    runDir: ctx.runDir,
+    records: ctx.opts.sizes.throughput,
+    env: CREDENTIALS,
+    ...(cycle(ctx) ? { cycle: cycle(ctx) } : {}),
+  });
   const limit = limitScaled(ctx);
-  ctx.results.replicas = { ...r, fractionOfLimit: { overall: r.scaledRecordsPerSec.overall / limit, steady10to90: r.scaledRecordsPerSec.steady10to90 / limit } };
+  ctx.results.replicas = {
+    ...r,
+    fractionOfLimit: {
+      overall: r.scaledRecordsPerSec.overall / limit,
+      steady10to90: r.scaledRecordsPerSec.steady10to90 / limit,
+    },
+  };
   const g = "6 replicas";
   const steady = r.scaledRecordsPerSec.steady10to90;
   ctx.rows.push({
@@ -747,7 +945,10 @@ async function once(ctx: Ctx): Promise<void> {
   ctx.results.once = r;
   const g = "7 exactly once";
   const what = `${fmt(r.sizes.engagements)} activities, ${fmt(r.sizes.campaignRequests)} campaign requests, ${fmt(r.sizes.formFills)} form fills`;
-  for (const [label, x] of [["no faults", r.calm], ["10 % applied-then-failed", r.faults]] as const) {
+  for (const [label, x] of [
+    ["no faults", r.calm],
+    ["10 % applied-then-failed", r.faults],
+  ] as const) {
     const dup = x.duplicates.activities + x.duplicates.campaignRequests + x.duplicates.formFills;
     ctx.rows.push({
       group: g,
@@ -773,9 +974,12 @@ async function main(): Promise<void> {
   const runDir = path.join(RESULTS, `run-${stamp}`);
   fs.mkdirSync(runDir, { recursive: true });
   cleanUp = () => {
-    if (!opts.keep) for (const d of fs.readdirSync(runDir)) if (d.startsWith("userdir-")) fs.rmSync(path.join(runDir, d), { recursive: true, force: true });
+    if (!opts.keep)
+      for (const d of fs.readdirSync(runDir))
+        if (d.startsWith("userdir-")) fs.rmSync(path.join(runDir, d), { recursive: true, force: true });
   };
-  if (!fs.existsSync(path.join(ROOT, "nodes", "emulator", "cli.js"))) throw new Error("nodes/ is not built: run npm run build first");
+  if (!fs.existsSync(path.join(ROOT, "nodes", "emulator", "cli.js")))
+    throw new Error("nodes/ is not built: run npm run build first");
 
   const started = Date.now();
   console.log(
@@ -789,7 +993,10 @@ async function main(): Promise<void> {
       : `Rates below are converted back to real time (scaled rate / ${scale.factor}); fractions of the limit are unchanged by the scale ` +
           "as long as neither process is CPU-bound (the throughput rows show their CPU).\n",
   );
-  const emu = await EmulatorProcess.start({ latencyMs: scale.latencyMs, windowMs: scale.windowMs, importDelayMs: scale.importDelayMs }, path.join(runDir, "emulator.log"));
+  const emu = await EmulatorProcess.start(
+    { latencyMs: scale.latencyMs, windowMs: scale.windowMs, importDelayMs: scale.importDelayMs },
+    path.join(runDir, "emulator.log"),
+  );
   const limits = await emu.limits();
   const ctx: Ctx = { opts, scale, emu, runDir, rows: [], results: {} };
   const steps: Array<[Scenario, (c: Ctx) => Promise<void>]> = [
@@ -817,7 +1024,13 @@ async function main(): Promise<void> {
       timings[name] = (Date.now() - t) / 1000;
       errors[name] = err instanceof Error ? err.message : String(err);
       console.log(`FAILED: ${errors[name]}`);
-      ctx.rows.push({ group: name, measurement: "scenario failed", value: errors[name].split("\n")[0].slice(0, 120), goal: "", met: false });
+      ctx.rows.push({
+        group: name,
+        measurement: "scenario failed",
+        value: errors[name].split("\n")[0].slice(0, 120),
+        goal: "",
+        met: false,
+      });
     }
   }
   const emuMemory = procMemory(emu.child.pid!);
@@ -834,7 +1047,14 @@ async function main(): Promise<void> {
   const json = {
     startedAt: new Date(started).toISOString(),
     seconds,
-    options: { quick: opts.quick, distinct: opts.distinct, leadCycle: opts.distinct ? undefined : LEAD_CYCLE, scale: opts.scale, only: [...opts.only], sizes: opts.sizes },
+    options: {
+      quick: opts.quick,
+      distinct: opts.distinct,
+      leadCycle: opts.distinct ? undefined : LEAD_CYCLE,
+      scale: opts.scale,
+      only: [...opts.only],
+      sizes: opts.sizes,
+    },
     timeScale: scale,
     emulator: { limits, latencyMs: scale.latencyMs, peakRss: emuMemory.peakRss },
     machine: info,

@@ -99,7 +99,15 @@ function memory() {
   const m = process.memoryUsage();
   const p = procStatus();
   const cpu = process.cpuUsage();
-  return { rss: p.VmRSS ?? m.rss, peakRss: p.VmHWM, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external, arrayBuffers: m.arrayBuffers, cpuMs: (cpu.user + cpu.system) / 1000 };
+  return {
+    rss: p.VmRSS ?? m.rss,
+    peakRss: p.VmHWM,
+    heapUsed: m.heapUsed,
+    heapTotal: m.heapTotal,
+    external: m.external,
+    arrayBuffers: m.arrayBuffers,
+    cpuMs: (cpu.user + cpu.system) / 1000,
+  };
 }
 
 function dirBytes(dir) {
@@ -147,7 +155,9 @@ function quantileTimes(ids, fractions) {
     if (t) for (const x of t) all.push(x);
   }
   all.sort((a, b) => a - b);
-  return fractions.map((f) => (all.length ? all[Math.min(all.length - 1, Math.max(0, Math.ceil(f * all.length) - 1))] : 0));
+  return fractions.map((f) =>
+    all.length ? all[Math.min(all.length - 1, Math.max(0, Math.ceil(f * all.length) - 1))] : 0,
+  );
 }
 
 function resetSinks(ids) {
@@ -191,7 +201,12 @@ async function speed({ chains, count, rounds, chunk = 200 }) {
     }
     await done;
     const ms = performance.now() - t0;
-    if (round >= 0) results[c.name].push({ ms, msgsPerSec: (count * 1000) / ms, outputs: Object.fromEntries(c.sinks.map((id) => [id, sinkState(id).count])) });
+    if (round >= 0)
+      results[c.name].push({
+        ms,
+        msgsPerSec: (count * 1000) / ms,
+        outputs: Object.fromEntries(c.sinks.map((id) => [id, sinkState(id).count])),
+      });
   }
   return results;
 }

@@ -20,7 +20,18 @@ const TAB = "demo-tab";
 const WEBHOOK = "/kaltura/events";
 
 const FIRST = ["Ada", "Grace", "Alan", "Katherine", "Edsger", "Barbara", "Tim", "Radia", "Margaret", "Donald"];
-const LAST = ["Lovelace", "Hopper", "Turing", "Johnson", "Dijkstra", "Liskov", "Berners-Lee", "Perlman", "Hamilton", "Knuth"];
+const LAST = [
+  "Lovelace",
+  "Hopper",
+  "Turing",
+  "Johnson",
+  "Dijkstra",
+  "Liskov",
+  "Berners-Lee",
+  "Perlman",
+  "Hamilton",
+  "Knuth",
+];
 const EVENT = { id: 8801, code: "KVS26", name: "Kaltura Virtual Summit", tags: ["marketo", "summit"], test: false };
 // Kaltura's statuses in the order an attendee meets them, with the tags the example's filter lets through.
 const JOURNEY = [
@@ -111,14 +122,21 @@ function sampleEvent(n) {
   });
   switch (n % 3) {
     case 0:
-      return { topic: "registration.created", payload: { event: EVENT, registration: registration(k, 0), profile: who(k) } };
+      return {
+        topic: "registration.created",
+        payload: { event: EVENT, registration: registration(k, 0), profile: who(k) },
+      };
     case 1: {
       // An attendee registered a little earlier moves one step up their journey.
       const i = Math.max(0, k - 5);
       const step = 1 + (Math.floor(k / 5) % 2);
       return {
         topic: "registration.status_changed",
-        payload: { event: EVENT, registration: { ...registration(i, step), previousStatus: JOURNEY[step - 1][0] }, profile: who(i) },
+        payload: {
+          event: EVENT,
+          registration: { ...registration(i, step), previousStatus: JOURNEY[step - 1][0] },
+          profile: who(i),
+        },
       };
     }
     default: {
@@ -130,7 +148,13 @@ function sampleEvent(n) {
           event: EVENT,
           profile: who(i),
           session: { id: `s-${k % ENTRIES.length}`, name: entryName },
-          engagement: { entry_id: entryId, entry_name: entryName, plays: 1 + (k % 4), live_minutes_viewed: 5 + (k % 40), clap_clicked_count: k % 3 },
+          engagement: {
+            entry_id: entryId,
+            entry_name: entryName,
+            plays: 1 + (k % 4),
+            live_minutes_viewed: 5 + (k % 40),
+            clap_clicked_count: k % 3,
+          },
         },
       };
     }
@@ -147,10 +171,14 @@ async function main() {
   const port = editorPort.port;
   writeUserDir(emu, port);
 
-  const red = spawn(process.execPath, [RED_JS, "--userDir", USER_DIR, "--settings", path.join(USER_DIR, "settings.js")], {
-    cwd: USER_DIR,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const red = spawn(
+    process.execPath,
+    [RED_JS, "--userDir", USER_DIR, "--settings", path.join(USER_DIR, "settings.js")],
+    {
+      cwd: USER_DIR,
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
   const redExited = new Promise((resolve) => red.once("exit", (code, signal) => resolve({ code, signal })));
   let started;
   const startedFlows = new Promise((resolve) => (started = resolve));
@@ -215,8 +243,12 @@ async function main() {
 
   const editor = `http://127.0.0.1:${port}/`;
   console.log("");
-  if (editorPort.busy) console.log(`Port ${wantEditor} is in use: Node-RED listens on ${port} instead (PORT picks another).`);
-  if (emuPort.busy) console.log(`Port ${wantEmulator} is in use: the emulator listens on ${emuPort.port} instead (EMULATOR_PORT picks another).`);
+  if (editorPort.busy)
+    console.log(`Port ${wantEditor} is in use: Node-RED listens on ${port} instead (PORT picks another).`);
+  if (emuPort.busy)
+    console.log(
+      `Port ${wantEmulator} is in use: the emulator listens on ${emuPort.port} instead (EMULATOR_PORT picks another).`,
+    );
   console.log(`Node-RED editor   ${editor}   (flow "Kaltura-style demo"; Import ▸ Examples has the others)`);
   console.log(`Marketo sidebar   the chart icon among the sidebar's tabs on the right (in its ▾ menu when narrow),`);
   console.log(`                  or View ▸ Marketo sidebar, or ctrl-g m: counts, charts, troubleshooting, feed`);
@@ -248,7 +280,10 @@ async function main() {
     const s = emu.state();
     const members = s.programs.programMembers.length;
     const activities = s.activities.activities.filter((a) => a.activityTypeId >= 100000).length;
-    const records = Object.values(s.customObjects).reduce((sum, list) => sum + (Array.isArray(list) ? list.length : 0), 0);
+    const records = Object.values(s.customObjects).reduce(
+      (sum, list) => sum + (Array.isArray(list) ? list.length : 0),
+      0,
+    );
     const stats = emu.stats();
     console.log(
       `events posted ${posted}${failedPosts ? ` (${failedPosts} refused)` : ""} · in Marketo: ${s.leads.length} leads, ` +

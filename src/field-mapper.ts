@@ -44,7 +44,9 @@ function hooksFor(RED: RED, node: Node | null): SourceHooks {
       return (msg) =>
         new Promise((resolve, reject) => {
           try {
-            RED.util.evaluateJSONataExpression(prepared, msg as Record<string, unknown>, (err, value) => (err ? reject(err) : resolve(value)));
+            RED.util.evaluateJSONataExpression(prepared, msg as Record<string, unknown>, (err, value) =>
+              err ? reject(err) : resolve(value),
+            );
           } catch (err) {
             reject(err);
           }
@@ -54,9 +56,7 @@ function hooksFor(RED: RED, node: Node | null): SourceHooks {
 }
 
 type DescribeAnswer =
-  | { status: "ok"; fields: TargetField[] }
-  | { status: "no-config" }
-  | { status: "no-client"; error?: string };
+  { status: "ok"; fields: TargetField[] } | { status: "no-config" } | { status: "no-client"; error?: string };
 
 /**
  * The seam to Marketo: reads the lead describe through the marketo-config node `configId`'s
@@ -99,7 +99,8 @@ export = function (RED: RED) {
     }
     // The rows that do not overwrite travel with the record: marketo-lead reads Marketo's values
     // for those fields before it syncs, and leaves out the ones the policy keeps.
-    const fieldUpdates = compiled.ok && Object.keys(compiled.mapping.updatePolicies).length ? compiled.mapping.updatePolicies : undefined;
+    const fieldUpdates =
+      compiled.ok && Object.keys(compiled.mapping.updatePolicies).length ? compiled.mapping.updatePolicies : undefined;
 
     let mapped = 0;
     let invalid = 0;
@@ -127,7 +128,12 @@ export = function (RED: RED) {
       else timer = setTimeout(showStatus, wait);
     };
 
-    const deliver = (msg: MappedMessage, out: MapOutcome, send: (m: Array<MappedMessage | null>) => void, done: (err?: Error) => void): void => {
+    const deliver = (
+      msg: MappedMessage,
+      out: MapOutcome,
+      send: (m: Array<MappedMessage | null>) => void,
+      done: (err?: Error) => void,
+    ): void => {
       if (out.problems.length === 0) {
         msg.source = msg.payload;
         msg.payload = out.record;
@@ -136,12 +142,20 @@ export = function (RED: RED) {
         if (Object.prototype.hasOwnProperty.call(msg, "filtered")) delete msg.filtered;
         if (fieldUpdates) {
           const prev = msg.marketo;
-          msg.marketo = { ...(prev !== null && typeof prev === "object" && !Array.isArray(prev) ? prev : {}), fieldUpdates: { ...fieldUpdates } };
+          msg.marketo = {
+            ...(prev !== null && typeof prev === "object" && !Array.isArray(prev) ? prev : {}),
+            fieldUpdates: { ...fieldUpdates },
+          };
         }
         mapped++;
         send([msg, null]);
       } else {
-        msg.filtered = { rule: "validation", reason: problemsReason(out.problems), problems: out.problems, record: out.record };
+        msg.filtered = {
+          rule: "validation",
+          reason: problemsReason(out.problems),
+          problems: out.problems,
+          record: out.record,
+        };
         invalid++;
         send([null, msg]);
       }
@@ -244,24 +258,32 @@ export = function (RED: RED) {
   /** Target fields through the chosen marketo-config (see describeThrough). */
   RED.httpAdmin.post("/field-mapper/targets", write, (req, res) => {
     const body: unknown = req.body;
-    const configId = body !== null && typeof body === "object" && typeof (body as { config?: unknown }).config === "string" ? (body as { config: string }).config : "";
+    const configId =
+      body !== null && typeof body === "object" && typeof (body as { config?: unknown }).config === "string"
+        ? (body as { config: string }).config
+        : "";
     describeThrough(RED, configId).then(
       (answer) => {
         if (answer.status === "ok") res.json({ source: "marketo", fields: answer.fields });
         else if (answer.status === "no-config")
           res.status(404).json({
-            error: configId ? `marketo-config node ${configId} not found (deploy it first)` : "no marketo-config node chosen",
+            error: configId
+              ? `marketo-config node ${configId} not found (deploy it first)`
+              : "no marketo-config node chosen",
             code: "no_config",
             builtin: BUILTIN_TARGET_FIELDS,
           });
         else
           res.status(501).json({
-            error: answer.error ? `the marketo-config node is not usable: ${answer.error}` : "the marketo-config node cannot describe lead fields",
+            error: answer.error
+              ? `the marketo-config node is not usable: ${answer.error}`
+              : "the marketo-config node cannot describe lead fields",
             code: "no_client",
             builtin: BUILTIN_TARGET_FIELDS,
           });
       },
-      (err: unknown) => res.status(502).json({ error: `Marketo describe failed: ${errorText(err)}`, code: "describe_failed" }),
+      (err: unknown) =>
+        res.status(502).json({ error: `Marketo describe failed: ${errorText(err)}`, code: "describe_failed" }),
     );
   });
 
@@ -272,14 +294,23 @@ export = function (RED: RED) {
 
   // Malformed bodies (bad JSON, too large) fail in the admin app's body parser before any route
   // runs; answer those for our paths with JSON instead of express's HTML page.
-  RED.httpAdmin.use("/field-mapper", (err: unknown, _req: unknown, res: { headersSent: boolean; status: (n: number) => { json: (b: unknown) => void } }, next: (e?: unknown) => void) => {
-    if (res.headersSent) {
-      next(err);
-      return;
-    }
-    const e = err as { status?: number; statusCode?: number; type?: string; message?: string };
-    const status = e.status ?? e.statusCode ?? 500;
-    const message = e.type === "entity.parse.failed" ? `the body is not valid JSON: ${e.message}` : e.message ?? "bad request";
-    res.status(status >= 400 && status < 600 ? status : 500).json({ error: message });
-  });
+  RED.httpAdmin.use(
+    "/field-mapper",
+    (
+      err: unknown,
+      _req: unknown,
+      res: { headersSent: boolean; status: (n: number) => { json: (b: unknown) => void } },
+      next: (e?: unknown) => void,
+    ) => {
+      if (res.headersSent) {
+        next(err);
+        return;
+      }
+      const e = err as { status?: number; statusCode?: number; type?: string; message?: string };
+      const status = e.status ?? e.statusCode ?? 500;
+      const message =
+        e.type === "entity.parse.failed" ? `the body is not valid JSON: ${e.message}` : (e.message ?? "bad request");
+      res.status(status >= 400 && status < 600 ? status : 500).json({ error: message });
+    },
+  );
 };

@@ -7,7 +7,14 @@
 import * as path from "path";
 import type { Node, NodeAPI, NodeDef } from "node-red";
 import { LeadIdCache } from "./lib/actions/lead-ids";
-import { MarketoClient, MarketoError, normaliseEndpoint, type Logger, type MarketoClientOptions, type StateEvent } from "./lib/marketo";
+import {
+  MarketoClient,
+  MarketoError,
+  normaliseEndpoint,
+  type Logger,
+  type MarketoClientOptions,
+  type StateEvent,
+} from "./lib/marketo";
 import { resolveOptions } from "./lib/marketo/options";
 import { configStatusText, type ConfigUser, type MarketoConfigNode } from "./lib/node-kit/marketo-config-api";
 import { metrics } from "./lib/sidebar/metrics";
@@ -95,12 +102,16 @@ export = function (RED: NodeAPI) {
     };
     const clientId = read(idVar);
     const clientSecret = read(secretVar);
-    const missing = [clientId ? undefined : idVar, clientSecret ? undefined : secretVar].filter((v): v is string => !!v);
+    const missing = [clientId ? undefined : idVar, clientSecret ? undefined : secretVar].filter(
+      (v): v is string => !!v,
+    );
     return {
       ...(missing.length ? { missingEnv: missing } : {}),
       ...(clientId ? { clientId } : {}),
       ...(clientSecret ? { clientSecret } : {}),
-      ...(missing.length ? { problem: `environment variable${missing.length > 1 ? "s" : ""} ${missing.join(" and ")} not set` } : {}),
+      ...(missing.length
+        ? { problem: `environment variable${missing.length > 1 ? "s" : ""} ${missing.join(" and ")} not set` }
+        : {}),
     };
   }
 
@@ -123,7 +134,13 @@ export = function (RED: NodeAPI) {
     let configError: MarketoError | undefined;
     let configStatus: string | undefined;
     try {
-      const creds = credentialsFor(node, def.credentialSource, node.credentials ?? {}, def.clientIdEnv, def.clientSecretEnv);
+      const creds = credentialsFor(
+        node,
+        def.credentialSource,
+        node.credentials ?? {},
+        def.clientIdEnv,
+        def.clientSecretEnv,
+      );
       const given = (v: unknown): boolean => typeof v === "string" && v.trim() !== "";
       configStatus = configStatusText({
         ...(creds.missingEnv ? { missingEnv: creds.missingEnv } : {}),
@@ -137,7 +154,16 @@ export = function (RED: NodeAPI) {
         clientSecret: creds.clientSecret ?? "",
         logger,
       };
-      const limits = { callsPerWindow: num(def.callsPerWindow), concurrency: num(def.concurrency), dailyBudget: num(def.dailyBudget), batchWindowMs: num(def.batchWindowMs), bulkPollIntervalMs: num(def.bulkPollIntervalMs), windowMs: num(def.windowMs), quotaProbeIntervalMs: num(def.quotaProbeIntervalMs), leaseMs: num(def.leaseMs) };
+      const limits = {
+        callsPerWindow: num(def.callsPerWindow),
+        concurrency: num(def.concurrency),
+        dailyBudget: num(def.dailyBudget),
+        batchWindowMs: num(def.batchWindowMs),
+        bulkPollIntervalMs: num(def.bulkPollIntervalMs),
+        windowMs: num(def.windowMs),
+        quotaProbeIntervalMs: num(def.quotaProbeIntervalMs),
+        leaseMs: num(def.leaseMs),
+      };
       const envRedis = RED.util.getSetting(node, REDIS_URL_ENV);
       const redisUrl = str(node.credentials?.redisUrl) ?? (typeof envRedis === "string" ? str(envRedis) : undefined);
       if (redisUrl) candidate.redisUrl = redisUrl;
@@ -145,7 +171,8 @@ export = function (RED: NodeAPI) {
       const userDir = (RED.settings as { userDir?: unknown }).userDir;
       if (typeof userDir === "string" && userDir !== "") candidate.stateDir = path.join(userDir, "marketo-limits");
       candidate.readDailyUsage = true;
-      for (const [k, v] of Object.entries(limits)) if (v !== undefined) (candidate as unknown as Record<string, number>)[k] = v;
+      for (const [k, v] of Object.entries(limits))
+        if (v !== undefined) (candidate as unknown as Record<string, number>)[k] = v;
       // Check now, so every node using this config shows the problem at deploy, not at the first record.
       try {
         normaliseEndpoint(candidate.endpoint);
@@ -167,12 +194,20 @@ export = function (RED: NodeAPI) {
 
     const getClient = (): MarketoClient => {
       if (configError || !options) throw configError ?? asMarketoError(new Error("marketo-config is not usable"));
-      if (closing) throw new MarketoError({ code: "CLIENT_CLOSED", message: "marketo-config is closing (redeploy or shutdown)", category: "network", action: "retry", retryable: true });
+      if (closing)
+        throw new MarketoError({
+          code: "CLIENT_CLOSED",
+          message: "marketo-config is closing (redeploy or shutdown)",
+          category: "network",
+          action: "retry",
+          retryable: true,
+        });
       if (!client) {
         client = new MarketoClient(options);
         client.on("state", (s: StateEvent) => {
           metrics.connection(node.id, s.state, s.reason);
-          if (s.state === "auth-failed") node.warn(`Marketo refused the credentials of ${def.name || node.id}: ${s.reason ?? ""}`);
+          if (s.state === "auth-failed")
+            node.warn(`Marketo refused the credentials of ${def.name || node.id}: ${s.reason ?? ""}`);
           fanOut();
         });
         client.on("usage", fanOut);
@@ -231,16 +266,20 @@ export = function (RED: NodeAPI) {
   // Node-RED encrypts flows_cred.json unless settings.js sets credentialSecret to false: the
   // dialog says "encrypted" only when that is so.
   const credentialSecret = (RED.settings as unknown as { credentialSecret?: unknown }).credentialSecret;
-  RED.nodes.registerType("marketo-config", MarketoConfigNode as unknown as (this: Node, def: NodeDef) => void, {
-    credentials: {
-      clientId: { type: "text" },
-      clientSecret: { type: "password" },
-      redisUrl: { type: "password" },
-    },
-    settings: {
-      marketoConfigCredentialsEncrypted: { value: credentialSecret !== false, exportable: true },
-    },
-  } as never);
+  RED.nodes.registerType(
+    "marketo-config",
+    MarketoConfigNode as unknown as (this: Node, def: NodeDef) => void,
+    {
+      credentials: {
+        clientId: { type: "text" },
+        clientSecret: { type: "password" },
+        redisUrl: { type: "password" },
+      },
+      settings: {
+        marketoConfigCredentialsEncrypted: { value: credentialSecret !== false, exportable: true },
+      },
+    } as never,
+  );
 
   // --- Test connection ----------------------------------------------------------------------
 
@@ -254,10 +293,15 @@ export = function (RED: NodeAPI) {
     const id = str(body.id);
     const stored = (id ? (RED.nodes.getCredentials(id) as Credentials | undefined) : undefined) ?? {};
     const deployed = id ? RED.nodes.getNode(id) : null;
-    const secretGiven = typeof body.clientSecret === "string" && body.clientSecret !== "" && body.clientSecret !== UNCHANGED_PASSWORD;
+    const secretGiven =
+      typeof body.clientSecret === "string" && body.clientSecret !== "" && body.clientSecret !== UNCHANGED_PASSWORD;
     const dialogCreds: Credentials = {
-      ...(str(body.clientId) ?? stored.clientId ? { clientId: str(body.clientId) ?? stored.clientId } : {}),
-      ...(secretGiven ? { clientSecret: body.clientSecret } : stored.clientSecret ? { clientSecret: stored.clientSecret } : {}),
+      ...((str(body.clientId) ?? stored.clientId) ? { clientId: str(body.clientId) ?? stored.clientId } : {}),
+      ...(secretGiven
+        ? { clientSecret: body.clientSecret }
+        : stored.clientSecret
+          ? { clientSecret: stored.clientSecret }
+          : {}),
     };
     const creds = credentialsFor(deployed, body.credentialSource, dialogCreds, body.clientIdEnv, body.clientSecretEnv);
     const fail = (status: number, category: string, message: string): void => {
@@ -286,7 +330,11 @@ export = function (RED: NodeAPI) {
       .checkAccess()
       .then(async (report) => {
         await probe.close();
-        res.json({ ...report, endpoint: endpoint.origin, ...(endpoint.pastedSuffix ? { pastedSuffix: endpoint.pastedSuffix } : {}) });
+        res.json({
+          ...report,
+          endpoint: endpoint.origin,
+          ...(endpoint.pastedSuffix ? { pastedSuffix: endpoint.pastedSuffix } : {}),
+        });
       })
       .catch((err: unknown) => {
         probe.close().catch(() => undefined);

@@ -78,7 +78,11 @@ export = function (RED: NodeAPI) {
       return (msg, record) =>
         new Promise((resolve) =>
           RED.util.evaluateJSONataExpression(expr, viewOf(msg, record), (err, result) =>
-            resolve(err ? { ok: false, reason: `the expression ${value} failed: ${err.message.slice(0, 200)}` } : { ok: true, value: result, where: `the expression ${value}` }),
+            resolve(
+              err
+                ? { ok: false, reason: `the expression ${value} failed: ${err.message.slice(0, 200)}` }
+                : { ok: true, value: result, where: `the expression ${value}` },
+            ),
           ),
         );
     }
@@ -102,16 +106,25 @@ export = function (RED: NodeAPI) {
     const node = this;
 
     const target = text(def.target, "activity") as Target;
-    const apiName = target === "customObject" ? text(def.customObject, DEFAULT_CUSTOM_OBJECT) : text(def.activityType, DEFAULT_ACTIVITY_TYPE);
+    const apiName =
+      target === "customObject"
+        ? text(def.customObject, DEFAULT_CUSTOM_OBJECT)
+        : text(def.activityType, DEFAULT_ACTIVITY_TYPE);
     const linkField = text(def.linkField, DEFAULT_LINK_FIELD);
     const createMissing = def.createMissing === true || def.createMissing === "true";
     const operation = target === "customObject" ? "syncCustomObjects" : "addCustomActivities";
 
-    const problems = settingsProblems({ target, activityType: text(def.activityType, DEFAULT_ACTIVITY_TYPE), customObject: text(def.customObject, DEFAULT_CUSTOM_OBJECT), linkField });
+    const problems = settingsProblems({
+      target,
+      activityType: text(def.activityType, DEFAULT_ACTIVITY_TYPE),
+      customObject: text(def.customObject, DEFAULT_CUSTOM_OBJECT),
+      linkField,
+    });
     const { fields, problems: fieldProblems } = engagementFields(def.preset, def.fields, target);
     problems.push(...fieldProblems);
     const duplicates = duplicatePolicy(def.duplicates);
-    if (duplicates === undefined) problems.push(`duplicate leads must be fail, newest, oldest or all, not ${JSON.stringify(def.duplicates)}`);
+    if (duplicates === undefined)
+      problems.push(`duplicate leads must be fail, newest, oldest or all, not ${JSON.stringify(def.duplicates)}`);
 
     let readEngagement: Reader | undefined;
     let readEmail: Reader | undefined;
@@ -120,7 +133,8 @@ export = function (RED: NodeAPI) {
     try {
       readEngagement = makeReader(node, def.engagement ?? "engagement", text(def.engagementType, "event"));
       readEmail = makeReader(node, def.email ?? "profile.email", text(def.emailType, "event"));
-      if (dateType !== "engagement" && dateType !== "now" && dateType !== "date") readDate = makeReader(node, def.activityDate ?? "", dateType);
+      if (dateType !== "engagement" && dateType !== "now" && dateType !== "date")
+        readDate = makeReader(node, def.activityDate ?? "", dateType);
     } catch (err) {
       problems.push(`a property cannot be read: ${err instanceof Error ? err.message : String(err)}`);
     }
@@ -131,7 +145,8 @@ export = function (RED: NodeAPI) {
     let meta: { client: MarketoClient; plan: Promise<Plan> } | undefined;
 
     const describeTarget = async (client: MarketoClient): Promise<ShapeResult> => {
-      if (target === "customObject") return customObjectShape(await client.describeCustomObject(apiName), apiName, linkField);
+      if (target === "customObject")
+        return customObjectShape(await client.describeCustomObject(apiName), apiName, linkField);
       const described = await client.describeCustomActivityType(apiName);
       if (isRecord(described) && described.id === undefined) {
         // Describe answered without the id: the type list has it (one more call, once).
@@ -146,7 +161,13 @@ export = function (RED: NodeAPI) {
       const e =
         err instanceof MarketoError
           ? err
-          : new MarketoError({ code: "INTERNAL", message: err instanceof Error ? err.message : String(err), category: "marketo", action: "permanent", retryable: false });
+          : new MarketoError({
+              code: "INTERNAL",
+              message: err instanceof Error ? err.message : String(err),
+              category: "marketo",
+              action: "permanent",
+              retryable: false,
+            });
       return new MarketoError({ ...e.toJSON(), message: `cannot read ${what} from Marketo: ${e.message}`, operation });
     };
 
@@ -154,7 +175,15 @@ export = function (RED: NodeAPI) {
       if (meta && meta.client === client) return meta.plan;
       const plan: Promise<Plan> = describeTarget(client).then(
         (shape) => {
-          if (!shape.ok) throw new MarketoError({ code: "INVALID_INPUT", message: shape.message, category: "validation", action: "permanent", retryable: false, operation });
+          if (!shape.ok)
+            throw new MarketoError({
+              code: "INVALID_INPUT",
+              message: shape.message,
+              category: "validation",
+              action: "permanent",
+              retryable: false,
+              operation,
+            });
           const p = planFields(fields, shape.shape);
           const missing = missingFieldsText(p);
           if (missing && !warned && !closed) {
@@ -209,18 +238,29 @@ export = function (RED: NodeAPI) {
         const e = await readEmail!(msg, record, ctx.index);
         email = e.ok ? e.value : undefined;
         if (email === undefined || email === null || email === "") email = engagement.email;
-        if (!e.ok && (email === undefined || email === null || email === "")) return { result: invalidRecord(`no lead: ${e.reason}`, operation) };
+        if (!e.ok && (email === undefined || email === null || email === ""))
+          return { result: invalidRecord(`no lead: ${e.reason}`, operation) };
       }
 
       const lead = async (): ReturnType<typeof resolveLeadId> => {
-        const found = await resolveLeadId(ctx.client, ctx.config.leadIds, { leadId: leadIdIn, email, createMissing, operation, ...(duplicates ? { duplicates } : {}) });
+        const found = await resolveLeadId(ctx.client, ctx.config.leadIds, {
+          leadId: leadIdIn,
+          email,
+          createMissing,
+          operation,
+          ...(duplicates ? { duplicates } : {}),
+        });
         if (found.duplicates) metrics.duplicateLeads({ id: node.id, type: TYPE, name: def.name || "" });
         return found;
       };
       /** What msg.marketo says about the lead(s): the id, every id with policy "all", the duplicates met. */
       const leadInfo = (found: Awaited<ReturnType<typeof resolveLeadId>>): Record<string, unknown> =>
         found.ok
-          ? { leadId: found.leadId, ...(found.leadIds.length > 1 ? { leadIds: found.leadIds } : {}), ...(found.duplicates ? { duplicates: found.duplicates } : {}) }
+          ? {
+              leadId: found.leadId,
+              ...(found.leadIds.length > 1 ? { leadIds: found.leadIds } : {}),
+              ...(found.duplicates ? { duplicates: found.duplicates } : {}),
+            }
           : found.duplicates
             ? { duplicates: found.duplicates }
             : {};
@@ -232,8 +272,13 @@ export = function (RED: NodeAPI) {
         const found = await lead();
         if (!found.ok) return { result: found.result, marketo: leadInfo(found) };
         const since = unconfirmedSinceOf(msg);
-        const result = await forEachLead(found.leadIds, (leadId) => ctx.client.addCustomActivity({ ...built.record, leadId }, since ? { unconfirmedSince: since } : {}));
-        return { result, marketo: { ...leadInfo(found), activityTypeId: plan.shape.typeId, activityType: apiName, activityDate: when } };
+        const result = await forEachLead(found.leadIds, (leadId) =>
+          ctx.client.addCustomActivity({ ...built.record, leadId }, since ? { unconfirmedSince: since } : {}),
+        );
+        return {
+          result,
+          marketo: { ...leadInfo(found), activityTypeId: plan.shape.typeId, activityType: apiName, activityDate: when },
+        };
       }
       const built = buildCustomObject(plan, engagement, { leadId: 0 });
       if (!built.ok) return { result: invalidRecord(built.message, operation) };
@@ -274,4 +319,3 @@ export = function (RED: NodeAPI) {
 
   RED.nodes.registerType(TYPE, MarketoCustomActivityNode);
 };
-

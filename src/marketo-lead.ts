@@ -56,7 +56,9 @@ export = function (RED: NodeAPI) {
     if (t === "jsonata") {
       const expr = RED.util.prepareJSONataExpression(v, node);
       return (msg) =>
-        new Promise((resolve, reject) => RED.util.evaluateJSONataExpression(expr, msg, (err, result) => (err ? reject(err) : resolve(result))));
+        new Promise((resolve, reject) =>
+          RED.util.evaluateJSONataExpression(expr, msg, (err, result) => (err ? reject(err) : resolve(result))),
+        );
     }
     if (t === "json") {
       const parsed: unknown = JSON.parse(v);
@@ -69,7 +71,8 @@ export = function (RED: NodeAPI) {
       return (msg) => {
         let cur: unknown = eventRoot(msg as { payload?: unknown; source?: unknown }).root;
         for (const p of parts) {
-          if (cur === null || typeof cur !== "object" || !Object.prototype.hasOwnProperty.call(cur, p)) return Promise.resolve(undefined);
+          if (cur === null || typeof cur !== "object" || !Object.prototype.hasOwnProperty.call(cur, p))
+            return Promise.resolve(undefined);
           cur = (cur as Record<string | number, unknown>)[p];
         }
         return Promise.resolve(cur);
@@ -77,7 +80,9 @@ export = function (RED: NodeAPI) {
     }
     if (t === "msg") RED.util.normalisePropertyExpression(v); // a bad path is a deploy problem, not a per-record one
     return (msg) =>
-      new Promise((resolve, reject) => RED.util.evaluateNodeProperty(v, t, node, msg, (err, result) => (err ? reject(err) : resolve(result))));
+      new Promise((resolve, reject) =>
+        RED.util.evaluateNodeProperty(v, t, node, msg, (err, result) => (err ? reject(err) : resolve(result))),
+      );
   }
 
   function MarketoLeadNode(this: Node, def: MarketoLeadDef) {
@@ -95,7 +100,9 @@ export = function (RED: NodeAPI) {
       try {
         return makeReader(node, value, type);
       } catch (err) {
-        problems.push(`${what} ${describeValue(value)} cannot be read: ${err instanceof Error ? err.message : String(err)}`);
+        problems.push(
+          `${what} ${describeValue(value)} cannot be read: ${err instanceof Error ? err.message : String(err)}`,
+        );
         return noReader;
       }
     };
@@ -104,10 +111,15 @@ export = function (RED: NodeAPI) {
     const visitorProp = def.visitorData ?? "visitorData";
     const cookieProp = def.cookie ?? "cookie";
     const campaignProp = def.campaignFrom ?? "campaignId";
-    const campaignLabel = (def.campaignFromType || "msg") === "event" ? `event.${campaignProp}` : label(campaignProp, def.campaignFromType, "campaignId");
+    const campaignLabel =
+      (def.campaignFromType || "msg") === "event"
+        ? `event.${campaignProp}`
+        : label(campaignProp, def.campaignFromType, "campaignId");
     let readCampaign = noReader;
-    if (settings.action === "trigger" || settings.campaignAfterSync) readCampaign = reader("campaign id", campaignProp, def.campaignFromType);
-    if (settings.action === "trigger" || settings.campaignAfterSync) readTokens = reader("tokens", tokensProp, def.tokensType);
+    if (settings.action === "trigger" || settings.campaignAfterSync)
+      readCampaign = reader("campaign id", campaignProp, def.campaignFromType);
+    if (settings.action === "trigger" || settings.campaignAfterSync)
+      readTokens = reader("tokens", tokensProp, def.tokensType);
     if (settings.action === "form") {
       readVisitor = reader("visitor data", visitorProp, def.visitorDataType);
       readCookie = reader("cookie", cookieProp, def.cookieType);
@@ -119,23 +131,37 @@ export = function (RED: NodeAPI) {
     const operation = OPERATIONS[settings.action] ?? "syncLeads";
     const invalid = (message: string): Outcome => ({ result: invalidRecord(`marketo-lead: ${message}`, operation) });
     /** A property that could not be read fails the record with the reader's reason. */
-    const read = async (r: Reader, msg: NodeMessageInFlow, what: string): Promise<{ ok: true; value: unknown } | { ok: false; outcome: Outcome }> => {
+    const read = async (
+      r: Reader,
+      msg: NodeMessageInFlow,
+      what: string,
+    ): Promise<{ ok: true; value: unknown } | { ok: false; outcome: Outcome }> => {
       try {
         return { ok: true, value: await r(msg) };
       } catch (err) {
-        return { ok: false, outcome: invalid(`${what} could not be read: ${err instanceof Error ? err.message : String(err)}`) };
+        return {
+          ok: false,
+          outcome: invalid(`${what} could not be read: ${err instanceof Error ? err.message : String(err)}`),
+        };
       }
     };
 
     // Bulk import is Marketo's createOrUpdate; with lookupField id it would be updateOnly.
-    const bulkAllowed = settings.action === "sync" && settings.syncAction === "createOrUpdate" && settings.lookupField !== "id" && settings.bulkThreshold > 0;
+    const bulkAllowed =
+      settings.action === "sync" &&
+      settings.syncAction === "createOrUpdate" &&
+      settings.lookupField !== "id" &&
+      settings.bulkThreshold > 0;
     let bulkClient: MarketoClient | undefined;
     const bulk = bulkAllowed
       ? new BulkCollector({
           run: (rows) => {
             const client = bulkClient;
             if (!client) return Promise.reject(new Error("no Marketo client for the bulk import"));
-            return client.bulkImportLeads(rows, { lookupField: settings.lookupField, ...(settings.partitionName ? { partitionName: settings.partitionName } : {}) });
+            return client.bulkImportLeads(rows, {
+              lookupField: settings.lookupField,
+              ...(settings.partitionName ? { partitionName: settings.partitionName } : {}),
+            });
           },
           onChange: () => action.refreshStatus(),
         })
@@ -146,12 +172,17 @@ export = function (RED: NodeAPI) {
       return {
         result,
         // Bulk import names no lead id: say how the record went in, so nothing expects one.
-        marketo: { ...(row.ok ? { status: "imported" } : {}), bulk: { outcome, ...(batchId !== undefined ? { batchId } : {}) } },
+        marketo: {
+          ...(row.ok ? { status: "imported" } : {}),
+          bulk: { outcome, ...(batchId !== undefined ? { batchId } : {}) },
+        },
       };
     };
 
     /** The campaign and tokens a record asks for: the message's campaign, else the node's. */
-    async function campaignOf(msg: NodeMessageInFlow): Promise<{ ok: true; campaignId: number; tokens: CampaignToken[] } | { ok: false; outcome: Outcome }> {
+    async function campaignOf(
+      msg: NodeMessageInFlow,
+    ): Promise<{ ok: true; campaignId: number; tokens: CampaignToken[] } | { ok: false; outcome: Outcome }> {
       const rawCampaign = await read(readCampaign, msg, campaignLabel);
       if (!rawCampaign.ok) return rawCampaign;
       const campaign = pickId(rawCampaign.value, settings.campaignId, "campaign id", campaignLabel);
@@ -159,7 +190,8 @@ export = function (RED: NodeAPI) {
       const raw = await read(readTokens, msg, tokensLabel);
       if (!raw.ok) return { ok: false, outcome: { ...raw.outcome, marketo: { campaignId: campaign.value } } };
       const tokens = normaliseTokens(raw.value, tokensLabel);
-      if (!tokens.ok) return { ok: false, outcome: { ...invalid(tokens.message), marketo: { campaignId: campaign.value } } };
+      if (!tokens.ok)
+        return { ok: false, outcome: { ...invalid(tokens.message), marketo: { campaignId: campaign.value } } };
       return { ok: true, campaignId: campaign.value, tokens: tokens.value };
     }
 
@@ -169,23 +201,54 @@ export = function (RED: NodeAPI) {
      * (300 emails a call, only for records that carry such rows) and the fields the policy keeps
      * are left out of the record. A lead that does not exist yet gets every field.
      */
-    async function ownFields(lead: Record<string, unknown>, msg: NodeMessageInFlow, client: MarketoClient): Promise<{ ok: true; lead: Record<string, unknown>; kept: string[] } | { ok: false; outcome: Outcome }> {
+    async function ownFields(
+      lead: Record<string, unknown>,
+      msg: NodeMessageInFlow,
+      client: MarketoClient,
+    ): Promise<{ ok: true; lead: Record<string, unknown>; kept: string[] } | { ok: false; outcome: Outcome }> {
       const mk = (msg as { marketo?: unknown }).marketo;
       const updates = isPlainRecord(mk) ? mk.fieldUpdates : undefined;
       if (updates === undefined || updates === null) return { ok: true, lead, kept: [] };
-      if (!isPlainRecord(updates)) return { ok: false, outcome: invalid(`msg.marketo.fieldUpdates must be an object of field: "ifBlank" | "never", not ${describeValue(updates)}`) };
+      if (!isPlainRecord(updates))
+        return {
+          ok: false,
+          outcome: invalid(
+            `msg.marketo.fieldUpdates must be an object of field: "ifBlank" | "never", not ${describeValue(updates)}`,
+          ),
+        };
       const fields: string[] = [];
       for (const [f, p] of Object.entries(updates)) {
-        if (p !== "ifBlank" && p !== "never" && p !== "overwrite") return { ok: false, outcome: invalid(`msg.marketo.fieldUpdates.${f} must be "overwrite", "ifBlank" or "never", not ${describeValue(p)}`) };
+        if (p !== "ifBlank" && p !== "never" && p !== "overwrite")
+          return {
+            ok: false,
+            outcome: invalid(
+              `msg.marketo.fieldUpdates.${f} must be "overwrite", "ifBlank" or "never", not ${describeValue(p)}`,
+            ),
+          };
         if (p !== "overwrite" && Object.prototype.hasOwnProperty.call(lead, f)) fields.push(f);
       }
       // Nothing to keep, or no existing lead is ever written: no lookup.
-      if (fields.length === 0 || settings.syncAction === "createOnly" || settings.syncAction === "createDuplicate") return { ok: true, lead, kept: [] };
-      if (settings.lookupField !== "email") return { ok: false, outcome: invalid(`fields that are not overwritten (${fields.join(", ")}) need the lookup field email, not ${settings.lookupField}`) };
+      if (fields.length === 0 || settings.syncAction === "createOnly" || settings.syncAction === "createDuplicate")
+        return { ok: true, lead, kept: [] };
+      if (settings.lookupField !== "email")
+        return {
+          ok: false,
+          outcome: invalid(
+            `fields that are not overwritten (${fields.join(", ")}) need the lookup field email, not ${settings.lookupField}`,
+          ),
+        };
       const matches = await client.findLeads(String(lead.email), fields);
       if (matches.length === 0) return { ok: true, lead, kept: [] };
       const existing = matches[0].fields ?? {};
-      const kept = fields.filter((f) => updates[f] === "never" || !(existing[f] === undefined || existing[f] === null || (typeof existing[f] === "string" && (existing[f] as string).trim() === "")));
+      const kept = fields.filter(
+        (f) =>
+          updates[f] === "never" ||
+          !(
+            existing[f] === undefined ||
+            existing[f] === null ||
+            (typeof existing[f] === "string" && (existing[f] as string).trim() === "")
+          ),
+      );
       if (kept.length === 0) return { ok: true, lead, kept };
       const out = { ...lead };
       for (const f of kept) delete out[f];
@@ -207,7 +270,8 @@ export = function (RED: NodeAPI) {
       if (!owned.ok) return owned.outcome;
       const lead = owned.lead;
       const keptInfo = owned.kept.length ? { fieldsKept: owned.kept } : {};
-      const withKept = (o: Outcome): Outcome => (owned.kept.length ? { ...o, marketo: { ...o.marketo, ...keptInfo } } : o);
+      const withKept = (o: Outcome): Outcome =>
+        owned.kept.length ? { ...o, marketo: { ...o.marketo, ...keptInfo } } : o;
       let synced: Outcome;
       let leadId: number | undefined;
       if (bulk && overThreshold(settings.bulkThreshold, action.backlog())) {
@@ -215,8 +279,20 @@ export = function (RED: NodeAPI) {
         synced = withKept(bulkOutcome(await bulk.submit(lead)));
         if (campaign && synced.result.ok) {
           // Bulk import names no lead id: the campaign's lead is looked up by email, as a trigger's is.
-          const found = await resolveLeadId(client, config.leadIds, { email: lead.email, operation: "triggerCampaign", duplicates: settings.duplicates });
-          if (!found.ok) return { result: found.result, marketo: { ...synced.marketo, campaignId: campaign.campaignId, ...(found.duplicates ? { duplicates: found.duplicates } : {}) } };
+          const found = await resolveLeadId(client, config.leadIds, {
+            email: lead.email,
+            operation: "triggerCampaign",
+            duplicates: settings.duplicates,
+          });
+          if (!found.ok)
+            return {
+              result: found.result,
+              marketo: {
+                ...synced.marketo,
+                campaignId: campaign.campaignId,
+                ...(found.duplicates ? { duplicates: found.duplicates } : {}),
+              },
+            };
           leadId = found.leadId;
         }
       } else {
@@ -232,24 +308,52 @@ export = function (RED: NodeAPI) {
         leadId = r.id;
       }
       if (!campaign || !synced.result.ok) return synced;
-      if (leadId === undefined) return { result: invalidRecord("Marketo named no lead for the record, so no campaign was requested", "triggerCampaign"), marketo: { ...synced.marketo, campaignId: campaign.campaignId } };
+      if (leadId === undefined)
+        return {
+          result: invalidRecord(
+            "Marketo named no lead for the record, so no campaign was requested",
+            "triggerCampaign",
+          ),
+          marketo: { ...synced.marketo, campaignId: campaign.campaignId },
+        };
       const since = unconfirmedSinceOf(msg);
-      const t = await client.triggerCampaignFor(campaign.campaignId, leadId, campaign.tokens.length ? campaign.tokens : undefined, since ? { unconfirmedSince: since } : {});
-      const marketo = { ...synced.marketo, leadId, campaignId: campaign.campaignId, campaign: { status: t.ok ? t.status : "failed", ...(t.requestId ? { requestId: t.requestId } : {}) } };
+      const t = await client.triggerCampaignFor(
+        campaign.campaignId,
+        leadId,
+        campaign.tokens.length ? campaign.tokens : undefined,
+        since ? { unconfirmedSince: since } : {},
+      );
+      const marketo = {
+        ...synced.marketo,
+        leadId,
+        campaignId: campaign.campaignId,
+        campaign: { status: t.ok ? t.status : "failed", ...(t.requestId ? { requestId: t.requestId } : {}) },
+      };
       // The sync's status (created/updated) says what happened to the lead; a failed request fails the record.
       return t.ok ? { result: synced.result, marketo } : { result: t, marketo };
     }
 
-    async function trigger(record: unknown, msg: NodeMessageInFlow, { client, config }: HandleContext): Promise<Outcome> {
+    async function trigger(
+      record: unknown,
+      msg: NodeMessageInFlow,
+      { client, config }: HandleContext,
+    ): Promise<Outcome> {
       const m = msg as NodeMessageInFlow & { marketo?: { leadId?: unknown } };
       const campaign = await campaignOf(msg);
       if (!campaign.ok) return campaign.outcome;
       const campaignId = campaign.campaignId;
-      const withCampaign = (o: Outcome, leadId?: number): Outcome => ({ ...o, marketo: { ...o.marketo, campaignId, ...(leadId !== undefined ? { leadId } : {}) } });
+      const withCampaign = (o: Outcome, leadId?: number): Outcome => ({
+        ...o,
+        marketo: { ...o.marketo, campaignId, ...(leadId !== undefined ? { leadId } : {}) },
+      });
       // msg.marketo.leadId names the lead of a one-record message; in an array it would name none.
       const givenLeadId = Array.isArray(msg.payload) ? undefined : m.marketo?.leadId;
       if (givenLeadId === undefined && !isPlainRecord(record)) {
-        return withCampaign(invalid(`msg.payload must be a lead record with an email (or set msg.marketo.leadId), got ${describeValue(record)}`));
+        return withCampaign(
+          invalid(
+            `msg.payload must be a lead record with an email (or set msg.marketo.leadId), got ${describeValue(record)}`,
+          ),
+        );
       }
       const tokens = { value: campaign.tokens };
       const lead = await resolveLeadId(client, config.leadIds, {
@@ -263,8 +367,18 @@ export = function (RED: NodeAPI) {
       if (lead.duplicates) metrics.duplicateLeads({ id: node.id, type: "marketo-lead", name: def.name || "" });
       if (!lead.ok) return withCampaign({ result: lead.result, ...dup });
       const since = unconfirmedSinceOf(msg);
-      const r = await forEachLead(lead.leadIds, (leadId) => client.triggerCampaignFor(campaignId, leadId, tokens.value.length ? tokens.value : undefined, since ? { unconfirmedSince: since } : {}));
-      return withCampaign({ result: r, marketo: { ...dup.marketo, ...(lead.leadIds.length > 1 ? { leadIds: lead.leadIds } : {}) } }, lead.leadId);
+      const r = await forEachLead(lead.leadIds, (leadId) =>
+        client.triggerCampaignFor(
+          campaignId,
+          leadId,
+          tokens.value.length ? tokens.value : undefined,
+          since ? { unconfirmedSince: since } : {},
+        ),
+      );
+      return withCampaign(
+        { result: r, marketo: { ...dup.marketo, ...(lead.leadIds.length > 1 ? { leadIds: lead.leadIds } : {}) } },
+        lead.leadId,
+      );
     }
 
     async function form(record: unknown, msg: NodeMessageInFlow, { client, config }: HandleContext): Promise<Outcome> {
@@ -326,7 +440,8 @@ export = function (RED: NodeAPI) {
   const formsClient = (configId: unknown): { ok: true; client: MarketoClient } | { ok: false; message: string } => {
     const config = typeof configId === "string" && configId ? RED.nodes.getNode(configId) : undefined;
     if (!configId) return { ok: false, message: "choose a marketo-config first" };
-    if (!isMarketoConfig(config)) return { ok: false, message: "the chosen marketo-config is not deployed yet: deploy it, then pick again" };
+    if (!isMarketoConfig(config))
+      return { ok: false, message: "the chosen marketo-config is not deployed yet: deploy it, then pick again" };
     if (config.configError) return { ok: false, message: config.configError.message };
     try {
       return { ok: true, client: config.getClient() };
@@ -335,7 +450,10 @@ export = function (RED: NodeAPI) {
     }
   };
   const failed = (res: { status(n: number): { json(b: unknown): void } }, err: unknown): void => {
-    const e = err instanceof MarketoError ? { category: err.category, code: err.code, message: err.message } : { category: "network", message: err instanceof Error ? err.message : String(err) };
+    const e =
+      err instanceof MarketoError
+        ? { category: err.category, code: err.code, message: err.message }
+        : { category: "network", message: err instanceof Error ? err.message : String(err) };
     res.status(200).json({ ok: false, error: e });
   };
   RED.httpAdmin.get("/marketo-lead/forms", RED.auth.needsPermission("marketo-lead.read"), (req, res) => {
@@ -343,17 +461,40 @@ export = function (RED: NodeAPI) {
     if (!c.ok) return void res.status(400).json({ ok: false, error: { category: "validation", message: c.message } });
     c.client
       .getForms()
-      .then((forms) => res.json({ ok: true, forms: forms.map((f) => ({ id: f.id, name: f.name, ...(f.status ? { status: f.status } : {}) })) }))
+      .then((forms) =>
+        res.json({
+          ok: true,
+          forms: forms.map((f) => ({ id: f.id, name: f.name, ...(f.status ? { status: f.status } : {}) })),
+        }),
+      )
       .catch((err: unknown) => failed(res, err));
   });
   RED.httpAdmin.get("/marketo-lead/forms/:id/fields", RED.auth.needsPermission("marketo-lead.read"), (req, res) => {
     const c = formsClient(req.query.config);
     if (!c.ok) return void res.status(400).json({ ok: false, error: { category: "validation", message: c.message } });
     const id = positiveId(req.params.id);
-    if (id === undefined) return void res.status(400).json({ ok: false, error: { category: "validation", message: `the form id ${JSON.stringify(req.params.id)} is not a positive whole number` } });
+    if (id === undefined)
+      return void res.status(400).json({
+        ok: false,
+        error: {
+          category: "validation",
+          message: `the form id ${JSON.stringify(req.params.id)} is not a positive whole number`,
+        },
+      });
     c.client
       .getFormFields(id)
-      .then((fields) => res.json({ ok: true, formId: id, fields: fields.map((f) => ({ id: f.id, ...(f.label ? { label: f.label } : {}), ...(f.dataType ? { dataType: f.dataType } : {}), required: f.required === true })) }))
+      .then((fields) =>
+        res.json({
+          ok: true,
+          formId: id,
+          fields: fields.map((f) => ({
+            id: f.id,
+            ...(f.label ? { label: f.label } : {}),
+            ...(f.dataType ? { dataType: f.dataType } : {}),
+            required: f.required === true,
+          })),
+        }),
+      )
       .catch((err: unknown) => failed(res, err));
   });
 };

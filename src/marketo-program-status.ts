@@ -51,7 +51,8 @@ type Message = NodeMessageInFlow & { marketo?: unknown; source?: unknown };
 type Reader = (msg: Message) => Promise<Read<unknown>>;
 
 function describeError(err: unknown): { code?: string; text: string } {
-  if (err instanceof MarketoError) return { code: err.code, text: `${err.category}: ${err.message}${readFailureHint(err.code)}` };
+  if (err instanceof MarketoError)
+    return { code: err.code, text: `${err.category}: ${err.message}${readFailureHint(err.code)}` };
   return { text: err instanceof Error ? err.message : String(err) };
 }
 
@@ -91,7 +92,11 @@ export = function (RED: NodeAPI) {
         read: (msg) =>
           new Promise((resolve) => {
             RED.util.evaluateNodeProperty(value, type, node, msg, (err: Error | null, v: unknown) =>
-              resolve(err ? { ok: false, message: `${type}.${value} cannot be read: ${err.message}` } : { ok: true, value: v }),
+              resolve(
+                err
+                  ? { ok: false, message: `${type}.${value} cannot be read: ${err.message}` }
+                  : { ok: true, value: v },
+              ),
             );
           }),
       };
@@ -106,7 +111,8 @@ export = function (RED: NodeAPI) {
     const node = this;
     const { settings, problems } = parseSettings(def);
     const duplicates = duplicatePolicy(def.duplicates);
-    if (duplicates === undefined) problems.push(`duplicate leads must be fail, newest, oldest or all, not ${JSON.stringify(def.duplicates)}`);
+    if (duplicates === undefined)
+      problems.push(`duplicate leads must be fail, newest, oldest or all, not ${JSON.stringify(def.duplicates)}`);
 
     let readProgram: ReturnType<typeof makeReader> | undefined;
     let readStatus: ReturnType<typeof makeReader> | undefined;
@@ -130,7 +136,12 @@ export = function (RED: NodeAPI) {
     let configNode: MarketoConfigNode | null = null;
     const channels = new ChannelCache((programId) => readProgramChannel(configNode!.getClient(), programId));
 
-    const handle = async (record: unknown, inMsg: NodeMessageInFlow, client: MarketoClient, config: MarketoConfigNode): Promise<Outcome> => {
+    const handle = async (
+      record: unknown,
+      inMsg: NodeMessageInFlow,
+      client: MarketoClient,
+      config: MarketoConfigNode,
+    ): Promise<Outcome> => {
       // With an array payload each record is read as if it were the message's payload.
       const many = Array.isArray(inMsg.payload);
       const msg = (many ? { ...inMsg, payload: record } : inMsg) as Message;
@@ -148,16 +159,34 @@ export = function (RED: NodeAPI) {
       marketo.programStatus = isRecord(prev) && prev.name === status.value ? prev : { name: status.value };
 
       // One msg.marketo.leadId names one lead: an array of records brings its own (leadId) or emails.
-      const givenLead = many ? (isRecord(record) ? record.leadId : undefined) : isRecord(msg.marketo) ? msg.marketo.leadId : undefined;
+      const givenLead = many
+        ? isRecord(record)
+          ? record.leadId
+          : undefined
+        : isRecord(msg.marketo)
+          ? msg.marketo.leadId
+          : undefined;
       let email: unknown;
       if (toLeadId(givenLead) === undefined) {
         const e = await readEmail!.read(msg);
         if (!e.ok && (givenLead === undefined || givenLead === null || givenLead === "")) {
-          return { result: invalidRecord(`no lead: msg.marketo.leadId is not set and the email cannot be read: ${e.message}`, OPERATION), marketo };
+          return {
+            result: invalidRecord(
+              `no lead: msg.marketo.leadId is not set and the email cannot be read: ${e.message}`,
+              OPERATION,
+            ),
+            marketo,
+          };
         }
         email = e.ok ? e.value : undefined;
       }
-      const lead = await resolveLeadId(client, config.leadIds, { leadId: givenLead, email, createMissing: settings.createMissing, operation: OPERATION, ...(duplicates ? { duplicates } : {}) });
+      const lead = await resolveLeadId(client, config.leadIds, {
+        leadId: givenLead,
+        email,
+        createMissing: settings.createMissing,
+        operation: OPERATION,
+        ...(duplicates ? { duplicates } : {}),
+      });
       if (lead.duplicates) {
         marketo.duplicates = lead.duplicates;
         metrics.duplicateLeads({ id: node.id, type: NODE_TYPE, name: def.name || "" });
@@ -169,7 +198,8 @@ export = function (RED: NodeAPI) {
       // The force flag (status-mapper's "force" backward policy, or msg.marketo.force): Marketo never
       // moves a member down, so the member is taken out of the program and the status set anew.
       const mk = isRecord(msg.marketo) ? msg.marketo : undefined;
-      const force = mk !== undefined && (mk.force === true || (isRecord(mk.programStatus) && mk.programStatus.force === true));
+      const force =
+        mk !== undefined && (mk.force === true || (isRecord(mk.programStatus) && mk.programStatus.force === true));
       if (force) marketo.forced = true;
       // A replayed message (tag-filter's msg.replay) waits behind live ones for Marketo's capacity.
       const replayed = Object.prototype.hasOwnProperty.call(inMsg, "replay");
@@ -220,7 +250,10 @@ export = function (RED: NodeAPI) {
       const programId = fixedProgram;
       setImmediate(() => {
         if (closed) return;
-        const statuses = settings.status.type === "str" ? [settings.status.value] : statusesOfMappers(upstreamStatusMappers(flowNodes(), node.id));
+        const statuses =
+          settings.status.type === "str"
+            ? [settings.status.value]
+            : statusesOfMappers(upstreamStatusMappers(flowNodes(), node.id));
         channels
           .get(programId)
           .then((info) => {
@@ -257,10 +290,12 @@ export = function (RED: NodeAPI) {
     const configId = typeof body.config === "string" ? body.config : "";
     if (!configId) return fail(400, "choose a marketo-config first");
     const config = RED.nodes.getNode(configId);
-    if (!isMarketoConfig(config)) return fail(400, "the chosen marketo-config is not deployed yet: deploy it, then check again");
+    if (!isMarketoConfig(config))
+      return fail(400, "the chosen marketo-config is not deployed yet: deploy it, then check again");
     if (config.configError) return fail(400, config.configError.message);
     const programId = toProgramId(body.programId);
-    if (programId === undefined) return fail(400, `the program id ${JSON.stringify(body.programId ?? "")} is not a positive whole number`);
+    if (programId === undefined)
+      return fail(400, `the program id ${JSON.stringify(body.programId ?? "")} is not a positive whole number`);
     const given = Array.isArray(body.statuses) ? body.statuses.filter((s): s is string => typeof s === "string") : [];
     const mappers = Array.isArray(body.mappers) ? body.mappers.filter(isRecord) : [];
     const statuses = [...given, ...statusesOfMappers(mappers)];
@@ -280,7 +315,11 @@ export = function (RED: NodeAPI) {
           statuses,
           missing: [],
           problems: [`could not read program ${programId}: ${d.text}`],
-          error: { ...(d.code ? { code: d.code } : {}), category: err instanceof MarketoError ? err.category : "marketo", message: d.text },
+          error: {
+            ...(d.code ? { code: d.code } : {}),
+            category: err instanceof MarketoError ? err.category : "marketo",
+            message: d.text,
+          },
         });
       });
   });

@@ -67,7 +67,12 @@ export = function (RED: PluginRED) {
       const node = RED.nodes.getNode(id);
       // Listed in the flows but not running (a disabled flow): nothing to report of it.
       if (!isMarketoConfig(node)) continue;
-      const view: ConfigView = { id, name: node.name || "", state: node.clientState(), ...(node.instance ? { instance: node.instance } : {}) };
+      const view: ConfigView = {
+        id,
+        name: node.name || "",
+        state: node.clientState(),
+        ...(node.instance ? { instance: node.instance } : {}),
+      };
       const problem = node.configError;
       if (problem) view.problem = { message: problem.message, category: problem.category };
       // Reading `client` makes one: only for a config some node uses (those made it already).
@@ -106,24 +111,28 @@ export = function (RED: PluginRED) {
   });
 
   // "Try now" instead of Restart Flows: the call waiting out Marketo's daily quota goes as the probe.
-  RED.httpAdmin.post("/marketo-sidebar/config/:id/try-now", RED.auth.needsPermission("marketo-sidebar.write"), (req, res) => {
-    const node = RED.nodes.getNode(req.params.id);
-    if (!isMarketoConfig(node)) {
-      res.status(404).json({ error: `no marketo-config ${req.params.id} is deployed`, category: "validation" });
-      return;
-    }
-    const state = node.clientState();
-    if (state.state !== "quota" || !node.client?.tryNow()) {
-      const why =
-        state.state === "quota"
-          ? "the daily call budget set on this config is used up; it renews at 00:00 Chicago time (raise the budget to go on now)"
-          : "no daily-quota pause is in force";
-      res.status(409).json({ error: why, category: "quota" });
-      return;
-    }
-    schedule();
-    res.json({ probing: true });
-  });
+  RED.httpAdmin.post(
+    "/marketo-sidebar/config/:id/try-now",
+    RED.auth.needsPermission("marketo-sidebar.write"),
+    (req, res) => {
+      const node = RED.nodes.getNode(req.params.id);
+      if (!isMarketoConfig(node)) {
+        res.status(404).json({ error: `no marketo-config ${req.params.id} is deployed`, category: "validation" });
+        return;
+      }
+      const state = node.clientState();
+      if (state.state !== "quota" || !node.client?.tryNow()) {
+        const why =
+          state.state === "quota"
+            ? "the daily call budget set on this config is used up; it renews at 00:00 Chicago time (raise the budget to go on now)"
+            : "no daily-quota pause is in force";
+        res.status(409).json({ error: why, category: "quota" });
+        return;
+      }
+      schedule();
+      res.json({ probing: true });
+    },
+  );
 
   // --- the charts' history: sampled every few seconds, whatever the editor does ----------------
   const history = new History();
@@ -151,7 +160,11 @@ export = function (RED: PluginRED) {
       const s = summary();
       lastSent = JSON.stringify({ ...s, at: "" });
       const points = history.view().points;
-      RED.comms?.publish(UPDATE_TOPIC, { summary: s, feed: metrics.feed(FEED_DEFAULT), point: points[points.length - 1] }, false);
+      RED.comms?.publish(
+        UPDATE_TOPIC,
+        { summary: s, feed: metrics.feed(FEED_DEFAULT), point: points[points.length - 1] },
+        false,
+      );
     } catch (err) {
       RED.log.warn(`marketo-sidebar: could not publish an update: ${err instanceof Error ? err.message : String(err)}`);
     }

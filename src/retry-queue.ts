@@ -29,7 +29,14 @@ import {
   type RetryEntry,
 } from "./lib/delivery/retry-queue";
 import type { RedisRetryQueue } from "./lib/delivery/retry-queue-redis";
-import { isQueueRegistered, registerQueue, retryTagOf, unregisterQueue, type RetryOutcomeSink, type RetryTag } from "./lib/delivery/retry-registry";
+import {
+  isQueueRegistered,
+  registerQueue,
+  retryTagOf,
+  unregisterQueue,
+  type RetryOutcomeSink,
+  type RetryTag,
+} from "./lib/delivery/retry-registry";
 
 interface RetryQueueDef extends NodeDef {
   maxAttempts?: number | string;
@@ -74,7 +81,8 @@ const text = (err: unknown): string => (err instanceof Error ? err.message : Str
 function wholeNumber(v: unknown, fallback: number, min: number): { value: number; problem?: string } {
   if (v === undefined || v === null || v === "") return { value: fallback };
   const n = Number(v);
-  if (!Number.isInteger(n) || n < min) return { value: fallback, problem: `${JSON.stringify(v)} is not a whole number of at least ${min}` };
+  if (!Number.isInteger(n) || n < min)
+    return { value: fallback, problem: `${JSON.stringify(v)} is not a whole number of at least ${min}` };
   return { value: n };
 }
 
@@ -118,8 +126,23 @@ export = function (RED: NodeAPI) {
       const m = structuredClone(e.msg);
       m.marketo = {
         ...(isObject(m.marketo) ? m.marketo : {}),
-        error: { code: e.code, message: e.message, category: e.category, retryable: e.retryable, action: e.action, source: { ...e.integration } },
-        retry: { queue: node.id, id: e.id, attempt: e.attempts, seq: e.seq, state: e.state, reason: e.reason, ...summaryTimes(e) },
+        error: {
+          code: e.code,
+          message: e.message,
+          category: e.category,
+          retryable: e.retryable,
+          action: e.action,
+          source: { ...e.integration },
+        },
+        retry: {
+          queue: node.id,
+          id: e.id,
+          attempt: e.attempts,
+          seq: e.seq,
+          state: e.state,
+          reason: e.reason,
+          ...summaryTimes(e),
+        },
       };
       if (typeof m._msgid !== "string") m._msgid = RED.util.generateId();
       return m;
@@ -132,7 +155,20 @@ export = function (RED: NodeAPI) {
     const envRedis = RED.util.getSetting(node, REDIS_URL_ENV);
     const redisUrl = typeof envRedis === "string" && envRedis.trim() ? envRedis.trim() : undefined;
     if (redisUrl) {
-      runShared(node, def, redisUrl, { maxAttempts: maxAttempts.value, maxEntries: maxEntries.value, backoffMs: backoff.ok ? backoff.ms : [30_000], answerTimeoutMs: timeout.ok ? timeout.ms : 600_000 }, throughNode, { resubmission, givenUp }, t);
+      runShared(
+        node,
+        def,
+        redisUrl,
+        {
+          maxAttempts: maxAttempts.value,
+          maxEntries: maxEntries.value,
+          backoffMs: backoff.ok ? backoff.ms : [30_000],
+          answerTimeoutMs: timeout.ok ? timeout.ms : 600_000,
+        },
+        throughNode,
+        { resubmission, givenUp },
+        t,
+      );
       return;
     }
 
@@ -265,7 +301,10 @@ export = function (RED: NodeAPI) {
               }
               const target = RED.nodes.getNode(e.integration.id);
               if (!target || target.id === node.id) {
-                await queue.hold(e, t("reasons.nodeGone", { type: e.integration.type, name: e.integration.name, id: e.integration.id }));
+                await queue.hold(
+                  e,
+                  t("reasons.nodeGone", { type: e.integration.type, name: e.integration.name, id: e.integration.id }),
+                );
                 gone.push(e);
                 continue;
               }
@@ -284,11 +323,17 @@ export = function (RED: NodeAPI) {
       return draining;
     };
     const kick = (): void => {
-      track(drain().catch((err: unknown) => node.error(t("errors.store", { error: text(err) })))).finally(() => wakeBy(queue.nextWake()));
+      track(drain().catch((err: unknown) => node.error(t("errors.store", { error: text(err) })))).finally(() =>
+        wakeBy(queue.nextWake()),
+      );
     };
 
     // --- outcomes of resubmissions --------------------------------------------------------------
-    const onOutcome = async (tag: { id: string; seq: number }, ok: boolean, error: ErrorInfo | undefined): Promise<void> => {
+    const onOutcome = async (
+      tag: { id: string; seq: number },
+      ok: boolean,
+      error: ErrorInfo | undefined,
+    ): Promise<void> => {
       const r = await queue.outcome(tag, ok, error);
       if (r.kind === "stale") return;
       refresh();
@@ -302,7 +347,13 @@ export = function (RED: NodeAPI) {
       },
       figures: () => {
         const counts = queue.counts();
-        return { id: node.id, name: def.name ?? "", size: queue.size, counts: { state: { ...counts.state }, category: { ...counts.category } }, totals: { ...queue.totals } };
+        return {
+          id: node.id,
+          name: def.name ?? "",
+          size: queue.size,
+          counts: { state: { ...counts.state }, category: { ...counts.category } },
+          totals: { ...queue.totals },
+        };
       },
     };
     registerQueue(node.id, sink);
@@ -363,7 +414,9 @@ export = function (RED: NodeAPI) {
           done();
           return;
         }
-        const error: ErrorInfo | undefined = isObject(marketo?.error) ? (marketo!.error as ErrorInfo) : errorFields(failureOf(msg) as ErrorInfo);
+        const error: ErrorInfo | undefined = isObject(marketo?.error)
+          ? (marketo!.error as ErrorInfo)
+          : errorFields(failureOf(msg) as ErrorInfo);
         track(onOutcome(tag, false, error)).then(
           () => done(),
           (err: unknown) => done(new Error(t("errors.store", { error: text(err) }))),
@@ -385,8 +438,19 @@ export = function (RED: NodeAPI) {
             const m = { ...failure.msg, _msgid: msg._msgid } as Msg;
             m.marketo = {
               ...(isObject(m.marketo) ? m.marketo : {}),
-              error: { code: failure.code, message: failure.message, category: failure.category, retryable: failure.retryable, action: failure.action, source: failure.integration },
-              retry: { queue: node.id, state: "overflow", reason: t("reasons.full", { max: queue.options.maxEntries }) },
+              error: {
+                code: failure.code,
+                message: failure.message,
+                category: failure.category,
+                retryable: failure.retryable,
+                action: failure.action,
+                source: failure.integration,
+              },
+              retry: {
+                queue: node.id,
+                state: "overflow",
+                reason: t("reasons.full", { max: queue.options.maxEntries }),
+              },
             };
             send([null, m as NodeMessage, null]);
             if (!fullEpisode) {
@@ -395,7 +459,8 @@ export = function (RED: NodeAPI) {
             }
             // Catch nodes hear of it, unless this queue's own overflow came back through one.
             const fromSelf = isObject(msg.error) && isObject(msg.error.source) && msg.error.source.id === node.id;
-            if (!fromSelf) node.error(t("errors.full", { max: queue.options.maxEntries, category: failure.category }), m);
+            if (!fromSelf)
+              node.error(t("errors.full", { max: queue.options.maxEntries, category: failure.category }), m);
             done();
             return;
           }
@@ -456,8 +521,10 @@ export = function (RED: NodeAPI) {
     // The Redis URL may carry a password: no error text shows it.
     const secrets = [url, ...(/\/\/(?:([^:@/]*):)?([^@/]*)@/.exec(url)?.slice(1) ?? [])];
     const redisError = (err: unknown): string => t("errors.redis", { error: scrub(text(err), secrets) });
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { RedisRetryQueue: Shared } = require("./lib/delivery/retry-queue-redis") as typeof import("./lib/delivery/retry-queue-redis");
+    // Loaded only in Redis mode, so a single-process install never loads the queue engine.
+    const { RedisRetryQueue: Shared } =
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      require("./lib/delivery/retry-queue-redis") as typeof import("./lib/delivery/retry-queue-redis");
     let closed = false;
     let statusTimer: NodeJS.Timeout | undefined;
     let pollTimer: NodeJS.Timeout | undefined;
@@ -465,7 +532,8 @@ export = function (RED: NodeAPI) {
       if (closed) return;
       const c = shared.lastCounts.state;
       const size = shared.lastSize;
-      if (size >= options.maxEntries) node.status({ fill: "red", shape: "ring", text: `${t("status.full")} ${size.toLocaleString("en-US")}` });
+      if (size >= options.maxEntries)
+        node.status({ fill: "red", shape: "ring", text: `${t("status.full")} ${size.toLocaleString("en-US")}` });
       else if (size === 0) node.status({ fill: "grey", shape: "ring", text: `${t("status.empty")} (Redis)` });
       else {
         const parts: Array<[string, number]> = [
@@ -474,7 +542,11 @@ export = function (RED: NodeAPI) {
           [t("status.held"), c.held],
           [t("status.abandoned"), c.abandoned],
         ];
-        node.status({ fill: c.held + c.abandoned > 0 ? "yellow" : "blue", shape: "dot", text: `${countsText(parts)} (Redis)` });
+        node.status({
+          fill: c.held + c.abandoned > 0 ? "yellow" : "blue",
+          shape: "dot",
+          text: `${countsText(parts)} (Redis)`,
+        });
       }
     };
     const refresh = (): void => {
@@ -501,7 +573,8 @@ export = function (RED: NodeAPI) {
             return undefined;
           }
           const target = RED.nodes.getNode(e.integration.id);
-          if (!target || target.id === node.id) return t("reasons.nodeGone", { type: e.integration.type, name: e.integration.name, id: e.integration.id });
+          if (!target || target.id === node.id)
+            return t("reasons.nodeGone", { type: e.integration.type, name: e.integration.name, id: e.integration.id });
           target.receive(out.resubmission(e) as NodeMessageInFlow);
           return undefined;
         },
@@ -599,7 +672,9 @@ export = function (RED: NodeAPI) {
       }
       if (tag && tag.queue === node.id) {
         if (hasError) {
-          const error: ErrorInfo | undefined = isObject(marketo?.error) ? (marketo!.error as ErrorInfo) : errorFields(failureOf(msg) as ErrorInfo);
+          const error: ErrorInfo | undefined = isObject(marketo?.error)
+            ? (marketo!.error as ErrorInfo)
+            : errorFields(failureOf(msg) as ErrorInfo);
           shared.outcome(tag, false, error);
         } else warnOnce("noError", t("log.ownWithoutError"));
         done();
@@ -618,20 +693,35 @@ export = function (RED: NodeAPI) {
             const m = { ...failure.msg, _msgid: msg._msgid } as Msg;
             m.marketo = {
               ...(isObject(m.marketo) ? m.marketo : {}),
-              error: { code: failure.code, message: failure.message, category: failure.category, retryable: failure.retryable, action: failure.action, source: failure.integration },
+              error: {
+                code: failure.code,
+                message: failure.message,
+                category: failure.category,
+                retryable: failure.retryable,
+                action: failure.action,
+                source: failure.integration,
+              },
               retry: { queue: node.id, state: "overflow", reason: t("reasons.full", { max: options.maxEntries }) },
             };
             send([null, m as NodeMessage, null]);
             warnOnce("full", t("log.full", { max: options.maxEntries }));
             const fromSelf = isObject(msg.error) && isObject(msg.error.source) && msg.error.source.id === node.id;
             if (!fromSelf) node.error(t("errors.full", { max: options.maxEntries, category: failure.category }), m);
-          } else if (r.kind === "held" || r.kind === "abandoned") send([null, out.givenUp(r.entry) as NodeMessage, null]);
+          } else if (r.kind === "held" || r.kind === "abandoned")
+            send([null, out.givenUp(r.entry) as NodeMessage, null]);
           done();
         })
         .catch((err: unknown) => done(new Error(redisError(err))));
     });
 
-    const self: Deployed = { node, name: def.name ?? "", z: (def as { z?: string }).z, shared, file: undefined, kick: () => undefined };
+    const self: Deployed = {
+      node,
+      name: def.name ?? "",
+      z: (def as { z?: string }).z,
+      shared,
+      file: undefined,
+      kick: () => undefined,
+    };
     deployed.set(node.id, self);
     node.on("close", (_removed: boolean, done: () => void) => {
       // The entries stay in Redis even when the node is removed: the other replicas still hold them.
@@ -676,16 +766,25 @@ export = function (RED: NodeAPI) {
     return n;
   };
   /** `{ids?, filter?}` of a POST body as one filter. */
-  const selection = (body: unknown, required: boolean): { ok: true; filter: Filter } | { ok: false; reason: string } => {
-    if (body !== undefined && body !== null && !isObject(body)) return { ok: false, reason: "the body must be a JSON object {ids?: [...], filter?: {...}}" };
+  const selection = (
+    body: unknown,
+    required: boolean,
+  ): { ok: true; filter: Filter } | { ok: false; reason: string } => {
+    if (body !== undefined && body !== null && !isObject(body))
+      return { ok: false, reason: "the body must be a JSON object {ids?: [...], filter?: {...}}" };
     const b = (body ?? {}) as Record<string, unknown>;
-    for (const key of Object.keys(b)) if (key !== "ids" && key !== "filter") return { ok: false, reason: `unknown field "${key}" (use ids and filter)` };
-    if (b.ids !== undefined && !(Array.isArray(b.ids) && b.ids.every((x) => typeof x === "string"))) return { ok: false, reason: "ids must be an array of entry ids (strings)" };
-    if (required && b.ids === undefined && b.filter === undefined) return { ok: false, reason: "give ids or a filter ({} for every entry)" };
+    for (const key of Object.keys(b))
+      if (key !== "ids" && key !== "filter")
+        return { ok: false, reason: `unknown field "${key}" (use ids and filter)` };
+    if (b.ids !== undefined && !(Array.isArray(b.ids) && b.ids.every((x) => typeof x === "string")))
+      return { ok: false, reason: "ids must be an array of entry ids (strings)" };
+    if (required && b.ids === undefined && b.filter === undefined)
+      return { ok: false, reason: "give ids or a filter ({} for every entry)" };
     const f = parseFilter(b.filter);
     if (!f.ok) return f;
     const filter = { ...f.filter };
-    if (b.ids !== undefined) filter.ids = filter.ids ? filter.ids.filter((id) => (b.ids as string[]).includes(id)) : (b.ids as string[]);
+    if (b.ids !== undefined)
+      filter.ids = filter.ids ? filter.ids.filter((id) => (b.ids as string[]).includes(id)) : (b.ids as string[]);
     return { ok: true, filter };
   };
 
@@ -694,7 +793,9 @@ export = function (RED: NodeAPI) {
   RED.httpAdmin.get("/retry-queue", read, (_req, res) => {
     Promise.all(
       [...deployed.values()].map(async (q) => {
-        const shared = q.shared ? await q.shared.refresh().catch(() => ({ size: q.shared!.lastSize, counts: q.shared!.lastCounts })) : undefined;
+        const shared = q.shared
+          ? await q.shared.refresh().catch(() => ({ size: q.shared!.lastSize, counts: q.shared!.lastCounts }))
+          : undefined;
         return {
           id: q.node.id,
           name: q.name,
@@ -713,7 +814,11 @@ export = function (RED: NodeAPI) {
     const q = find(req.params.id, res as unknown as Res);
     if (!q) return;
     const query = req.query as Record<string, unknown>;
-    const f = parseFilter({ integration: listOf(query.integration), state: listOf(query.state), category: listOf(query.category) });
+    const f = parseFilter({
+      integration: listOf(query.integration),
+      state: listOf(query.state),
+      category: listOf(query.category),
+    });
     if (!f.ok) return bad(res as unknown as Res, 400, f.reason);
     const limit = count(query.limit, LIST_LIMIT, LIST_MAX, "limit");
     if (typeof limit === "string") return bad(res as unknown as Res, 400, limit);
@@ -721,9 +826,21 @@ export = function (RED: NodeAPI) {
     if (typeof offset === "string") return bad(res as unknown as Res, 400, offset);
     if (q.shared) {
       const shared = q.shared;
-      Promise.all([shared.list(f.filter, limit, offset), shared.refresh()]).then(([list, all]) => {
-        res.json({ total: list.total, offset, maxAttempts: shared.options.maxAttempts, counts: all.counts, totals: all.totals, integrations: all.integrations, shared: true, entries: list.entries });
-      }, fail500(res as unknown as Res));
+      Promise.all([shared.list(f.filter, limit, offset), shared.refresh()]).then(
+        ([list, all]) => {
+          res.json({
+            total: list.total,
+            offset,
+            maxAttempts: shared.options.maxAttempts,
+            counts: all.counts,
+            totals: all.totals,
+            integrations: all.integrations,
+            shared: true,
+            entries: list.entries,
+          });
+        },
+        fail500(res as unknown as Res),
+      );
       return;
     }
     const queue = q.queue!;
@@ -769,7 +886,8 @@ export = function (RED: NodeAPI) {
     }
     const e = err as { status?: number; statusCode?: number; type?: string; message?: string };
     const status = e.status ?? e.statusCode ?? 500;
-    const message = e.type === "entity.parse.failed" ? `the body is not valid JSON: ${e.message}` : (e.message ?? "bad request");
+    const message =
+      e.type === "entity.parse.failed" ? `the body is not valid JSON: ${e.message}` : (e.message ?? "bad request");
     res.status(status >= 400 && status < 600 ? status : 500).json({ error: message, category: "validation" });
   });
 };

@@ -71,7 +71,11 @@ export = function (RED: NodeAPI) {
         label: `the expression ${value}`,
         read: (msg, cb) =>
           RED.util.evaluateJSONataExpression(expr, msg, (err, result) =>
-            cb(err ? { ok: false, reason: `the expression ${value} failed: ${shortError(err.message)}` } : { ok: true, value: result }),
+            cb(
+              err
+                ? { ok: false, reason: `the expression ${value} failed: ${shortError(err.message)}` }
+                : { ok: true, value: result },
+            ),
           ),
       };
     }
@@ -109,7 +113,10 @@ export = function (RED: NodeAPI) {
     RED.nodes.createNode(this, config);
     const node = this;
 
-    const backward: BackwardPolicy = config.backward === "pass" || config.backward === "error" || config.backward === "force" ? config.backward : "skip";
+    const backward: BackwardPolicy =
+      config.backward === "pass" || config.backward === "error" || config.backward === "force"
+        ? config.backward
+        : "skip";
     const repeat: RepeatPolicy = config.repeat === "skip" ? "skip" : "pass";
     const unknownPolicy: "skip" | "error" = config.unknown === "error" ? "error" : "skip";
     const store = typeof config.store === "string" && config.store.trim() !== "" ? config.store.trim() : undefined;
@@ -117,17 +124,23 @@ export = function (RED: NodeAPI) {
 
     const { table, problems } = compileTable(config.rules ?? presetRows("kaltura"));
     const configProgram = programKey(config.programId);
-    if (configProgram === null) problems.push(`the program id ${String(config.programId)} is not a positive whole number`);
+    if (configProgram === null)
+      problems.push(`the program id ${String(config.programId)} is not a positive whole number`);
 
     let readStatus: { read: Reader; label: string } | undefined;
     let readLead: { read: Reader; label: string } | undefined;
     try {
-      readStatus = makeReader(node, config.statusProperty || "registration.status", config.statusPropertyType || "event");
+      readStatus = makeReader(
+        node,
+        config.statusProperty || "registration.status",
+        config.statusPropertyType || "event",
+      );
       readLead = makeReader(node, config.leadProperty || "profile.email", config.leadPropertyType || "event");
     } catch (err) {
       problems.push(`a property is invalid: ${(err as Error).message}`);
     }
-    const configError = problems.length > 0 ? new Error(`status-mapper is not configured correctly: ${problems.join("; ")}`) : undefined;
+    const configError =
+      problems.length > 0 ? new Error(`status-mapper is not configured correctly: ${problems.join("; ")}`) : undefined;
 
     let mapped = 0;
     let skipped = 0;
@@ -141,7 +154,11 @@ export = function (RED: NodeAPI) {
         [RED._("status-mapper.status.skipped"), skipped],
         [RED._("status-mapper.status.errors"), errors],
       ]);
-      node.status({ fill: errors > 0 ? "red" : skipped > 0 ? "yellow" : "green", shape: errors > 0 ? "ring" : "dot", text });
+      node.status({
+        fill: errors > 0 ? "red" : skipped > 0 ? "yellow" : "green",
+        shape: errors > 0 ? "ring" : "dot",
+        text,
+      });
     }
     /** At most one status update per STATUS_INTERVAL_MS, the last one always shown. */
     function showCounts() {
@@ -230,7 +247,13 @@ export = function (RED: NodeAPI) {
       }
     }
 
-    function reject(msg: NodeMessageInFlow, send: Send, done: Done, filtered: Filtered, policy: "skip" | "error" | "pass") {
+    function reject(
+      msg: NodeMessageInFlow,
+      send: Send,
+      done: Done,
+      filtered: Filtered,
+      policy: "skip" | "error" | "pass",
+    ) {
       (msg as NodeMessageInFlow & { filtered?: Filtered }).filtered = filtered;
       if (policy === "error") {
         errors++;
@@ -258,17 +281,38 @@ export = function (RED: NodeAPI) {
         const mk = (msg as { marketo?: unknown }).marketo;
         if (mk !== undefined && (mk === null || typeof mk !== "object" || Array.isArray(mk))) {
           const what = mk === null ? "null" : Array.isArray(mk) ? "an array" : `a ${typeof mk}`;
-          return reject(msg, send, done, { rule: "invalid-input", reason: `msg.marketo is ${what}, not an object` }, unknownPolicy);
+          return reject(
+            msg,
+            send,
+            done,
+            { rule: "invalid-input", reason: `msg.marketo is ${what}, not an object` },
+            unknownPolicy,
+          );
         }
         const rawProgram = (msg as { programId?: unknown }).programId;
         const program = rawProgram === undefined ? configProgram! : programKey(rawProgram);
         if (program === null) {
-          return reject(msg, send, done, { rule: "invalid-program", reason: `msg.programId is not a program id: ${String(rawProgram).slice(0, 40)}` }, unknownPolicy);
+          return reject(
+            msg,
+            send,
+            done,
+            {
+              rule: "invalid-program",
+              reason: `msg.programId is not a program id: ${String(rawProgram).slice(0, 40)}`,
+            },
+            unknownPolicy,
+          );
         }
         const target = m.target;
 
         const out = (force = false) => {
-          const ps: MappedStatus = { name: target.name, step: target.step, success: target.success, source: m.source, ...(force ? { force: true } : {}) };
+          const ps: MappedStatus = {
+            name: target.name,
+            step: target.step,
+            success: target.success,
+            source: m.source,
+            ...(force ? { force: true } : {}),
+          };
           if (mk) (mk as Record<string, unknown>).programStatus = ps;
           else (msg as { marketo?: unknown }).marketo = { programStatus: ps };
           // msg.filtered says why a message was rejected; a mapped one must not carry an earlier
@@ -288,7 +332,13 @@ export = function (RED: NodeAPI) {
             }
             // "force" without a lead cannot know the move is backward: it is refused like skip, never forced blind.
             const why = lr.ok ? `no usable lead key at ${leadWhere ?? readLead!.label}` : lr.reason;
-            return reject(msg, send, done, { rule: "no-lead", reason: `${why}; cannot check for a backward move` }, backward === "force" ? "skip" : backward);
+            return reject(
+              msg,
+              send,
+              done,
+              { rule: "no-lead", reason: `${why}; cannot check for a backward move` },
+              backward === "force" ? "skip" : backward,
+            );
           }
           const key = memoryKey(lead, program);
           const last = memory.get(key);
@@ -322,7 +372,14 @@ export = function (RED: NodeAPI) {
       closed = true;
       if (statusTimer) clearTimeout(statusTimer);
       statusTimer = undefined;
-      for (const [, , d] of waiting.splice(0)) d(new Error(ready ? "status-mapper closed before handling this message" : "status-mapper closed before its memory was loaded"));
+      for (const [, , d] of waiting.splice(0))
+        d(
+          new Error(
+            ready
+              ? "status-mapper closed before handling this message"
+              : "status-mapper closed before its memory was loaded",
+          ),
+        );
       if (removed || configError || !ready) {
         if (persistTimer) clearTimeout(persistTimer);
         persistTimer = undefined;

@@ -6,10 +6,28 @@
  */
 import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from "node-red";
 import { countsText } from "./lib/node-kit/counts";
-import { compileTagFilter, TagFilterConfigError, type CompiledTagFilter, type Rejection, type TagFilterConfig } from "./lib/flow/tag-filter";
+import {
+  compileTagFilter,
+  TagFilterConfigError,
+  type CompiledTagFilter,
+  type Rejection,
+  type TagFilterConfig,
+} from "./lib/flow/tag-filter";
 import { metrics } from "./lib/sidebar/metrics";
-import { DEFAULT_MAX_BYTES, DEFAULT_RETENTION_DAYS, EventHistory, historyDir, type HistoryRecord } from "./lib/flow/event-history";
-import { parseReplayRequest, ReplayRequestError, ReplayRun, type ReplayMark, type ReplayProgress } from "./lib/flow/replay";
+import {
+  DEFAULT_MAX_BYTES,
+  DEFAULT_RETENTION_DAYS,
+  EventHistory,
+  historyDir,
+  type HistoryRecord,
+} from "./lib/flow/event-history";
+import {
+  parseReplayRequest,
+  ReplayRequestError,
+  ReplayRun,
+  type ReplayMark,
+  type ReplayProgress,
+} from "./lib/flow/replay";
 
 type TagFilterDef = NodeDef &
   TagFilterConfig & {
@@ -64,7 +82,14 @@ export = function (RED: NodeAPI) {
     let dirty = false;
 
     const show = () => {
-      node.status({ fill: passed > 0 ? "green" : "grey", shape: "dot", text: countsText([[passedLabel, passed], [rejectedLabel, rejected]]) });
+      node.status({
+        fill: passed > 0 ? "green" : "grey",
+        shape: "dot",
+        text: countsText([
+          [passedLabel, passed],
+          [rejectedLabel, rejected],
+        ]),
+      });
     };
     const tick = () => {
       timer = undefined;
@@ -114,7 +139,8 @@ export = function (RED: NodeAPI) {
         if (st !== "counting" && st !== "running") runs.delete(id);
       }
       void run.finished.then((p) => {
-        if (p.state === "failed") node.warn(RED._("tag-filter.warnings.replayFailed", { id: p.replayId, error: p.error ?? "" }));
+        if (p.state === "failed")
+          node.warn(RED._("tag-filter.warnings.replayFailed", { id: p.replayId, error: p.error ?? "" }));
       });
       return run;
     };
@@ -150,7 +176,9 @@ export = function (RED: NodeAPI) {
       if (configProblem === undefined) counted();
     };
     const judge = (msg: unknown): Rejection | null =>
-      filter ? filter.evaluate(msg) : { rule: "config", reason: `the node's configuration is invalid: ${configProblem}` };
+      filter
+        ? filter.evaluate(msg)
+        : { rule: "config", reason: `the node's configuration is invalid: ${configProblem}` };
 
     /** A kept event, entering again as it first did, marked as a replay (and not kept twice). */
     function replayed(rec: HistoryRecord, mark: ReplayMark): void {
@@ -186,11 +214,19 @@ export = function (RED: NodeAPI) {
           (events) => {
             const m = msg as NodeMessage & { replay: ReplayProgress; filtered: Rejection };
             m.replay = { ...run.progress, events };
-            m.filtered = { rule: "replay", reason: `${run.request.dryRun ? "a dry run counted" : "replay started for"} ${events} kept events` };
+            m.filtered = {
+              rule: "replay",
+              reason: `${run.request.dryRun ? "a dry run counted" : "replay started for"} ${events} kept events`,
+            };
             send([null, m]);
             done();
           },
-          (err: unknown) => done(new Error(`tag-filter: replay could not read the history: ${err instanceof Error ? err.message : String(err)}`)),
+          (err: unknown) =>
+            done(
+              new Error(
+                `tag-filter: replay could not read the history: ${err instanceof Error ? err.message : String(err)}`,
+              ),
+            ),
         );
         return;
       }
@@ -199,7 +235,11 @@ export = function (RED: NodeAPI) {
         verdict = judge(msg);
         // A replayed message coming round again is kept already.
         if (history && !hasOwn.call(msg, "replay")) {
-          history.append(RED.util.getMessageProperty(msg, topicProp), RED.util.getMessageProperty(msg, payloadProp), verdict !== null);
+          history.append(
+            RED.util.getMessageProperty(msg, topicProp),
+            RED.util.getMessageProperty(msg, payloadProp),
+            verdict !== null,
+          );
         }
       } catch (err) {
         done(err instanceof Error ? err : new Error(String(err)));
@@ -225,11 +265,15 @@ export = function (RED: NodeAPI) {
 
   const answerError = (res: { status(n: number): { json(b: unknown): void } }, err: unknown): void => {
     const validation = err instanceof ReplayRequestError;
-    res.status(validation ? 400 : 500).json({ error: err instanceof Error ? err.message : String(err), category: validation ? "validation" : "internal" });
+    res.status(validation ? 400 : 500).json({
+      error: err instanceof Error ? err.message : String(err),
+      category: validation ? "validation" : "internal",
+    });
   };
   RED.httpAdmin.post("/tag-filter/:id/replay", RED.auth.needsPermission("tag-filter.write"), (req, res) => {
     const t = targets.get(String(req.params.id));
-    if (!t) return void res.status(404).json({ error: `no deployed tag-filter ${req.params.id}`, category: "validation" });
+    if (!t)
+      return void res.status(404).json({ error: `no deployed tag-filter ${req.params.id}`, category: "validation" });
     t.start(req.body).then(
       (r) => res.json(r),
       (err: unknown) => answerError(res, err),
@@ -237,12 +281,22 @@ export = function (RED: NodeAPI) {
   });
   RED.httpAdmin.get("/tag-filter/:id/replay/:replayId", RED.auth.needsPermission("tag-filter.read"), (req, res) => {
     const p = targets.get(String(req.params.id))?.progress(String(req.params.replayId));
-    if (!p) return void res.status(404).json({ error: `no replay ${req.params.replayId} on tag-filter ${req.params.id}`, category: "validation" });
+    if (!p)
+      return void res
+        .status(404)
+        .json({ error: `no replay ${req.params.replayId} on tag-filter ${req.params.id}`, category: "validation" });
     res.json(p);
   });
-  RED.httpAdmin.post("/tag-filter/:id/replay/:replayId/cancel", RED.auth.needsPermission("tag-filter.write"), (req, res) => {
-    const p = targets.get(String(req.params.id))?.cancel(String(req.params.replayId));
-    if (!p) return void res.status(404).json({ error: `no replay ${req.params.replayId} on tag-filter ${req.params.id}`, category: "validation" });
-    res.json(p);
-  });
+  RED.httpAdmin.post(
+    "/tag-filter/:id/replay/:replayId/cancel",
+    RED.auth.needsPermission("tag-filter.write"),
+    (req, res) => {
+      const p = targets.get(String(req.params.id))?.cancel(String(req.params.replayId));
+      if (!p)
+        return void res
+          .status(404)
+          .json({ error: `no replay ${req.params.replayId} on tag-filter ${req.params.id}`, category: "validation" });
+      res.json(p);
+    },
+  );
 };

@@ -51,17 +51,47 @@ export function tab(label: string): FlowNode {
 }
 
 /** A package node exactly as the editor creates it, plus what the benchmark sets. */
-export function packageNode(type: string, id: string, wires: string[][], extra: Record<string, unknown> = {}): FlowNode {
+export function packageNode(
+  type: string,
+  id: string,
+  wires: string[][],
+  extra: Record<string, unknown> = {},
+): FlowNode {
   return { ...editorDefaults(type), id, type, z: TAB, wires, ...extra };
 }
 
 /** Where answers are counted: a disabled debug node does nothing with a message, cheaply. */
 export function sink(id: string): FlowNode {
-  return { id, type: "debug", z: TAB, name: `count ${id}`, active: false, tosidebar: false, console: false, tostatus: false, complete: "false", targetType: "msg", wires: [] };
+  return {
+    id,
+    type: "debug",
+    z: TAB,
+    name: `count ${id}`,
+    active: false,
+    tosidebar: false,
+    console: false,
+    tostatus: false,
+    complete: "false",
+    targetType: "msg",
+    wires: [],
+  };
 }
 
 export function fn(id: string, func: string, outputs: number, wires: string[][], name = `${id} (function)`): FlowNode {
-  return { id, type: "function", z: TAB, name, func, outputs, timeout: 0, noerr: 0, initialize: "", finalize: "", libs: [], wires };
+  return {
+    id,
+    type: "function",
+    z: TAB,
+    name,
+    func,
+    outputs,
+    timeout: 0,
+    noerr: 0,
+    initialize: "",
+    finalize: "",
+    libs: [],
+    wires,
+  };
 }
 
 /**

@@ -28,7 +28,11 @@ export function efficiencyFlow(url: string, scale: TimeScale, leadExtra: Record<
       tab("efficiency"),
       configNode(url, scale),
       packageNode("marketo-lead", "n-lead", [["n-status"], ["reg-failed"]], { marketo: CONFIG_ID, ...leadExtra }),
-      packageNode("marketo-program-status", "n-status", [["reg-ok"], ["reg-failed"]], { marketo: CONFIG_ID, program: "1001", programType: "num" }),
+      packageNode("marketo-program-status", "n-status", [["reg-ok"], ["reg-failed"]], {
+        marketo: CONFIG_ID,
+        program: "1001",
+        programType: "num",
+      }),
       packageNode("marketo-custom-activity", "n-activity", [["eng-ok"], ["eng-failed"]], { marketo: CONFIG_ID }),
       sink("reg-ok"),
       sink("reg-failed"),

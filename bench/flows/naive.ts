@@ -13,7 +13,24 @@ const PROGRAM_ID = 1001;
 
 function httpRequest(id: string, wires: string[][]): FlowNode {
   // The editor's defaults, method and URL from the message.
-  return { id, type: "http request", z: TAB, name: `${id} (http)`, method: "use", ret: "obj", paytoqs: "ignore", url: "", tls: "", persist: false, proxy: "", insecureHTTPParser: false, authType: "", senderr: false, headers: [], wires };
+  return {
+    id,
+    type: "http request",
+    z: TAB,
+    name: `${id} (http)`,
+    method: "use",
+    ret: "obj",
+    paytoqs: "ignore",
+    url: "",
+    tls: "",
+    persist: false,
+    proxy: "",
+    insecureHTTPParser: false,
+    authType: "",
+    senderr: false,
+    headers: [],
+    wires,
+  };
 }
 
 /** The answer check shared by every step: a failed record gets `msg.failed = "<step>:<code>"`. */
@@ -114,6 +131,13 @@ return [msg, null];`,
       sink("eng-ok"),
       sink("eng-failed"),
     ],
-    sinks: { "token-ok": {}, "token-failed": { failures: true }, "reg-ok": {}, "reg-failed": { failures: true }, "eng-ok": {}, "eng-failed": { failures: true } },
+    sinks: {
+      "token-ok": {},
+      "token-failed": { failures: true },
+      "reg-ok": {},
+      "reg-failed": { failures: true },
+      "eng-ok": {},
+      "eng-failed": { failures: true },
+    },
   };
 }

@@ -19,12 +19,26 @@ export interface Chain {
 }
 
 function switchNode(id: string, property: string, rules: Array<Record<string, unknown>>, wires: string[][]): FlowNode {
-  return { id, type: "switch", z: TAB, name: `${id} (switch)`, property, propertyType: "msg", rules, checkall: "false", repair: false, outputs: rules.length, wires };
+  return {
+    id,
+    type: "switch",
+    z: TAB,
+    name: `${id} (switch)`,
+    property,
+    propertyType: "msg",
+    rules,
+    checkall: "false",
+    repair: false,
+    outputs: rules.length,
+    wires,
+  };
 }
 
 /** field-mapper's default rows, field-mapper's email rule and Proper Case, status-mapper's Kaltura ladder and memory. */
 function coreFunction(): string {
-  const ladder = (editorDefaults("status-mapper").rules as Array<{ source: string; name: string; step: number; success: boolean }>).map((r) => [r.source, r.name, r.step, r.success]);
+  const ladder = (
+    editorDefaults("status-mapper").rules as Array<{ source: string; name: string; step: number; success: boolean }>
+  ).map((r) => [r.source, r.name, r.step, r.success]);
   return `
 const EMAIL = /^[A-Za-z0-9!#$%&'*+/=?^_\`{|}~-]+(?:\\.[A-Za-z0-9!#$%&'*+/=?^_\`{|}~-]+)*@[A-Za-z0-9-]+(?:\\.[A-Za-z0-9-]+)+$/;
 let table = context.get("table");
@@ -99,8 +113,18 @@ export function shapingFlow(): { flow: BenchFlow; chains: Chain[] } {
       ],
       [["core-regtest"], ["core-regtest"], ["core-rejected"]],
     ),
-    switchNode("core-regtest", "payload.registration.test", [{ t: "false" }, { t: "else" }], [["core-evtest"], ["core-rejected"]]),
-    switchNode("core-evtest", "payload.event.test", [{ t: "false" }, { t: "else" }], [["core-move"], ["core-rejected"]]),
+    switchNode(
+      "core-regtest",
+      "payload.registration.test",
+      [{ t: "false" }, { t: "else" }],
+      [["core-evtest"], ["core-rejected"]],
+    ),
+    switchNode(
+      "core-evtest",
+      "payload.event.test",
+      [{ t: "false" }, { t: "else" }],
+      [["core-move"], ["core-rejected"]],
+    ),
     {
       id: "core-move",
       type: "change",

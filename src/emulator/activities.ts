@@ -3,17 +3,7 @@
  * log that other modules write system activities into (status changes, form fills, campaign
  * requests).
  */
-import {
-  blank,
-  bodyOf,
-  clone,
-  commaList,
-  inputArray,
-  isObject,
-  leadDbDate,
-  reason,
-  toId,
-} from "./common";
+import { blank, bodyOf, clone, commaList, inputArray, isObject, leadDbDate, reason, toId } from "./common";
 import type { ActivityAttribute, ActivityType } from "./model";
 import { decodeActivityToken, encodeActivityToken } from "./pagingToken";
 import { seedActivityTypes } from "./seed";
@@ -180,7 +170,10 @@ export function createActivitiesModule(ctx: DomainContext): ActivitiesModule {
 
     const primary = type.primaryAttribute;
     const primaryValue = primary
-      ? coerce({ name: primary.apiName ?? "primaryAttributeValue", dataType: primary.dataType, length: 255 }, item.primaryAttributeValue)
+      ? coerce(
+          { name: primary.apiName ?? "primaryAttributeValue", dataType: primary.dataType, length: 255 },
+          item.primaryAttributeValue,
+        )
       : { ok: true as const, value: item.primaryAttributeValue };
     if (!primaryValue.ok) return fail("1003", primaryValue.message);
 
@@ -397,7 +390,9 @@ export function createActivitiesModule(ctx: DomainContext): ActivitiesModule {
       listMembers = members;
     },
     snapshot: () => ({
-      activityTypes: types.filter(isCustom).map((t) => ({ id: t.id, apiName: t.apiName, name: t.name, status: t.status })),
+      activityTypes: types
+        .filter(isCustom)
+        .map((t) => ({ id: t.id, apiName: t.apiName, name: t.name, status: t.status })),
       activities: clone(activities),
     }),
     reset,

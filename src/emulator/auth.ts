@@ -27,8 +27,7 @@ export interface IdentityAnswer {
 }
 
 export type Verification =
-  | { ok: true; client: ApiClient }
-  | { ok: false; code: "600" | "601" | "602"; message: string };
+  { ok: true; client: ApiClient } | { ok: false; code: "600" | "601" | "602"; message: string };
 
 /**
  * Marketo's token model (reference §2.4): one token per client id, handed out again with its
@@ -53,7 +52,11 @@ export class TokenStore {
     for (const p of permissions) {
       if (!ALL_PERMISSIONS.includes(p)) throw new TypeError(`Unknown permission '${String(p)}'`);
     }
-    const client: ApiClient = { clientId: spec.clientId, clientSecret: spec.clientSecret, permissions: [...permissions] };
+    const client: ApiClient = {
+      clientId: spec.clientId,
+      clientSecret: spec.clientSecret,
+      permissions: [...permissions],
+    };
     this.clients.set(spec.clientId, client);
     return client;
   }

@@ -16,7 +16,14 @@ import {
 } from "./importQueue";
 import type { ListsModule } from "./lists";
 import type { ProgramsModule } from "./programs";
-import { ApiError, type DomainContext, type DomainModule, type EmuRequest, type LeadField, type RouteDef } from "./types";
+import {
+  ApiError,
+  type DomainContext,
+  type DomainModule,
+  type EmuRequest,
+  type LeadField,
+  type RouteDef,
+} from "./types";
 import { coerce, isEmail, isStringType } from "./values";
 
 const CSV_TYPE = "text/csv;charset=UTF-8";
@@ -113,7 +120,11 @@ export function createBulkModule(
     return unknown === undefined ? undefined : `field '${unknown}' in header row not found`;
   }
 
-  function leadProcessor(lookupField: string, partitionName: string | undefined, listId: number | undefined): ImportProcessor {
+  function leadProcessor(
+    lookupField: string,
+    partitionName: string | undefined,
+    listId: number | undefined,
+  ): ImportProcessor {
     return {
       checkHeader(header) {
         // Unknown columns first: a file whose first row is data is named by its odd "column".
@@ -164,7 +175,11 @@ export function createBulkModule(
         if (record.email === undefined) return failed("Missing value for lookup field 'email'");
         const typed = typedLead(record, leadFields());
         if (isOutcome(typed)) return typed;
-        const lead = ctx.leads.sync(typed.values, { action: "createOrUpdate", lookupField: "email", acceptInvalidEmail: true });
+        const lead = ctx.leads.sync(typed.values, {
+          action: "createOrUpdate",
+          lookupField: "email",
+          acceptInvalidEmail: true,
+        });
         if (lead.id === undefined || (lead.status !== "created" && lead.status !== "updated")) {
           return failed(lead.reasons?.[0]?.message ?? "Lead not imported");
         }
@@ -201,7 +216,12 @@ export function createBulkModule(
   }
 
   function leadStyleStatus(job: ImportJob): Record<string, unknown> {
-    return { batchId: job.batchId, importId: String(job.batchId), status: job.status, ...counts(job, "numOfLeadsProcessed") };
+    return {
+      batchId: job.batchId,
+      importId: String(job.batchId),
+      status: job.status,
+      ...counts(job, "numOfLeadsProcessed"),
+    };
   }
 
   function customObjectStatus(job: ImportJob): Record<string, unknown> {
@@ -229,7 +249,13 @@ export function createBulkModule(
         const job = jobOr404(kind, req);
         const csv = job ? queue.file(job, which) : undefined;
         if (csv === undefined) {
-          return { status: 404, body: { success: false, errors: [{ code: "1013", message: `No ${which} file for batch '${req.params.batchId}'` }] } };
+          return {
+            status: 404,
+            body: {
+              success: false,
+              errors: [{ code: "1013", message: `No ${which} file for batch '${req.params.batchId}'` }],
+            },
+          };
         }
         return { body: csv, contentType: CSV_TYPE };
       },
@@ -270,7 +296,12 @@ export function createBulkModule(
           ...(listId === undefined ? {} : { listId }),
           ...(partitionName === undefined ? {} : { partitionName }),
         });
-        return { body: { success: true, result: [{ batchId: job.batchId, importId: String(job.batchId), status: job.status }] } };
+        return {
+          body: {
+            success: true,
+            result: [{ batchId: job.batchId, importId: String(job.batchId), status: job.status }],
+          },
+        };
       },
     },
     {
@@ -293,8 +324,12 @@ export function createBulkModule(
         if (!co?.type(apiName)) throw new ApiError("1013", `Custom object type '${apiName}' not found`);
         const format = formatOf(req);
         const file = await fileOf(req);
-        const job = queue.enqueue("customObject", format, file, customObjectProcessor(apiName, co), { objectApiName: apiName });
-        return { body: { success: true, result: [{ batchId: job.batchId, status: job.status, objectApiName: apiName }] } };
+        const job = queue.enqueue("customObject", format, file, customObjectProcessor(apiName, co), {
+          objectApiName: apiName,
+        });
+        return {
+          body: { success: true, result: [{ batchId: job.batchId, status: job.status, objectApiName: apiName }] },
+        };
       },
     },
     {
@@ -323,11 +358,22 @@ export function createBulkModule(
         programs.settableStatus(programId, statusName);
         const format = formatOf(req);
         const file = await fileOf(req);
-        const job = queue.enqueue("programMember", format, file, programMemberProcessor(programId, statusName, programs), {
-          programId,
-          programMemberStatus: statusName,
-        });
-        return { body: { success: true, result: [{ batchId: job.batchId, importId: String(job.batchId), status: job.status }] } };
+        const job = queue.enqueue(
+          "programMember",
+          format,
+          file,
+          programMemberProcessor(programId, statusName, programs),
+          {
+            programId,
+            programMemberStatus: statusName,
+          },
+        );
+        return {
+          body: {
+            success: true,
+            result: [{ batchId: job.batchId, importId: String(job.batchId), status: job.status }],
+          },
+        };
       },
     },
     {

@@ -53,13 +53,17 @@ function int(name: string, raw: string | undefined, min = 0, max = Number.MAX_SA
 function probability(name: string, raw: string | undefined): number | undefined {
   if (raw === undefined) return undefined;
   const n = Number(raw);
-  if (raw.trim() === "" || !(n >= 0 && n <= 1)) throw new UsageError(`--${name} must be a number between 0 and 1, got '${raw}'`);
+  if (raw.trim() === "" || !(n >= 0 && n <= 1))
+    throw new UsageError(`--${name} must be a number between 0 and 1, got '${raw}'`);
   return n;
 }
 
 function codes(raw: string | undefined): string[] | undefined {
   if (raw === undefined) return undefined;
-  const list = raw.split(",").map((c) => c.trim()).filter((c) => c !== "");
+  const list = raw
+    .split(",")
+    .map((c) => c.trim())
+    .filter((c) => c !== "");
   if (list.length === 0 || !list.every((c) => /^\d{3,4}$/.test(c))) {
     throw new UsageError(`--fault-codes must be a comma-separated list of codes such as 502,604, got '${raw}'`);
   }

@@ -5,16 +5,7 @@
  * The same per-record validation serves the bulk custom object import.
  */
 import { randomUUID } from "node:crypto";
-import {
-  blank,
-  bodyOf,
-  commaList,
-  inputArray,
-  isObject,
-  leadDbDate,
-  leadDbPage,
-  param,
-} from "./common";
+import { blank, bodyOf, commaList, inputArray, isObject, leadDbDate, leadDbPage, param } from "./common";
 import type { CustomObjectField, CustomObjectType } from "./model";
 import { seedCustomObjectTypes } from "./seed";
 import { ApiError, type DomainContext, type DomainModule, type EmuRequest, type Reason, type RouteDef } from "./types";
@@ -32,8 +23,7 @@ export interface CustomObjectRecord {
 
 /** One record's outcome; skipped ones carry the REST reason and the bulk failure text. */
 export type SyncOutcome =
-  | { status: "created" | "updated"; marketoGUID: string }
-  | { status: "skipped"; reason: Reason; bulkReason: string };
+  { status: "created" | "updated"; marketoGUID: string } | { status: "skipped"; reason: Reason; bulkReason: string };
 
 export interface CustomObjectsModule extends DomainModule {
   type(apiName: string): CustomObjectType | undefined;
@@ -151,7 +141,11 @@ export function createCustomObjectsModule(ctx: DomainContext): CustomObjectsModu
       if (GUID in item) return skip("1003", `Field '${GUID}' not allowed when dedupeBy is 'dedupeFields'`);
       const absent = type.dedupeFields.filter((f) => missing(values[f]));
       if (absent.length > 0) {
-        return skip("1002", `Missing value for required dedupe field(s) '${absent.join("', '")}'`, "missing.dedupe.fields");
+        return skip(
+          "1002",
+          `Missing value for required dedupe field(s) '${absent.join("', '")}'`,
+          "missing.dedupe.fields",
+        );
       }
       const key = dedupeKey(type, values);
       if (seen.has(key)) return skip("1036", "Duplicate object found in input");
@@ -215,7 +209,9 @@ export function createCustomObjectsModule(ctx: DomainContext): CustomObjectsModu
 
   function requestedFields(req: EmuRequest, type: CustomObjectType): string[] {
     const raw = bodyOf(req).fields;
-    const list = Array.isArray(raw) ? raw.filter((f): f is string => typeof f === "string") : commaList(param(req, "fields"));
+    const list = Array.isArray(raw)
+      ? raw.filter((f): f is string => typeof f === "string")
+      : commaList(param(req, "fields"));
     for (const f of list) if (!fieldOf(type, f)) throw new ApiError("1006", `Field '${f}' not found`);
     const fields = list.length > 0 ? list : [...type.dedupeFields, "createdAt", "updatedAt"];
     return [GUID, ...fields.filter((f) => f !== GUID)];
@@ -347,14 +343,24 @@ export function createCustomObjectsModule(ctx: DomainContext): CustomObjectsModu
           const obj = isObject(item) ? item : {};
           let index: number;
           if (deleteBy === "idField") {
-            if (missing(obj[GUID])) return { seq, status: "skipped", reasons: [{ code: "1002", message: `Missing value for required parameter '${GUID}'` }] };
+            if (missing(obj[GUID]))
+              return {
+                seq,
+                status: "skipped",
+                reasons: [{ code: "1002", message: `Missing value for required parameter '${GUID}'` }],
+              };
             index = list.findIndex((r) => r.marketoGUID === obj[GUID]);
           } else {
             const wanted: unknown[] = [];
             for (const f of type.dedupeFields) {
               const field = fieldOf(type, f);
               const c = field && !missing(obj[f]) ? coerce(field, obj[f]) : undefined;
-              if (!c?.ok) return { seq, status: "skipped", reasons: [{ code: "1002", message: `Missing value for required dedupe field '${f}'` }] };
+              if (!c?.ok)
+                return {
+                  seq,
+                  status: "skipped",
+                  reasons: [{ code: "1002", message: `Missing value for required dedupe field '${f}'` }],
+                };
               wanted.push(c.value);
             }
             index = list.findIndex((r) => dedupeKey(type, r.values) === keyOf(wanted));

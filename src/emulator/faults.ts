@@ -79,7 +79,7 @@ export function mergeFaults(target: FaultsConfig, patch: unknown): FaultsConfig 
         break;
       case "codes":
         if (!Array.isArray(value) || !value.every((c) => /^\d{3,4}$/.test(String(c)))) {
-          throw new TypeError("codes must be an array of Marketo error codes such as \"604\"");
+          throw new TypeError('codes must be an array of Marketo error codes such as "604"');
         }
         next.codes = value.map(String);
         break;

@@ -55,14 +55,17 @@ export function createFormsModule(
   }
 
   const assetRead = ["Read-Only Assets" as const, "Read-Write Assets" as const];
-  const assetResult = (items: Record<string, unknown>[]) => ({ body: items.length === 0 ? assetNotFound() : { success: true, errors: [], warnings: [], result: items } });
+  const assetResult = (items: Record<string, unknown>[]) => ({
+    body: items.length === 0 ? assetNotFound() : { success: true, errors: [], warnings: [], result: items },
+  });
   /** The asset API's `maxReturn` (default 20, at most 200) and `offset` window. */
   const assetWindow = <T>(items: T[], req: EmuRequest): T[] => {
     const maxRaw = req.query.get("maxReturn");
     const offRaw = req.query.get("offset");
     const max = maxRaw === null || maxRaw === "" ? 20 : Number(maxRaw);
     const offset = offRaw === null || offRaw === "" ? 0 : Number(offRaw);
-    if (!Number.isInteger(max) || max < 1 || max > 200) throw new ApiError("1003", `Invalid maxReturn '${maxRaw}', must be between 1 and 200`);
+    if (!Number.isInteger(max) || max < 1 || max > 200)
+      throw new ApiError("1003", `Invalid maxReturn '${maxRaw}', must be between 1 and 200`);
     if (!Number.isInteger(offset) || offset < 0) throw new ApiError("1003", `Invalid offset '${offRaw}'`);
     return items.slice(offset, offset + max);
   };
@@ -75,12 +78,22 @@ export function createFormsModule(
     updatedAt: created,
     url: `https://app-emulator.marketo.com/#FO${f.id}A1`,
     status: "approved",
-    folder: f.programId === undefined ? { type: "Folder", value: 1, folderName: "Forms" } : { type: "Program", value: f.programId, folderName: "Program" },
+    folder:
+      f.programId === undefined
+        ? { type: "Folder", value: 1, folderName: "Forms" }
+        : { type: "Program", value: f.programId, folderName: "Program" },
     workspace: f.workspace,
   });
   const fieldOut = (name: string) => {
     const def = LEAD_FIELDS.find((d) => d.name === name);
-    return { id: name, label: `${def?.displayName ?? name}:`, dataType: def?.dataType ?? "string", required: name === "email", formPrefill: true, visibilityRules: { ruleType: "alwaysShow" } };
+    return {
+      id: name,
+      label: `${def?.displayName ?? name}:`,
+      dataType: def?.dataType ?? "string",
+      required: name === "email",
+      formPrefill: true,
+      visibilityRules: { ruleType: "alwaysShow" },
+    };
   };
 
   const routes: RouteDef[] = [

@@ -75,7 +75,13 @@ export class ImportQueue {
   }
 
   /** Adds a job, or throws 1016 when the queue already holds `importsQueued` jobs. */
-  enqueue(kind: ImportKind, format: ImportFormat, file: string, processor: ImportProcessor, details: Record<string, unknown>): ImportJob {
+  enqueue(
+    kind: ImportKind,
+    format: ImportFormat,
+    file: string,
+    processor: ImportProcessor,
+    details: Record<string, unknown>,
+  ): ImportJob {
     this.advance();
     const limit = this.ctx.limits?.importsQueued ?? DEFAULT_IMPORTS_QUEUED;
     if (this.active().length >= limit) throw new ApiError("1016", "Too many imports");
@@ -115,7 +121,7 @@ export class ImportQueue {
     const now = this.ctx.now();
     const delay = this.delay;
     const running = this.ctx.limits?.importsRunning ?? DEFAULT_IMPORTS_RUNNING;
-    for (let changed = true; changed; ) {
+    for (let changed = true; changed;) {
       changed = false;
       for (const job of this.jobs) {
         if (job.status === "Importing" && job.startedAt !== undefined && now >= job.startedAt + delay) {
@@ -182,7 +188,10 @@ export class ImportQueue {
     for (const row of rows) {
       let outcome: RowOutcome;
       if (row.length !== names.length) {
-        outcome = { status: "failed", reason: `Invalid number of columns: expected ${names.length}, found ${row.length}` };
+        outcome = {
+          status: "failed",
+          reason: `Invalid number of columns: expected ${names.length}, found ${row.length}`,
+        };
       } else {
         const record: Record<string, string> = {};
         names.forEach((name, i) => {
@@ -210,17 +219,25 @@ export class ImportQueue {
     const rows = which === "failures" ? job.failureRows : job.warningRows;
     if (job.status !== "Complete" || rows.length === 0) return undefined;
     const column = which === "failures" ? "Import Failure Reason" : "Import Warning Reason";
-    return Papa.unparse({ fields: [...job.header, column], data: rows }, { delimiter: DELIMITERS[job.format], newline: "\n" }) + "\n";
+    return (
+      Papa.unparse(
+        { fields: [...job.header, column], data: rows },
+        { delimiter: DELIMITERS[job.format], newline: "\n" },
+      ) + "\n"
+    );
   }
 
   /** Keeps a real-time timer while jobs are pending; unref'd so it never holds the process open. */
   private schedule(): void {
     if (this.timer !== undefined || this.active().length === 0) return;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.advance();
-      this.schedule();
-    }, Math.max(this.delay, 50));
+    this.timer = setTimeout(
+      () => {
+        this.timer = undefined;
+        this.advance();
+        this.schedule();
+      },
+      Math.max(this.delay, 50),
+    );
     this.timer.unref();
   }
 

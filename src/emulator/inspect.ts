@@ -62,7 +62,8 @@ export function handleInspect(rt: EmulatorRuntime, method: string, path: string,
 }
 
 function clientSpec(body: unknown): ClientSpec {
-  if (typeof body !== "object" || body === null || Array.isArray(body)) throw new TypeError("client must be a JSON object");
+  if (typeof body !== "object" || body === null || Array.isArray(body))
+    throw new TypeError("client must be a JSON object");
   const b = body as Record<string, unknown>;
   if (typeof b.clientId !== "string" || b.clientId === "") throw new TypeError("clientId must be a non-empty string");
   if (typeof b.clientSecret !== "string" || b.clientSecret === "") {

@@ -122,7 +122,8 @@ export class LeadStore implements LeadsApi {
       const def = leadField(key);
       if (!def) return skipped("1006", `Field '${key}' not found`);
       if (key === "id") {
-        if (lookupField !== "id") return skipped("1003", `Field 'id' is only allowed as lookupField with action 'updateOnly'`);
+        if (lookupField !== "id")
+          return skipped("1003", `Field 'id' is only allowed as lookupField with action 'updateOnly'`);
         continue;
       }
       if (def.readOnly) return skipped("1003", `Field '${key}' is read-only`);
@@ -223,7 +224,12 @@ export class LeadStore implements LeadsApi {
 /** Comparable form of a value: numbers for numeric fields, lower case for strings (Marketo matches email case-insensitively). */
 function normalise(def: LeadField, value: unknown): string | undefined {
   if (value === null || value === undefined || value === "") return undefined;
-  if (def.dataType === "integer" || def.dataType === "float" || def.dataType === "currency" || def.dataType === "score") {
+  if (
+    def.dataType === "integer" ||
+    def.dataType === "float" ||
+    def.dataType === "currency" ||
+    def.dataType === "score"
+  ) {
     const n = Number(value);
     return Number.isFinite(n) ? String(n) : undefined;
   }

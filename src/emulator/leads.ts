@@ -27,7 +27,6 @@ const REST_ONLY = new Set(["createdAt", "updatedAt", "cookies"]);
 const MAX_FILTER_MATCHES = 1000;
 const MAX_PAGE = 300;
 
-
 /** The leads domain: Sync/Get/Describe/Push routes over a LeadStore (reference §6.1–§6.3, §6.5). */
 export function createLeadsModule(ctx: DomainContext): DomainModule & LeadsApi {
   // No seeded leads: tests and demos count the leads they create, so the table starts empty.
@@ -37,15 +36,70 @@ export function createLeadsModule(ctx: DomainContext): DomainModule & LeadsApi {
   const unset = (): UnsetFields => ctx.answers?.unsetLeadFields ?? "null";
 
   const routes: RouteDef[] = [
-    { method: "POST", pattern: "/rest/v1/leads.json", permissions: WRITE, family: "rest", timeoutMs: 90_000, writes: true, handler: (req) => syncLeads(store, req) },
-    { method: "GET", pattern: "/rest/v1/leads.json", permissions: READ, family: "rest", timeoutMs: 60_000, handler: (req) => getLeads(store, req, maxBatch(), unset()) },
-    { method: "GET", pattern: "/rest/v1/lead/:id.json", permissions: READ, family: "rest", handler: (req) => getLead(store, req, unset()) },
+    {
+      method: "POST",
+      pattern: "/rest/v1/leads.json",
+      permissions: WRITE,
+      family: "rest",
+      timeoutMs: 90_000,
+      writes: true,
+      handler: (req) => syncLeads(store, req),
+    },
+    {
+      method: "GET",
+      pattern: "/rest/v1/leads.json",
+      permissions: READ,
+      family: "rest",
+      timeoutMs: 60_000,
+      handler: (req) => getLeads(store, req, maxBatch(), unset()),
+    },
+    {
+      method: "GET",
+      pattern: "/rest/v1/lead/:id.json",
+      permissions: READ,
+      family: "rest",
+      handler: (req) => getLead(store, req, unset()),
+    },
     // Delete Leads, and the older `POST /rest/v1/leads.json?_method=DELETE` recorded clients send.
-    { method: "POST", pattern: "/rest/v1/leads/delete.json", permissions: WRITE, family: "rest", writes: true, handler: (req) => deleteLeads(store, req, maxBatch()) },
-    { method: "DELETE", pattern: "/rest/v1/leads.json", permissions: WRITE, family: "rest", writes: true, handler: (req) => deleteLeads(store, req, maxBatch()) },
-    { method: "GET", pattern: "/rest/v1/leads/describe.json", permissions: READ, family: "rest", handler: () => describe() },
-    { method: "GET", pattern: "/rest/v1/leads/describe2.json", permissions: READ, family: "rest", handler: () => describe2() },
-    { method: "POST", pattern: "/rest/v1/leads/push.json", permissions: WRITE, family: "rest", timeoutMs: 90_000, writes: true, handler: (req) => pushLeads(store, req) },
+    {
+      method: "POST",
+      pattern: "/rest/v1/leads/delete.json",
+      permissions: WRITE,
+      family: "rest",
+      writes: true,
+      handler: (req) => deleteLeads(store, req, maxBatch()),
+    },
+    {
+      method: "DELETE",
+      pattern: "/rest/v1/leads.json",
+      permissions: WRITE,
+      family: "rest",
+      writes: true,
+      handler: (req) => deleteLeads(store, req, maxBatch()),
+    },
+    {
+      method: "GET",
+      pattern: "/rest/v1/leads/describe.json",
+      permissions: READ,
+      family: "rest",
+      handler: () => describe(),
+    },
+    {
+      method: "GET",
+      pattern: "/rest/v1/leads/describe2.json",
+      permissions: READ,
+      family: "rest",
+      handler: () => describe2(),
+    },
+    {
+      method: "POST",
+      pattern: "/rest/v1/leads/push.json",
+      permissions: WRITE,
+      family: "rest",
+      timeoutMs: 90_000,
+      writes: true,
+      handler: (req) => pushLeads(store, req),
+    },
   ];
 
   return {
@@ -129,7 +183,10 @@ export type UnsetFields = "null" | "omit";
 export function requestedLeadFields(req: EmuRequest): string[] {
   const raw = req.query.get("fields");
   if (!raw) return DEFAULT_FIELDS;
-  const fields = raw.split(",").map((f) => f.trim()).filter((f) => f !== "");
+  const fields = raw
+    .split(",")
+    .map((f) => f.trim())
+    .filter((f) => f !== "");
   for (const f of fields) {
     if (!leadField(f)) throw new ApiError("1006", `Field '${f}' not found`);
   }
@@ -169,7 +226,10 @@ function getLeads(store: LeadStore, req: EmuRequest, maxValues: number, unset: U
   if (!def.searchable) throw new ApiError("1011", `Field '${filterType}' not supported`);
   const rawValues = req.query.get("filterValues");
   if (!rawValues) throw new ApiError("701", "filterValues cannot be blank");
-  const values = rawValues.split(",").map((v) => v.trim()).filter((v) => v !== "");
+  const values = rawValues
+    .split(",")
+    .map((v) => v.trim())
+    .filter((v) => v !== "");
   if (values.length === 0) throw new ApiError("701", "filterValues cannot be blank");
   if (values.length > maxValues) {
     throw new ApiError("1003", `Too many filterValues: ${values.length} (max ${maxValues})`);
@@ -180,7 +240,8 @@ function getLeads(store: LeadStore, req: EmuRequest, maxValues: number, unset: U
   let offset = 0;
   if (token) {
     const decoded = decodePagingToken(token);
-    if (decoded === undefined) throw new ApiError("1003", `Invalid value for field 'nextPageToken' and value '${token}'`);
+    if (decoded === undefined)
+      throw new ApiError("1003", `Invalid value for field 'nextPageToken' and value '${token}'`);
     offset = decoded;
   }
 
@@ -208,12 +269,17 @@ function getLead(store: LeadStore, req: EmuRequest, unset: UnsetFields): EmuResp
  */
 export function leadIdsOf(req: EmuRequest, max: number): unknown[] {
   const body = req.body;
-  const input = typeof body === "object" && body !== null && !Array.isArray(body) ? (body as { input?: unknown }).input : undefined;
+  const input =
+    typeof body === "object" && body !== null && !Array.isArray(body) ? (body as { input?: unknown }).input : undefined;
   let ids: unknown[];
   if (Array.isArray(input) && input.length > 0) {
     ids = input.map((item) => (typeof item === "object" && item !== null ? (item as { id?: unknown }).id : undefined));
   } else {
-    ids = req.query.getAll("id").flatMap((v) => v.split(",")).map((v) => v.trim()).filter((v) => v !== "");
+    ids = req.query
+      .getAll("id")
+      .flatMap((v) => v.split(","))
+      .map((v) => v.trim())
+      .filter((v) => v !== "");
   }
   if (ids.length === 0) throw new ApiError("701", "id cannot be blank");
   if (ids.length > max) throw new ApiError("1003", `Too many ids: ${ids.length} (max ${max})`);
@@ -223,8 +289,14 @@ export function leadIdsOf(req: EmuRequest, max: number): unknown[] {
 function deleteLeads(store: LeadStore, req: EmuRequest, max: number): EmuResponse {
   const result = leadIdsOf(req, max).map((raw) => {
     const id = typeof raw === "number" ? raw : typeof raw === "string" && /^\d+$/.test(raw) ? Number(raw) : undefined;
-    if (id === undefined) return { status: "skipped", reasons: [{ code: "1003", message: `Invalid value for field 'id' and value '${String(raw)}'` }] };
-    return store.delete(id) ? { id, status: "deleted" } : { id, status: "skipped", reasons: [{ code: "1004", message: "Lead not found" }] };
+    if (id === undefined)
+      return {
+        status: "skipped",
+        reasons: [{ code: "1003", message: `Invalid value for field 'id' and value '${String(raw)}'` }],
+      };
+    return store.delete(id)
+      ? { id, status: "deleted" }
+      : { id, status: "skipped", reasons: [{ code: "1004", message: "Lead not found" }] };
   });
   return { body: ok(result) };
 }

@@ -28,9 +28,7 @@ export interface Ticket {
   done: boolean;
 }
 
-export type Admission =
-  | { ok: true; ticket: Ticket }
-  | { ok: false; code: "606" | "607" | "615"; message: string };
+export type Admission = { ok: true; ticket: Ticket } | { ok: false; code: "606" | "607" | "615"; message: string };
 
 export interface LimiterSnapshot {
   inFlight: number;

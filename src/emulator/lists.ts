@@ -10,7 +10,14 @@ import { ok } from "./envelope";
 import { leadIdsOf, leadRecord, requestedLeadFields } from "./leads";
 import { decodePagingToken, encodePagingToken } from "./pagingToken";
 import { ACTIVITY_ADD_TO_LIST, ACTIVITY_REMOVE_FROM_LIST, seedLists, type StaticList } from "./seed";
-import { ApiError, type DomainContext, type DomainModule, type EmuRequest, type Permission, type RouteDef } from "./types";
+import {
+  ApiError,
+  type DomainContext,
+  type DomainModule,
+  type EmuRequest,
+  type Permission,
+  type RouteDef,
+} from "./types";
 
 const READ: Permission[] = ["Read-Only Person", "Read-Write Person"];
 const WRITE: Permission[] = ["Read-Write Person"];
@@ -109,7 +116,8 @@ export function createListsModule(ctx: DomainContext, activities?: ActivityLog):
     let offset = 0;
     if (token) {
       const decoded = decodePagingToken(token);
-      if (decoded === undefined) throw new ApiError("1003", `Invalid value for field 'nextPageToken' and value '${token}'`);
+      if (decoded === undefined)
+        throw new ApiError("1003", `Invalid value for field 'nextPageToken' and value '${token}'`);
       offset = decoded;
     }
     // Deleted leads leave their lists with them.
@@ -180,9 +188,21 @@ export function createListsModule(ctx: DomainContext, activities?: ActivityLog):
         return { body: ok(result) };
       },
     },
-    { method: "GET", pattern: "/rest/v1/lists/:listId/leads.json", permissions: READ, family: "rest", handler: (req) => ({ body: membersPage(req) }) },
+    {
+      method: "GET",
+      pattern: "/rest/v1/lists/:listId/leads.json",
+      permissions: READ,
+      family: "rest",
+      handler: (req) => ({ body: membersPage(req) }),
+    },
     // The older singular path, which recorded clients still read members from.
-    { method: "GET", pattern: "/rest/v1/list/:listId/leads.json", permissions: READ, family: "rest", handler: (req) => ({ body: membersPage(req) }) },
+    {
+      method: "GET",
+      pattern: "/rest/v1/list/:listId/leads.json",
+      permissions: READ,
+      family: "rest",
+      handler: (req) => ({ body: membersPage(req) }),
+    },
     {
       // Get Lists by Lead Id: the lists holding the lead, each with when it joined.
       method: "GET",
@@ -191,7 +211,8 @@ export function createListsModule(ctx: DomainContext, activities?: ActivityLog):
       family: "rest",
       handler: (req) => {
         const leadId = toId(req.params.id);
-        if (leadId === undefined) throw new ApiError("1003", `Invalid value for field 'id' and value '${req.params.id}'`);
+        if (leadId === undefined)
+          throw new ApiError("1003", `Invalid value for field 'id' and value '${req.params.id}'`);
         const rows = lists.flatMap((l) => {
           const at = membersOf(l).get(leadId);
           return at === undefined ? [] : [{ listId: l.id, createdAt: leadDbDate(at), updatedAt: leadDbDate(at) }];
@@ -206,7 +227,10 @@ export function createListsModule(ctx: DomainContext, activities?: ActivityLog):
       family: "rest",
       handler: (req) => {
         const set = membersOf(listOrThrow(req.params.listId));
-        const result = eachLead(req, (leadId) => ({ id: leadId, status: set.has(leadId) ? "memberof" : "notmemberof" }));
+        const result = eachLead(req, (leadId) => ({
+          id: leadId,
+          status: set.has(leadId) ? "memberof" : "notmemberof",
+        }));
         return { body: ok(result) };
       },
     },

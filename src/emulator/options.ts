@@ -61,7 +61,11 @@ export function resolveOptions(o: EmulatorOptions = {}): ResolvedOptions {
   const limits = mergeLimits({ ...DEFAULT_LIMITS }, defined(o.limits ?? {}));
   const faults = mergeFaults(
     { ...DEFAULT_FAULTS, codes: [...DEFAULT_FAULTS.codes] },
-    defined({ ...o.faults, latencyMs: o.latencyMs ?? o.faults?.latencyMs, latencyJitterMs: o.latencyJitterMs ?? o.faults?.latencyJitterMs }),
+    defined({
+      ...o.faults,
+      latencyMs: o.latencyMs ?? o.faults?.latencyMs,
+      latencyJitterMs: o.latencyJitterMs ?? o.faults?.latencyJitterMs,
+    }),
   );
   const ttl = o.tokenTtlSeconds ?? 3600;
   if (!(ttl > 0)) throw new RangeError("tokenTtlSeconds must be positive");
@@ -107,10 +111,10 @@ export function mergeLimits(target: EmulatorLimits, patch: unknown): EmulatorLim
 function resolveAnswers(patch: Partial<AnswerOptions>): AnswerOptions {
   const answers: AnswerOptions = { ...DEFAULT_ANSWERS, ...defined(patch) };
   if (answers.unsetLeadFields !== "null" && answers.unsetLeadFields !== "omit") {
-    throw new RangeError("answers.unsetLeadFields must be \"null\" or \"omit\"");
+    throw new RangeError('answers.unsetLeadFields must be "null" or "omit"');
   }
   if (answers.missingLinkedLead !== "1004" && answers.missingLinkedLead !== "1003") {
-    throw new RangeError("answers.missingLinkedLead must be \"1004\" or \"1003\"");
+    throw new RangeError('answers.missingLinkedLead must be "1004" or "1003"');
   }
   return answers;
 }

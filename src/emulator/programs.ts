@@ -280,7 +280,8 @@ export function createProgramsModule(ctx: DomainContext, activities?: ActivityLo
       return { seq, ...skipped("1002", "Missing value for required parameter 'leadId'") };
     }
     const leadId = toId(raw);
-    if (leadId === undefined) return { seq, ...skipped("1003", `Invalid value for field 'leadId' and value '${String(raw)}'`) };
+    if (leadId === undefined)
+      return { seq, ...skipped("1003", `Invalid value for field 'leadId' and value '${String(raw)}'`) };
     const member = membersOf(program.id).get(leadId);
     if (!member) return { seq, ...skipped("1013", "Membership not found") };
     const values: Record<string, unknown> = {};
@@ -377,7 +378,13 @@ export function createProgramsModule(ctx: DomainContext, activities?: ActivityLo
       dedupeFields: ["leadId", "programId"],
       searchableFields: [["leadId"], ["statusName"]],
       fields: [
-        ...MEMBER_FIELDS.map((name) => ({ name, displayName: name, dataType: types[name], updateable: false, crmManaged: false })),
+        ...MEMBER_FIELDS.map((name) => ({
+          name,
+          displayName: name,
+          dataType: types[name],
+          updateable: false,
+          crmManaged: false,
+        })),
         ...MEMBER_CUSTOM_FIELDS.map((f) => ({
           name: f.name,
           displayName: f.name,
@@ -461,7 +468,8 @@ export function createProgramsModule(ctx: DomainContext, activities?: ActivityLo
             return { seq, ...skipped("1002", "Missing value for required parameter 'leadId'") };
           }
           const leadId = toId(raw);
-          if (leadId === undefined) return { seq, ...skipped("1003", `Invalid value for field 'leadId' and value '${String(raw)}'`) };
+          if (leadId === undefined)
+            return { seq, ...skipped("1003", `Invalid value for field 'leadId' and value '${String(raw)}'`) };
           // A second change for the same lead in one call would race the first; Marketo
           // flags repeated keys in one input with 1036.
           if (seen.has(leadId)) return { seq, ...skipped("1036", "Duplicate lead in input") };
@@ -523,7 +531,8 @@ export function createProgramsModule(ctx: DomainContext, activities?: ActivityLo
             throw new ApiError("1006", `Field '${f}' not found`);
           }
         }
-        const fields = requested.length > 0 ? ["leadId", ...requested.filter((f) => f !== "leadId")] : DEFAULT_MEMBER_FIELDS;
+        const fields =
+          requested.length > 0 ? ["leadId", ...requested.filter((f) => f !== "leadId")] : DEFAULT_MEMBER_FIELDS;
         const all = [...membersOf(program.id).values()];
         let matched: Membership[];
         if (filterType === "leadId") {
@@ -535,7 +544,12 @@ export function createProgramsModule(ctx: DomainContext, activities?: ActivityLo
         } else {
           throw new ApiError("1003", `Invalid filterType '${filterType}'`);
         }
-        return { body: leadDbPage(matched.map((m, seq) => memberOut(m, seq, fields)), req) };
+        return {
+          body: leadDbPage(
+            matched.map((m, seq) => memberOut(m, seq, fields)),
+            req,
+          ),
+        };
       },
     },
     {

@@ -1,12 +1,5 @@
 import type { ServerResponse } from "node:http";
-import {
-  envelopeErrorCodes,
-  failure,
-  finishEnvelope,
-  isEnvelope,
-  type Envelope,
-  type Family,
-} from "./envelope";
+import { envelopeErrorCodes, failure, finishEnvelope, isEnvelope, type Envelope, type Family } from "./envelope";
 import type { EmulatorRuntime } from "./runtime";
 import type { EmuResponse } from "./types";
 

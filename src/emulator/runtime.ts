@@ -91,7 +91,9 @@ export class EmulatorRuntime {
   warnQueryToken(): void {
     if (this.warnedQueryToken) return;
     this.warnedQueryToken = true;
-    this.log("warning: access_token sent as a query/form parameter; Marketo is removing this, send 'Authorization: Bearer'");
+    this.log(
+      "warning: access_token sent as a query/form parameter; Marketo is removing this, send 'Authorization: Bearer'",
+    );
   }
 
   /** A delay that stop() can cancel; its timer never keeps the process alive. */

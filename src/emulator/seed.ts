@@ -124,7 +124,14 @@ export function seedCampaigns(): Campaign[] {
       active: true,
       requestable: true,
     },
-    { ...base, id: NEWSLETTER_CAMPAIGN_ID, name: "Monthly newsletter", type: "batch", active: false, requestable: false },
+    {
+      ...base,
+      id: NEWSLETTER_CAMPAIGN_ID,
+      name: "Monthly newsletter",
+      type: "batch",
+      active: false,
+      requestable: false,
+    },
     { ...base, id: INACTIVE_CAMPAIGN_ID, name: "Inactive trigger", type: "trigger", active: false, requestable: true },
   ];
 }
@@ -144,7 +151,13 @@ export const ATTENDEES_LIST_ID = 4001;
 export const INVITEES_LIST_ID = 4002;
 
 export function seedLists(): StaticList[] {
-  const base = { description: "", programName: "Kaltura Virtual Summit", workspaceName: "Default", createdAt: PROGRAMS_CREATED, updatedAt: PROGRAMS_CREATED };
+  const base = {
+    description: "",
+    programName: "Kaltura Virtual Summit",
+    workspaceName: "Default",
+    createdAt: PROGRAMS_CREATED,
+    updatedAt: PROGRAMS_CREATED,
+  };
   return [
     { ...base, id: ATTENDEES_LIST_ID, name: "Summit attendees" },
     { ...base, id: INVITEES_LIST_ID, name: "Summit invitees" },
@@ -187,7 +200,12 @@ function customAttr(apiName: string, dataType: FieldDataType): ActivityAttribute
  * Campaign 47, Change Status in Progression 104).
  */
 export function seedActivityTypes(): ActivityType[] {
-  const web = [attr("Client IP Address", "string"), attr("Query Parameters", "string"), attr("Referrer URL", "string"), attr("User Agent", "string")];
+  const web = [
+    attr("Client IP Address", "string"),
+    attr("Query Parameters", "string"),
+    attr("Referrer URL", "string"),
+    attr("User Agent", "string"),
+  ];
   return [
     {
       id: 1,
@@ -208,14 +226,24 @@ export function seedActivityTypes(): ActivityType[] {
       id: 12,
       name: "New Lead",
       description: "New person/record is added to the lead database",
-      attributes: [attr("Form Name", "string"), attr("Lead Source", "string"), attr("List Name", "string"), attr("Source Type", "string")],
+      attributes: [
+        attr("Form Name", "string"),
+        attr("Lead Source", "string"),
+        attr("List Name", "string"),
+        attr("Source Type", "string"),
+      ],
     },
     {
       id: 13,
       name: "Change Data Value",
       description: "Changed attribute value for a person",
       primaryAttribute: attr("Attribute Name", "integer"),
-      attributes: [attr("New Value", "string"), attr("Old Value", "string"), attr("Reason", "string"), attr("Source", "string")],
+      attributes: [
+        attr("New Value", "string"),
+        attr("Old Value", "string"),
+        attr("Reason", "string"),
+        attr("Source", "string"),
+      ],
     },
     {
       id: ACTIVITY_ADD_TO_LIST,
@@ -306,7 +334,9 @@ function coField(name: string, dataType: FieldDataType, displayName = displayNam
 }
 
 export function seedCustomObjectTypes(seed: SeedOptions): CustomObjectType[] {
-  const dedupeFields = seed.engagementDedupeFields?.length ? [...seed.engagementDedupeFields] : [...DEFAULT_ENGAGEMENT_DEDUPE];
+  const dedupeFields = seed.engagementDedupeFields?.length
+    ? [...seed.engagementDedupeFields]
+    : [...DEFAULT_ENGAGEMENT_DEDUPE];
   const searchable: string[][] = [[...dedupeFields], ["marketoGUID"]];
   if (!(dedupeFields.length === 1 && dedupeFields[0] === "personId")) searchable.push(["personId"]);
   return [

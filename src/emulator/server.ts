@@ -153,7 +153,15 @@ async function handle(rt: EmulatorRuntime, req: IncomingMessage, res: ServerResp
   }
   let counted = false;
   try {
-    const emuReq: EmuRequest = { method: route.method, path, params, query, body, form, clientId: verified.client.clientId };
+    const emuReq: EmuRequest = {
+      method: route.method,
+      path,
+      params,
+      query,
+      body,
+      form,
+      clientId: verified.client.clientId,
+    };
     counted = await admitted(rt, route, emuReq, verified.client, reply);
   } finally {
     rt.limiter.finish(admission.ticket, counted);
@@ -231,7 +239,9 @@ async function admitted(
     if (isApiError(err)) {
       reply.error(err.code, err.message);
     } else {
-      rt.log(`error: handler for ${route.method} ${route.pattern} threw: ${err instanceof Error ? err.message : String(err)}`);
+      rt.log(
+        `error: handler for ${route.method} ${route.pattern} threw: ${err instanceof Error ? err.message : String(err)}`,
+      );
       reply.error("611", messageFor("611"));
     }
     return false;

@@ -6,7 +6,6 @@
 import { chicagoDay } from "../lib/marketo/time";
 import type { DomainContext, DomainModule, RouteDef, UsageDay } from "./types";
 
-
 function sum(counts: Record<string, number>): number {
   return Object.values(counts).reduce((a, b) => a + b, 0);
 }
@@ -16,7 +15,9 @@ export function createUsageModule(ctx: DomainContext): DomainModule {
   function days(n: number): UsageDay[] {
     const reported = ctx.usage?.() ?? [];
     const today = ctx.usageDate?.() ?? chicagoDay(ctx.now());
-    const list = reported.some((d) => d.date === today) ? reported : [{ date: today, calls: {}, errors: {} }, ...reported];
+    const list = reported.some((d) => d.date === today)
+      ? reported
+      : [{ date: today, calls: {}, errors: {} }, ...reported];
     return list.slice(0, n);
   }
 

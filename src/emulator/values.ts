@@ -88,5 +88,5 @@ export function coerce(field: TypedField, value: unknown): Coerced {
 
 /** Marketo's message for a value of the wrong type (as recorded from a live instance). */
 export function invalidValueMessage(field: string, value: unknown): string {
-  return `Invalid value for field '${field}' and value '${typeof value === "string" ? value : JSON.stringify(value) ?? String(value)}'`;
+  return `Invalid value for field '${field}' and value '${typeof value === "string" ? value : (JSON.stringify(value) ?? String(value))}'`;
 }

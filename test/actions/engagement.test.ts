@@ -27,7 +27,14 @@ import { seedActivityTypes, seedCustomObjectTypes, ENGAGEMENT_ACTIVITY_TYPE_ID }
 /** What the emulator's describe answers for the seeded types (the same shape Marketo sends). */
 function describedActivity(): Record<string, unknown> {
   const t = seedActivityTypes().find((x) => x.id === ENGAGEMENT_ACTIVITY_TYPE_ID)!;
-  return { id: t.id, apiName: t.apiName, name: t.name, status: t.status, primaryAttribute: t.primaryAttribute, attributes: t.attributes };
+  return {
+    id: t.id,
+    apiName: t.apiName,
+    name: t.name,
+    status: t.status,
+    primaryAttribute: t.primaryAttribute,
+    attributes: t.attributes,
+  };
 }
 function describedObject(): Record<string, unknown> {
   const t = seedCustomObjectTypes({ enabled: true })[0];
@@ -56,8 +63,10 @@ describe("lib/engagement", () => {
       byName.raise_hand.should.equal("integer");
       byName.channel_id.should.equal("integer");
       should(byName.personId).be.undefined();
-      for (const n of ["no", "low", "fair", "good", "high"]) byName.should.have.property(`${n}_live_engagement_rate`, "float");
-      for (const n of ["clap", "heart", "think", "wow", "smile"]) byName.should.have.property(`${n}_clicked_count`, "integer");
+      for (const n of ["no", "low", "fair", "good", "high"])
+        byName.should.have.property(`${n}_live_engagement_rate`, "float");
+      for (const n of ["clap", "heart", "think", "wow", "smile"])
+        byName.should.have.property(`${n}_clicked_count`, "integer");
     });
 
     it("the editor's copy of the Kaltura list is the same list", () => {
@@ -72,15 +81,40 @@ describe("lib/engagement", () => {
       // The guide's custom activity table: entry_id and the fields up to the reaction counts.
       const activity = engagementFields("kaltura", undefined, "activity").fields.map((f) => f.name);
       activity.should.have.length(20);
-      activity.slice(-6).should.eql(["high_live_engagement_rate", "clap_clicked_count", "heart_clicked_count", "think_clicked_count", "wow_clicked_count", "smile_clicked_count"]);
+      activity
+        .slice(-6)
+        .should.eql([
+          "high_live_engagement_rate",
+          "clap_clicked_count",
+          "heart_clicked_count",
+          "think_clicked_count",
+          "wow_clicked_count",
+          "smile_clicked_count",
+        ]);
       engagementFields(undefined, undefined).problems.should.be.empty();
-      const ok = engagementFields("custom", [{ name: "plays", type: "Integer" }, { name: "note", type: "text" }]);
+      const ok = engagementFields("custom", [
+        { name: "plays", type: "Integer" },
+        { name: "note", type: "text" },
+      ]);
       ok.problems.should.be.empty();
-      ok.fields.should.eql([{ name: "plays", type: "integer" }, { name: "note", type: "text" }]);
+      ok.fields.should.eql([
+        { name: "plays", type: "integer" },
+        { name: "note", type: "text" },
+      ]);
       engagementFields("custom", []).problems.should.eql(["the custom preset has no fields"]);
-      const bad = engagementFields("custom", [{ name: "1x", type: "string" }, { name: "a", type: "itoat" }, { name: "b", type: "float" }, { name: "b", type: "float" }, { name: "__proto__", type: "string" }]);
+      const bad = engagementFields("custom", [
+        { name: "1x", type: "string" },
+        { name: "a", type: "itoat" },
+        { name: "b", type: "float" },
+        { name: "b", type: "float" },
+        { name: "__proto__", type: "string" },
+      ]);
       bad.problems.should.have.length(4);
-      bad.problems.join("|").should.match(/field 1: "1x" is not a Marketo API name\|field a: unknown type "itoat"\|field b is listed twice\|field 5/);
+      bad.problems
+        .join("|")
+        .should.match(
+          /field 1: "1x" is not a Marketo API name\|field a: unknown type "itoat"\|field b is listed twice\|field 5/,
+        );
       engagementFields("certain", undefined).problems[0].should.match(/unknown preset/);
     });
   });
@@ -118,7 +152,10 @@ describe("lib/engagement", () => {
       coerceValue("mic_on", "float", "1,5").should.eql({ ok: false, message: 'mic_on: "1,5" is not a number' });
       coerceValue("mic_on", "float", Number.NaN).should.have.property("ok", false);
       coerceValue("user", "string", { a: 1 }).should.eql({ ok: false, message: 'user: {"a":1} is not text' });
-      coerceValue("user", "string", "x".repeat(256)).should.eql({ ok: false, message: "user: 256 characters, at most 255" });
+      coerceValue("user", "string", "x".repeat(256)).should.eql({
+        ok: false,
+        message: "user: 256 characters, at most 255",
+      });
       coerceValue("flag", "boolean", "maybe").should.have.property("ok", false);
       coerceValue("day", "date", "2026-02-30").should.have.property("ok", false);
       coerceValue("mail", "email", "nope").should.have.property("ok", false);
@@ -136,7 +173,10 @@ describe("lib/engagement", () => {
       activityDate(undefined, Date.UTC(2026, 0, 1)).should.eql({ ok: true, value: "2026-01-01T00:00:00.000Z" });
       activityDate(1_700_000_000_000, 0).should.eql({ ok: true, value: "2023-11-14T22:13:20.000Z" });
       activityDate("1700000000", 0).should.eql({ ok: true, value: "2023-11-14T22:13:20.000Z" });
-      activityDate("yesterday-ish", 0).should.eql({ ok: false, message: 'activity date: "yesterday-ish" is not a date' });
+      activityDate("yesterday-ish", 0).should.eql({
+        ok: false,
+        message: 'activity date: "yesterday-ish" is not a date',
+      });
     });
   });
 
@@ -147,7 +187,10 @@ describe("lib/engagement", () => {
       const shape = (s as { shape: TargetShape }).shape;
       shape.typeId!.should.equal(100001);
       shape.primary!.name.should.equal("entry_id");
-      shape.fields.map((f) => f.name).should.containEql("plays").and.not.containEql("entry_id");
+      shape.fields
+        .map((f) => f.name)
+        .should.containEql("plays")
+        .and.not.containEql("entry_id");
     });
 
     it("refuses an unknown, id-less or unapproved activity type", () => {
@@ -156,7 +199,10 @@ describe("lib/engagement", () => {
       const draft = activityShape({ ...describedActivity(), status: "draft" }, "userSessionEngagement");
       draft.should.have.property("ok", false);
       (draft as { message: string }).message.should.match(/is draft, not approved/);
-      activityShape({ ...describedActivity(), status: "approved with draft" }, "userSessionEngagement").ok.should.be.true();
+      activityShape(
+        { ...describedActivity(), status: "approved with draft" },
+        "userSessionEngagement",
+      ).ok.should.be.true();
     });
 
     it("reads the custom object's updateable fields, dedupe fields and link field", () => {
@@ -165,7 +211,11 @@ describe("lib/engagement", () => {
       const shape = (s as { shape: TargetShape }).shape;
       shape.dedupeFields!.should.eql(["entry_id", "personId"]);
       const names = shape.fields.map((f) => f.name);
-      names.should.containEql("plays").and.not.containEql("marketoGUID").and.not.containEql("personId").and.not.containEql("createdAt");
+      names.should
+        .containEql("plays")
+        .and.not.containEql("marketoGUID")
+        .and.not.containEql("personId")
+        .and.not.containEql("createdAt");
       customObjectShape(describedObject(), "kalturaUserSessionEngagement", "leadId").should.eql({
         ok: false,
         message: "the custom object kalturaUserSessionEngagement has no field leadId to link it to the lead",
@@ -189,7 +239,9 @@ describe("lib/engagement", () => {
         "total_reactions_activity",
         "raise_hand",
       ]);
-      missingFieldsText(plan)!.should.equal(`sent only the 20 fields that userSessionEngagement defines; missing: ${plan.missing.join(", ")}`);
+      missingFieldsText(plan)!.should.equal(
+        `sent only the 20 fields that userSessionEngagement defines; missing: ${plan.missing.join(", ")}`,
+      );
     });
 
     it("takes Marketo's type over the preset's, matches display names, and says nothing when all are there", () => {
@@ -231,7 +283,11 @@ describe("lib/engagement", () => {
 
   describe("records", () => {
     it("builds an activity with coerced attributes by API name and the primary attribute", () => {
-      const r = buildActivity(activityPlan(), { entry_id: "1_abc", plays: "2", live_minutes_viewed: "41.5", user: 7, mic_on: 3, unknown: 1, email: null }, { leadId: 5, activityDate: "2026-01-01T00:00:00.000Z" });
+      const r = buildActivity(
+        activityPlan(),
+        { entry_id: "1_abc", plays: "2", live_minutes_viewed: "41.5", user: 7, mic_on: 3, unknown: 1, email: null },
+        { leadId: 5, activityDate: "2026-01-01T00:00:00.000Z" },
+      );
       r.should.eql({
         ok: true,
         record: {
@@ -253,9 +309,14 @@ describe("lib/engagement", () => {
         ok: false,
         message: "the engagement has no entry_id (the primary attribute of userSessionEngagement)",
       });
-      buildActivity(activityPlan(), { entry_id: "e", plays: "abc", channel_id: "c", clap_clicked_count: "x", wow_clicked_count: "y" }, { leadId: 5, activityDate: "x" }).should.eql({
+      buildActivity(
+        activityPlan(),
+        { entry_id: "e", plays: "abc", channel_id: "c", clap_clicked_count: "x", wow_clicked_count: "y" },
+        { leadId: 5, activityDate: "x" },
+      ).should.eql({
         ok: false,
-        message: 'channel_id: "c" is not a whole number; plays: "abc" is not a whole number; clap_clicked_count: "x" is not a whole number (and 1 more)',
+        message:
+          'channel_id: "c" is not a whole number; plays: "abc" is not a whole number; clap_clicked_count: "x" is not a whole number (and 1 more)',
       });
     });
 
@@ -271,16 +332,35 @@ describe("lib/engagement", () => {
     });
 
     it("says where an engagement was expected when it is not an object", () => {
-      engagementOf(undefined, "msg.payload.engagement").should.eql({ ok: false, message: "no engagement at msg.payload.engagement" });
+      engagementOf(undefined, "msg.payload.engagement").should.eql({
+        ok: false,
+        message: "no engagement at msg.payload.engagement",
+      });
       engagementOf([1], "msg.x").should.eql({ ok: false, message: "the engagement at msg.x is not an object but [1]" });
     });
   });
 
   it("checks the node's settings", () => {
-    settingsProblems({ target: "activity", activityType: "userSessionEngagement", customObject: "", linkField: "" }).should.be.empty();
-    settingsProblems({ target: "customObject", activityType: "", customObject: "kalturaUserSessionEngagement", linkField: "personId" }).should.be.empty();
-    settingsProblems({ target: "other", activityType: "", customObject: "", linkField: "" })[0].should.match(/unknown target/);
-    settingsProblems({ target: "activity", activityType: "bad name", customObject: "", linkField: "" })[0].should.match(/not an API name/);
-    settingsProblems({ target: "customObject", activityType: "", customObject: "co", linkField: "" })[0].should.match(/link field/);
+    settingsProblems({
+      target: "activity",
+      activityType: "userSessionEngagement",
+      customObject: "",
+      linkField: "",
+    }).should.be.empty();
+    settingsProblems({
+      target: "customObject",
+      activityType: "",
+      customObject: "kalturaUserSessionEngagement",
+      linkField: "personId",
+    }).should.be.empty();
+    settingsProblems({ target: "other", activityType: "", customObject: "", linkField: "" })[0].should.match(
+      /unknown target/,
+    );
+    settingsProblems({ target: "activity", activityType: "bad name", customObject: "", linkField: "" })[0].should.match(
+      /not an API name/,
+    );
+    settingsProblems({ target: "customObject", activityType: "", customObject: "co", linkField: "" })[0].should.match(
+      /link field/,
+    );
   });
 });

@@ -20,7 +20,15 @@ describe("lead-action: settings", () => {
   it("defaults to create-or-update by email with the default bulk threshold", () => {
     const { settings, problems } = parseLeadSettings({});
     problems.should.eql([]);
-    settings.should.eql({ action: "sync", syncAction: "createOrUpdate", lookupField: "email", bulkThreshold: DEFAULT_BULK_THRESHOLD, createMissing: false, duplicates: "newest", campaignAfterSync: false });
+    settings.should.eql({
+      action: "sync",
+      syncAction: "createOrUpdate",
+      lookupField: "email",
+      bulkThreshold: DEFAULT_BULK_THRESHOLD,
+      createMissing: false,
+      duplicates: "newest",
+      campaignAfterSync: false,
+    });
   });
 
   it("reads the editor's strings", () => {
@@ -62,8 +70,17 @@ describe("lead-action: settings", () => {
       programId: "1.5",
     });
     problems.should.have.length(7);
-    problems.join("\n").should.match(/action "delete"/).and.match(/sync action "upsert"/).and.match(/lookup field "e-mail"/);
-    problems.join("\n").should.match(/bulk threshold "-3"/).and.match(/campaign id "abc"/).and.match(/form id "0"/).and.match(/program id "1.5"/);
+    problems
+      .join("\n")
+      .should.match(/action "delete"/)
+      .and.match(/sync action "upsert"/)
+      .and.match(/lookup field "e-mail"/);
+    problems
+      .join("\n")
+      .should.match(/bulk threshold "-3"/)
+      .and.match(/campaign id "abc"/)
+      .and.match(/form id "0"/)
+      .and.match(/program id "1.5"/);
   });
 
   it("positiveId takes whole numbers and digit strings only", () => {
@@ -125,7 +142,13 @@ describe("lead-action: My Tokens", () => {
   });
 
   it("takes an object {name: value}, values as text, sorted by name", () => {
-    const r = normaliseTokens({ "Event Name": "Summit", seats: 40, vip: true, day: new Date("2026-12-08T15:00:00Z"), note: null });
+    const r = normaliseTokens({
+      "Event Name": "Summit",
+      seats: 40,
+      vip: true,
+      day: new Date("2026-12-08T15:00:00Z"),
+      note: null,
+    });
     r.should.eql({
       ok: true,
       value: [
@@ -139,7 +162,10 @@ describe("lead-action: My Tokens", () => {
   });
 
   it("takes an array of {name, value}", () => {
-    normaliseTokens([{ name: "{{my.city}}", value: "Oslo" }, { name: "country", value: "NO" }]).should.eql({
+    normaliseTokens([
+      { name: "{{my.city}}", value: "Oslo" },
+      { name: "country", value: "NO" },
+    ]).should.eql({
       ok: true,
       value: [
         { name: "{{my.city}}", value: "Oslo" },
@@ -165,7 +191,10 @@ describe("lead-action: My Tokens", () => {
     bad([{ name: "", value: "x" }]).should.match(/"" is not a My Token name/);
     bad({ city: { name: "Oslo" } }).should.match(/value of \{\{my.city\}\} is a object/);
     bad({ city: [1] }).should.match(/value of \{\{my.city\}\} is an array/);
-    bad([{ name: "city", value: "a" }, { name: "{{my.city}}", value: "b" }]).should.match(/\{\{my.city\}\} is given twice/);
+    bad([
+      { name: "city", value: "a" },
+      { name: "{{my.city}}", value: "b" },
+    ]).should.match(/\{\{my.city\}\} is given twice/);
     const many = Object.fromEntries(Array.from({ length: 101 }, (_, i) => [`t${i}`, String(i)]));
     bad(many).should.match(/101 tokens, Marketo takes at most 100/);
     const hundred = Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`t${i}`, String(i)]));
@@ -175,7 +204,10 @@ describe("lead-action: My Tokens", () => {
 
 describe("lead-action: form post", () => {
   it("needs an object with an email address; trims it and drops undefined fields", () => {
-    formFields({ email: " ada@example.com ", firstName: "Ada", title: undefined }).should.eql({ ok: true, value: { email: "ada@example.com", firstName: "Ada" } });
+    formFields({ email: " ada@example.com ", firstName: "Ada", title: undefined }).should.eql({
+      ok: true,
+      value: { email: "ada@example.com", firstName: "Ada" },
+    });
     const noEmail = formFields({ firstName: "Ada" });
     noEmail.ok.should.be.false();
     if (!noEmail.ok) noEmail.message.should.match(/needs the lead's email in msg.payload.email/);
@@ -186,9 +218,19 @@ describe("lead-action: form post", () => {
   });
 
   it("visitor data keeps the four keys Marketo knows, whatever their case", () => {
-    visitorData({ pageUrl: "https://x.test/reg", queryString: "a=1", leadClientIpAddress: "10.0.0.1", userAgentString: "UA" }).should.eql({
+    visitorData({
+      pageUrl: "https://x.test/reg",
+      queryString: "a=1",
+      leadClientIpAddress: "10.0.0.1",
+      userAgentString: "UA",
+    }).should.eql({
       ok: true,
-      value: { pageURL: "https://x.test/reg", queryString: "a=1", leadClientIpAddress: "10.0.0.1", userAgentString: "UA" },
+      value: {
+        pageURL: "https://x.test/reg",
+        queryString: "a=1",
+        leadClientIpAddress: "10.0.0.1",
+        userAgentString: "UA",
+      },
     });
     visitorData(undefined).should.eql({ ok: true, value: undefined });
     visitorData({ pageURL: "" }).should.eql({ ok: true, value: undefined });

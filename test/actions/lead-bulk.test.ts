@@ -17,7 +17,13 @@ describe("lead-bulk: threshold", () => {
 
 describe("lead-bulk: columns", () => {
   it("groups rows by their set of fields, in first-seen order", () => {
-    const rows: CsvRow[] = [{ email: "a", firstName: "A" }, { email: "b" }, { firstName: "C", email: "c" }, { email: "d", company: "D" }, { email: "e" }];
+    const rows: CsvRow[] = [
+      { email: "a", firstName: "A" },
+      { email: "b" },
+      { firstName: "C", email: "c" },
+      { email: "d", company: "D" },
+      { email: "e" },
+    ];
     groupByColumns(rows).should.eql([[0, 2], [1, 4], [3]]);
   });
 });
@@ -25,7 +31,11 @@ describe("lead-bulk: columns", () => {
 describe("lead-bulk: collector", () => {
   const imported = (rows: CsvRow[], batchId: number): BulkImportResult => ({
     jobs: [{ batchId, status: "Complete", rows: rows.length, numOfRowsFailed: 0, numOfRowsWithWarning: 0 }],
-    rows: rows.map((r): BulkRowResult => (r.email === "bad" ? { ok: false, status: "failed", outcome: "failed", batchId } : { ok: true, status: "updated", outcome: "imported", batchId })),
+    rows: rows.map((r): BulkRowResult =>
+      r.email === "bad"
+        ? { ok: false, status: "failed", outcome: "failed", batchId }
+        : { ok: true, status: "updated", outcome: "imported", batchId },
+    ),
   });
 
   it("collects for the window, one job per shape, and answers each row with its own result", async () => {
@@ -39,7 +49,11 @@ describe("lead-bulk: collector", () => {
       },
       onChange: () => changes++,
     });
-    const answers = Promise.all([c.submit({ email: "a", x: undefined }), c.submit({ email: "bad" }), c.submit({ email: "b", firstName: "B" })]);
+    const answers = Promise.all([
+      c.submit({ email: "a", x: undefined }),
+      c.submit({ email: "bad" }),
+      c.submit({ email: "b", firstName: "B" }),
+    ]);
     c.pending.should.equal(3);
     calls.should.have.length(0);
     const [a, bad, b] = await answers;
@@ -53,7 +67,11 @@ describe("lead-bulk: collector", () => {
 
   it("a full window starts at once; close starts what waits and later rows do not wait", async () => {
     const calls: number[] = [];
-    const c = new BulkCollector({ windowMs: 60_000, maxRows: 2, run: async (rows) => (calls.push(rows.length), imported(rows, 1)) });
+    const c = new BulkCollector({
+      windowMs: 60_000,
+      maxRows: 2,
+      run: async (rows) => (calls.push(rows.length), imported(rows, 1)),
+    });
     await Promise.all([c.submit({ email: "a" }), c.submit({ email: "b" })]);
     calls.should.eql([2]);
     const waiting = c.submit({ email: "c" });

@@ -10,7 +10,12 @@ describe("resolveLeadId", () => {
   let client: MarketoClient;
   beforeEach(async () => {
     emu = await startEmulator();
-    client = new MarketoClient({ endpoint: emu.url, clientId: emu.clientId, clientSecret: emu.clientSecret, batchWindowMs: 20 });
+    client = new MarketoClient({
+      endpoint: emu.url,
+      clientId: emu.clientId,
+      clientSecret: emu.clientSecret,
+      batchWindowMs: 20,
+    });
   });
   afterEach(async () => {
     await client.close();
@@ -20,7 +25,12 @@ describe("resolveLeadId", () => {
   const calls = (route: string): number => emu.stats().callsByRoute[route] ?? 0;
 
   it("takes the id on the message without a call, and refuses one that is not an id", async () => {
-    (await resolveLeadId(client, new LeadIdCache(), { ...op, leadId: "12" })).should.eql({ ok: true, leadId: 12, leadIds: [12], source: "message" });
+    (await resolveLeadId(client, new LeadIdCache(), { ...op, leadId: "12" })).should.eql({
+      ok: true,
+      leadId: 12,
+      leadIds: [12],
+      source: "message",
+    });
     const bad = await resolveLeadId(client, new LeadIdCache(), { ...op, leadId: -3, email: "a@x.com" });
     bad.ok.should.be.false();
     if (!bad.ok) bad.result.error!.category.should.equal("validation");
@@ -31,7 +41,9 @@ describe("resolveLeadId", () => {
     const made = await client.syncLeads([{ email: "a@x.com" }, { email: "b@x.com" }]);
     const cache = new LeadIdCache();
     cache.set("email", "a@x.com", made[0].id!);
-    const [a, b, none] = await Promise.all(["A@x.com", "b@x.com", "c@x.com"].map((email) => resolveLeadId(client, cache, { ...op, email })));
+    const [a, b, none] = await Promise.all(
+      ["A@x.com", "b@x.com", "c@x.com"].map((email) => resolveLeadId(client, cache, { ...op, email })),
+    );
     a.should.eql({ ok: true, leadId: made[0].id, leadIds: [made[0].id], source: "cache" });
     b.should.eql({ ok: true, leadId: made[1].id, leadIds: [made[1].id], source: "lookup" });
     none.ok.should.be.false();
@@ -45,9 +57,21 @@ describe("resolveLeadId", () => {
     const [newer] = await client.syncLeads([{ email: "d@x.com" }], { action: "createDuplicate" });
     const cache = new LeadIdCache();
     const all = await resolveLeadId(client, cache, { ...op, email: "d@x.com", duplicates: "all" });
-    all.should.containDeep({ ok: true, leadId: newer.id, leadIds: [newer.id, older.id], duplicates: { policy: "all", leadIds: [newer.id, older.id] } });
-    (await resolveLeadId(client, cache, { ...op, email: "d@x.com", duplicates: "oldest" })).should.containDeep({ ok: true, leadIds: [older.id] });
-    (await resolveLeadId(client, cache, { ...op, email: "d@x.com" })).should.containDeep({ ok: true, leadIds: [newer.id], duplicates: { policy: "newest" } });
+    all.should.containDeep({
+      ok: true,
+      leadId: newer.id,
+      leadIds: [newer.id, older.id],
+      duplicates: { policy: "all", leadIds: [newer.id, older.id] },
+    });
+    (await resolveLeadId(client, cache, { ...op, email: "d@x.com", duplicates: "oldest" })).should.containDeep({
+      ok: true,
+      leadIds: [older.id],
+    });
+    (await resolveLeadId(client, cache, { ...op, email: "d@x.com" })).should.containDeep({
+      ok: true,
+      leadIds: [newer.id],
+      duplicates: { policy: "newest" },
+    });
     const fail = await resolveLeadId(client, cache, { ...op, email: "D@x.com", duplicates: "fail" });
     fail.ok.should.be.false();
     if (!fail.ok) {
@@ -61,7 +85,10 @@ describe("resolveLeadId", () => {
   it("creates a missing lead when asked", async () => {
     const r = await resolveLeadId(client, new LeadIdCache(), { ...op, email: "new@x.com", createMissing: true });
     r.should.containDeep({ ok: true, source: "created" });
-    emu.state().leads.map((l) => l.email).should.eql(["new@x.com"]);
+    emu
+      .state()
+      .leads.map((l) => l.email)
+      .should.eql(["new@x.com"]);
   });
 
   it("refuses a record without a usable email before calling Marketo", async () => {

@@ -3,7 +3,14 @@
  * each client state, and how a result becomes msg.marketo / a Catch-able error.
  */
 import should from "should";
-import { errorInfo, invalidRecord, leadIdOf, recordsOf, RecordFailure, unexpectedFailure } from "../../src/lib/actions/action-outcome";
+import {
+  errorInfo,
+  invalidRecord,
+  leadIdOf,
+  recordsOf,
+  RecordFailure,
+  unexpectedFailure,
+} from "../../src/lib/actions/action-outcome";
 import { chicagoClock, statusFor, type StatusLabels } from "../../src/lib/node-kit/client-status";
 import { LeadIdCache } from "../../src/lib/actions/lead-ids";
 import { MarketoError } from "../../src/lib/marketo";
@@ -56,20 +63,40 @@ describe("canvas status of an action node", () => {
   const counts = { sent: 1204, failed: 0, queued: 37 };
 
   it("shows counts on a green dot, yellow once something failed", () => {
-    statusFor({ state: "ok" }, counts, labels).should.eql({ fill: "green", shape: "dot", text: "sent 1,204 · queued 37" });
-    statusFor({ state: "ok" }, { sent: 0, failed: 2, queued: 0 }, labels).should.eql({ fill: "yellow", shape: "dot", text: "sent 0 · failed 2" });
+    statusFor({ state: "ok" }, counts, labels).should.eql({
+      fill: "green",
+      shape: "dot",
+      text: "sent 1,204 · queued 37",
+    });
+    statusFor({ state: "ok" }, { sent: 0, failed: 2, queued: 0 }, labels).should.eql({
+      fill: "yellow",
+      shape: "dot",
+      text: "sent 0 · failed 2",
+    });
   });
 
   it("shows the shared client's pauses and auth failure on a ring", () => {
-    statusFor({ state: "rate-limited", resumesAt: new Date().toISOString() }, counts, labels).should.containDeep({ fill: "yellow", shape: "ring", text: "rate limited · sent 1,204 · queued 37" });
+    statusFor({ state: "rate-limited", resumesAt: new Date().toISOString() }, counts, labels).should.containDeep({
+      fill: "yellow",
+      shape: "ring",
+      text: "rate limited · sent 1,204 · queued 37",
+    });
     statusFor({ state: "auth-failed" }, counts, labels).should.eql({ fill: "red", shape: "ring", text: "auth failed" });
     statusFor({ state: "backoff" }, counts, labels).text.should.startWith("retrying");
   });
 
   it("says when a used-up quota resumes, in Marketo's time zone", () => {
     // 2026-11-24 06:00 UTC is midnight in Chicago (CST, UTC-6).
-    statusFor({ state: "quota", resumesAt: "2026-11-24T06:00:00.000Z" }, { ...counts, queued: 0 }, labels).should.eql({ fill: "red", shape: "ring", text: "quota: resumes 00:00 CT" });
-    statusFor({ state: "quota", resumesAt: "2026-11-24T06:00:00.000Z" }, { sent: 12, failed: 0, queued: 4187 }, labels).text.should.equal("quota: resumes 00:00 CT · queued 4,187");
+    statusFor({ state: "quota", resumesAt: "2026-11-24T06:00:00.000Z" }, { ...counts, queued: 0 }, labels).should.eql({
+      fill: "red",
+      shape: "ring",
+      text: "quota: resumes 00:00 CT",
+    });
+    statusFor(
+      { state: "quota", resumesAt: "2026-11-24T06:00:00.000Z" },
+      { sent: 12, failed: 0, queued: 4187 },
+      labels,
+    ).text.should.equal("quota: resumes 00:00 CT · queued 4,187");
     chicagoClock("2026-07-01T05:00:00.000Z").should.equal("00:00 CT"); // CDT, UTC-5
     chicagoClock(undefined).should.equal("?");
     chicagoClock("not a date").should.equal("?");
@@ -77,10 +104,26 @@ describe("canvas status of an action node", () => {
 });
 
 describe("record outcomes", () => {
-  const e = new MarketoError({ code: "606", message: "Marketo 606: Max rate limit exceeded", category: "rate-limit", action: "wait-window", retryable: true, operation: "syncLeads", requestId: "r1" });
+  const e = new MarketoError({
+    code: "606",
+    message: "Marketo 606: Max rate limit exceeded",
+    category: "rate-limit",
+    action: "wait-window",
+    retryable: true,
+    operation: "syncLeads",
+    requestId: "r1",
+  });
 
   it("msg.marketo.error carries what a person or the retry queue needs, nothing more", () => {
-    errorInfo(e).should.eql({ code: "606", message: "Marketo 606: Max rate limit exceeded", category: "rate-limit", retryable: true, action: "wait-window", operation: "syncLeads", requestId: "r1" });
+    errorInfo(e).should.eql({
+      code: "606",
+      message: "Marketo 606: Max rate limit exceeded",
+      category: "rate-limit",
+      retryable: true,
+      action: "wait-window",
+      operation: "syncLeads",
+      requestId: "r1",
+    });
   });
 
   it("the error a Catch node gets names the category first and counts an array's failures", () => {
@@ -88,12 +131,23 @@ describe("record outcomes", () => {
     one.message.should.equal("marketo-lead: rate-limit: Marketo 606: Max rate limit exceeded");
     one.category.should.equal("rate-limit");
     one.retryable.should.be.true();
-    new RecordFailure("marketo-lead", errorInfo(e), 2, 5).message.should.equal("marketo-lead: 2 of 5 records failed; first: rate-limit: Marketo 606: Max rate limit exceeded");
+    new RecordFailure("marketo-lead", errorInfo(e), 2, 5).message.should.equal(
+      "marketo-lead: 2 of 5 records failed; first: rate-limit: Marketo 606: Max rate limit exceeded",
+    );
   });
 
   it("refused and unexpected records fail alone with a category", () => {
-    invalidRecord("no email", "syncLeads").error!.should.containDeep({ code: "INVALID_INPUT", category: "validation", retryable: false, operation: "syncLeads" });
-    unexpectedFailure(new TypeError("boom"), "addCustomActivities").error!.should.containDeep({ code: "INTERNAL", category: "marketo", message: "Unexpected failure in addCustomActivities: boom" });
+    invalidRecord("no email", "syncLeads").error!.should.containDeep({
+      code: "INVALID_INPUT",
+      category: "validation",
+      retryable: false,
+      operation: "syncLeads",
+    });
+    unexpectedFailure(new TypeError("boom"), "addCustomActivities").error!.should.containDeep({
+      code: "INTERNAL",
+      category: "marketo",
+      message: "Unexpected failure in addCustomActivities: boom",
+    });
     unexpectedFailure(e, "x").error!.should.equal(e);
   });
 

@@ -24,8 +24,11 @@ const LAUNCH_ARGS = [
 /** Skips the suite (`ctx` is mocha's `this` in before) when chromium is missing, except under CI. */
 export function requireChromium(ctx: Mocha.Context): void {
   if (fs.existsSync(CHROMIUM)) return;
-  if (process.env.CI === "true") throw new Error(`${CHROMIUM} is missing: .ci/run installs Debian's chromium before the tests`);
-  console.log(`      (skipped: ${CHROMIUM} is missing; install it with: apt-get install -y --no-install-recommends chromium)`);
+  if (process.env.CI === "true")
+    throw new Error(`${CHROMIUM} is missing: .ci/run installs Debian's chromium before the tests`);
+  console.log(
+    `      (skipped: ${CHROMIUM} is missing; install it with: apt-get install -y --no-install-recommends chromium)`,
+  );
   ctx.skip();
 }
 
@@ -37,7 +40,11 @@ export interface EditorPage {
 }
 
 /** Opens the Node-RED editor at `url` and waits until the palette shows `paletteType`. */
-export async function openEditor(url: string, paletteType: string, viewport = { width: 1400, height: 900 }): Promise<EditorPage> {
+export async function openEditor(
+  url: string,
+  paletteType: string,
+  viewport = { width: 1400, height: 900 },
+): Promise<EditorPage> {
   fs.mkdirSync(ARTIFACTS, { recursive: true });
   const { chromium } = await import("playwright-core");
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: LAUNCH_ARGS });

@@ -46,7 +46,11 @@ function helpHeadings(type: string): string[] {
 function firstSentence(type: string): string {
   const html = fs.readFileSync(path.join(ROOT, "nodes", `${type}.html`), "utf8");
   const help = new RegExp(`<script[^>]*data-help-name=["']${type}["'][^>]*>([\\s\\S]*?)</script>`).exec(html)![1];
-  const text = /<p>([\s\S]*?)<\/p>/.exec(help)![1].replace(/<[^>]+>/g, "").replace(/\s+/g, " ").trim();
+  const text = /<p>([\s\S]*?)<\/p>/
+    .exec(help)![1]
+    .replace(/<[^>]+>/g, "")
+    .replace(/\s+/g, " ")
+    .trim();
   // Up to the first entity, which the browser shows decoded.
   return text.split(/(?<=[.:])\s/)[0].split("&")[0];
 }
@@ -79,7 +83,10 @@ describe("editor in a real browser (chromium)", function () {
         };
       }),
     ];
-    red = await startNodeRed({ flows, credentials: { [CONFIG_ID]: { clientId: emu.clientId, clientSecret: emu.clientSecret } } });
+    red = await startNodeRed({
+      flows,
+      credentials: { [CONFIG_ID]: { clientId: emu.clientId, clientSecret: emu.clientSecret } },
+    });
     ({ browser, page, pageErrors } = await openEditor(red.url, FLOW_TYPES[0], { width: 1600, height: 1000 }));
     // The flow is on the canvas once the workspace holds our nodes.
     await page.waitForFunction((id) => !!(window as any).RED.nodes.node(id), nodeId(FLOW_TYPES[0]));
@@ -94,7 +101,11 @@ describe("editor in a real browser (chromium)", function () {
   afterEach(async function () {
     // A dialog a failed test left open would hide the next one's.
     if (page && this.currentTest?.state === "failed") {
-      await page.screenshot({ path: path.join(ARTIFACTS, `failed-${this.currentTest.title.replace(/\W+/g, "-").slice(0, 60)}.png`) }).catch(() => undefined);
+      await page
+        .screenshot({
+          path: path.join(ARTIFACTS, `failed-${this.currentTest.title.replace(/\W+/g, "-").slice(0, 60)}.png`),
+        })
+        .catch(() => undefined);
       await page.evaluate(() => (window as any).RED.tray.close()).catch(() => undefined);
     }
   });
@@ -150,17 +161,26 @@ describe("editor in a real browser (chromium)", function () {
       await page.waitForTimeout(300);
       await page.screenshot({ path: path.join(ARTIFACTS, `${type}.png`) });
       // The dialog alone, small enough for the README (docs/ keeps a copy of one).
-      await page.locator(".red-ui-tray").last().screenshot({ path: path.join(ARTIFACTS, `${type}-dialog.png`) });
+      await page
+        .locator(".red-ui-tray")
+        .last()
+        .screenshot({ path: path.join(ARTIFACTS, `${type}-dialog.png`) });
       await closeTrays();
       pageErrors.slice(errorsBefore).should.eql([], `page errors in the ${type} dialog`);
 
       await RED((t) => (window as any).RED.sidebar.help.show(t), type);
       // The help tab: a title, then the node's help text under it.
       const help = await page.waitForFunction(() => {
-        const title = Array.from(document.querySelectorAll<HTMLElement>("h1.red-ui-help-title")).find((h) => h.offsetParent !== null);
+        const title = Array.from(document.querySelectorAll<HTMLElement>("h1.red-ui-help-title")).find(
+          (h) => h.offsetParent !== null,
+        );
         const body = title?.nextElementSibling as HTMLElement | null;
         if (!title || !body || !body.classList.contains("red-ui-help") || body.innerText.trim() === "") return null;
-        return { title: title.innerText.trim(), text: body.innerText.trim(), headings: Array.from(body.querySelectorAll("h3")).map((h) => (h as HTMLElement).innerText.trim()) };
+        return {
+          title: title.innerText.trim(),
+          text: body.innerText.trim(),
+          headings: Array.from(body.querySelectorAll("h3")).map((h) => (h as HTMLElement).innerText.trim()),
+        };
       });
       const shown = (await help.jsonValue())!;
       await help.dispose();
@@ -182,13 +202,19 @@ describe("editor in a real browser (chromium)", function () {
     await page.click("#marketo-config-test");
     await page.waitForFunction(() => {
       const r = document.querySelector("#marketo-config-test-result");
-      return !!r && r.querySelector(".marketo-config-ok, .marketo-config-fail") !== null && !(document.querySelector("#marketo-config-test") as HTMLButtonElement).disabled;
+      return (
+        !!r &&
+        r.querySelector(".marketo-config-ok, .marketo-config-fail") !== null &&
+        !(document.querySelector("#marketo-config-test") as HTMLButtonElement).disabled
+      );
     });
     const result = {
       ok: await page.locator("#marketo-config-test-result .marketo-config-ok").allInnerTexts(),
       fail: await page.locator("#marketo-config-test-result .marketo-config-fail").allInnerTexts(),
     };
-    await page.screenshot({ path: path.join(ARTIFACTS, `marketo-config-test-${secret === undefined ? "ok" : "wrong-secret"}.png`) });
+    await page.screenshot({
+      path: path.join(ARTIFACTS, `marketo-config-test-${secret === undefined ? "ok" : "wrong-secret"}.png`),
+    });
     // Cancel, so the wrong secret typed in is not kept.
     await closeTrays();
     return result;
@@ -202,7 +228,9 @@ describe("editor in a real browser (chromium)", function () {
     ok.length.should.be.above(1, "a line per permission");
     ok.join("\n").should.match(/Read-Write Person/);
     // Assets are only read: never "Read-Write Assets ✓" for a probe that cannot tell.
-    ok.join("\n").should.match(/Assets, read access/).and.not.match(/Read-Write Assets/);
+    ok.join("\n")
+      .should.match(/Assets, read access/)
+      .and.not.match(/Read-Write Assets/);
     pageErrors.slice(errorsBefore).should.eql([]);
   });
 

@@ -33,7 +33,8 @@ const EXAMPLES = fs
 const VIEWPORT = { width: 1600, height: 1000 };
 
 type Node = Record<string, any>;
-const example = (name: string): Node[] => JSON.parse(fs.readFileSync(path.join(ROOT, "examples", `${name}.json`), "utf8"));
+const example = (name: string): Node[] =>
+  JSON.parse(fs.readFileSync(path.join(ROOT, "examples", `${name}.json`), "utf8"));
 
 interface Shown {
   id: string;
@@ -50,7 +51,13 @@ async function shownStatuses(page: Page, types: string[]): Promise<Shown[]> {
     R.nodes.eachNode((n: any) => {
       if (!ts.includes(n.type)) return;
       const label = document.querySelector(`[id="${n.id}"] .red-ui-flow-node-status-label`) as SVGTextElement | null;
-      out.push({ id: n.id, type: n.type, fill: n.status?.fill, text: (label?.textContent ?? "").trim(), raw: n.status?.text });
+      out.push({
+        id: n.id,
+        type: n.type,
+        fill: n.status?.fill,
+        text: (label?.textContent ?? "").trim(),
+        raw: n.status?.text,
+      });
     });
     return out;
   }, types);
@@ -59,11 +66,17 @@ async function shownStatuses(page: Page, types: string[]): Promise<Shown[]> {
 /** Clicks Deploy and waits for the runtime to have started the deployed flows. */
 async function deploy(page: Page, red: NodeRedProcess): Promise<void> {
   const from = red.log().length;
-  const posted = page.waitForResponse((r) => r.request().method() === "POST" && /\/flows$/.test(new URL(r.url()).pathname), { timeout: 30_000 });
+  const posted = page.waitForResponse(
+    (r) => r.request().method() === "POST" && /\/flows$/.test(new URL(r.url()).pathname),
+    { timeout: 30_000 },
+  );
   await page.click("#red-ui-header-button-deploy");
   // Node-RED asks first when some node is not properly configured: a first run must not meet that.
   const confirm = "#red-ui-deploy-dialog-confirm-deploy-deploy";
-  const asked = await Promise.race([posted.then(() => false), page.waitForSelector(confirm, { state: "visible", timeout: 30_000 }).then(() => true)]);
+  const asked = await Promise.race([
+    posted.then(() => false),
+    page.waitForSelector(confirm, { state: "visible", timeout: 30_000 }).then(() => true),
+  ]);
   if (asked) {
     const text = await page.locator(".red-ui-notification", { has: page.locator(confirm) }).innerText();
     throw new Error(`Deploy asked for confirmation: ${text}`);
@@ -123,7 +136,10 @@ describe("first run in a real browser (chromium): deploy twice, examples importe
     const nodes = example(KALTURA).map((n) => (n.type === "marketo-config" ? { ...n, endpoint: emu.url } : n));
     const config = nodes.find((n) => n.type === "marketo-config")!;
     new Set(nodes.map((n) => n.type)).should.containDeep(new Set(TYPES));
-    red = await startNodeRed({ flows: nodes as FlowJson, credentials: { [config.id]: { clientId: emu.clientId, clientSecret: emu.clientSecret } } });
+    red = await startNodeRed({
+      flows: nodes as FlowJson,
+      credentials: { [config.id]: { clientId: emu.clientId, clientSecret: emu.clientSecret } },
+    });
     const opened = await openEditor(red.url, FLOW_TYPES[0], VIEWPORT);
     browser = opened.browser;
     const page = opened.page;
@@ -156,7 +172,9 @@ describe("first run in a real browser (chromium): deploy twice, examples importe
         { timeout: 60_000 },
       )
       .catch(async (err) => {
-        throw new Error(`not every node showed a status: ${JSON.stringify(await shownStatuses(page, FLOW_TYPES))}\n${err}`);
+        throw new Error(
+          `not every node showed a status: ${JSON.stringify(await shownStatuses(page, FLOW_TYPES))}\n${err}`,
+        );
       });
     const running = await shownStatuses(page, FLOW_TYPES);
     await page.screenshot({ path: path.join(ARTIFACTS, "deploy-twice-running.png") });
@@ -197,20 +215,49 @@ describe("first run in a real browser (chromium): deploy twice, examples importe
     const after = await shownStatuses(page, FLOW_TYPES);
     await page.screenshot({ path: path.join(ARTIFACTS, "deploy-twice-after.png") });
     after.filter((s) => s.fill === "red").should.eql([], "no node red after the second Deploy");
-    after.map((s) => s.text).join("\n").should.not.match(/config invalid/);
+    after
+      .map((s) => s.text)
+      .join("\n")
+      .should.not.match(/config invalid/);
     pageErrors.should.eql([]);
   });
 
-  it("a flow saved by 0.1.0 (status: \"Registered\") loads, shows no invalid node, and the next Deploy saves it as programStatus", async () => {
+  it('a flow saved by 0.1.0 (status: "Registered") loads, shows no invalid node, and the next Deploy saves it as programStatus', async () => {
     const tab = "legacy-tab";
     const flows: FlowJson = [
       { id: tab, type: "tab", label: "saved by 0.1.0" },
-      { ...editorDefaults("marketo-config"), id: "legacy-cfg", type: "marketo-config", name: "emulator", endpoint: emu.url },
+      {
+        ...editorDefaults("marketo-config"),
+        id: "legacy-cfg",
+        type: "marketo-config",
+        name: "emulator",
+        endpoint: emu.url,
+      },
       { id: "legacy-note", type: "comment", z: tab, name: "0.1.0 flow", x: 160, y: 40, wires: [] },
       // As 0.1.0 saved it: the fixed status under `status`, its type under `statusType`.
-      { id: "legacy-ps", type: "marketo-program-status", z: tab, name: "", marketo: "legacy-cfg", program: "1001", programType: "num", status: "Registered", statusType: "str", email: "payload.email", emailType: "msg", createMissing: false, raiseErrors: true, x: 200, y: 120, wires: [[], []] },
+      {
+        id: "legacy-ps",
+        type: "marketo-program-status",
+        z: tab,
+        name: "",
+        marketo: "legacy-cfg",
+        program: "1001",
+        programType: "num",
+        status: "Registered",
+        statusType: "str",
+        email: "payload.email",
+        emailType: "msg",
+        createMissing: false,
+        raiseErrors: true,
+        x: 200,
+        y: 120,
+        wires: [[], []],
+      },
     ];
-    red = await startNodeRed({ flows, credentials: { "legacy-cfg": { clientId: emu.clientId, clientSecret: emu.clientSecret } } });
+    red = await startNodeRed({
+      flows,
+      credentials: { "legacy-cfg": { clientId: emu.clientId, clientSecret: emu.clientSecret } },
+    });
     const opened = await openEditor(red.url, FLOW_TYPES[0], VIEWPORT);
     browser = opened.browser;
     const page = opened.page;
@@ -257,7 +304,10 @@ describe("first run in a real browser (chromium): deploy twice, examples importe
       await tree.locator(".red-ui-treeList-label", { hasText: name }).first().click();
       await page.screenshot({ path: path.join(ARTIFACTS, `import-${name}-dialog.png`) });
       await page.click("#red-ui-clipboard-dialog-ok");
-      await page.waitForFunction((id) => !!(window as any).RED.nodes.node(id), config.id === undefined ? "" : nodes.find((n) => n.type === "comment")!.id);
+      await page.waitForFunction(
+        (id) => !!(window as any).RED.nodes.node(id),
+        config.id === undefined ? "" : nodes.find((n) => n.type === "comment")!.id,
+      );
       // Imported nodes follow the mouse until a click places them.
       await page.mouse.click(800, 500);
 
@@ -308,7 +358,9 @@ describe("first run in a real browser (chromium): deploy twice, examples importe
       stillValid.should.be.true();
 
       // Events in, as the comment says: the inject nodes, or the webhook for the headless flow.
-      const injects = nodes.filter((n) => n.type === "inject" && !n.repeat && !/discard|flush|resubmit/.test(String(n.name)));
+      const injects = nodes.filter(
+        (n) => n.type === "inject" && !n.repeat && !/discard|flush|resubmit/.test(String(n.name)),
+      );
       for (const n of injects) {
         const res = await red.request("POST", `/inject/${n.id}`);
         res.status.should.equal(200, res.text);
@@ -341,7 +393,11 @@ describe("first run in a real browser (chromium): deploy twice, examples importe
               const s = n.status || {};
               // An empty retry-queue says "empty": its count is 0.
               if (!s.text || !/\d|^empty$/.test(String(s.text))) all = false;
-              if (["marketo-lead", "marketo-program-status", "marketo-custom-activity"].includes(n.type) && !/\bsent [1-9]/.test(String(s.text))) all = false;
+              if (
+                ["marketo-lead", "marketo-program-status", "marketo-custom-activity"].includes(n.type) &&
+                !/\bsent [1-9]/.test(String(s.text))
+              )
+                all = false;
             });
             return all;
           },

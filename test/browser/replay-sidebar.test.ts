@@ -28,9 +28,23 @@ describe("Marketo sidebar: replay panel (chromium)", function () {
         { id: "split", type: "function", z, func: "return [msg.payload];", outputs: 1, wires: [["tf"]] },
         { id: "tf", type: "tag-filter", z, name: "entry", mode: "any", srcRegistration: true, wires: [["count"], []] },
         // Counts what passed, and how much of it was replayed, for GET /seen.
-        { id: "count", type: "function", z, func: "const s = global.get('seen') || { all: 0, replayed: 0 }; s.all++; if (msg.replay && msg.replay.suppressCampaigns) s.replayed++; global.set('seen', s); return null;", outputs: 1, wires: [[]] },
+        {
+          id: "count",
+          type: "function",
+          z,
+          func: "const s = global.get('seen') || { all: 0, replayed: 0 }; s.all++; if (msg.replay && msg.replay.suppressCampaigns) s.replayed++; global.set('seen', s); return null;",
+          outputs: 1,
+          wires: [[]],
+        },
         { id: "seen-in", type: "http in", z, url: "/seen", method: "get", upload: false, wires: [["seen"]] },
-        { id: "seen", type: "function", z, func: "msg.payload = global.get('seen') || { all: 0, replayed: 0 }; return msg;", outputs: 1, wires: [["seen-out"]] },
+        {
+          id: "seen",
+          type: "function",
+          z,
+          func: "msg.payload = global.get('seen') || { all: 0, replayed: 0 }; return msg;",
+          outputs: 1,
+          wires: [["seen-out"]],
+        },
         { id: "seen-out", type: "http response", z, statusCode: "200", wires: [] },
       ],
     });
@@ -45,12 +59,21 @@ describe("Marketo sidebar: replay panel (chromium)", function () {
   it("counts, confirms, replays and shows the progress", async () => {
     const events = ["R-1", "R-2", "R-3"].map((code, i) => ({
       topic: "registration.created",
-      payload: { event: { id: i < 2 ? 7 : 8, code: i < 2 ? "EV7" : "EV8" }, registration: { code, test: false }, profile: { email: `${code}@example.com` } },
+      payload: {
+        event: { id: i < 2 ? 7 : 8, code: i < 2 ? "EV7" : "EV8" },
+        registration: { code, test: false },
+        profile: { email: `${code}@example.com` },
+      },
     }));
-    const res = await fetch(`${red.url}/events`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(events) });
+    const res = await fetch(`${red.url}/events`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(events),
+    });
     res.status.should.equal(200);
     await res.text();
-    const seen = async (): Promise<{ all: number; replayed: number }> => (await (await fetch(`${red.url}/seen`)).json()) as { all: number; replayed: number };
+    const seen = async (): Promise<{ all: number; replayed: number }> =>
+      (await (await fetch(`${red.url}/seen`)).json()) as { all: number; replayed: number };
     for (let i = 0; i < 100 && (await seen()).all < 3; i++) await new Promise((r) => setTimeout(r, 50));
 
     await page.evaluate(() => (window as any).RED.sidebar.show("marketo-sidebar"));
@@ -61,7 +84,9 @@ describe("Marketo sidebar: replay panel (chromium)", function () {
     await panel.locator(".marketo-sb-replay-event").fill("EV7");
     (await panel.locator(".marketo-sb-replay-start").isDisabled()).should.be.true();
     await panel.locator(".marketo-sb-replay-count").click();
-    await page.waitForFunction(() => /2 kept events match/.test((document.querySelector(".marketo-sb-replay-state") as HTMLElement).innerText));
+    await page.waitForFunction(() =>
+      /2 kept events match/.test((document.querySelector(".marketo-sb-replay-state") as HTMLElement).innerText),
+    );
     // The dry run sent nothing.
     (await seen()).all.should.equal(3);
 
@@ -71,7 +96,14 @@ describe("Marketo sidebar: replay panel (chromium)", function () {
       void d.accept();
     });
     await panel.locator(".marketo-sb-replay-start").click();
-    await page.waitForFunction(() => /^done: 2 of 2 events sent again, campaigns suppressed/.test((document.querySelector(".marketo-sb-replay-state") as HTMLElement).innerText), undefined, { timeout: 20_000 });
+    await page.waitForFunction(
+      () =>
+        /^done: 2 of 2 events sent again, campaigns suppressed/.test(
+          (document.querySelector(".marketo-sb-replay-state") as HTMLElement).innerText,
+        ),
+      undefined,
+      { timeout: 20_000 },
+    );
     asked.should.match(/Send 2 events again .*suppressed/);
     (await seen()).should.eql({ all: 5, replayed: 2 });
     (await panel.locator(".marketo-sb-replay-cancel").isDisabled()).should.be.true();

@@ -44,8 +44,31 @@ describe("Marketo sidebar in a real browser (chromium)", function () {
           outputs: 1,
           wires: [["lead"]],
         },
-        { id: "lead", type: "marketo-lead", z, name: "registrations", marketo: "cfg", action: "sync", syncAction: "createOrUpdate", lookupField: "email", raiseErrors: false, bulkThreshold: 0, wires: [[], ["queue"]] },
-        { id: "queue", type: "retry-queue", z, name: "failures", maxAttempts: 3, backoff: "1m", maxEntries: 500, answerTimeout: "1m", resubmitThrough: "node", wires: [[], [], []] },
+        {
+          id: "lead",
+          type: "marketo-lead",
+          z,
+          name: "registrations",
+          marketo: "cfg",
+          action: "sync",
+          syncAction: "createOrUpdate",
+          lookupField: "email",
+          raiseErrors: false,
+          bulkThreshold: 0,
+          wires: [[], ["queue"]],
+        },
+        {
+          id: "queue",
+          type: "retry-queue",
+          z,
+          name: "failures",
+          maxAttempts: 3,
+          backoff: "1m",
+          maxEntries: 500,
+          answerTimeout: "1m",
+          resubmitThrough: "node",
+          wires: [[], [], []],
+        },
       ],
       credentials: { cfg: { clientId: emu.clientId, clientSecret: emu.clientSecret } },
     });
@@ -59,19 +82,34 @@ describe("Marketo sidebar in a real browser (chromium)", function () {
   });
 
   async function post(records: Array<{ email: string; code: string }>): Promise<void> {
-    const body = records.map((r) => ({ payload: { email: r.email, firstName: "Side" }, source: { registration: { code: r.code } } }));
-    const res = await fetch(`${red.url}/events`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+    const body = records.map((r) => ({
+      payload: { email: r.email, firstName: "Side" },
+      source: { registration: { code: r.code } },
+    }));
+    const res = await fetch(`${red.url}/events`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(body),
+    });
     res.status.should.equal(200);
     await res.text();
   }
 
   /** The row of the config's summary card whose label starts with `label`. */
   async function summaryRow(label: string): Promise<string> {
-    return page.locator(`.marketo-sb-card[data-config="cfg"] tr`, { hasText: label }).first().locator("td").nth(1).innerText();
+    return page
+      .locator(`.marketo-sb-card[data-config="cfg"] tr`, { hasText: label })
+      .first()
+      .locator("td")
+      .nth(1)
+      .innerText();
   }
 
   const leadsInEmulator = (prefix: string): string[] =>
-    (emu.state() as unknown as { leads: Array<{ email: string }> }).leads.map((l) => l.email).filter((e) => e.startsWith(prefix)).sort();
+    (emu.state() as unknown as { leads: Array<{ email: string }> }).leads
+      .map((l) => l.email)
+      .filter((e) => e.startsWith(prefix))
+      .sort();
 
   it("shows counts that match what the emulator holds after a small run", async () => {
     await page.evaluate(() => (window as any).RED.sidebar.show("marketo-sidebar"));
@@ -93,7 +131,9 @@ describe("Marketo sidebar in a real browser (chromium)", function () {
     (await summaryRow("Records processed")).should.equal(String(RECORDS));
     (await summaryRow("Failed")).should.equal("0");
     // Every call the client counted reached the emulator and was counted there too.
-    const calls = await page.locator('.marketo-sb-card[data-config="cfg"] [data-calls-today]').getAttribute("data-calls-today");
+    const calls = await page
+      .locator('.marketo-sb-card[data-config="cfg"] [data-calls-today]')
+      .getAttribute("data-calls-today");
     Number(calls).should.equal(emu.stats().countedCalls);
     // The instance is named once, above the connections that use it.
     const instance = page.locator(".marketo-sb-instance");
@@ -110,7 +150,11 @@ describe("Marketo sidebar in a real browser (chromium)", function () {
     emu.setFaults({ rate: 1, codes: ["603"] });
     await post([{ email: "held@example.com", code: "R-held" }]);
     await page.evaluate(() => (window as any).RED.sidebar.show("marketo-sidebar"));
-    await page.waitForFunction(() => /held 1\b/.test((document.querySelector(".marketo-sb-totals") as HTMLElement | null)?.innerText ?? ""), undefined, { timeout: 20_000 });
+    await page.waitForFunction(
+      () => /held 1\b/.test((document.querySelector(".marketo-sb-totals") as HTMLElement | null)?.innerText ?? ""),
+      undefined,
+      { timeout: 20_000 },
+    );
     const entry = page.locator('.marketo-sb-entry[data-state="held"]');
     (await entry.count()).should.equal(1);
     // Why, and which record: who it is, Marketo's own message with its category and code, when.
@@ -129,15 +173,23 @@ describe("Marketo sidebar in a real browser (chromium)", function () {
     emu.setFaults({ rate: 0 });
     await entry.locator("input.marketo-sb-pick").check();
     await page.click(".marketo-sb-resubmit");
-    await page.waitForFunction(() => /Resubmitted 1\b/.test((document.querySelector(".marketo-sb-message") as HTMLElement | null)?.innerText ?? ""));
+    await page.waitForFunction(() =>
+      /Resubmitted 1\b/.test((document.querySelector(".marketo-sb-message") as HTMLElement | null)?.innerText ?? ""),
+    );
     const end = Date.now() + 20_000;
     while (leadsInEmulator("held").length === 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
     leadsInEmulator("held").should.eql(["held@example.com"]);
     // Answered, the entry leaves the queue, and the tab says so.
     await page.waitForFunction(
       () => {
-        const queue = (document.querySelector(".marketo-sb-queue option:checked") as HTMLElement | null)?.innerText ?? "";
-        return /\(0\)/.test(queue) && /No entries match/.test((document.querySelector(".marketo-sb-entries") as HTMLElement | null)?.innerText ?? "");
+        const queue =
+          (document.querySelector(".marketo-sb-queue option:checked") as HTMLElement | null)?.innerText ?? "";
+        return (
+          /\(0\)/.test(queue) &&
+          /No entries match/.test(
+            (document.querySelector(".marketo-sb-entries") as HTMLElement | null)?.innerText ?? "",
+          )
+        );
       },
       undefined,
       { timeout: 20_000 },
@@ -150,16 +202,28 @@ describe("Marketo sidebar in a real browser (chromium)", function () {
     emu.setFaults({ rate: 1, codes: ["603"] });
     await post(Array.from({ length: 130 }, (_, i) => ({ email: `page${i}@example.com`, code: `R-page-${i}` })));
     await page
-      .waitForFunction(() => /held 130\b/.test((document.querySelector(".marketo-sb-totals") as HTMLElement | null)?.innerText ?? ""), undefined, { timeout: 30_000 })
+      .waitForFunction(
+        () => /held 130\b/.test((document.querySelector(".marketo-sb-totals") as HTMLElement | null)?.innerText ?? ""),
+        undefined,
+        { timeout: 30_000 },
+      )
       .catch(async (err: Error) => {
         throw new Error(`${err.message}; the tab says: ${await page.locator(".marketo-sb-totals").innerText()}`);
       });
-    await page.waitForFunction(() => /Showing 1–100 of 130/.test((document.querySelector(".marketo-sb-pager") as HTMLElement | null)?.innerText ?? ""));
+    await page.waitForFunction(() =>
+      /Showing 1–100 of 130/.test((document.querySelector(".marketo-sb-pager") as HTMLElement | null)?.innerText ?? ""),
+    );
     (await page.locator(".marketo-sb-entry").count()).should.equal(100);
     await page.locator(".marketo-sb-troubleshooting").scrollIntoViewIfNeeded();
-    await page.locator("#red-ui-sidebar").screenshot({ path: path.join(ARTIFACTS, "marketo-sidebar-troubleshooting.png") });
+    await page
+      .locator("#red-ui-sidebar")
+      .screenshot({ path: path.join(ARTIFACTS, "marketo-sidebar-troubleshooting.png") });
     await page.click(".marketo-sb-next");
-    await page.waitForFunction(() => /Showing 101–130 of 130/.test((document.querySelector(".marketo-sb-pager") as HTMLElement | null)?.innerText ?? ""));
+    await page.waitForFunction(() =>
+      /Showing 101–130 of 130/.test(
+        (document.querySelector(".marketo-sb-pager") as HTMLElement | null)?.innerText ?? "",
+      ),
+    );
     (await page.locator(".marketo-sb-entry").count()).should.equal(30);
     emu.setFaults({ rate: 0 });
     pageErrors.should.eql([]);
@@ -184,8 +248,15 @@ describe("the demo in a real browser at 1600×1000 (chromium)", function () {
 
   before(async function () {
     requireChromium(this);
-    demo = startDemo(process.execPath, ["scripts/demo.js"], { PORT: String(await freePort()), EMULATOR_PORT: String(await freePort()) });
-    await until(() => /events posted [1-9]/.test(demo!.out()), `the demo to post events (output so far:\n${demo!.out()})`, 90_000);
+    demo = startDemo(process.execPath, ["scripts/demo.js"], {
+      PORT: String(await freePort()),
+      EMULATOR_PORT: String(await freePort()),
+    });
+    await until(
+      () => /events posted [1-9]/.test(demo!.out()),
+      `the demo to post events (output so far:\n${demo!.out()})`,
+      90_000,
+    );
     editorUrl = /Node-RED editor\s+(\S+)/.exec(demo.out())![1];
     ({ browser, page, pageErrors } = await openEditor(editorUrl, "marketo-lead", { width: 1600, height: 1000 }));
   });
@@ -236,10 +307,13 @@ describe("the demo in a real browser at 1600×1000 (chromium)", function () {
     await page.screenshot({ path: path.join(ARTIFACTS, "demo-flow-1600x1000.png") });
 
     boxes.length.should.be.aboveOrEqual(19);
-    const inside = (b: { x: number; y: number; w: number; h: number }) => b.x >= chart.x && b.y >= chart.y && b.x + b.w <= chart.x + chart.w && b.y + b.h <= chart.y + chart.h;
+    const inside = (b: { x: number; y: number; w: number; h: number }) =>
+      b.x >= chart.x && b.y >= chart.y && b.x + b.w <= chart.x + chart.w && b.y + b.h <= chart.y + chart.h;
     const GAP = 4;
-    const overlap = (a: { x: number; y: number; w: number; h: number }, b: { x: number; y: number; w: number; h: number }) =>
-      a.x < b.x + b.w + GAP && b.x < a.x + a.w + GAP && a.y < b.y + b.h + GAP && b.y < a.y + a.h + GAP;
+    const overlap = (
+      a: { x: number; y: number; w: number; h: number },
+      b: { x: number; y: number; w: number; h: number },
+    ) => a.x < b.x + b.w + GAP && b.x < a.x + a.w + GAP && a.y < b.y + b.h + GAP && b.y < a.y + a.h + GAP;
     const problems: string[] = [];
     for (const b of boxes) {
       if (!inside(b.node)) problems.push(`${b.id} is outside the window`);
@@ -252,8 +326,10 @@ describe("the demo in a real browser at 1600×1000 (chromium)", function () {
         const a = boxes[i];
         const b = boxes[j];
         if (i < j && overlap(a.node, b.node)) problems.push(`${a.id} touches ${b.id}`);
-        if (a.status && overlap(a.status, b.node)) problems.push(`${a.id}'s status "${a.status.text}" runs into ${b.id}`);
-        if (i < j && a.status && b.status && overlap(a.status, b.status)) problems.push(`the statuses of ${a.id} and ${b.id} overlap`);
+        if (a.status && overlap(a.status, b.node))
+          problems.push(`${a.id}'s status "${a.status.text}" runs into ${b.id}`);
+        if (i < j && a.status && b.status && overlap(a.status, b.status))
+          problems.push(`the statuses of ${a.id} and ${b.id} overlap`);
       }
     }
     problems.should.eql([]);
@@ -287,7 +363,9 @@ describe("the demo in a real browser at 1600×1000 (chromium)", function () {
     heads[0].should.match(/^Records \/ min/);
     heads[1].should.match(/^API calls \/ min/);
     (await page.locator(".marketo-sb-budget svg").count()).should.equal(1);
-    await page.locator("#red-ui-sidebar").screenshot({ path: path.join(ARTIFACTS, "marketo-sidebar-summary-charts.png") });
+    await page
+      .locator("#red-ui-sidebar")
+      .screenshot({ path: path.join(ARTIFACTS, "marketo-sidebar-summary-charts.png") });
     await page.locator(".marketo-sb-charts").scrollIntoViewIfNeeded();
     await page.locator("#red-ui-sidebar").screenshot({ path: path.join(ARTIFACTS, "marketo-sidebar-charts.png") });
     pageErrors.should.eql([]);
@@ -299,10 +377,19 @@ describe("the demo in a real browser at 1600×1000 (chromium)", function () {
     await page.waitForFunction(() => document.querySelectorAll(".marketo-sb-feed-item").length > 5);
     await page.click(".marketo-sb-pause");
     const frozen = await firstRow();
-    await page.waitForFunction(() => /Paused · [1-9]/.test((document.querySelector(".marketo-sb-feed-state") as HTMLElement | null)?.innerText ?? ""), undefined, { timeout: 20_000 });
+    await page.waitForFunction(
+      () =>
+        /Paused · [1-9]/.test(
+          (document.querySelector(".marketo-sb-feed-state") as HTMLElement | null)?.innerText ?? "",
+        ),
+      undefined,
+      { timeout: 20_000 },
+    );
     (await firstRow()).should.equal(frozen);
     // Filter what is shown: program-status records only, by the node's name.
-    (await page.locator(".marketo-sb-feed-item").allInnerTexts()).some((r) => !r.includes("program 1001")).should.be.true();
+    (await page.locator(".marketo-sb-feed-item").allInnerTexts())
+      .some((r) => !r.includes("program 1001"))
+      .should.be.true();
     await page.fill(".marketo-sb-feed-filter", "program 1001");
     const rows = await page.locator(".marketo-sb-feed-item").allInnerTexts();
     rows.length.should.be.above(0);
@@ -311,7 +398,11 @@ describe("the demo in a real browser at 1600×1000 (chromium)", function () {
     await page.locator("#red-ui-sidebar").screenshot({ path: path.join(ARTIFACTS, "marketo-sidebar-feed.png") });
     await page.fill(".marketo-sb-feed-filter", "");
     await page.click(".marketo-sb-pause");
-    await page.waitForFunction((old) => (document.querySelector(".marketo-sb-feed-item") as HTMLElement | null)?.innerText !== old, frozen, { timeout: 20_000 });
+    await page.waitForFunction(
+      (old) => (document.querySelector(".marketo-sb-feed-item") as HTMLElement | null)?.innerText !== old,
+      frozen,
+      { timeout: 20_000 },
+    );
     pageErrors.should.eql([]);
   });
 });

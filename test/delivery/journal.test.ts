@@ -30,7 +30,10 @@ function collector(): { warnings: string[]; logger: { warn(message: string): voi
   return { warnings, logger: { warn: (m: string) => warnings.push(m) } };
 }
 
-function reopen<V>(file: string, options: JournalOptions = {}): { ids: string[]; entries: Array<{ id: string; value: V }>; warnings: string[] } {
+function reopen<V>(
+  file: string,
+  options: JournalOptions = {},
+): { ids: string[]; entries: Array<{ id: string; value: V }>; warnings: string[] } {
   const { warnings, logger } = collector();
   const journal = Journal.open<V>(file, { ...options, logger });
   const entries = journal.recovered();
@@ -39,7 +42,11 @@ function reopen<V>(file: string, options: JournalOptions = {}): { ids: string[];
 }
 
 /** Replaces an fs function for the duration of `run`. */
-async function withSpy<K extends "writeSync" | "fdatasyncSync">(name: K, spy: (real: (typeof fs)[K]) => (typeof fs)[K], run: () => Promise<void>): Promise<void> {
+async function withSpy<K extends "writeSync" | "fdatasyncSync">(
+  name: K,
+  spy: (real: (typeof fs)[K]) => (typeof fs)[K],
+  run: () => Promise<void>,
+): Promise<void> {
   const real = fsModule[name];
   (fsModule as unknown as Record<string, unknown>)[name] = spy(real);
   try {
@@ -98,7 +105,14 @@ describe("lib/journal put, delete and recovery", () => {
     const file = path.join(folder, "j.journal");
     const journal = Journal.open<number>(file);
     await journal.put("kept", 0);
-    const calls = [journal.put("new", 1), journal.delete("new"), journal.put("twice", 1), journal.put("twice", 2), journal.delete("kept"), journal.delete("never-put")];
+    const calls = [
+      journal.put("new", 1),
+      journal.delete("new"),
+      journal.put("twice", 1),
+      journal.put("twice", 2),
+      journal.delete("kept"),
+      journal.delete("never-put"),
+    ];
     journal.has("new").should.be.false();
     journal.has("twice").should.be.true();
     journal.has("kept").should.be.false();
@@ -137,12 +151,18 @@ describe("lib/journal put, delete and recovery", () => {
 
     const dirInTheWay = path.join(folder, "dir.journal");
     fs.mkdirSync(dirInTheWay);
-    assert.throws(() => Journal.open(dirInTheWay), (err: Error) => err.message.includes(dirInTheWay));
+    assert.throws(
+      () => Journal.open(dirInTheWay),
+      (err: Error) => err.message.includes(dirInTheWay),
+    );
 
     const fileInTheWay = path.join(folder, "plain-file");
     fs.writeFileSync(fileInTheWay, "x");
     const below = path.join(fileInTheWay, "j.journal");
-    assert.throws(() => Journal.open(below), (err: Error) => err.message.includes(below));
+    assert.throws(
+      () => Journal.open(below),
+      (err: Error) => err.message.includes(below),
+    );
   });
 });
 
@@ -280,7 +300,10 @@ describe("lib/journal damage and torn writes", () => {
 
     const { warnings, logger } = collector();
     const journal = Journal.open<string>(file, { logger });
-    journal.recovered().map((e) => e.id).should.eql(["one", "two", "three"]);
+    journal
+      .recovered()
+      .map((e) => e.id)
+      .should.eql(["one", "two", "three"]);
     warnings.length.should.equal(1);
     warnings[0].should.match(/unfinished last line/);
     warnings[0].should.containEql(file);
@@ -411,11 +434,19 @@ describe("lib/journal crash safety (SIGKILL)", () => {
     compactions: number;
   }
 
-  function runWriter(file: string, round: number, printed: Printed): Promise<{ killedAfterMs: number; recoveredAtStart: number }> {
+  function runWriter(
+    file: string,
+    round: number,
+    printed: Printed,
+  ): Promise<{ killedAfterMs: number; recoveredAtStart: number }> {
     const writer = path.join(__dirname, "..", "fixtures", "journal-writer.ts");
-    const child = spawn(process.execPath, ["-r", require.resolve("tsx/cjs"), writer, file, String(round), String(16 * 1024)], {
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    const child = spawn(
+      process.execPath,
+      ["-r", require.resolve("tsx/cjs"), writer, file, String(round), String(16 * 1024)],
+      {
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
     let pending = "";
     let stderr = "";
     let recoveredAtStart = -1;
@@ -457,7 +488,13 @@ describe("lib/journal crash safety (SIGKILL)", () => {
   it("loses no resolved put and brings back no resolved delete over 5 kills at random moments", async function () {
     this.timeout(120_000);
     const file = path.join(folder, "crash.journal");
-    const printed: Printed = { puts: new Map(), deleting: new Set(), deleted: new Set(), unexpected: [], compactions: 0 };
+    const printed: Printed = {
+      puts: new Map(),
+      deleting: new Set(),
+      deleted: new Set(),
+      unexpected: [],
+      compactions: 0,
+    };
     for (let round = 1; round <= 5; round++) {
       const { killedAfterMs, recoveredAtStart } = await runWriter(file, round, printed);
       const { warnings, logger } = collector();
@@ -532,7 +569,10 @@ describe("lib/journal refusals", () => {
     const bytes = journal.bytes;
     await assert.rejects(journal.put("circular", circular), TypeError);
     await assert.rejects(journal.put("bigint", { amount: 10n }), TypeError);
-    await assert.rejects(journal.put("function", () => 1), TypeError);
+    await assert.rejects(
+      journal.put("function", () => 1),
+      TypeError,
+    );
     journal.has("circular").should.be.false();
     journal.size.should.equal(0);
     await journal.put("fine", { amount: "10" });
@@ -556,7 +596,9 @@ describe("lib/journal refusals", () => {
 
 describe("lib/journal-path journalFile", () => {
   it("places the journal under <userDir>/marketo-journal/<kind>-<nodeId>.journal", () => {
-    journalFile({ userDir: "/data" }, "marketo-lead", "a1b2c3d4e5f60718")!.should.equal(path.join("/data", "marketo-journal", "marketo-lead-a1b2c3d4e5f60718.journal"));
+    journalFile({ userDir: "/data" }, "marketo-lead", "a1b2c3d4e5f60718")!.should.equal(
+      path.join("/data", "marketo-journal", "marketo-lead-a1b2c3d4e5f60718.journal"),
+    );
   });
 
   it("answers undefined without a userDir (the test helper)", () => {

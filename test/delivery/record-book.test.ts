@@ -8,7 +8,13 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { Journal } from "../../src/lib/delivery/journal";
-import { RecordBook, type BookEntry, type BookOwner, type StoredAnswer, type StoredRecord } from "../../src/lib/delivery/record-journal";
+import {
+  RecordBook,
+  type BookEntry,
+  type BookOwner,
+  type StoredAnswer,
+  type StoredRecord,
+} from "../../src/lib/delivery/record-journal";
 
 const quiet = { warn: () => undefined };
 const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
@@ -34,7 +40,14 @@ function pausedOwner(book: () => RecordBook, limit: number) {
 
 /** Accepts record i of a one-record message. */
 function accept(book: RecordBook, i: number, extra: Record<string, unknown> = {}): Promise<void> {
-  return book.accept({ topic: "t", payload: { email: `u${i}@example.com` }, _msgid: `m${i}`, ...extra }, { email: `u${i}@example.com` }, 0, false, { has: false }, undefined);
+  return book.accept(
+    { topic: "t", payload: { email: `u${i}@example.com` }, _msgid: `m${i}`, ...extra },
+    { email: `u${i}@example.com` },
+    0,
+    false,
+    { has: false },
+    undefined,
+  );
 }
 
 const ok = (i: number): StoredAnswer => ({ ok: true, marketo: { status: "created", leadId: i } });
@@ -92,7 +105,12 @@ for (const durable of [true, false]) {
       if (durable) {
         // Read back from the journal: the message was let go once it was on disk.
         (o.running[0].msg === undefined).should.be.true();
-        o.running[0].stored.should.eql({ msg: { topic: "t" }, payload: { email: "u0@example.com" }, many: false, index: 0 });
+        o.running[0].stored.should.eql({
+          msg: { topic: "t" },
+          payload: { email: "u0@example.com" },
+          many: false,
+          index: 0,
+        });
       } else {
         // Without a journal the message waits with its record.
         o.running[0].msg!.should.containEql({ _msgid: "m0" });
@@ -102,7 +120,9 @@ for (const durable of [true, false]) {
       await settleAll(book, o.running, N);
       o.mostLive().should.equal(LIMIT);
       o.answered.should.have.length(N);
-      o.answered.map((a) => (a.entry.stored.payload as { email: string }).email).should.eql(Array.from({ length: N }, (_, i) => `u${i}@example.com`));
+      o.answered
+        .map((a) => (a.entry.stored.payload as { email: string }).email)
+        .should.eql(Array.from({ length: N }, (_, i) => `u${i}@example.com`));
       book.size.should.equal(0);
       book.liveCount.should.equal(0);
       if (durable) {
@@ -148,7 +168,9 @@ describe("lib/record-journal: waiting records after a restart", function () {
       book.resume(o.owner);
       o.running.should.have.length(64);
       await settleAll(book, o.running, 1000);
-      o.answered.map((a) => (a.entry.stored.payload as { email: string }).email).should.eql(Array.from({ length: 1000 }, (_, i) => `u${i}@example.com`));
+      o.answered
+        .map((a) => (a.entry.stored.payload as { email: string }).email)
+        .should.eql(Array.from({ length: 1000 }, (_, i) => `u${i}@example.com`));
       o.mostLive().should.equal(64);
       await journal.close();
     } finally {

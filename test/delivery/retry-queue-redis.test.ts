@@ -6,7 +6,11 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { RedisRetryQueue, persistenceProblems, type RedisQueueHandlers } from "../../src/lib/delivery/retry-queue-redis";
+import {
+  RedisRetryQueue,
+  persistenceProblems,
+  type RedisQueueHandlers,
+} from "../../src/lib/delivery/retry-queue-redis";
 import type { Failure, RetryEntry } from "../../src/lib/delivery/retry-queue";
 import { requireRedis, startRedis, type RedisServer } from "../helpers/redis-server";
 
@@ -42,14 +46,32 @@ function replica(url: string, name: string, opts: { lockMs?: number } = {}): Rep
   const handlers: RedisQueueHandlers = {
     send(e) {
       r.sent.push(structuredClone(e));
-      if (r.answer !== undefined) setImmediate(() => r.queue.outcome({ id: e.id, seq: e.seq }, r.answer!, r.answer ? undefined : { category: "network", code: "ECONNRESET", message: "again", retryable: true }));
+      if (r.answer !== undefined)
+        setImmediate(() =>
+          r.queue.outcome(
+            { id: e.id, seq: e.seq },
+            r.answer!,
+            r.answer ? undefined : { category: "network", code: "ECONNRESET", message: "again", retryable: true },
+          ),
+        );
       return undefined;
     },
     givenUp: () => undefined,
     changed: () => undefined,
     warn: () => undefined,
   };
-  r.queue = new RedisRetryQueue({ url, name, maxAttempts: 3, backoffMs: [600_000], maxEntries: 10_000, answerTimeoutMs: 60_000, lockMs: opts.lockMs ?? 2000 }, handlers);
+  r.queue = new RedisRetryQueue(
+    {
+      url,
+      name,
+      maxAttempts: 3,
+      backoffMs: [600_000],
+      maxEntries: 10_000,
+      answerTimeoutMs: 60_000,
+      lockMs: opts.lockMs ?? 2000,
+    },
+    handlers,
+  );
   return r;
 }
 
@@ -89,12 +111,20 @@ describe("retry queue shared through Redis", function () {
     b.answer = true;
     const r = await a.queue.receive(failure("validation", "ann@example.com", false));
     assert.equal(r.kind, "held");
-    const listed = await until("B to see the held entry", () => b.queue.list({}, 10, 0), (l) => l.total === 1 && l.entries[0].state === "held");
+    const listed = await until(
+      "B to see the held entry",
+      () => b.queue.list({}, 10, 0),
+      (l) => l.total === 1 && l.entries[0].state === "held",
+    );
     assert.equal(listed.entries[0].record.email, "ann@example.com");
     assert.equal(a.sent.length + b.sent.length, 0, "a held entry is not resubmitted by itself");
 
     assert.equal(await b.queue.resubmit({ state: ["held"] }), 1);
-    await until("the entry to be delivered", () => a.queue.list({}, 10, 0), (l) => l.total === 0);
+    await until(
+      "the entry to be delivered",
+      () => a.queue.list({}, 10, 0),
+      (l) => l.total === 0,
+    );
     assert.equal(a.sent.length + b.sent.length, 1, "resubmitted exactly once across the replicas");
     const totals = await b.queue.totals();
     assert.equal(totals.received, 1);
@@ -107,11 +137,21 @@ describe("retry queue shared through Redis", function () {
     // A sends and never answers, then stops without giving the job back (as a kill -9 would).
     await a.queue.receive(failure("network", "bob@example.com"));
     assert.equal(await a.queue.resubmit({}), 1);
-    await until("A to send it", async () => a.sent.length, (x) => x === 1);
-    (a.queue as unknown as { worker: { close(force: boolean): Promise<void> } }).worker.close(true).catch(() => undefined);
+    await until(
+      "A to send it",
+      async () => a.sent.length,
+      (x) => x === 1,
+    );
+    (a.queue as unknown as { worker: { close(force: boolean): Promise<void> } }).worker
+      .close(true)
+      .catch(() => undefined);
     const b = await start(name, { lockMs: 1000 });
     b.answer = true;
-    await until("B to deliver it", () => b.queue.list({}, 10, 0), (l) => l.total === 0 && b.sent.length === 1);
+    await until(
+      "B to deliver it",
+      () => b.queue.list({}, 10, 0),
+      (l) => l.total === 0 && b.sent.length === 1,
+    );
     assert.equal(b.sent[0].id, a.sent[0].id);
     assert.equal(b.sent[0].attempts, 2, "the dead replica's try counts");
   });
@@ -121,20 +161,37 @@ describe("retry queue shared through Redis", function () {
     const a = await start(name);
     assert.deepEqual(await persistenceProblems((a.queue as unknown as { client: import("ioredis").Redis }).client), []);
     for (let i = 0; i < 1000; i++) {
-      await a.queue.receive(i % 2 ? failure("validation", `held${i}@example.com`, false) : failure("network", `wait${i}@example.com`));
+      await a.queue.receive(
+        i % 2 ? failure("validation", `held${i}@example.com`, false) : failure("network", `wait${i}@example.com`),
+      );
     }
-    await until("500 held, 500 waiting", () => a.queue.refresh(), (s) => s.counts.state.held === 500 && s.counts.state.waiting === 500);
+    await until(
+      "500 held, 500 waiting",
+      () => a.queue.refresh(),
+      (s) => s.counts.state.held === 500 && s.counts.state.waiting === 500,
+    );
     await redis.stop();
     await redis.start();
-    const after = await until("the entries back after the restart", () => a.queue.refresh().catch(() => undefined), (s) => !!s && s.size > 0);
+    const after = await until(
+      "the entries back after the restart",
+      () => a.queue.refresh().catch(() => undefined),
+      (s) => !!s && s.size > 0,
+    );
     assert.equal(after!.size, 1000);
     assert.equal(after!.counts.state.held, 500);
     assert.equal(after!.counts.state.waiting, 500);
     assert.equal(after!.totals.received, 1000);
     // Still a working queue: a person resubmits one, it goes out.
     a.answer = true;
-    assert.equal(await a.queue.resubmit({ state: ["held"], ids: [(await a.queue.list({ state: ["held"] }, 1, 0)).entries[0].id] }), 1);
-    await until("the resubmitted one delivered", () => a.queue.refresh(), (s) => s.size === 999);
+    assert.equal(
+      await a.queue.resubmit({ state: ["held"], ids: [(await a.queue.list({ state: ["held"] }, 1, 0)).entries[0].id] }),
+      1,
+    );
+    await until(
+      "the resubmitted one delivered",
+      () => a.queue.refresh(),
+      (s) => s.size === 999,
+    );
   });
 
   it("names the Redis settings that would lose entries", async () => {

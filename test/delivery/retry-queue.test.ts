@@ -17,7 +17,14 @@ import {
   type Failure,
   type QueueOptions,
 } from "../../src/lib/delivery/retry-queue";
-import { pendingOutcomes, registerQueue, reportRetryOutcome, retryTagOf, unregisterQueue, type RetryOutcomeSink } from "../../src/lib/delivery/retry-registry";
+import {
+  pendingOutcomes,
+  registerQueue,
+  reportRetryOutcome,
+  retryTagOf,
+  unregisterQueue,
+  type RetryOutcomeSink,
+} from "../../src/lib/delivery/retry-registry";
 
 const MIN = 60_000;
 const lead = { id: "n-lead", type: "marketo-lead", name: "Leads" };
@@ -39,7 +46,16 @@ function failure(over: Partial<Failure> = {}): Failure {
 function setup(opts: Partial<QueueOptions> = {}, store = new MemoryStore()) {
   const clock = { now: Date.parse("2026-07-01T12:00:00Z") };
   const queue = new RetryQueue(
-    { maxAttempts: 3, backoffMs: [30_000, 2 * MIN, 10 * MIN], maxEntries: 100, answerTimeoutMs: 10 * MIN, now: () => clock.now, random: () => 0, quotaJitterMs: 0, ...opts },
+    {
+      maxAttempts: 3,
+      backoffMs: [30_000, 2 * MIN, 10 * MIN],
+      maxEntries: 100,
+      answerTimeoutMs: 10 * MIN,
+      now: () => clock.now,
+      random: () => 0,
+      quotaJitterMs: 0,
+      ...opts,
+    },
     store,
     store.recovered(),
   );
@@ -82,7 +98,13 @@ describe("retry-queue lib: durations and backoff", () => {
       due[0].state.should.equal("retrying");
       const failedAt = clock.now + 1000;
       clock.now = failedAt;
-      const o = await queue.outcome({ id: e.id, seq: due[0].seq }, false, { code: "604", message: "Request timed out", category: "marketo", retryable: true, action: "retry" });
+      const o = await queue.outcome({ id: e.id, seq: due[0].seq }, false, {
+        code: "604",
+        message: "Request timed out",
+        category: "marketo",
+        retryable: true,
+        action: "retry",
+      });
       if (attempt < 3) {
         o.kind.should.equal("waiting");
         waits.push(e.nextRetryAt! - failedAt);
@@ -112,7 +134,13 @@ describe("retry-queue lib: quota and permanent failures", () => {
     const [sent] = await queue.takeDue(10);
     sent.attempts.should.equal(1);
     // Quota again: the attempt it met is given back and the wait is the next midnight.
-    await queue.outcome({ id: sent.id, seq: sent.seq }, false, { code: "607", category: "quota", retryable: true, action: "wait-day", message: "Daily quota reached" });
+    await queue.outcome({ id: sent.id, seq: sent.seq }, false, {
+      code: "607",
+      category: "quota",
+      retryable: true,
+      action: "wait-day",
+      message: "Daily quota reached",
+    });
     sent.state.should.equal("waiting");
     sent.attempts.should.equal(0);
     sent.nextRetryAt!.should.equal(Date.parse("2026-07-03T05:00:00Z"));
@@ -131,7 +159,15 @@ describe("retry-queue lib: quota and permanent failures", () => {
 
   it("permanent failures are held and never resubmitted by the queue itself", async () => {
     const { clock, queue } = setup();
-    const held = await queue.receive(failure({ category: "validation", code: "1025", retryable: false, action: "permanent", message: "status not in channel" }));
+    const held = await queue.receive(
+      failure({
+        category: "validation",
+        code: "1025",
+        retryable: false,
+        action: "permanent",
+        message: "status not in channel",
+      }),
+    );
     held.kind.should.equal("held");
     const auth = await queue.receive(failure({ category: "auth", code: "603", retryable: false, action: "permanent" }));
     auth.kind.should.equal("held");
@@ -141,7 +177,9 @@ describe("retry-queue lib: quota and permanent failures", () => {
     (await queue.takeDue(10)).should.have.length(0);
     should(queue.nextWake()).be.undefined();
     queue.totals.held.should.equal(3);
-    (queue.entries.get((held as any).entry.id)!.reason as string).should.match(/^validation failure: a person must fix the cause/);
+    (queue.entries.get((held as any).entry.id)!.reason as string).should.match(
+      /^validation failure: a person must fix the cause/,
+    );
   });
 
   it("a resubmission that fails permanently is held; a person's resubmit sends it again with attempts reset", async () => {
@@ -149,7 +187,15 @@ describe("retry-queue lib: quota and permanent failures", () => {
     const { entry } = (await queue.receive(failure())) as { entry: any };
     clock.now += 30_000;
     const [sent] = await queue.takeDue(10);
-    (await queue.outcome({ id: sent.id, seq: sent.seq }, false, { code: "1025", category: "validation", retryable: false, action: "permanent", message: "no such status" })).kind.should.equal("held");
+    (
+      await queue.outcome({ id: sent.id, seq: sent.seq }, false, {
+        code: "1025",
+        category: "validation",
+        retryable: false,
+        action: "permanent",
+        message: "no such status",
+      })
+    ).kind.should.equal("held");
     entry.category.should.equal("validation");
     (await queue.resubmit({ state: ["held"] })).should.equal(1);
     entry.state.should.equal("waiting");
@@ -245,7 +291,9 @@ describe("retry-queue lib: commands, filters and counts", () => {
     const s = setup();
     await s.queue.receive(failure());
     await s.queue.receive(failure({ integration: status, category: "rate-limit", code: "606" }));
-    await s.queue.receive(failure({ integration: status, category: "validation", code: "1025", retryable: false, action: "permanent" }));
+    await s.queue.receive(
+      failure({ integration: status, category: "validation", code: "1025", retryable: false, action: "permanent" }),
+    );
     await s.queue.receive(failure({ category: "quota", code: "607", action: "wait-day" }));
     return s;
   }
@@ -259,7 +307,10 @@ describe("retry-queue lib: commands, filters and counts", () => {
     });
     queue.select({ integration: ["Leads"] }).should.have.length(2);
     queue.select({ integration: ["marketo-program-status"] }).should.have.length(2);
-    queue.select({ integration: ["n-status"], state: ["held"] }).map((e) => e.code).should.eql(["1025"]);
+    queue
+      .select({ integration: ["n-status"], state: ["held"] })
+      .map((e) => e.code)
+      .should.eql(["1025"]);
     queue.select({ category: ["quota", "network"] }).should.have.length(2);
     const page = queue.list({}, 2, 1);
     page.total.should.equal(4);
@@ -269,7 +320,10 @@ describe("retry-queue lib: commands, filters and counts", () => {
   });
 
   it("parses filters and names what is wrong", () => {
-    parseFilter({ state: "held", integration: ["a", "b"] }).should.eql({ ok: true, filter: { state: ["held"], integration: ["a", "b"] } });
+    parseFilter({ state: "held", integration: ["a", "b"] }).should.eql({
+      ok: true,
+      filter: { state: ["held"], integration: ["a", "b"] },
+    });
     parseFilter(undefined).should.eql({ ok: true, filter: {} });
     (parseFilter({ state: "gone" }) as { reason: string }).reason.should.match(/unknown state "gone"/);
     (parseFilter({ colour: "red" }) as { reason: string }).reason.should.match(/unknown filter field "colour"/);
@@ -280,7 +334,10 @@ describe("retry-queue lib: commands, filters and counts", () => {
   it("flush makes waiting entries due now except quota waits; discard removes and counts", async () => {
     const { queue } = await filled();
     (await queue.flush()).should.equal(2);
-    (await queue.takeDue(10)).map((e) => e.code).sort().should.eql(["606", "611"]);
+    (await queue.takeDue(10))
+      .map((e) => e.code)
+      .sort()
+      .should.eql(["606", "611"]);
     (await queue.discard({ state: ["held"] })).should.equal(1);
     (await queue.discard({})).should.equal(3);
     queue.size.should.equal(0);
@@ -303,11 +360,21 @@ describe("retry-queue lib: bound and recovery", () => {
   it("a new queue on the same store finds every entry in its state, the totals, and skips damaged values", async () => {
     const { clock, queue, store } = setup();
     const w = ((await queue.receive(failure())) as any).entry;
-    const h = ((await queue.receive(failure({ category: "validation", code: "1006", retryable: false, action: "permanent" }))) as any).entry;
+    const h = (
+      (await queue.receive(
+        failure({ category: "validation", code: "1006", retryable: false, action: "permanent" }),
+      )) as any
+    ).entry;
     const r = ((await queue.receive(failure({ code: "608" }))) as any).entry;
     clock.now += 30_000;
     await queue.takeDue(10);
-    await queue.outcome({ id: w.id, seq: w.seq }, false, { code: "611", category: "marketo", retryable: true, action: "retry", message: "x" });
+    await queue.outcome({ id: w.id, seq: w.seq }, false, {
+      code: "611",
+      category: "marketo",
+      retryable: true,
+      action: "retry",
+      message: "x",
+    });
     store.values.set("broken", { id: "broken", state: "lost" });
 
     const again = setup({}, store);
@@ -336,22 +403,53 @@ describe("retry-queue lib: what a failed message says", () => {
       req: {},
       fn: () => 1,
       cyclic,
-      marketo: { leadId: 7, retry: { queue: "q", id: "e", seq: 1 }, error: { code: "606", message: "Max rate limit", category: "rate-limit", retryable: true, action: "wait-window", source: lead } },
+      marketo: {
+        leadId: 7,
+        retry: { queue: "q", id: "e", seq: 1 },
+        error: {
+          code: "606",
+          message: "Max rate limit",
+          category: "rate-limit",
+          retryable: true,
+          action: "wait-window",
+          source: lead,
+        },
+      },
     });
     f.should.containEql({ category: "rate-limit", code: "606", retryable: true, action: "wait-window" });
     f.integration.should.eql(lead);
-    f.msg.should.eql({ _msgid: "x1", topic: "registration.created", payload: { email: "ada@example.com" }, cyclic: { a: 1 }, marketo: { leadId: 7 } });
+    f.msg.should.eql({
+      _msgid: "x1",
+      topic: "registration.created",
+      payload: { email: "ada@example.com" },
+      cyclic: { a: 1 },
+      marketo: { leadId: 7 },
+    });
   });
 
   it("reads a Catch node's msg.error: category from the message, the node from its source", () => {
     const f = failureOf({
       payload: { email: "a@b.c" },
-      error: { message: "MarketoError: marketo-lead: quota: Marketo 607: Daily quota reached", source: { id: "n-lead", type: "marketo-lead", name: "Leads", count: 1 } },
+      error: {
+        message: "MarketoError: marketo-lead: quota: Marketo 607: Daily quota reached",
+        source: { id: "n-lead", type: "marketo-lead", name: "Leads", count: 1 },
+      },
     });
-    f.should.containEql({ category: "quota", code: "607", retryable: true, action: "wait-day", message: "Marketo 607: Daily quota reached" });
+    f.should.containEql({
+      category: "quota",
+      code: "607",
+      retryable: true,
+      action: "wait-day",
+      message: "Marketo 607: Daily quota reached",
+    });
     f.integration.should.eql(lead);
     should(f.msg.error).be.undefined();
-    const many = failureOf({ error: { message: "MarketoError: marketo-lead: 2 of 3 records failed; first: validation: bad email", source: lead } });
+    const many = failureOf({
+      error: {
+        message: "MarketoError: marketo-lead: 2 of 3 records failed; first: validation: bad email",
+        source: lead,
+      },
+    });
     many.should.containEql({ category: "validation", retryable: false });
   });
 
@@ -360,11 +458,16 @@ describe("retry-queue lib: what a failed message says", () => {
     f.should.containEql({ category: "unknown", retryable: false });
     f.message.should.match(/no msg.marketo.error and no msg.error: email is missing/);
     f.integration.id.should.equal("unknown");
-    failureOf({ error: { message: "TypeError: boom", source: { id: "fn1", type: "function" } } }).should.containEql({ category: "unknown", retryable: false });
+    failureOf({ error: { message: "TypeError: boom", source: { id: "fn1", type: "function" } } }).should.containEql({
+      category: "unknown",
+      retryable: false,
+    });
   });
 
   it("storableMessage drops req/res/error and the retry tag", () => {
-    storableMessage({ payload: 1, req: 1, res: 2, error: 3, marketo: { error: 1, retry: 2, programId: 5 } }).should.eql({ payload: 1, marketo: { programId: 5 } });
+    storableMessage({ payload: 1, req: 1, res: 2, error: 3, marketo: { error: 1, retry: 2, programId: 5 } }).should.eql(
+      { payload: 1, marketo: { programId: 5 } },
+    );
   });
 });
 

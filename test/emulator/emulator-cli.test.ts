@@ -9,7 +9,9 @@ function run(args: string[]): ChildProcessWithoutNullStreams {
   return spawn(process.execPath, [CLI, ...args], { stdio: "pipe" });
 }
 
-function exited(child: ChildProcessWithoutNullStreams): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+function exited(
+  child: ChildProcessWithoutNullStreams,
+): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
   return new Promise((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
 }
 
@@ -41,9 +43,15 @@ describe("emulator CLI", function () {
     child = run(["--port", "0", "--quiet", "--client-id", "cli-id", "--client-secret", "cli-secret"]);
     const { url, output } = await printedUrl(child);
     url.should.match(/^http:\/\/127\.0\.0\.1:\d+$/);
-    const q = new URLSearchParams({ grant_type: "client_credentials", client_id: "cli-id", client_secret: "cli-secret" });
+    const q = new URLSearchParams({
+      grant_type: "client_credentials",
+      client_id: "cli-id",
+      client_secret: "cli-secret",
+    });
     const tok = (await (await fetch(`${url}/identity/oauth/token?${q}`)).json()) as { access_token: string };
-    const res = await fetch(`${url}/rest/v1/leads/describe.json`, { headers: { Authorization: `Bearer ${tok.access_token}` } });
+    const res = await fetch(`${url}/rest/v1/leads/describe.json`, {
+      headers: { Authorization: `Bearer ${tok.access_token}` },
+    });
     ((await res.json()) as { success: boolean }).success.should.be.true();
     output().should.containEql("cli-id");
     output().should.containEql(`${url}/_emulator/`);
@@ -58,11 +66,17 @@ describe("emulator CLI", function () {
   it("logs one line per request without secrets unless --quiet", async () => {
     child = run(["--port", "0", "--fault-rate", "0"]);
     const { url, output } = await printedUrl(child);
-    const q = new URLSearchParams({ grant_type: "client_credentials", client_id: "emulator-client", client_secret: "emulator-secret" });
+    const q = new URLSearchParams({
+      grant_type: "client_credentials",
+      client_id: "emulator-client",
+      client_secret: "emulator-secret",
+    });
     const tok = (await (await fetch(`${url}/identity/oauth/token?${q}`)).json()) as { access_token: string };
     await (await fetch(`${url}/rest/v1/leads/describe.json?access_token=${tok.access_token}`)).text();
     await new Promise((r) => setTimeout(r, 100));
-    const logged = output().split("\n").filter((l) => l.includes(" -> "));
+    const logged = output()
+      .split("\n")
+      .filter((l) => l.includes(" -> "));
     logged.length.should.equal(2);
     logged.join("\n").should.not.containEql(tok.access_token);
     logged.join("\n").should.not.containEql("emulator-secret");
@@ -73,10 +87,29 @@ describe("emulator CLI", function () {
 
   it("takes a flag for every limit", async () => {
     child = run([
-      "--port", "0", "--quiet",
-      "--calls-per-window", "7", "--window-ms", "1500", "--concurrency", "3", "--daily-quota", "99",
-      "--max-body-bytes", "2000", "--max-bulk-body-bytes", "3000", "--max-url-bytes", "1000",
-      "--max-batch", "50", "--imports-running", "1", "--imports-queued", "4",
+      "--port",
+      "0",
+      "--quiet",
+      "--calls-per-window",
+      "7",
+      "--window-ms",
+      "1500",
+      "--concurrency",
+      "3",
+      "--daily-quota",
+      "99",
+      "--max-body-bytes",
+      "2000",
+      "--max-bulk-body-bytes",
+      "3000",
+      "--max-url-bytes",
+      "1000",
+      "--max-batch",
+      "50",
+      "--imports-running",
+      "1",
+      "--imports-queued",
+      "4",
     ]);
     const { url } = await printedUrl(child);
     const limits = (await (await fetch(`${url}/_emulator/limits`)).json()) as Record<string, number>;
@@ -100,13 +133,25 @@ describe("emulator CLI", function () {
   it("answers as the documentation allows with --omit-unset-fields and --missing-linked-lead-code 1003", async () => {
     child = run(["--port", "0", "--quiet", "--omit-unset-fields", "--missing-linked-lead-code", "1003"]);
     const { url } = await printedUrl(child);
-    const identity = await fetch(`${url}/identity/oauth/token?grant_type=client_credentials&client_id=emulator-client&client_secret=emulator-secret`);
-    const headers = { Authorization: `Bearer ${((await identity.json()) as { access_token: string }).access_token}`, "Content-Type": "application/json" };
-    const post = async (p: string, body: unknown) => (await (await fetch(`${url}${p}`, { method: "POST", headers, body: JSON.stringify(body) })).json()) as { result: Array<Record<string, unknown>> };
+    const identity = await fetch(
+      `${url}/identity/oauth/token?grant_type=client_credentials&client_id=emulator-client&client_secret=emulator-secret`,
+    );
+    const headers = {
+      Authorization: `Bearer ${((await identity.json()) as { access_token: string }).access_token}`,
+      "Content-Type": "application/json",
+    };
+    const post = async (p: string, body: unknown) =>
+      (await (await fetch(`${url}${p}`, { method: "POST", headers, body: JSON.stringify(body) })).json()) as {
+        result: Array<Record<string, unknown>>;
+      };
     const id = (await post("/rest/v1/leads.json", { input: [{ email: "cli@example.com" }] })).result[0].id;
-    const got = (await (await fetch(`${url}/rest/v1/lead/${id}.json`, { headers })).json()) as { result: Array<Record<string, unknown>> };
+    const got = (await (await fetch(`${url}/rest/v1/lead/${id}.json`, { headers })).json()) as {
+      result: Array<Record<string, unknown>>;
+    };
     got.result[0].should.not.have.properties("firstName", "lastName");
-    const co = await post("/rest/v1/customobjects/kalturaUserSessionEngagement.json", { input: [{ entry_id: "1_a", personId: 999999 }] });
+    const co = await post("/rest/v1/customobjects/kalturaUserSessionEngagement.json", {
+      input: [{ entry_id: "1_a", personId: 999999 }],
+    });
     (co.result[0].reasons as Array<{ code: string }>)[0].code.should.equal("1003");
     const done = exited(child);
     child.kill("SIGINT");
@@ -114,7 +159,13 @@ describe("emulator CLI", function () {
   });
 
   it("exits with code 2 and a clear message on a bad flag value", async () => {
-    for (const args of [["--port", "abc"], ["--fault-rate", "2"], ["--fault-codes", "x"], ["--bogus"], ["--missing-linked-lead-code", "1005"]]) {
+    for (const args of [
+      ["--port", "abc"],
+      ["--fault-rate", "2"],
+      ["--fault-codes", "x"],
+      ["--bogus"],
+      ["--missing-linked-lead-code", "1005"],
+    ]) {
       child = run(args);
       let err = "";
       child.stderr.on("data", (c: Buffer) => (err += c.toString("utf8")));

@@ -53,7 +53,11 @@ describe("emulator core", function () {
 
     it("accepts POST with a form body", async () => {
       await start();
-      const body = new URLSearchParams({ grant_type: "client_credentials", client_id: emu.clientId, client_secret: emu.clientSecret });
+      const body = new URLSearchParams({
+        grant_type: "client_credentials",
+        client_id: emu.clientId,
+        client_secret: emu.clientSecret,
+      });
       const a = await call(emu, "/identity/oauth/token", {
         body: body.toString(),
         headers: { "Content-Type": "application/x-www-form-urlencoded" },
@@ -70,7 +74,10 @@ describe("emulator core", function () {
       const unknown = await identity(emu, "nobody", "x");
       unknown.status.should.equal(401);
       unknown.json.should.eql({ error: "unauthorized", error_description: "No client with requested id: nobody" });
-      const noGrant = await call(emu, `/identity/oauth/token?client_id=${emu.clientId}&client_secret=${emu.clientSecret}`);
+      const noGrant = await call(
+        emu,
+        `/identity/oauth/token?client_id=${emu.clientId}&client_secret=${emu.clientSecret}`,
+      );
       noGrant.status.should.equal(400);
       noGrant.json.error.should.be.a.String();
       noGrant.json.should.not.have.property("access_token");
@@ -86,7 +93,9 @@ describe("emulator core", function () {
       wrong.status.should.equal(400);
       wrong.json.should.eql({ error: "unsupported_grant_type", error_description: "Unsupported grant type: password" });
       // Client authentication still comes first: bad credentials are 401 whatever the grant.
-      (await call(emu, `/identity/oauth/token?grant_type=password&client_id=${emu.clientId}&client_secret=no`)).status.should.equal(401);
+      (
+        await call(emu, `/identity/oauth/token?grant_type=password&client_id=${emu.clientId}&client_secret=no`)
+      ).status.should.equal(401);
     });
 
     it("counts expires_in down on the emulator's clock and answers 602 at expiry", async () => {
@@ -193,7 +202,12 @@ describe("emulator core", function () {
       await start();
       const tok = await token(emu);
       await call(emu, "/rest/v1/leads.json", { token: tok, json: { input: [{ email: "ann@example.com" }] } });
-      const form = new URLSearchParams({ _method: "GET", filterType: "email", filterValues: "ann@example.com", fields: "email" });
+      const form = new URLSearchParams({
+        _method: "GET",
+        filterType: "email",
+        filterValues: "ann@example.com",
+        fields: "email",
+      });
       const a = await call(emu, "/rest/v1/leads.json", {
         token: tok,
         body: form.toString(),
@@ -215,7 +229,9 @@ describe("emulator core", function () {
       big.status.should.equal(413);
       big.headers.get("content-type")!.should.startWith("text/html");
       big.text.should.containEql("413");
-      const long = await call(emu, `/rest/v1/leads.json?filterType=email&filterValues=${"a".repeat(9000)}`, { token: tok });
+      const long = await call(emu, `/rest/v1/leads.json?filterType=email&filterValues=${"a".repeat(9000)}`, {
+        token: tok,
+      });
       long.status.should.equal(414);
       long.text.should.containEql("414");
       const s = emu.stats();
@@ -301,7 +317,9 @@ describe("emulator core", function () {
       await start({ limits: { callsPerWindow: 3, windowMs: 5000 } });
       const tok = await token(emu);
       for (let i = 0; i < 5; i++) {
-        const bad = await call(emu, "/rest/v1/leads.json?filterType=email&filterValues=a@b.co&fields=nope", { token: tok });
+        const bad = await call(emu, "/rest/v1/leads.json?filterType=email&filterValues=a@b.co&fields=nope", {
+          token: tok,
+        });
         bad.json.errors[0].code.should.equal("1006");
       }
       for (let i = 0; i < 3; i++) (await describeCall(emu, tok)).json.success.should.be.true();
@@ -375,7 +393,10 @@ describe("emulator core", function () {
       emu.addClient({ clientId: "assets-only", clientSecret: "a", permissions: ["Read-Only Assets"] });
       const reader = await token(emu, "reader", "r");
       (await describeCall(emu, reader)).json.success.should.be.true();
-      const write = await call(emu, "/rest/v1/leads.json", { token: reader, json: { input: [{ email: "a@example.com" }] } });
+      const write = await call(emu, "/rest/v1/leads.json", {
+        token: reader,
+        json: { input: [{ email: "a@example.com" }] },
+      });
       write.json.errors.should.eql([{ code: "603", message: "Access denied" }]);
       const other = await token(emu, "assets-only", "a");
       (await describeCall(emu, other)).json.errors[0].code.should.equal("603");
@@ -476,7 +497,10 @@ describe("emulator core", function () {
     it("lets calls caught mid-latency or held leave the limiter, without running their handlers", async () => {
       await start({ latencyMs: 5000 });
       const tok = await token(emu);
-      const sleeping = call(emu, "/rest/v1/leads.json", { token: tok, json: { input: [{ email: "late@example.com" }] } });
+      const sleeping = call(emu, "/rest/v1/leads.json", {
+        token: tok,
+        json: { input: [{ email: "late@example.com" }] },
+      });
       for (let i = 0; i < 50 && emu.stats().inFlight === 0; i++) await sleep(10);
       emu.stats().inFlight.should.equal(1);
       emu.pause();
@@ -540,9 +564,17 @@ describe("emulator core", function () {
         json: { clientId: "ro", clientSecret: "x", permissions: ["Read-Only Person"] },
       });
       added.json.should.eql({ clientId: "ro", permissions: ["Read-Only Person"] });
-      (await call(emu, "/_emulator/clients", { method: "POST", json: { clientId: "bad", clientSecret: "x", permissions: ["Root"] } })).status.should.equal(400);
+      (
+        await call(emu, "/_emulator/clients", {
+          method: "POST",
+          json: { clientId: "bad", clientSecret: "x", permissions: ["Root"] },
+        })
+      ).status.should.equal(400);
       const tok = await token(emu, "ro", "x");
-      await call(emu, "/rest/v1/leads.json", { token: await token(emu), json: { input: [{ email: "a@example.com" }] } });
+      await call(emu, "/rest/v1/leads.json", {
+        token: await token(emu),
+        json: { input: [{ email: "a@example.com" }] },
+      });
       (await call(emu, "/_emulator/state")).json.leads.length.should.equal(1);
       (await call(emu, "/_emulator/tokens/expire", { method: "POST" })).json.expired.should.equal(2);
       (await describeCall(emu, tok)).json.errors[0].code.should.equal("602");

@@ -15,8 +15,13 @@ describe("emulator domains: activity types", () => {
     const a = await h.call("GET", "/rest/v1/activities/types.json");
     const byId = new Map(a.body.result.map((t: { id: number }) => [t.id, t]));
     [1, 2, 24, 47, 104, 100001].forEach((id) => byId.has(id).should.be.true(`type ${id}`));
-    byId.get(2)!.should.containDeep({ name: "Fill Out Form", primaryAttribute: { name: "Webform ID", dataType: "integer" } });
-    byId.get(100001)!.should.containDeep({ apiName: "userSessionEngagement", primaryAttribute: { apiName: "entry_id", dataType: "string" } });
+    byId
+      .get(2)!
+      .should.containDeep({ name: "Fill Out Form", primaryAttribute: { name: "Webform ID", dataType: "integer" } });
+    byId.get(100001)!.should.containDeep({
+      apiName: "userSessionEngagement",
+      primaryAttribute: { apiName: "entry_id", dataType: "string" },
+    });
   });
 
   it("lists and describes the custom type with Kaltura's attributes in order", async () => {
@@ -33,44 +38,63 @@ describe("emulator domains: activity types", () => {
         status: "approved",
       },
     ]);
-    const d = (await h.call("GET", "/rest/v1/activities/external/type/userSessionEngagement/describe.json")).body.result[0];
+    const d = (await h.call("GET", "/rest/v1/activities/external/type/userSessionEngagement/describe.json")).body
+      .result[0];
     d.primaryAttribute.should.eql({ apiName: "entry_id", name: "Entry Id", description: "", dataType: "string" });
-    d.attributes.map((x: { apiName: string; dataType: string }) => `${x.apiName}:${x.dataType}`).should.eql([
-      "entry_name:string",
-      "email:string",
-      "user:string",
-      "channel_id:integer",
-      "channel_name:string",
-      "plays:integer",
-      "vod_minutes_viewed:float",
-      "live_minutes_viewed:float",
-      "total_vod_completion_rate:float",
-      "no_live_engagement_rate:float",
-      "low_live_engagement_rate:float",
-      "fair_live_engagement_rate:float",
-      "good_live_engagement_rate:float",
-      "high_live_engagement_rate:float",
-      "clap_clicked_count:integer",
-      "heart_clicked_count:integer",
-      "think_clicked_count:integer",
-      "wow_clicked_count:integer",
-      "smile_clicked_count:integer",
-    ]);
+    d.attributes
+      .map((x: { apiName: string; dataType: string }) => `${x.apiName}:${x.dataType}`)
+      .should.eql([
+        "entry_name:string",
+        "email:string",
+        "user:string",
+        "channel_id:integer",
+        "channel_name:string",
+        "plays:integer",
+        "vod_minutes_viewed:float",
+        "live_minutes_viewed:float",
+        "total_vod_completion_rate:float",
+        "no_live_engagement_rate:float",
+        "low_live_engagement_rate:float",
+        "fair_live_engagement_rate:float",
+        "good_live_engagement_rate:float",
+        "high_live_engagement_rate:float",
+        "clap_clicked_count:integer",
+        "heart_clicked_count:integer",
+        "think_clicked_count:integer",
+        "wow_clicked_count:integer",
+        "smile_clicked_count:integer",
+      ]);
     errorOf(await h.call("GET", "/rest/v1/activities/external/type/nope/describe.json")).code.should.equal("1013");
   });
 
   it("declares the permissions of every route", () => {
-    h.route("GET", "/rest/v1/activities/types.json").permissions.should.eql(["Read-Only Activity", "Read-Write Activity"]);
-    h.route("GET", "/rest/v1/activities/external/types.json").permissions.should.eql(["Read-Only Activity Metadata", "Read-Write Activity Metadata"]);
-    h.route("GET", "/rest/v1/activities/external/type/x/describe.json").permissions.should.eql(["Read-Only Activity Metadata", "Read-Write Activity Metadata"]);
+    h.route("GET", "/rest/v1/activities/types.json").permissions.should.eql([
+      "Read-Only Activity",
+      "Read-Write Activity",
+    ]);
+    h.route("GET", "/rest/v1/activities/external/types.json").permissions.should.eql([
+      "Read-Only Activity Metadata",
+      "Read-Write Activity Metadata",
+    ]);
+    h.route("GET", "/rest/v1/activities/external/type/x/describe.json").permissions.should.eql([
+      "Read-Only Activity Metadata",
+      "Read-Write Activity Metadata",
+    ]);
     h.route("POST", "/rest/v1/activities/external.json").permissions.should.eql(["Read-Write Activity"]);
     h.route("POST", "/rest/v1/activities/external/type.json").permissions.should.eql(["Read-Write Activity Metadata"]);
   });
 
   it("Create Custom Activity Type refuses an incomplete body (701) and creates no type", async () => {
     const before = (await h.call("GET", "/rest/v1/activities/external/types.json")).body.result.length;
-    errorOf(await h.call("POST", "/rest/v1/activities/external/type.json", { body: {} })).should.containDeep({ code: "701", message: "apiName cannot be blank" });
-    errorOf(await h.call("POST", "/rest/v1/activities/external/type.json", { body: { apiName: "x", name: "x", triggerName: "x", filterName: "x" } })).should.containDeep({ code: "701", message: "primaryAttribute cannot be blank" });
+    errorOf(await h.call("POST", "/rest/v1/activities/external/type.json", { body: {} })).should.containDeep({
+      code: "701",
+      message: "apiName cannot be blank",
+    });
+    errorOf(
+      await h.call("POST", "/rest/v1/activities/external/type.json", {
+        body: { apiName: "x", name: "x", triggerName: "x", filterName: "x" },
+      }),
+    ).should.containDeep({ code: "701", message: "primaryAttribute cannot be blank" });
     (await h.call("GET", "/rest/v1/activities/external/types.json")).body.result.length.should.equal(before);
   });
 });
@@ -205,7 +229,13 @@ describe("emulator domains: custom objects", () => {
       mic_on: "float",
     });
     d.fields.length.should.be.belowOrEqual(50);
-    d.fields[0].should.eql({ name: "marketoGUID", displayName: "Marketo GUID", dataType: "string", length: 36, updateable: false });
+    d.fields[0].should.eql({
+      name: "marketoGUID",
+      displayName: "Marketo GUID",
+      dataType: "string",
+      length: 36,
+      updateable: false,
+    });
     errorOf(await h.call("GET", "/rest/v1/customobjects/nope/describe.json")).code.should.equal("1013");
   });
 
@@ -218,14 +248,23 @@ describe("emulator domains: custom objects", () => {
   });
 
   it("creates, then updates by the dedupe key; one record per lead per entry", async () => {
-    const a = await sync({ input: [{ entry_id: "1_a", personId: ann, plays: 1 }, { entry_id: "1_a", personId: bob, plays: 2 }] });
+    const a = await sync({
+      input: [
+        { entry_id: "1_a", personId: ann, plays: 1 },
+        { entry_id: "1_a", personId: bob, plays: 2 },
+      ],
+    });
     a.body.success.should.be.true();
-    a.body.result.map((x: { seq: number; status: string }) => [x.seq, x.status]).should.eql([
-      [0, "created"],
-      [1, "created"],
-    ]);
+    a.body.result
+      .map((x: { seq: number; status: string }) => [x.seq, x.status])
+      .should.eql([
+        [0, "created"],
+        [1, "created"],
+      ]);
     a.body.result[0].marketoGUID.should.match(/^[0-9a-f-]{36}$/);
-    const b = await sync({ input: [{ entry_id: "1_a", personId: String(ann), plays: "5", live_minutes_viewed: "2.5" }] });
+    const b = await sync({
+      input: [{ entry_id: "1_a", personId: String(ann), plays: "5", live_minutes_viewed: "2.5" }],
+    });
     b.body.result.should.eql([{ seq: 0, status: "updated", marketoGUID: a.body.result[0].marketoGUID }]);
     const stored = records();
     stored.length.should.equal(2);
@@ -245,55 +284,101 @@ describe("emulator domains: custom objects", () => {
       ],
     });
     const r = a.body.result;
-    r[0].should.eql({ seq: 0, status: "skipped", reasons: [{ code: "1002", message: "Missing value for required dedupe field(s) 'personId'" }] });
-    r[1].reasons[0].should.eql({ code: "1003", message: "Field 'marketoGUID' not allowed when dedupeBy is 'dedupeFields'" });
+    r[0].should.eql({
+      seq: 0,
+      status: "skipped",
+      reasons: [{ code: "1002", message: "Missing value for required dedupe field(s) 'personId'" }],
+    });
+    r[1].reasons[0].should.eql({
+      code: "1003",
+      message: "Field 'marketoGUID' not allowed when dedupeBy is 'dedupeFields'",
+    });
     r[2].reasons[0].should.eql({ code: "1004", message: "Lead not found" });
     r[3].reasons[0].should.eql({ code: "1003", message: "Invalid value for field 'plays' and value 'lots'" });
     r[4].reasons[0].should.eql({ code: "1006", message: "Field 'colour' not found" });
     r[5].status.should.equal("created");
-    r[6].should.eql({ seq: 6, status: "skipped", reasons: [{ code: "1036", message: "Duplicate object found in input" }] });
+    r[6].should.eql({
+      seq: 6,
+      status: "skipped",
+      reasons: [{ code: "1036", message: "Duplicate object found in input" }],
+    });
     records().length.should.equal(1);
   });
 
   it("supports createOnly, updateOnly and updateOnly by idField", async () => {
     const guid = (await sync({ input: [{ entry_id: "1_a", personId: ann }] })).body.result[0].marketoGUID;
-    (await sync({ action: "createOnly", input: [{ entry_id: "1_a", personId: ann }] })).body.result[0].reasons[0].code.should.equal("1017");
-    (await sync({ action: "updateOnly", input: [{ entry_id: "1_z", personId: ann }] })).body.result[0].reasons[0].code.should.equal("1013");
-    (await sync({ action: "updateOnly", dedupeBy: "idField", input: [{ marketoGUID: guid, plays: 7 }] })).body.result.should.eql([
-      { seq: 0, status: "updated", marketoGUID: guid },
-    ]);
+    (
+      await sync({ action: "createOnly", input: [{ entry_id: "1_a", personId: ann }] })
+    ).body.result[0].reasons[0].code.should.equal("1017");
+    (
+      await sync({ action: "updateOnly", input: [{ entry_id: "1_z", personId: ann }] })
+    ).body.result[0].reasons[0].code.should.equal("1013");
+    (
+      await sync({ action: "updateOnly", dedupeBy: "idField", input: [{ marketoGUID: guid, plays: 7 }] })
+    ).body.result.should.eql([{ seq: 0, status: "updated", marketoGUID: guid }]);
     records()[0].plays!.should.equal(7);
     errorOf(await sync({ dedupeBy: "idField", input: [{ marketoGUID: guid }] })).code.should.equal("1003");
     errorOf(await sync({ action: "upsert", input: [{ entry_id: "1_a", personId: ann }] })).code.should.equal("1003");
-    errorOf(await h.call("POST", "/rest/v1/customobjects/nope.json", { body: { input: [{}] } })).code.should.equal("1013");
+    errorOf(await h.call("POST", "/rest/v1/customobjects/nope.json", { body: { input: [{}] } })).code.should.equal(
+      "1013",
+    );
   });
 
   it("queries by searchable field, by compound dedupe key, and deletes", async () => {
-    const created = (await sync({ input: [{ entry_id: "1_a", personId: ann, plays: 1 }, { entry_id: "1_b", personId: ann }, { entry_id: "1_a", personId: bob }] })).body.result;
-    const byLead = await h.call("GET", `/rest/v1/customobjects/${CO}.json?filterType=personId&filterValues=${ann}&fields=entry_id,plays`);
+    const created = (
+      await sync({
+        input: [
+          { entry_id: "1_a", personId: ann, plays: 1 },
+          { entry_id: "1_b", personId: ann },
+          { entry_id: "1_a", personId: bob },
+        ],
+      })
+    ).body.result;
+    const byLead = await h.call(
+      "GET",
+      `/rest/v1/customobjects/${CO}.json?filterType=personId&filterValues=${ann}&fields=entry_id,plays`,
+    );
     byLead.body.success.should.be.true();
     byLead.body.result.should.eql([
       { seq: 0, marketoGUID: created[0].marketoGUID, entry_id: "1_a", plays: 1 },
       { seq: 0, marketoGUID: created[1].marketoGUID, entry_id: "1_b" },
     ]);
     const byKey = await h.call("GET", `/rest/v1/customobjects/${CO}.json`, {
-      body: { filterType: "dedupeFields", fields: ["personId"], input: [{ entry_id: "1_a", personId: bob }, { entry_id: "1_c", personId: bob }] },
+      body: {
+        filterType: "dedupeFields",
+        fields: ["personId"],
+        input: [
+          { entry_id: "1_a", personId: bob },
+          { entry_id: "1_c", personId: bob },
+        ],
+      },
     });
     byKey.body.result.should.eql([{ seq: 0, marketoGUID: created[2].marketoGUID, personId: bob }]);
-    errorOf(await h.call("GET", `/rest/v1/customobjects/${CO}.json?filterType=entry_id&filterValues=1_a`)).code.should.equal("1003");
+    errorOf(
+      await h.call("GET", `/rest/v1/customobjects/${CO}.json?filterType=entry_id&filterValues=1_a`),
+    ).code.should.equal("1003");
     errorOf(await h.call("GET", `/rest/v1/customobjects/${CO}.json?filterValues=1_a`)).code.should.equal("701");
 
     const del = await h.call("POST", `/rest/v1/customobjects/${CO}/delete.json`, {
-      body: { input: [{ entry_id: "1_a", personId: ann }, { entry_id: "1_a", personId: ann }] },
+      body: {
+        input: [
+          { entry_id: "1_a", personId: ann },
+          { entry_id: "1_a", personId: ann },
+        ],
+      },
     });
     del.body.result.should.eql([
       { seq: 0, marketoGUID: created[0].marketoGUID, status: "deleted" },
       { seq: 1, status: "skipped", reasons: [{ code: "1013", message: "Object not found" }] },
     ]);
-    (await h.call("POST", `/rest/v1/customobjects/${CO}/delete.json`, { body: { deleteBy: "idField", input: [{ marketoGUID: created[1].marketoGUID }] } })).body.result[0].status.should.equal(
-      "deleted",
-    );
-    records().map((r) => r.marketoGUID).should.eql([created[2].marketoGUID]);
+    (
+      await h.call("POST", `/rest/v1/customobjects/${CO}/delete.json`, {
+        body: { deleteBy: "idField", input: [{ marketoGUID: created[1].marketoGUID }] },
+      })
+    ).body.result[0].status.should.equal("deleted");
+    records()
+      .map((r) => r.marketoGUID)
+      .should.eql([created[2].marketoGUID]);
   });
 
   it("declares the permissions of every route", () => {

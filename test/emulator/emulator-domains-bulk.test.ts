@@ -15,7 +15,8 @@ describe("emulator domains: bulk lead import", () => {
   let h: Harness;
   const importLeads = (file: string | undefined, fields: Record<string, string> = {}, query = "") =>
     h.call("POST", `/bulk/v1/leads.json${query}`, { form: upload(file, fields) });
-  const status = async (batchId: number) => (await h.call("GET", `/bulk/v1/leads/batch/${batchId}.json`)).body.result[0];
+  const status = async (batchId: number) =>
+    (await h.call("GET", `/bulk/v1/leads/batch/${batchId}.json`)).body.result[0];
 
   beforeEach(() => {
     h = harness({ importDelayMs: 1000 });
@@ -23,9 +24,18 @@ describe("emulator domains: bulk lead import", () => {
   afterEach(() => h.reset());
 
   it("moves Queued → Importing → Complete on the context clock and imports the rows", async () => {
-    const a = await importLeads("email,firstName,leadScore\nann@example.com,Ann,10\nbob@example.com,Bob,20\n", { format: "csv" });
+    const a = await importLeads("email,firstName,leadScore\nann@example.com,Ann,10\nbob@example.com,Bob,20\n", {
+      format: "csv",
+    });
     a.body.should.eql({ success: true, result: [{ batchId: 1001, importId: "1001", status: "Queued" }] });
-    (await status(1001)).should.eql({ batchId: 1001, importId: "1001", status: "Queued", numOfLeadsProcessed: 0, numOfRowsFailed: 0, numOfRowsWithWarning: 0 });
+    (await status(1001)).should.eql({
+      batchId: 1001,
+      importId: "1001",
+      status: "Queued",
+      numOfLeadsProcessed: 0,
+      numOfRowsFailed: 0,
+      numOfRowsWithWarning: 0,
+    });
     h.leads.all().length.should.equal(0);
     h.clock.now += 999;
     (await status(1001)).status.should.equal("Queued");
@@ -111,11 +121,14 @@ describe("emulator domains: bulk lead import", () => {
 
   it("imports by id as update-only: unknown ids fail", async () => {
     const ann = h.lead("ann@example.com");
-    const id = (await importLeads(`id,firstName\n${ann},Annie\n999999,Ghost\n`, { lookupField: "id" })).body.result[0].batchId;
+    const id = (await importLeads(`id,firstName\n${ann},Annie\n999999,Ghost\n`, { lookupField: "id" })).body.result[0]
+      .batchId;
     h.clock.now += 2000;
     (await status(id)).should.containDeep({ numOfLeadsProcessed: 1, numOfRowsFailed: 1 });
     h.leads.byId(ann)!.firstName!.should.equal("Annie");
-    (await h.call("GET", `/bulk/v1/leads/batch/${id}/failures.json`)).body.should.equal("id,firstName,Import Failure Reason\n999999,Ghost,Lead not found\n");
+    (await h.call("GET", `/bulk/v1/leads/batch/${id}/failures.json`)).body.should.equal(
+      "id,firstName,Import Failure Reason\n999999,Ghost,Lead not found\n",
+    );
   });
 
   it("answers 1013 for an unknown batch status and shows jobs in the snapshot", async () => {
@@ -149,7 +162,10 @@ describe("emulator domains: bulk lead import", () => {
     h.route("POST", "/bulk/v1/program/1001/members/import.json").permissions.should.eql(["Read-Write Person"]);
     h.route("POST", "/bulk/v1/customobjects/x/import.json").permissions.should.eql(["Read-Write Custom Objects"]);
     h.route("GET", "/bulk/v1/leads/batch/1.json").permissions.should.eql(["Read-Only Person", "Read-Write Person"]);
-    h.route("GET", "/bulk/v1/customobjects/x/import/1/status.json").permissions.should.eql(["Read-Only Custom Objects", "Read-Write Custom Objects"]);
+    h.route("GET", "/bulk/v1/customobjects/x/import/1/status.json").permissions.should.eql([
+      "Read-Only Custom Objects",
+      "Read-Write Custom Objects",
+    ]);
   });
 });
 
@@ -165,7 +181,9 @@ describe("emulator domains: bulk custom object and program member import", () =>
   it("imports custom objects, failing rows with missing dedupe fields and bad types", async () => {
     const ann = h.lead("ann@example.com");
     const file = `entry_id,personId,plays\n1_a,${ann},3\n1_b,,1\n1_c,${ann},many\n1_a,${ann},4\n`;
-    const a = await h.call("POST", `/bulk/v1/customobjects/${CO}/import.json`, { form: upload(file, { format: "csv" }) });
+    const a = await h.call("POST", `/bulk/v1/customobjects/${CO}/import.json`, {
+      form: upload(file, { format: "csv" }),
+    });
     a.body.should.eql({ success: true, result: [{ batchId: 1001, status: "Queued", objectApiName: CO }] });
     const s = (await h.call("GET", `/bulk/v1/customobjects/${CO}/import/1001/status.json`)).body.result[0];
     s.should.eql({
@@ -185,15 +203,21 @@ describe("emulator domains: bulk custom object and program member import", () =>
     const stored = (h.module("customObjects").snapshot() as Snapshot)[CO];
     stored.length.should.equal(1);
     stored[0].plays.should.equal(4);
-    errorOf(await h.call("POST", "/bulk/v1/customobjects/nope/import.json", { form: upload("a\n1\n") })).code.should.equal("1013");
+    errorOf(
+      await h.call("POST", "/bulk/v1/customobjects/nope/import.json", { form: upload("a\n1\n") }),
+    ).code.should.equal("1013");
     errorOf(await h.call("GET", "/bulk/v1/customobjects/other/import/1001/status.json")).code.should.equal("1013");
   });
 
   it("imports program members, creating leads by email; 1037 rows and invalid e-mails become warnings", async () => {
     const ann = h.lead("ann@example.com");
-    await h.call("POST", "/rest/v1/programs/1001/members/status.json", { body: { statusName: "Attended", input: [{ leadId: ann }] } });
+    await h.call("POST", "/rest/v1/programs/1001/members/status.json", {
+      body: { statusName: "Attended", input: [{ leadId: ann }] },
+    });
     const file = "email,firstName\nann@example.com,Ann\nnew@example.com,New\nbroken,X\n";
-    const a = await h.call("POST", "/bulk/v1/program/1001/members/import.json", { form: upload(file, { format: "csv", programMemberStatus: "Registered" }) });
+    const a = await h.call("POST", "/bulk/v1/program/1001/members/import.json", {
+      form: upload(file, { format: "csv", programMemberStatus: "Registered" }),
+    });
     a.body.should.eql({ success: true, result: [{ batchId: 1001, importId: "1001", status: "Queued" }] });
     (await h.call("GET", "/bulk/v1/program/members/import/1001/status.json")).body.result[0].should.eql({
       batchId: 1001,
@@ -211,11 +235,13 @@ describe("emulator domains: bulk custom object and program member import", () =>
     const newId = h.leads.find("email", "new@example.com")[0].id;
     const brokenId = h.leads.find("email", "broken")[0].id;
     const members = (h.module("programs").snapshot() as Snapshot).programMembers;
-    members.map((m: { leadId: number; status: string }) => [m.leadId, m.status]).should.eql([
-      [ann, "Attended"],
-      [newId, "Registered"],
-      [brokenId, "Registered"],
-    ]);
+    members
+      .map((m: { leadId: number; status: string }) => [m.leadId, m.status])
+      .should.eql([
+        [ann, "Attended"],
+        [newId, "Registered"],
+        [brokenId, "Registered"],
+      ]);
   });
 
   it("checks program, status and header at the call or the job", async () => {
@@ -225,7 +251,9 @@ describe("emulator domains: bulk custom object and program member import", () =>
     errorOf(await post(9, { programMemberStatus: "Registered" })).code.should.equal("1013");
     errorOf(await post(1001, { programMemberStatus: "Influenced" })).code.should.equal("1025");
     const id = (await post(1001, { programMemberStatus: "Registered" }, "firstName\nAnn\n")).body.result[0].batchId;
-    (await h.call("GET", `/bulk/v1/program/members/import/${id}/status.json`)).body.result[0].should.containDeep({ status: "Failed" });
+    (await h.call("GET", `/bulk/v1/program/members/import/${id}/status.json`)).body.result[0].should.containDeep({
+      status: "Failed",
+    });
     should((await h.call("GET", `/bulk/v1/leads/batch/${id}.json`)).body.success).be.false();
   });
 });

@@ -49,7 +49,12 @@ export interface Harness {
 export const T0 = Date.parse("2026-03-02T10:00:00Z");
 
 export function harness(
-  opts: { seed?: Partial<SeedOptions>; importDelayMs?: number; usage?: () => UsageDay[]; answers?: Partial<AnswerOptions> } = {},
+  opts: {
+    seed?: Partial<SeedOptions>;
+    importDelayMs?: number;
+    usage?: () => UsageDay[];
+    answers?: Partial<AnswerOptions>;
+  } = {},
 ): Harness {
   const clock = { now: T0 };
   const limits: EmulatorLimits = { ...DEFAULT_LIMITS };

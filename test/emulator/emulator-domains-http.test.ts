@@ -32,14 +32,21 @@ describe("emulator domains over HTTP", function () {
   it("refuses writes with 603 to a role without the permission", async () => {
     const ro = await token(emu, "readonly", "s3");
     (await call(emu, "/rest/asset/v1/channels.json", { token: ro })).json.success.should.be.true();
-    const a = await call(emu, "/rest/v1/programs/1001/members/status.json", { token: ro, json: { statusName: "Registered", input: [{ leadId: 1 }] } });
+    const a = await call(emu, "/rest/v1/programs/1001/members/status.json", {
+      token: ro,
+      json: { statusName: "Registered", input: [{ leadId: 1 }] },
+    });
     a.json.errors[0].code.should.equal("603");
   });
 
   it("takes a multipart bulk upload, completes it and serves the failures CSV", async () => {
     const form = new FormData();
     form.append("format", "csv");
-    form.append("file", new Blob(["email,leadScore\nann@example.com,1\nbob@example.com,X\n"], { type: "text/csv" }), "leads.csv");
+    form.append(
+      "file",
+      new Blob(["email,leadScore\nann@example.com,1\nbob@example.com,X\n"], { type: "text/csv" }),
+      "leads.csv",
+    );
     const created = await call(emu, "/bulk/v1/leads.json", { token: tok, body: form });
     created.json.success.should.be.true();
     const batchId = created.json.result[0].batchId;
@@ -54,17 +61,28 @@ describe("emulator domains over HTTP", function () {
     const f = await call(emu, `/bulk/v1/leads/batch/${batchId}/failures.json`, { token: tok });
     f.status.should.equal(200);
     should(f.headers.get("content-type")).startWith("text/csv");
-    f.text.should.equal("email,leadScore,Import Failure Reason\nbob@example.com,X,Invalid data type in field Lead Score\n");
+    f.text.should.equal(
+      "email,leadScore,Import Failure Reason\nbob@example.com,X,Invalid data type in field Lead Score\n",
+    );
     (await call(emu, `/bulk/v1/leads/batch/${batchId}/warnings.json`, { token: tok })).status.should.equal(404);
 
     const state = (await call(emu, "/_emulator/state")).json;
     state.should.have.properties("programs", "campaigns", "activities", "customObjects", "forms", "bulk");
-    state.bulk.imports[0].should.containDeep({ batchId, kind: "leads", status: "Complete", numOfRowsProcessed: 1, numOfRowsFailed: 1 });
+    state.bulk.imports[0].should.containDeep({
+      batchId,
+      kind: "leads",
+      status: "Complete",
+      numOfRowsProcessed: 1,
+      numOfRowsFailed: 1,
+    });
     state.leads.map((l: { email: string }) => l.email).should.eql(["ann@example.com"]);
   });
 
   async function engagement(): Promise<number> {
-    const lead = await call(emu, "/rest/v1/leads.json", { token: tok, json: { input: [{ email: "ann@example.com" }] } });
+    const lead = await call(emu, "/rest/v1/leads.json", {
+      token: tok,
+      json: { input: [{ email: "ann@example.com" }] },
+    });
     const leadId = lead.json.result[0].id;
     const s = await call(emu, "/rest/v1/customobjects/kalturaUserSessionEngagement.json", {
       token: tok,

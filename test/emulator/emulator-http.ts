@@ -13,7 +13,13 @@ export interface Answer {
 export async function call(
   emu: EmulatorHandle,
   path: string,
-  init: { method?: string; token?: string; json?: unknown; body?: string | FormData; headers?: Record<string, string> } = {},
+  init: {
+    method?: string;
+    token?: string;
+    json?: unknown;
+    body?: string | FormData;
+    headers?: Record<string, string>;
+  } = {},
 ): Promise<Answer> {
   const headers: Record<string, string> = { ...init.headers };
   if (init.token) headers.Authorization = `Bearer ${init.token}`;
@@ -33,7 +39,11 @@ export async function call(
   return { status: res.status, headers: res.headers, text, json };
 }
 
-export async function identity(emu: EmulatorHandle, clientId = emu.clientId, secret = emu.clientSecret): Promise<Answer> {
+export async function identity(
+  emu: EmulatorHandle,
+  clientId = emu.clientId,
+  secret = emu.clientSecret,
+): Promise<Answer> {
   const q = new URLSearchParams({ grant_type: "client_credentials", client_id: clientId, client_secret: secret });
   return call(emu, `/identity/oauth/token?${q}`);
 }

@@ -33,19 +33,33 @@ describe("emulator leads", function () {
       await sync({ input: [{ email: "old@example.com", firstName: "Ann" }] });
       (await get("filterType=email&filterValues=old@example.com")).json.result.should.have.length(1);
       const id = emu.state().leads.find((l) => l.email === "old@example.com")!.id;
-      (await sync({ action: "updateOnly", lookupField: "id", input: [{ id, email: "new@example.com" }] })).json.result[0].status.should.equal("updated");
+      (
+        await sync({ action: "updateOnly", lookupField: "id", input: [{ id, email: "new@example.com" }] })
+      ).json.result[0].status.should.equal("updated");
       (await get("filterType=email&filterValues=old@example.com")).json.result.should.have.length(0);
-      (await get("filterType=email&filterValues=NEW@example.com")).json.result.should.containDeep([{ id, email: "new@example.com" }]);
+      (await get("filterType=email&filterValues=NEW@example.com")).json.result.should.containDeep([
+        { id, email: "new@example.com" },
+      ]);
     });
 
     it("creates, then updates by email case-insensitively; success has no errors key", async () => {
-      const created = await sync({ input: [{ email: "Ann@Example.com", firstName: "Ann", leadScore: "12", unsubscribed: "true" }] });
+      const created = await sync({
+        input: [{ email: "Ann@Example.com", firstName: "Ann", leadScore: "12", unsubscribed: "true" }],
+      });
       created.json.should.not.have.property("errors");
       created.json.result.should.eql([{ id: 1001, status: "created" }]);
       const updated = await sync({ action: "createOrUpdate", input: [{ email: "ann@example.com", lastName: "Lee" }] });
       updated.json.result.should.eql([{ id: 1001, status: "updated" }]);
       const [lead] = emu.state().leads;
-      lead.should.containDeep({ id: 1001, email: "ann@example.com", firstName: "Ann", lastName: "Lee", leadScore: 12, unsubscribed: true, partition: "Default" });
+      lead.should.containDeep({
+        id: 1001,
+        email: "ann@example.com",
+        firstName: "Ann",
+        lastName: "Lee",
+        leadScore: 12,
+        unsubscribed: true,
+        partition: "Default",
+      });
       lead.createdAt.should.match(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
     });
 
@@ -53,20 +67,30 @@ describe("emulator leads", function () {
       await sync({ input: [{ email: "dup@example.com" }] });
       await sync({ action: "createDuplicate", input: [{ email: "dup@example.com" }] });
       const a = await sync({
-        input: [{ email: "new@example.com" }, { email: "dup@example.com" }, { email: "b@example.com", leadScore: "abc" }],
+        input: [
+          { email: "new@example.com" },
+          { email: "dup@example.com" },
+          { email: "b@example.com", leadScore: "abc" },
+        ],
       });
       // 1007's message as Marketo's error code table (error-codes.md in AdobeDocs/marketo-developer.en) words it.
       a.json.result.should.eql([
         { id: 1003, status: "created" },
         { status: "skipped", reasons: [{ code: "1007", message: "Multiple leads match the lookup criteria" }] },
-        { status: "skipped", reasons: [{ code: "1003", message: "Invalid value for field 'leadScore' and value 'abc'" }] },
+        {
+          status: "skipped",
+          reasons: [{ code: "1003", message: "Invalid value for field 'leadScore' and value 'abc'" }],
+        },
       ]);
     });
 
     it("createOnly on an existing key → 1005; updateOnly on a missing one → 1004", async () => {
       await sync({ input: [{ email: "a@example.com" }] });
       (await reasonOf({ action: "createOnly", input: [{ email: "A@example.com" }] })).code.should.equal("1005");
-      (await reasonOf({ action: "updateOnly", input: [{ email: "none@example.com" }] })).should.eql({ code: "1004", message: "Lead not found" });
+      (await reasonOf({ action: "updateOnly", input: [{ email: "none@example.com" }] })).should.eql({
+        code: "1004",
+        message: "Lead not found",
+      });
     });
 
     it("createDuplicate always inserts", async () => {
@@ -78,12 +102,17 @@ describe("emulator leads", function () {
 
     it("1002 for a missing lookup value, 1006 for an unknown field, 1003 for bad values and read-only fields", async () => {
       (await reasonOf({ input: [{ firstName: "No Email" }] })).code.should.equal("1002");
-      (await reasonOf({ input: [{ email: "a@example.com", favouriteColour: "blue" }] })).should.eql({ code: "1006", message: "Field 'favouriteColour' not found" });
+      (await reasonOf({ input: [{ email: "a@example.com", favouriteColour: "blue" }] })).should.eql({
+        code: "1006",
+        message: "Field 'favouriteColour' not found",
+      });
       (await reasonOf({ input: [{ email: "not-an-email" }] })).code.should.equal("1003");
       (await reasonOf({ input: [{ email: "ü@example.com" }] })).code.should.equal("1003");
       (await reasonOf({ input: [{ email: "a@example.com", dateOfBirth: "1990-02-30" }] })).code.should.equal("1003");
       (await reasonOf({ input: [{ email: "a@example.com", annualRevenue: "lots" }] })).code.should.equal("1003");
-      (await reasonOf({ input: [{ email: "a@example.com", createdAt: "2020-01-01T00:00:00Z" }] })).code.should.equal("1003");
+      (await reasonOf({ input: [{ email: "a@example.com", createdAt: "2020-01-01T00:00:00Z" }] })).code.should.equal(
+        "1003",
+      );
       (await reasonOf({ input: [{ email: "a@example.com", firstName: "x".repeat(256) }] })).code.should.equal("1003");
       emu.state().leads.length.should.equal(0);
     });
@@ -115,7 +144,9 @@ describe("emulator leads", function () {
       emu.state().leads[0].partition.should.equal("Events");
       (await reasonOf({ partitionName: "Default", input: [{ email: "e@example.com" }] })).code.should.equal("1010");
       // Without a partitionName the update is allowed.
-      (await sync({ input: [{ email: "e@example.com", city: "Paris" }] })).json.result[0].status.should.equal("updated");
+      (await sync({ input: [{ email: "e@example.com", city: "Paris" }] })).json.result[0].status.should.equal(
+        "updated",
+      );
     });
 
     it("null clears a field", async () => {
@@ -127,7 +158,11 @@ describe("emulator leads", function () {
 
   describe("Get Leads by Filter Type", () => {
     it("pages with batchSize and nextPageToken; unset fields answer null", async () => {
-      const input = Array.from({ length: 5 }, (_, i) => ({ email: `p${i}@example.com`, externalId: "team", firstName: i % 2 ? `F${i}` : null }));
+      const input = Array.from({ length: 5 }, (_, i) => ({
+        email: `p${i}@example.com`,
+        externalId: "team",
+        firstName: i % 2 ? `F${i}` : null,
+      }));
       await sync({ input });
       const ids: number[] = [];
       let q = "filterType=externalId&filterValues=team&batchSize=2&fields=email,firstName";
@@ -154,10 +189,14 @@ describe("emulator leads", function () {
     });
 
     it("default fields, several values, empty success on no match", async () => {
-      await sync({ input: [{ email: "a@example.com", firstName: "A", lastName: "Z", city: "X" }, { email: "b@example.com" }] });
+      await sync({
+        input: [{ email: "a@example.com", firstName: "A", lastName: "Z", city: "X" }, { email: "b@example.com" }],
+      });
       const a = await get("filterType=email&filterValues=a@example.com,B@example.com");
       a.json.result.length.should.equal(2);
-      Object.keys(a.json.result[0]).sort().should.eql(["createdAt", "email", "firstName", "id", "lastName", "updatedAt"]);
+      Object.keys(a.json.result[0])
+        .sort()
+        .should.eql(["createdAt", "email", "firstName", "id", "lastName", "updatedAt"]);
       const none = await get("filterType=email&filterValues=nobody@example.com");
       none.json.should.containDeep({ success: true, result: [] });
       none.json.should.not.have.property("errors");
@@ -203,7 +242,13 @@ describe("emulator leads", function () {
     it("describe lists fields with rest/soap names", async () => {
       const a = await call(emu, "/rest/v1/leads/describe.json", { token: tok });
       const email = a.json.result.find((f: { rest: { name: string } }) => f.rest.name === "email");
-      email.should.containDeep({ displayName: "Email Address", dataType: "email", length: 255, rest: { readOnly: false }, soap: { name: "Email" } });
+      email.should.containDeep({
+        displayName: "Email Address",
+        dataType: "email",
+        length: 255,
+        rest: { readOnly: false },
+        soap: { name: "Email" },
+      });
       const created = a.json.result.find((f: { rest: { name: string } }) => f.rest.name === "createdAt");
       created.rest.readOnly.should.be.true();
       created.should.not.have.property("length");
@@ -219,18 +264,23 @@ describe("emulator leads", function () {
       lead.name.should.equal("API Lead");
       lead.searchableFields.should.eql([["id"], ["email"], ["cookies"], ["externalId"]]);
       lead.fields.find((f: { name: string }) => f.name === "id").updateable.should.be.false();
-      lead.fields.find((f: { name: string }) => f.name === "email").should.eql({
-        name: "email",
-        displayName: "Email Address",
-        dataType: "email",
-        length: 255,
-        updateable: true,
-        crmManaged: false,
-      });
+      lead.fields
+        .find((f: { name: string }) => f.name === "email")
+        .should.eql({
+          name: "email",
+          displayName: "Email Address",
+          dataType: "email",
+          length: 255,
+          updateable: true,
+          crmManaged: false,
+        });
     });
 
     it("push upserts and needs a programName", async () => {
-      const missing = await call(emu, "/rest/v1/leads/push.json", { token: tok, json: { input: [{ email: "a@example.com" }] } });
+      const missing = await call(emu, "/rest/v1/leads/push.json", {
+        token: tok,
+        json: { input: [{ email: "a@example.com" }] },
+      });
       missing.json.errors[0].code.should.equal("701");
       const a = await call(emu, "/rest/v1/leads/push.json", {
         token: tok,

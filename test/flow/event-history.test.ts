@@ -18,7 +18,11 @@ async function all(h: EventHistory, from?: number, to?: number): Promise<History
   return out;
 }
 
-function reg(code: string, event: { id?: number; code?: string; test?: boolean } = { id: 7, code: "EV7" }, test = false) {
+function reg(
+  code: string,
+  event: { id?: number; code?: string; test?: boolean } = { id: 7, code: "EV7" },
+  test = false,
+) {
   return { event, registration: { code, test }, profile: { email: `${code}@example.com` } };
 }
 
@@ -45,10 +49,12 @@ describe("event history", () => {
     h.close();
     h = new EventHistory(dir, { now });
     const got = await all(h);
-    got.map((r) => [r.t - got[0].t, r.topic, (r.payload as ReturnType<typeof reg>).registration.code, r.heldBack]).should.eql([
-      [0, "registration.created", "R1", false],
-      [1000, "registration.updated", "R2", true],
-    ]);
+    got
+      .map((r) => [r.t - got[0].t, r.topic, (r.payload as ReturnType<typeof reg>).registration.code, r.heldBack])
+      .should.eql([
+        [0, "registration.created", "R1", false],
+        [1000, "registration.updated", "R2", true],
+      ]);
     (await all(h, got[1].t, got[1].t)).should.have.length(1);
     h.close();
   });
@@ -111,8 +117,18 @@ describe("event history", () => {
 describe("replay requests", () => {
   it("checks every field and defaults to suppressing campaigns", () => {
     const r = parseReplayRequest({ from: "2026-11-01T00:00:00Z", event: 7, registrations: "R1, R2" }, 5e12);
-    r.should.eql({ from: Date.parse("2026-11-01T00:00:00Z"), to: 5e12, event: "7", registrations: ["R1", "R2"], mode: "any", suppressCampaigns: true, dryRun: false });
-    (() => parseReplayRequest({ from: "yesterday" })).should.throw(ReplayRequestError, { message: /from must be a date/ });
+    r.should.eql({
+      from: Date.parse("2026-11-01T00:00:00Z"),
+      to: 5e12,
+      event: "7",
+      registrations: ["R1", "R2"],
+      mode: "any",
+      suppressCampaigns: true,
+      dryRun: false,
+    });
+    (() => parseReplayRequest({ from: "yesterday" })).should.throw(ReplayRequestError, {
+      message: /from must be a date/,
+    });
     (() => parseReplayRequest({ form: 1 })).should.throw(/unknown field "form"/);
     (() => parseReplayRequest({ mode: "prod" })).should.throw(/mode must be/);
     (() => parseReplayRequest({ from: 2, to: 1 })).should.throw(/is after to/);

@@ -7,25 +7,49 @@ import { isRecord, newOwnPathWalk, readOwnPath, typeName } from "../../src/lib/f
 
 describe("lib/paths readOwnPath", () => {
   it("reads a whole path, objects and array elements", () => {
-    readOwnPath({ payload: { tags: ["a", "b"] } }, ["payload", "tags", 1]).should.eql({ value: "b", stoppedAt: 3, stoppedOn: "b" });
+    readOwnPath({ payload: { tags: ["a", "b"] } }, ["payload", "tags", 1]).should.eql({
+      value: "b",
+      stoppedAt: 3,
+      stoppedOn: "b",
+    });
     readOwnPath({ a: 1 }, []).should.eql({ value: { a: 1 }, stoppedAt: 0, stoppedOn: { a: 1 } });
   });
 
   it("a missing final property reads as undefined with the whole path followed", () => {
-    readOwnPath({ payload: {} }, ["payload", "status"]).should.eql({ value: undefined, stoppedAt: 2, stoppedOn: undefined });
+    readOwnPath({ payload: {} }, ["payload", "status"]).should.eql({
+      value: undefined,
+      stoppedAt: 2,
+      stoppedOn: undefined,
+    });
   });
 
   it("stops on the first value that is not an object, and says where", () => {
-    readOwnPath({ payload: "text" }, ["payload", "status"]).should.eql({ value: undefined, stoppedAt: 1, stoppedOn: "text" });
-    readOwnPath({ payload: null }, ["payload", "x", "y"]).should.eql({ value: undefined, stoppedAt: 1, stoppedOn: null });
+    readOwnPath({ payload: "text" }, ["payload", "status"]).should.eql({
+      value: undefined,
+      stoppedAt: 1,
+      stoppedOn: "text",
+    });
+    readOwnPath({ payload: null }, ["payload", "x", "y"]).should.eql({
+      value: undefined,
+      stoppedAt: 1,
+      stoppedOn: null,
+    });
     readOwnPath("msg", ["payload"]).should.eql({ value: undefined, stoppedAt: 0, stoppedOn: "msg" });
     // a missing key before the last: one step further on, on undefined
     readOwnPath({}, ["payload", "status"]).should.eql({ value: undefined, stoppedAt: 1, stoppedOn: undefined });
   });
 
   it("never reads the prototype chain", () => {
-    readOwnPath({ payload: {} }, ["payload", "toString"]).should.eql({ value: undefined, stoppedAt: 2, stoppedOn: undefined });
-    readOwnPath({ payload: {} }, ["payload", "__proto__", "constructor"]).should.eql({ value: undefined, stoppedAt: 2, stoppedOn: undefined });
+    readOwnPath({ payload: {} }, ["payload", "toString"]).should.eql({
+      value: undefined,
+      stoppedAt: 2,
+      stoppedOn: undefined,
+    });
+    readOwnPath({ payload: {} }, ["payload", "__proto__", "constructor"]).should.eql({
+      value: undefined,
+      stoppedAt: 2,
+      stoppedOn: undefined,
+    });
     readOwnPath({}, ["constructor"]).should.eql({ value: undefined, stoppedAt: 1, stoppedOn: undefined });
     const evil = JSON.parse('{"payload":{"__proto__":{"status":"x"}}}');
     readOwnPath(evil, ["payload", "__proto__", "status"]).value!.should.equal("x"); // an own key, from JSON

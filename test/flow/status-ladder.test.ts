@@ -58,16 +58,23 @@ describe("status-ladder: presets", () => {
     for (const [source, [name, step, success]] of Object.entries(expected)) {
       const r = matchStatus(kaltura.table, source, "s");
       if (!r.ok) throw new Error(`${source} did not map`);
-      ({ name: r.target.name, step: r.target.step, success: r.target.success }).should.eql({ name, step, success }, source);
+      ({ name: r.target.name, step: r.target.step, success: r.target.success }).should.eql(
+        { name, step, success },
+        source,
+      );
     }
   });
 
   it("Kaltura and Certain ladders are exactly the emulator's seeded channels", () => {
     const channels = seedChannels();
     const ladder = (name: string) =>
-      channels.find((c) => c.name === name)!.progressionStatuses.map((s) => ({ name: s.name, step: s.step, success: s.success }));
-    const ours = (rows: StatusRow[]) => channelTable(rows).statuses.map((s) => ({ name: s.name, step: s.step, success: s.success }));
-    const sort = (a: Array<{ name: string; step: number }>) => [...a].sort((x, y) => x.step - y.step || x.name.localeCompare(y.name));
+      channels
+        .find((c) => c.name === name)!
+        .progressionStatuses.map((s) => ({ name: s.name, step: s.step, success: s.success }));
+    const ours = (rows: StatusRow[]) =>
+      channelTable(rows).statuses.map((s) => ({ name: s.name, step: s.step, success: s.success }));
+    const sort = (a: Array<{ name: string; step: number }>) =>
+      [...a].sort((x, y) => x.step - y.step || x.name.localeCompare(y.name));
     ours(presetRows("kaltura")).should.eql(sort(ladder("Kaltura Event")));
     ours(presetRows("certain")).should.eql(sort(ladder("Webinar")));
   });
@@ -118,16 +125,24 @@ describe("status-ladder: matching", () => {
       reason: "the status at msg.payload.registration.status is an array, not a string",
     });
     const u = matchStatus(kaltura.table, " Waitlisted ", "msg.s");
-    u.should.have.property("filtered").eql({ rule: "unknown-status", reason: 'status "Waitlisted" (msg.s) is not in the status table' });
+    u.should.have
+      .property("filtered")
+      .eql({ rule: "unknown-status", reason: 'status "Waitlisted" (msg.s) is not in the status table' });
   });
 
   it("prototype names are just unknown statuses", () => {
-    for (const s of ["__proto__", "constructor", "toString", "hasOwnProperty"]) map(kaltura.table, s).should.equal("unknown-status", s);
+    for (const s of ["__proto__", "constructor", "toString", "hasOwnProperty"])
+      map(kaltura.table, s).should.equal("unknown-status", s);
   });
 });
 
 describe("status-ladder: table validation", () => {
-  const row = (source: string, name: string, step: unknown, success: unknown = false) => ({ source, name, step, success });
+  const row = (source: string, name: string, step: unknown, success: unknown = false) => ({
+    source,
+    name,
+    step,
+    success,
+  });
 
   it("accepts numeric strings and 'true' from an old editor, ignores blank rows", () => {
     const c = compileTable([row("A", "Alpha", "10", "true"), { source: "", name: "", step: "" }]);
@@ -159,7 +174,10 @@ describe("status-ladder: table validation", () => {
   });
 
   it("allows the same source twice for the same target", () => {
-    compileTable([row("Registered", "Registered", 30, true), row("registered", "Registered", 30, true)]).problems.should.eql([]);
+    compileTable([
+      row("Registered", "Registered", 30, true),
+      row("registered", "Registered", 30, true),
+    ]).problems.should.eql([]);
   });
 });
 
@@ -167,36 +185,45 @@ describe("status-ladder: channel table", () => {
   it("one line per Marketo status, deduplicated, sorted by step, Not in Program first", () => {
     const { statuses, problems } = channelTable(presetRows("kaltura"));
     problems.should.eql([]);
-    statuses.map((s) => `${s.name}:${s.step}${s.success ? "*" : ""}`).should.eql([
-      "Not in Program:0",
-      "Created:10",
-      "Invited:20",
-      "Registered:30*",
-      "autoConfirmed:40*",
-      "Confirmed:40*",
-      "Attended:50*",
-      "Participated:60*",
-      "Blocked:70",
-      "Un-registered:80",
-    ]);
-    statuses.find((s) => s.name === "Invited")!.sources.should.eql(["Invited by team member", "Invited by team member to register", "Invited"]);
+    statuses
+      .map((s) => `${s.name}:${s.step}${s.success ? "*" : ""}`)
+      .should.eql([
+        "Not in Program:0",
+        "Created:10",
+        "Invited:20",
+        "Registered:30*",
+        "autoConfirmed:40*",
+        "Confirmed:40*",
+        "Attended:50*",
+        "Participated:60*",
+        "Blocked:70",
+        "Un-registered:80",
+      ]);
+    statuses
+      .find((s) => s.name === "Invited")!
+      .sources.should.eql(["Invited by team member", "Invited by team member to register", "Invited"]);
   });
 
   it("copies as a tab-separated table", () => {
     const text = channelText(channelTable(presetRows("certain")).statuses);
-    text.split("\n").should.eql([
-      "Status\tStep\tSuccess",
-      "Not in Program\t0\t",
-      "Invited\t10\t",
-      "Registered\t20\t",
-      "No Show\t30\t",
-      "Attended\t40\tYes",
-      "Attended On-demand\t40\tYes",
-    ]);
+    text
+      .split("\n")
+      .should.eql([
+        "Status\tStep\tSuccess",
+        "Not in Program\t0\t",
+        "Invited\t10\t",
+        "Registered\t20\t",
+        "No Show\t30\t",
+        "Attended\t40\tYes",
+        "Attended On-demand\t40\tYes",
+      ]);
   });
 
   it("leaves out bad rows and reports them", () => {
-    const { statuses, problems } = channelTable([{ source: "A", name: "Alpha", step: 10 }, { source: "B", name: "Beta", step: -1 }]);
+    const { statuses, problems } = channelTable([
+      { source: "A", name: "Alpha", step: 10 },
+      { source: "B", name: "Beta", step: -1 },
+    ]);
     statuses.map((s) => s.name).should.eql(["Not in Program", "Alpha"]);
     problems.length.should.equal(1);
   });
@@ -205,12 +232,18 @@ describe("status-ladder: channel table", () => {
 describe("status-ladder: reading the status", () => {
   const parts = ["payload", "registration", "status"];
   it("reads own properties and says where a non-object sits on the way", () => {
-    readPath({ payload: { registration: { status: "Registered" } } }, parts).should.eql({ ok: true, value: "Registered" });
+    readPath({ payload: { registration: { status: "Registered" } } }, parts).should.eql({
+      ok: true,
+      value: "Registered",
+    });
     readPath({ payload: {} }, parts).should.eql({ ok: true, value: undefined });
     readPath({}, parts).should.eql({ ok: true, value: undefined });
     readPath({ payload: "text" }, parts).should.eql({ ok: false, reason: "msg.payload is a string, not an object" });
     readPath({ payload: null }, parts).should.eql({ ok: false, reason: "msg.payload is null, not an object" });
-    readPath({ payload: { registration: 7 } }, parts).should.eql({ ok: false, reason: "msg.payload.registration is a number, not an object" });
+    readPath({ payload: { registration: 7 } }, parts).should.eql({
+      ok: false,
+      reason: "msg.payload.registration is a number, not an object",
+    });
   });
 
   it("never reads through the prototype", () => {
@@ -285,7 +318,9 @@ describe("status-memory: bounded memory", () => {
     m.size.should.equal(3);
     should(m.get("b")).be.undefined();
     m.get("a")!.should.eql({ name: "A2", step: 40 });
-    m.toJSON().entries.map((e) => e[0]).should.eql(["c", "a", "d"]);
+    m.toJSON()
+      .entries.map((e) => e[0])
+      .should.eql(["c", "a", "d"]);
   });
 
   it("stays at the cap under many leads", () => {
@@ -309,7 +344,10 @@ describe("status-memory: bounded memory", () => {
     const back = StatusMemory.from(JSON.parse(JSON.stringify(m)), 10);
     back.toJSON().should.eql(m.toJSON());
     const small = StatusMemory.from(JSON.parse(JSON.stringify(m)), 2);
-    small.toJSON().entries.map((e) => e[0]).should.eql(["k3", "k4"]);
+    small
+      .toJSON()
+      .entries.map((e) => e[0])
+      .should.eql(["k3", "k4"]);
     StatusMemory.from(m, 10).toJSON().should.eql(m.toJSON()); // a memory store hands back the instance
   });
 

@@ -8,15 +8,28 @@ import path from "node:path";
 import vm from "node:vm";
 
 export interface Definition {
-  defaults: Record<string, { value: unknown; required?: boolean; type?: string; validate?: (this: unknown, v: unknown, opt?: unknown) => unknown }>;
-  credentials?: Record<string, { type: string; required?: boolean; validate?: (this: unknown, v: unknown, opt?: unknown) => unknown }>;
+  defaults: Record<
+    string,
+    {
+      value: unknown;
+      required?: boolean;
+      type?: string;
+      validate?: (this: unknown, v: unknown, opt?: unknown) => unknown;
+    }
+  >;
+  credentials?: Record<
+    string,
+    { type: string; required?: boolean; validate?: (this: unknown, v: unknown, opt?: unknown) => unknown }
+  >;
   [key: string]: unknown;
 }
 
 /** The definition the node's HTML registers, as the editor receives it. */
 export function editorDefinition(type: string): Definition {
   const html = fs.readFileSync(path.join(__dirname, "..", "..", "nodes", `${type}.html`), "utf8");
-  const scripts = [...html.matchAll(/<script[^>]*type=["']text\/javascript["'][^>]*>([\s\S]*?)<\/script>/g)].map((m) => m[1]);
+  const scripts = [...html.matchAll(/<script[^>]*type=["']text\/javascript["'][^>]*>([\s\S]*?)<\/script>/g)].map(
+    (m) => m[1],
+  );
   const registered: Record<string, Definition> = {};
   const passThrough = () => () => true;
   const RED = {

@@ -41,7 +41,11 @@ export function envelope(result: unknown[] = [], extra: Record<string, unknown> 
 
 export function failure(code: string, message = `error ${code}`): Record<string, unknown> {
   counter++;
-  return { requestId: `${counter.toString(16)}#${Date.now().toString(16)}`, success: false, errors: [{ code, message }] };
+  return {
+    requestId: `${counter.toString(16)}#${Date.now().toString(16)}`,
+    success: false,
+    errors: [{ code, message }],
+  };
 }
 
 export class FakeMarketo {
@@ -52,7 +56,9 @@ export class FakeMarketo {
   expiresIn = 3600;
   /** Accept this token on API calls (defaults to `token`); anything else → 601. */
   acceptToken?: (t: string) => boolean;
-  identity: Handler = () => ({ json: { access_token: this.token, token_type: "bearer", expires_in: this.expiresIn, scope: "api@x" } });
+  identity: Handler = () => ({
+    json: { access_token: this.token, token_type: "bearer", expires_in: this.expiresIn, scope: "api@x" },
+  });
   private readonly routes: Route[] = [];
   private readonly server = http.createServer((req, res) => void this.handle(req, res));
   private readonly sockets = new Set<import("node:net").Socket>();
@@ -79,7 +85,11 @@ export class FakeMarketo {
   }
 
   api(path?: string | RegExp): FakeRequest[] {
-    return this.requests.filter((r) => !r.path.startsWith("/identity") && (path === undefined || (typeof path === "string" ? r.path === path : path.test(r.path))));
+    return this.requests.filter(
+      (r) =>
+        !r.path.startsWith("/identity") &&
+        (path === undefined || (typeof path === "string" ? r.path === path : path.test(r.path))),
+    );
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
@@ -88,7 +98,14 @@ export class FakeMarketo {
     const body = Buffer.concat(chunks).toString("utf8");
     const url = new URL(req.url ?? "/", "http://x");
     const ct = String(req.headers["content-type"] ?? "");
-    const fr: FakeRequest = { method: req.method ?? "GET", path: url.pathname, query: url.searchParams, headers: req.headers, body, at: Date.now() };
+    const fr: FakeRequest = {
+      method: req.method ?? "GET",
+      path: url.pathname,
+      query: url.searchParams,
+      headers: req.headers,
+      body,
+      at: Date.now(),
+    };
     if (ct.startsWith("application/x-www-form-urlencoded")) fr.form = new URLSearchParams(body);
     if (ct.startsWith("application/json")) {
       try {
@@ -107,8 +124,13 @@ export class FakeMarketo {
       const auth = String(req.headers.authorization ?? "");
       const token = auth.replace(/^Bearer /, "");
       const ok = this.acceptToken ? this.acceptToken(token) : token === this.token;
-      const method = fr.method === "POST" && (fr.query.get("_method") ?? fr.form?.get("_method")) ? String(fr.query.get("_method") ?? fr.form?.get("_method")) : fr.method;
-      const matching = this.routes.filter((r) => r.method === method && (typeof r.path === "string" ? r.path === fr.path : r.path.test(fr.path)));
+      const method =
+        fr.method === "POST" && (fr.query.get("_method") ?? fr.form?.get("_method"))
+          ? String(fr.query.get("_method") ?? fr.form?.get("_method"))
+          : fr.method;
+      const matching = this.routes.filter(
+        (r) => r.method === method && (typeof r.path === "string" ? r.path === fr.path : r.path.test(fr.path)),
+      );
       // Scripted one-off replies go first, whichever route holds them.
       const route = matching.find((r) => r.queue.length) ?? matching.find((r) => r.handler) ?? matching[0];
       if (!auth) reply = { json: failure("600", "Access token not specified") };

@@ -39,7 +39,11 @@ export function configNode(emu: EmulatorHandle, extra: Record<string, unknown> =
 }
 
 /** Credentials for helper.load, keyed by the config node's id. */
-export function credentials(emu: EmulatorHandle, secret = emu.clientSecret, clientId = emu.clientId): Record<string, Record<string, string>> {
+export function credentials(
+  emu: EmulatorHandle,
+  secret = emu.clientSecret,
+  clientId = emu.clientId,
+): Record<string, Record<string, string>> {
   return { [CONFIG_ID]: { clientId, clientSecret: secret } };
 }
 
@@ -68,7 +72,11 @@ export interface SpiedNode {
   id: string;
   error: { calledWithMatch: (...args: unknown[]) => boolean; args: unknown[][] };
   warn: { calledWithMatch: (...args: unknown[]) => boolean; args: unknown[][] };
-  status: { calledWithMatch: (...args: unknown[]) => boolean; lastCall?: { args: Array<{ fill?: string; shape?: string; text?: string }> }; args: Array<Array<{ fill?: string; shape?: string; text?: string }>> };
+  status: {
+    calledWithMatch: (...args: unknown[]) => boolean;
+    lastCall?: { args: Array<{ fill?: string; shape?: string; text?: string }> };
+    args: Array<Array<{ fill?: string; shape?: string; text?: string }>>;
+  };
   on(event: string, cb: (...args: any[]) => void): void;
   receive(msg: Msg): void;
   close?(removed?: boolean): Promise<void>;

@@ -112,7 +112,9 @@ export function encryptCredentials(secret: string, credentials: unknown): { $: s
   const key = crypto.createHash("sha256").update(secret).digest();
   const iv = crypto.randomBytes(16);
   const cipher = crypto.createCipheriv("aes-256-ctr", key, iv);
-  return { $: iv.toString("hex") + cipher.update(JSON.stringify(credentials), "utf8", "base64") + cipher.final("base64") };
+  return {
+    $: iv.toString("hex") + cipher.update(JSON.stringify(credentials), "utf8", "base64") + cipher.final("base64"),
+  };
 }
 
 export function decryptCredentials(secret: string, stored: { $: string }): unknown {
@@ -124,7 +126,9 @@ export function decryptCredentials(secret: string, stored: { $: string }): unkno
 
 function bcryptHash(password: string): string {
   // node-red ships bcryptjs for adminAuth; no dependency of our own for a test hash.
-  const bcrypt = createRequire(require.resolve("node-red/package.json"))("bcryptjs") as { hashSync(s: string, rounds: number): string };
+  const bcrypt = createRequire(require.resolve("node-red/package.json"))("bcryptjs") as {
+    hashSync(s: string, rounds: number): string;
+  };
   return bcrypt.hashSync(password, 8);
 }
 
@@ -160,7 +164,13 @@ function settingsSource(o: StartOptions): string {
       ? {
           adminAuth: {
             type: "credentials",
-            users: [{ username: o.adminAuth.username, password: bcryptHash(o.adminAuth.password), permissions: o.adminAuth.permissions ?? "*" }],
+            users: [
+              {
+                username: o.adminAuth.username,
+                password: bcryptHash(o.adminAuth.password),
+                permissions: o.adminAuth.permissions ?? "*",
+              },
+            ],
           },
         }
       : {}),
@@ -203,14 +213,19 @@ export async function startNodeRed(options: StartOptions): Promise<NodeRedProces
   fs.writeFileSync(settingsFile, settingsSource(options));
   fs.writeFileSync(path.join(userDir, "flows.json"), JSON.stringify(options.flows, null, 2));
   if (options.credentials) {
-    const creds = options.credentialSecret ? encryptCredentials(options.credentialSecret, options.credentials) : options.credentials;
+    const creds = options.credentialSecret
+      ? encryptCredentials(options.credentialSecret, options.credentials)
+      : options.credentials;
     fs.writeFileSync(path.join(userDir, "flows_cred.json"), JSON.stringify(creds, null, 2));
   }
   const startTimeoutMs = options.startTimeoutMs ?? 30_000;
 
   let output = "";
   let child: ChildProcess | undefined;
-  let exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }> = Promise.resolve({ code: null, signal: null });
+  let exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }> = Promise.resolve({
+    code: null,
+    signal: null,
+  });
   let port = 0;
   let stopped = false;
   const watchers = new Set<() => void>();
@@ -277,7 +292,9 @@ export async function startNodeRed(options: StartOptions): Promise<NodeRedProces
     }
   };
 
-  const kill = async (signal: NodeJS.Signals = "SIGTERM"): Promise<{ code: number | null; signal: NodeJS.Signals | null }> => {
+  const kill = async (
+    signal: NodeJS.Signals = "SIGTERM",
+  ): Promise<{ code: number | null; signal: NodeJS.Signals | null }> => {
     const c = child;
     if (c && c.exitCode === null && c.signalCode === null) c.kill(signal);
     return exited;
@@ -293,11 +310,19 @@ export async function startNodeRed(options: StartOptions): Promise<NodeRedProces
 
   const url = (): string => `http://127.0.0.1:${port}`;
 
-  const request = async (method: string, route: string, o: { body?: unknown; token?: string } = {}): Promise<HttpAnswer> => {
+  const request = async (
+    method: string,
+    route: string,
+    o: { body?: unknown; token?: string } = {},
+  ): Promise<HttpAnswer> => {
     const headers: Record<string, string> = { Accept: "application/json" };
     if (o.body !== undefined) headers["Content-Type"] = "application/json";
     if (o.token) headers.Authorization = `Bearer ${o.token}`;
-    const res = await fetch(url() + route, { method, headers, ...(o.body !== undefined ? { body: JSON.stringify(o.body) } : {}) });
+    const res = await fetch(url() + route, {
+      method,
+      headers,
+      ...(o.body !== undefined ? { body: JSON.stringify(o.body) } : {}),
+    });
     const text = await res.text();
     let body: unknown;
     try {

@@ -7,7 +7,9 @@ import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import net from "node:net";
 
-const CANDIDATES = [process.env.REDIS_SERVER, "/usr/bin/redis-server", "/usr/local/bin/redis-server"].filter((p): p is string => !!p);
+const CANDIDATES = [process.env.REDIS_SERVER, "/usr/bin/redis-server", "/usr/local/bin/redis-server"].filter(
+  (p): p is string => !!p,
+);
 
 export function redisServerPath(): string | undefined {
   return CANDIDATES.find((p) => fs.existsSync(p));
@@ -17,8 +19,9 @@ export function redisServerPath(): string | undefined {
 export function requireRedis(ctx: { skip(): void }): string {
   const bin = redisServerPath();
   if (bin) return bin;
-  if (process.env.CI === "true") throw new Error("redis-server is not installed (apt-get install redis-server); the Redis tests must run under CI");
-   
+  if (process.env.CI === "true")
+    throw new Error("redis-server is not installed (apt-get install redis-server); the Redis tests must run under CI");
+
   console.log("    (skipped: redis-server is not installed; apt-get install redis-server to run the Redis tests)");
   ctx.skip();
   throw new Error("unreachable");
@@ -56,13 +59,19 @@ export async function startRedis(bin: string, extraArgs: string[] = []): Promise
   let exited: Promise<void> = Promise.resolve();
 
   const start = async (): Promise<void> => {
-    const c = spawn(bin, ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", ...extraArgs], { stdio: ["ignore", "pipe", "pipe"] });
+    const c = spawn(
+      bin,
+      ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", ...extraArgs],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    );
     child = c;
     children.add(c);
-    exited = new Promise((r) => c.once("exit", () => {
-      children.delete(c);
-      r();
-    }));
+    exited = new Promise((r) =>
+      c.once("exit", () => {
+        children.delete(c);
+        r();
+      }),
+    );
     let out = "";
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`redis-server did not start on ${port}:\n${out}`)), 10_000);

@@ -1,5 +1,11 @@
 import "should";
-import { Batcher, MarketoClient, MarketoError, type MarketoClientOptions, type RecordResult } from "../../nodes/lib/marketo";
+import {
+  Batcher,
+  MarketoClient,
+  MarketoError,
+  type MarketoClientOptions,
+  type RecordResult,
+} from "../../nodes/lib/marketo";
 import { Timers } from "../../nodes/lib/marketo/timers";
 import { envelope, type FakeRequest } from "../helpers/fake-marketo";
 import { useFakeMarketo } from "../helpers/use-fake-marketo";
@@ -93,7 +99,13 @@ describe("client: batcher", () => {
   it("failHeld resolves (never rejects) what is still held", async () => {
     const { b, timers } = manualBatcher({ max: 10, windowMs: 10_000 });
     const p = b.submit("a");
-    const err = new MarketoError({ code: "CLIENT_CLOSED", message: "closed", category: "network", action: "retry", retryable: true });
+    const err = new MarketoError({
+      code: "CLIENT_CLOSED",
+      message: "closed",
+      category: "network",
+      action: "retry",
+      retryable: true,
+    });
     b.failHeld(err);
     (await p).should.containEql({ ok: false, status: "failed", error: err });
     timers.close();
@@ -134,7 +146,10 @@ describe("client: batching through the limiter", function () {
     await new Promise((r) => setTimeout(r, 60)); // first call is on the wire
     const more = Array.from({ length: 50 }, (_, i) => c.syncLead({ email: `m${i}@x.com` }));
     await Promise.all([first, ...more]);
-    fake().api(LEADS).map((q) => (q.json as { input: unknown[] }).input.length).should.eql([1, 50]);
+    fake()
+      .api(LEADS)
+      .map((q) => (q.json as { input: unknown[] }).input.length)
+      .should.eql([1, 50]);
   });
 
   it("batches per (action, lookupField, partition): different options never share a call", async () => {
@@ -146,7 +161,9 @@ describe("client: batching through the limiter", function () {
       c.syncLead({ email: "c@x.com" }, { partitionName: "EMEA" }),
       c.syncLead({ email: "d@x.com" }),
     ]);
-    const bodies = fake().api(LEADS).map((q) => q.json as Record<string, unknown>);
+    const bodies = fake()
+      .api(LEADS)
+      .map((q) => q.json as Record<string, unknown>);
     bodies.length.should.equal(3);
     bodies.find((b) => b.action === "updateOnly")!.should.containEql({ lookupField: "email" });
     bodies.find((b) => b.partitionName === "EMEA")!.should.containEql({ action: "createOrUpdate" });
@@ -157,12 +174,21 @@ describe("client: batching through the limiter", function () {
     const c = client();
     const rs = await Promise.all([c.syncLead({ email: "a@x.com", n: 1 }), c.syncLead({ email: "A@X.com ", n: 2 })]);
     rs.every((r) => r.ok).should.be.true();
-    fake().api(LEADS).map((q) => (q.json as { input: Array<{ n: number }> }).input.map((l) => l.n)).should.eql([[1], [2]]);
+    fake()
+      .api(LEADS)
+      .map((q) => (q.json as { input: Array<{ n: number }> }).input.map((l) => l.n))
+      .should.eql([[1], [2]]);
   });
 
   it("program status is batched per (programId, statusName) with one call per lead id", async () => {
     fake().on("POST", /\/rest\/v1\/programs\/\d+\/members\/status\.json/, (req) => ({
-      json: envelope((req.json as { input: Array<{ leadId: number }> }).input.map((i, seq) => ({ seq, leadId: i.leadId, status: "created" }))),
+      json: envelope(
+        (req.json as { input: Array<{ leadId: number }> }).input.map((i, seq) => ({
+          seq,
+          leadId: i.leadId,
+          status: "created",
+        })),
+      ),
     }));
     const c = client();
     const rs = await Promise.all([
@@ -181,13 +207,20 @@ describe("client: batching through the limiter", function () {
     const c = client();
     const rs = await Promise.all(Array.from({ length: 250 }, (_, i) => c.triggerCampaignFor(7, i + 1)));
     rs.every((r) => r.ok && r.status === "triggered").should.be.true();
-    fake().api().map((q) => (q.json as { input: { leads: unknown[] } }).input.leads.length).should.eql([100, 100, 50]);
+    fake()
+      .api()
+      .map((q) => (q.json as { input: { leads: unknown[] } }).input.leads.length)
+      .should.eql([100, 100, 50]);
   });
 
   it("custom objects: dedupe fields learned from describe keep one key per call", async () => {
-    fake().on("GET", "/rest/v1/customobjects/car_c/describe.json", () => ({ json: envelope([{ name: "car_c", dedupeFields: ["vin"] }]) }));
+    fake().on("GET", "/rest/v1/customobjects/car_c/describe.json", () => ({
+      json: envelope([{ name: "car_c", dedupeFields: ["vin"] }]),
+    }));
     fake().on("POST", "/rest/v1/customobjects/car_c.json", (req) => ({
-      json: envelope((req.json as { input: unknown[] }).input.map((_, seq) => ({ seq, status: "created", marketoGUID: `g${seq}` }))),
+      json: envelope(
+        (req.json as { input: unknown[] }).input.map((_, seq) => ({ seq, status: "created", marketoGUID: `g${seq}` })),
+      ),
     }));
     const c = client();
     const rs = await Promise.all([
@@ -199,7 +232,10 @@ describe("client: batching through the limiter", function () {
     rs.map((r) => r.id).should.eql([5, 6, 7]);
     const syncs = fake().api("/rest/v1/customobjects/car_c.json");
     syncs.length.should.equal(2);
-    (syncs[0].json as Record<string, unknown>).should.containEql({ action: "createOrUpdate", dedupeBy: "dedupeFields" });
+    (syncs[0].json as Record<string, unknown>).should.containEql({
+      action: "createOrUpdate",
+      dedupeBy: "dedupeFields",
+    });
     fake().api("/rest/v1/customobjects/car_c/describe.json").length.should.equal(1);
   });
 
@@ -212,7 +248,12 @@ describe("client: batching through the limiter", function () {
       ]),
     }));
     const c = client();
-    const ids = await Promise.all([c.findLeadId("a@x.com"), c.findLeadId("b@x.com"), c.findLeadId("nobody@x.com"), c.findLeadId("A@X.COM")]);
+    const ids = await Promise.all([
+      c.findLeadId("a@x.com"),
+      c.findLeadId("b@x.com"),
+      c.findLeadId("nobody@x.com"),
+      c.findLeadId("A@X.COM"),
+    ]);
     ids.should.eql([2, 3, undefined, 2]);
     const calls = fake().api(LEADS);
     calls.length.should.equal(1);
@@ -256,7 +297,9 @@ describe("client: batching through the limiter", function () {
   });
 
   it("close() does not wait for a quota pause: held records fail as retryable CLIENT_CLOSED", async () => {
-    fake().on("POST", LEADS, () => ({ json: { success: false, requestId: "1#1", errors: [{ code: "607", message: "Daily quota reached" }] } }));
+    fake().on("POST", LEADS, () => ({
+      json: { success: false, requestId: "1#1", errors: [{ code: "607", message: "Daily quota reached" }] },
+    }));
     const c = client({ quotaProbeIntervalMs: 60_000, closeTimeoutMs: 2000 });
     const p = c.syncLead({ email: "a@x.com" });
     await new Promise((r) => setTimeout(r, 100));

@@ -13,7 +13,12 @@ interface Job {
  * A bulk importer with opinions: rows whose email lacks "@" fail, rows whose score is not a
  * number get a warning. Outcome files list rows in reverse order (nothing promises order).
  */
-function bulkServer(fake: FakeMarketo, base: string, statusPath: (id: string) => string, filePath: (id: string, w: string) => string) {
+function bulkServer(
+  fake: FakeMarketo,
+  base: string,
+  statusPath: (id: string) => string,
+  filePath: (id: string, w: string) => string,
+) {
   const jobs = new Map<string, Job>();
   let next = 100;
   fake.on("POST", base, (req) => {
@@ -23,7 +28,8 @@ function bulkServer(fake: FakeMarketo, base: string, statusPath: (id: string) =>
     return { json: envelope([{ batchId: Number(id), importId: id, status: "Queued" }]) };
   });
   const bad = (r: Record<string, string>) => !r.email.includes("@");
-  const warn = (r: Record<string, string>) => !bad(r) && r.score !== undefined && r.score !== "" && Number.isNaN(Number(r.score));
+  const warn = (r: Record<string, string>) =>
+    !bad(r) && r.score !== undefined && r.score !== "" && Number.isNaN(Number(r.score));
   fake.on("GET", new RegExp(`^${statusPath("(\\d+)").replace(/\//g, "\\/").replace(".json", "\\.json")}$`), (req) => {
     const id = /(\d+)/.exec(req.path.replace(/^.*?(\d+)[^\d]*$/, "$1"))![1];
     const job = jobs.get(id)!;
@@ -42,19 +48,26 @@ function bulkServer(fake: FakeMarketo, base: string, statusPath: (id: string) =>
       ]),
     };
   });
-  fake.on("GET", new RegExp(filePath("(\\d+)", "(failures|warnings)").replace(/\//g, "\\/").replace(".json", "\\.json")), (req) => {
-    const m = /\/(\d+)\/(failures|warnings)\.json$/.exec(req.path)!;
-    const job = jobs.get(m[1])!;
-    const which = m[2];
-    const rows = job.rows.filter(which === "failures" ? bad : warn).reverse();
-    if (!rows.length) return { status: 404, json: failure("1013", "not found") };
-    const reasonCol = which === "failures" ? "Import Failure Reason" : "Import Warning Reason";
-    const csv = Papa.unparse({
-      fields: [...job.columns, reasonCol],
-      data: rows.map((r) => [...job.columns.map((c) => r[c]), which === "failures" ? "Invalid email address" : "Invalid data type in field score"]),
-    });
-    return { text: csv, headers: { "Content-Type": "text/csv;charset=UTF-8" } };
-  });
+  fake.on(
+    "GET",
+    new RegExp(filePath("(\\d+)", "(failures|warnings)").replace(/\//g, "\\/").replace(".json", "\\.json")),
+    (req) => {
+      const m = /\/(\d+)\/(failures|warnings)\.json$/.exec(req.path)!;
+      const job = jobs.get(m[1])!;
+      const which = m[2];
+      const rows = job.rows.filter(which === "failures" ? bad : warn).reverse();
+      if (!rows.length) return { status: 404, json: failure("1013", "not found") };
+      const reasonCol = which === "failures" ? "Import Failure Reason" : "Import Warning Reason";
+      const csv = Papa.unparse({
+        fields: [...job.columns, reasonCol],
+        data: rows.map((r) => [
+          ...job.columns.map((c) => r[c]),
+          which === "failures" ? "Invalid email address" : "Invalid data type in field score",
+        ]),
+      });
+      return { text: csv, headers: { "Content-Type": "text/csv;charset=UTF-8" } };
+    },
+  );
   return jobs;
 }
 
@@ -68,16 +81,21 @@ describe("client: bulk import", function () {
   });
 
   it("leads: uploads CSV multipart, polls, and maps failures and warnings back to their rows by content", async () => {
-    const jobs = bulkServer(fake(), "/bulk/v1/leads.json", (id) => `/bulk/v1/leads/batch/${id}.json`, (id, w) => `/bulk/v1/leads/batch/${id}/${w}.json`);
+    const jobs = bulkServer(
+      fake(),
+      "/bulk/v1/leads.json",
+      (id) => `/bulk/v1/leads/batch/${id}.json`,
+      (id, w) => `/bulk/v1/leads/batch/${id}/${w}.json`,
+    );
     // Queue full once: the client waits and resubmits.
     fake().on("POST", "/bulk/v1/leads.json", undefined, { json: failure("1016", "Too many imports") });
     const c = client();
     const rows = [
       { email: "a@x.com", firstName: "Ann", score: 1 },
-      { email: "broken", firstName: "Bob, \"B\"", score: 2 },
+      { email: "broken", firstName: 'Bob, "B"', score: 2 },
       { email: "c@x.com", firstName: "Cy", score: "high" },
       { email: "d@x.com", firstName: "Di\nna" },
-      { email: "broken", firstName: "Bob, \"B\"", score: 2 },
+      { email: "broken", firstName: 'Bob, "B"', score: 2 },
     ];
     const out = await c.bulkImportLeads(rows, { lookupField: "email", listId: 42 });
     out.rows.map((r) => r.outcome).should.eql(["imported", "failed", "warning", "imported", "failed"]);
@@ -98,12 +116,23 @@ describe("client: bulk import", function () {
   });
 
   it("keeps each file under the size limit by splitting into several jobs", async () => {
-    bulkServer(fake(), "/bulk/v1/leads.json", (id) => `/bulk/v1/leads/batch/${id}.json`, (id, w) => `/bulk/v1/leads/batch/${id}/${w}.json`);
+    bulkServer(
+      fake(),
+      "/bulk/v1/leads.json",
+      (id) => `/bulk/v1/leads/batch/${id}.json`,
+      (id, w) => `/bulk/v1/leads/batch/${id}/${w}.json`,
+    );
     const c = client({ bulkMaxFileBytes: 2000 });
-    const rows = Array.from({ length: 200 }, (_, i) => ({ email: i % 50 === 7 ? `bad${i}` : `user${i}@example.com`, n: i }));
+    const rows = Array.from({ length: 200 }, (_, i) => ({
+      email: i % 50 === 7 ? `bad${i}` : `user${i}@example.com`,
+      n: i,
+    }));
     const out = await c.bulkImportLeads(rows);
     out.jobs.length.should.be.above(2);
-    fake().api("/bulk/v1/leads.json").every((q) => Buffer.byteLength(q.parts!.file) <= 2000).should.be.true();
+    fake()
+      .api("/bulk/v1/leads.json")
+      .every((q) => Buffer.byteLength(q.parts!.file) <= 2000)
+      .should.be.true();
     out.rows.length.should.equal(200);
     out.rows.forEach((r, i) => r.outcome.should.equal(i % 50 === 7 ? "failed" : "imported"));
   });
@@ -131,7 +160,9 @@ describe("client: bulk import", function () {
 
   it("a job Marketo fails fails every row of it", async () => {
     fake().on("POST", "/bulk/v1/leads.json", () => ({ json: envelope([{ batchId: 5, status: "Queued" }]) }));
-    fake().on("GET", "/bulk/v1/leads/batch/5.json", () => ({ json: envelope([{ batchId: 5, status: "Failed", message: "Bad header" }]) }));
+    fake().on("GET", "/bulk/v1/leads/batch/5.json", () => ({
+      json: envelope([{ batchId: 5, status: "Failed", message: "Bad header" }]),
+    }));
     const c = client();
     const out = await c.bulkImportLeads([{ email: "a@x.com" }, { email: "b@x.com" }]);
     out.rows.every((r) => !r.ok && r.outcome === "failed").should.be.true();

@@ -92,7 +92,10 @@ describe("client: review regressions", function () {
 
   it("the access token never appears in an error message, even when Marketo echoes it", async () => {
     fake().on("POST", LEADS, () => ({ json: failure("1006", "Field not found (token tok-1)") }));
-    fake().on("GET", "/rest/v1/leads/describe2.json", () => ({ status: 502, text: "upstream saw Authorization tok-1" }));
+    fake().on("GET", "/rest/v1/leads/describe2.json", () => ({
+      status: 502,
+      text: "upstream saw Authorization tok-1",
+    }));
     const c = client({ retry: { maxAttempts: 1 } });
     const r = await c.syncLead({ email: "a@x.com" });
     r.error!.message.should.not.match(/tok-1/);
@@ -121,7 +124,10 @@ describe("client: review regressions", function () {
   });
 
   it("a custom object record whose describe is cut short by close() resolves at once", async () => {
-    fake().on("GET", "/rest/v1/customobjects/car_c/describe.json", () => ({ delayMs: 150, json: envelope([{ dedupeFields: ["vin"] }]) }));
+    fake().on("GET", "/rest/v1/customobjects/car_c/describe.json", () => ({
+      delayMs: 150,
+      json: envelope([{ dedupeFields: ["vin"] }]),
+    }));
     fake().on("POST", "/rest/v1/customobjects/car_c.json", () => ({ json: envelope([{ seq: 0, status: "created" }]) }));
     const c = client({ batchWindowMs: 60_000 });
     const p = c.syncCustomObject("car_c", { vin: "V1" });
@@ -134,9 +140,13 @@ describe("client: review regressions", function () {
   });
 
   it("bulk: when the failures file cannot be read, no row of the job is reported imported", async () => {
-    fake().on("POST", "/bulk/v1/leads.json", () => ({ json: envelope([{ batchId: 5, importId: "5", status: "Queued" }]) }));
+    fake().on("POST", "/bulk/v1/leads.json", () => ({
+      json: envelope([{ batchId: 5, importId: "5", status: "Queued" }]),
+    }));
     fake().on("GET", "/bulk/v1/leads/batch/5.json", () => ({
-      json: envelope([{ batchId: 5, status: "Complete", numOfLeadsProcessed: 1, numOfRowsFailed: 1, numOfRowsWithWarning: 0 }]),
+      json: envelope([
+        { batchId: 5, status: "Complete", numOfLeadsProcessed: 1, numOfRowsFailed: 1, numOfRowsWithWarning: 0 },
+      ]),
     }));
     fake().on("GET", "/bulk/v1/leads/batch/5/failures.json", () => ({ status: 500, text: "Internal Server Error" }));
     const c = client({ bulkPollIntervalMs: 10 });
@@ -163,6 +173,8 @@ describe("client: review regressions", function () {
     fake().token = "tok-2";
     await Promise.all(Array.from({ length: 10 }, () => c.describeLeads()));
     fake().identityCalls.should.equal(2);
-    fake().api().length.should.equal(1 + 10 * 2);
+    fake()
+      .api()
+      .length.should.equal(1 + 10 * 2);
   });
 });

@@ -78,7 +78,10 @@ describe("client against a scripted Marketo", function () {
     });
 
     it("identity 401 fails every record with Marketo's reason, category auth", async () => {
-      fake().identity = () => ({ status: 401, json: { error: "invalid_client", error_description: "Bad client credentials" } });
+      fake().identity = () => ({
+        status: 401,
+        json: { error: "invalid_client", error_description: "Bad client credentials" },
+      });
       const c = client();
       const rs = await Promise.all([c.syncLead({ email: "a@x.com" }), c.syncLead({ email: "b@x.com" })]);
       for (const r of rs) {
@@ -115,7 +118,9 @@ describe("client against a scripted Marketo", function () {
         const c = client();
         const r = await c.syncLead({ email: "a@x.com" });
         r.should.containEql({ ok: true, status: "created", id: 1 });
-        fake().api(LEADS).length.should.equal(replies.length + 1);
+        fake()
+          .api(LEADS)
+          .length.should.equal(replies.length + 1);
       });
     }
 
@@ -174,15 +179,23 @@ describe("client against a scripted Marketo", function () {
 
   describe("rate limits and quota", () => {
     it("606 pauses the whole client with growing, spaced back-offs (no tight loop)", async () => {
-      fake().on("POST", LEADS, created, { json: failure("606", "Max rate limit '100' exceeded with in '20' secs") }, {
-        json: failure("606", "Max rate limit '100' exceeded with in '20' secs"),
-      });
+      fake().on(
+        "POST",
+        LEADS,
+        created,
+        { json: failure("606", "Max rate limit '100' exceeded with in '20' secs") },
+        {
+          json: failure("606", "Max rate limit '100' exceeded with in '20' secs"),
+        },
+      );
       const c = client({ windowMs: 400 });
       const states: StateEvent[] = [];
       c.on("state", (s) => states.push(s));
       const r = await c.syncLead({ email: "a@x.com" });
       r.ok.should.be.true();
-      const at = fake().api(LEADS).map((q) => q.at);
+      const at = fake()
+        .api(LEADS)
+        .map((q) => q.at);
       at.length.should.equal(3);
       (at[1] - at[0]).should.be.aboveOrEqual(75); // ≈ window/4 (±20 %)
       (at[2] - at[1]).should.be.aboveOrEqual(150); // doubled
@@ -227,12 +240,20 @@ describe("client against a scripted Marketo", function () {
       const c = client();
       const r = await c.syncLead({ email: "a@x.com" });
       r.ok.should.be.true();
-      const at = fake().api(LEADS).map((q) => q.at);
+      const at = fake()
+        .api(LEADS)
+        .map((q) => q.at);
       (at[1] - at[0]).should.be.within(950, 3500);
     });
 
     it("607 pauses every call until a probe succeeds; state quota with resumesAt = next midnight Chicago", async () => {
-      fake().on("POST", LEADS, created, { json: failure("607", "Daily quota reached") }, { json: failure("607", "Daily quota reached") });
+      fake().on(
+        "POST",
+        LEADS,
+        created,
+        { json: failure("607", "Daily quota reached") },
+        { json: failure("607", "Daily quota reached") },
+      );
       const c = client({ quotaProbeIntervalMs: 200 });
       const states: StateEvent[] = [];
       c.on("state", (s) => states.push(s));
@@ -244,7 +265,9 @@ describe("client against a scripted Marketo", function () {
       const r2 = c.syncLead({ email: "b@x.com" });
       (await r1).ok.should.be.true();
       (await r2).ok.should.be.true();
-      const at = fake().api(LEADS).map((q) => q.at);
+      const at = fake()
+        .api(LEADS)
+        .map((q) => q.at);
       (at[1] - at[0]).should.be.aboveOrEqual(190); // the probe waited for the interval
       (at[2] - at[1]).should.be.aboveOrEqual(190);
       states.map((s) => s.state).should.containEql("quota");
@@ -270,7 +293,9 @@ describe("client against a scripted Marketo", function () {
 
   describe("daily budget", () => {
     it("when the budget is used, calls wait (state quota) instead of failing; refused calls do not count", async () => {
-      fake().on("GET", "/rest/v1/leads/describe2.json", () => ({ json: envelope([{}]) }), { json: failure("1003", "refused") });
+      fake().on("GET", "/rest/v1/leads/describe2.json", () => ({ json: envelope([{}]) }), {
+        json: failure("1003", "refused"),
+      });
       const c = client({ dailyBudget: 2, closeTimeoutMs: 200 });
       await c.describeLeads().then(
         () => {
@@ -310,7 +335,10 @@ describe("client against a scripted Marketo", function () {
     });
 
     it("HTTP 414 is resent as POST with _method=GET and a form body", async () => {
-      fake().on("GET", LEADS, () => ({ json: envelope([{ id: 7, email: "a@x.com" }]) }), { status: 414, text: "URI Too Long" });
+      fake().on("GET", LEADS, () => ({ json: envelope([{ id: 7, email: "a@x.com" }]) }), {
+        status: 414,
+        text: "URI Too Long",
+      });
       const c = client();
       const leads = await c.getLeadsByFilter("email", ["a@x.com"], ["id", "email"]);
       leads.should.eql([{ id: 7, email: "a@x.com" }]);
@@ -335,12 +363,9 @@ describe("client against a scripted Marketo", function () {
     });
 
     it("follows nextPageToken", async () => {
-      fake().on(
-        "GET",
-        LEADS,
-        () => ({ json: envelope([{ id: 2 }]) }),
-        { json: envelope([{ id: 1 }], { moreResult: true, nextPageToken: "PAGE2" }) },
-      );
+      fake().on("GET", LEADS, () => ({ json: envelope([{ id: 2 }]) }), {
+        json: envelope([{ id: 1 }], { moreResult: true, nextPageToken: "PAGE2" }),
+      });
       const c = client();
       (await c.getLeadsByFilter("id", [1, 2])).should.eql([{ id: 1 }, { id: 2 }]);
       fake().api(LEADS)[1].query.get("nextPageToken")!.should.equal("PAGE2");
@@ -348,7 +373,9 @@ describe("client against a scripted Marketo", function () {
 
     it("sends JSON with the right headers and the documented bodies", async () => {
       fake().on("POST", "/rest/v1/leads/programs/1001/status.json", (req) => ({
-        json: envelope((req.json as { input: Array<{ id: number }> }).input.map((i) => ({ id: i.id, status: "updated" }))),
+        json: envelope(
+          (req.json as { input: Array<{ id: number }> }).input.map((i) => ({ id: i.id, status: "updated" })),
+        ),
       }));
       fake().on("POST", "/rest/v1/campaigns/55/trigger.json", () => ({ json: envelope([{ id: 55 }]) }));
       const c = client();
@@ -360,11 +387,20 @@ describe("client against a scripted Marketo", function () {
       const tokens = [{ name: "{{my.x}}", value: "1" }];
       const rs = await c.triggerCampaign(55, [5, 6], tokens);
       rs.map((r) => r.status).should.eql(["triggered", "triggered"]);
-      fake().api("/rest/v1/campaigns/55/trigger.json")[0].json!.should.eql({ input: { leads: [{ id: 5 }, { id: 6 }], tokens } });
+      fake()
+        .api("/rest/v1/campaigns/55/trigger.json")[0]
+        .json!.should.eql({ input: { leads: [{ id: 5 }, { id: 6 }], tokens } });
     });
 
     it("asset not-found (success + warning, no result) is undefined / []", async () => {
-      const notFound = { json: { success: true, errors: [], warnings: ["No assets found for the given search criteria."], requestId: "1#2" } };
+      const notFound = {
+        json: {
+          success: true,
+          errors: [],
+          warnings: ["No assets found for the given search criteria."],
+          requestId: "1#2",
+        },
+      };
       fake().on("GET", "/rest/asset/v1/program/byName.json", () => notFound);
       fake().on("GET", "/rest/asset/v1/channels.json", () => notFound);
       fake().on("GET", "/rest/asset/v1/program/9.json", () => ({ json: failure("702", "No data found") }));
@@ -380,7 +416,11 @@ describe("client against a scripted Marketo", function () {
       fake().on("POST", "/rest/v1/programs/1001/members/status.json", () => ({
         json: envelope([
           { seq: 2, status: "created", leadId: 3 },
-          { seq: 0, status: "skipped", reasons: [{ code: "1037", message: "Lead skipped because it is already in or past this status" }] },
+          {
+            seq: 0,
+            status: "skipped",
+            reasons: [{ code: "1037", message: "Lead skipped because it is already in or past this status" }],
+          },
           { seq: 1, status: "skipped", reasons: [{ code: "1004", message: "Lead not found" }] },
           { seq: 3, status: "updated", leadId: 4 },
         ]),
@@ -389,10 +429,20 @@ describe("client against a scripted Marketo", function () {
       const rs = await c.syncProgramMemberStatus(1001, "Registered", [1, 2, 3, 4]);
       rs[0].should.containEql({ ok: true, status: "unchanged", id: 1 });
       rs[1].should.containEql({ ok: false, status: "skipped", id: 2 });
-      rs[1].error!.should.containEql({ code: "1004", category: "validation", retryable: false, operation: "syncProgramMemberStatus" });
+      rs[1].error!.should.containEql({
+        code: "1004",
+        category: "validation",
+        retryable: false,
+        operation: "syncProgramMemberStatus",
+      });
       rs[2].should.containEql({ ok: true, status: "created", id: 3 });
       rs[3].should.containEql({ ok: true, status: "updated", id: 4 });
-      fake().api()[0].json!.should.eql({ statusName: "Registered", input: [{ leadId: 1 }, { leadId: 2 }, { leadId: 3 }, { leadId: 4 }] });
+      fake()
+        .api()[0]
+        .json!.should.eql({
+          statusName: "Registered",
+          input: [{ leadId: 1 }, { leadId: 2 }, { leadId: 3 }, { leadId: 4 }],
+        });
       c.usage().outcomes.should.containEql({ unchanged: 1, skipped: 1, created: 1, updated: 1 });
     });
 
@@ -405,7 +455,10 @@ describe("client against a scripted Marketo", function () {
       }));
       const c = client();
       const base = { activityDate: "2026-01-01T00:00:00Z", activityTypeId: 100001, primaryAttributeValue: "Summit" };
-      const [a, b] = await Promise.all([c.addCustomActivity({ ...base, leadId: 1 }), c.addCustomActivity({ ...base, leadId: 2 })]);
+      const [a, b] = await Promise.all([
+        c.addCustomActivity({ ...base, leadId: 1 }),
+        c.addCustomActivity({ ...base, leadId: 2 }),
+      ]);
       a.should.containEql({ ok: true, status: "added", marketoGUID: "50", id: 1 });
       b.should.containEql({ ok: false, status: "skipped", id: 2 });
       b.error!.code.should.equal("1004");
@@ -425,7 +478,10 @@ describe("client against a scripted Marketo", function () {
   describe("secrets", () => {
     it("no error carries the client secret or the token, in message, JSON or stack", async () => {
       const errors: MarketoError[] = [];
-      fake().identity = () => ({ status: 401, json: { error: "invalid_client", error_description: `Bad client credentials ${SECRET}` } });
+      fake().identity = () => ({
+        status: 401,
+        json: { error: "invalid_client", error_description: `Bad client credentials ${SECRET}` },
+      });
       let c = client();
       errors.push((await c.syncLead({ email: "a@x.com" })).error!);
       await c.close();

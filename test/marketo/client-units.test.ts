@@ -33,7 +33,10 @@ describe("client: endpoint normalisation", () => {
     });
   }
   it("keeps a port and http for local emulators", () => {
-    normaliseEndpoint("http://127.0.0.1:8080/rest").should.eql({ origin: "http://127.0.0.1:8080", pastedSuffix: "/rest" });
+    normaliseEndpoint("http://127.0.0.1:8080/rest").should.eql({
+      origin: "http://127.0.0.1:8080",
+      pastedSuffix: "/rest",
+    });
   });
   for (const bad of [
     "",
@@ -151,7 +154,8 @@ describe("client: error classification (reference §5)", () => {
     should(classify("1004").benign).be.undefined();
   });
   for (const code of ["ECONNRESET", "ETIMEDOUT", "ECONNREFUSED", "EPIPE", "EAI_AGAIN"]) {
-    it(`${code} → network/retry`, () => classify(code).should.containEql({ category: "network", action: "retry", retryable: true }));
+    it(`${code} → network/retry`, () =>
+      classify(code).should.containEql({ category: "network", action: "retry", retryable: true }));
   }
   it("socket hang up and client timeouts → network", () => {
     classify("", "socket hang up").category.should.equal("network");
@@ -165,9 +169,22 @@ describe("client: error classification (reference §5)", () => {
     classify("503").should.containEql({ category: "network", action: "retry" });
   });
   it("MarketoError.toJSON has exactly the documented fields", () => {
-    const e = new MarketoError({ code: "606", message: "m", category: "rate-limit", action: "wait-window", retryable: true, requestId: "r", httpStatus: 200, operation: "syncLeads" });
-    Object.keys(e.toJSON()).sort().should.eql(["action", "category", "code", "httpStatus", "message", "operation", "requestId", "retryable"]);
-    Object.keys(new MarketoError({ code: "1", message: "m", category: "marketo", action: "retry", retryable: true }).toJSON())
+    const e = new MarketoError({
+      code: "606",
+      message: "m",
+      category: "rate-limit",
+      action: "wait-window",
+      retryable: true,
+      requestId: "r",
+      httpStatus: 200,
+      operation: "syncLeads",
+    });
+    Object.keys(e.toJSON())
+      .sort()
+      .should.eql(["action", "category", "code", "httpStatus", "message", "operation", "requestId", "retryable"]);
+    Object.keys(
+      new MarketoError({ code: "1", message: "m", category: "marketo", action: "retry", retryable: true }).toJSON(),
+    )
       .sort()
       .should.eql(["action", "category", "code", "message", "retryable"]);
   });
@@ -225,14 +242,20 @@ describe("client: midnight America/Chicago", () => {
 
 describe("client: CSV", () => {
   const rows = [
-    { email: "a@x.com", firstName: "Ann, \"the\" first", score: 3, note: "line1\nline2" },
+    { email: "a@x.com", firstName: 'Ann, "the" first', score: 3, note: "line1\nline2" },
     { email: "b@x.com", firstName: null, score: undefined, extra: true },
     { email: "ç@x.com", firstName: "Çedille" },
   ];
   it("round-trips values with commas, quotes, newlines and unicode", () => {
     const parsed = parseCsv(toCsv(rows));
     parsed.columns.should.eql(["email", "firstName", "score", "note", "extra"]);
-    parsed.rows[0].should.eql({ email: "a@x.com", firstName: "Ann, \"the\" first", score: "3", note: "line1\nline2", extra: "" });
+    parsed.rows[0].should.eql({
+      email: "a@x.com",
+      firstName: 'Ann, "the" first',
+      score: "3",
+      note: "line1\nline2",
+      extra: "",
+    });
     parsed.rows[1].should.containEql({ email: "b@x.com", firstName: "", extra: "true" });
     parsed.rows[2].firstName.should.equal("Çedille");
   });
@@ -255,11 +278,18 @@ describe("client: CSV", () => {
       { email: "b@x.com", score: "zz" },
     ];
     // The matcher gets the whole input and the indexes of the rows that went into this job.
-    const all: Array<Record<string, string>> = [...Array.from({ length: 10 }, () => ({ email: "other@x.com", score: "0" })), ...input];
+    const all: Array<Record<string, string>> = [
+      ...Array.from({ length: 10 }, () => ({ email: "other@x.com", score: "0" })),
+      ...input,
+    ];
     const m = new RowMatcher([10, 11, 12, 13], all, ["email", "score"]);
-    const failures = "email,score,Import Failure Reason\nB@X.COM ,zz,Invalid data type in field score\nb@x.com,zz,Invalid data type in field score\n";
+    const failures =
+      "email,score,Import Failure Reason\nB@X.COM ,zz,Invalid data type in field score\nb@x.com,zz,Invalid data type in field score\n";
     const found = m.match(failures);
-    found.map((f) => f.index).sort().should.eql([11, 13]);
+    found
+      .map((f) => f.index)
+      .sort()
+      .should.eql([11, 13]);
     found[0].reason.should.equal("Invalid data type in field score");
     m.unmatched.should.equal(0);
     m.match("email,score,Import Failure Reason\nnobody@x.com,1,x\n").should.eql([]);

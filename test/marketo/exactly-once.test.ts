@@ -14,7 +14,14 @@ const FORM = 3001;
 
 interface EmuState {
   leads: Array<{ id: number; email: string }>;
-  activities: { activities: Array<{ leadId: number; activityTypeId: number; primaryAttributeValueId?: number; primaryAttributeValue?: string }> };
+  activities: {
+    activities: Array<{
+      leadId: number;
+      activityTypeId: number;
+      primaryAttributeValueId?: number;
+      primaryAttributeValue?: string;
+    }>;
+  };
 }
 
 function client(emu: EmulatorHandle, extra: { maxBatchSize?: number } = {}): MarketoClient {
@@ -39,7 +46,10 @@ async function leads(c: MarketoClient, n: number, prefix: string): Promise<numbe
 }
 
 /** Calls asked on behalf of a write: named `<write>:<question>` in usage. */
-const extra = (u: Usage): number => Object.entries(u.callsByOperation).filter(([op]) => op.includes(":")).reduce((a, [, k]) => a + k, 0);
+const extra = (u: Usage): number =>
+  Object.entries(u.callsByOperation)
+    .filter(([op]) => op.includes(":"))
+    .reduce((a, [, k]) => a + k, 0);
 
 describe("exactly once: activities, campaign requests and form fills under applied-then-failed faults", function () {
   this.timeout(120_000);
@@ -52,10 +62,16 @@ describe("exactly once: activities, campaign requests and form fills under appli
     emu = undefined;
   });
 
-  const of = (type: number, ids: Set<number>) => (emu!.state() as unknown as EmuState).activities.activities.filter((a) => a.activityTypeId === type && ids.has(a.leadId));
+  const of = (type: number, ids: Set<number>) =>
+    (emu!.state() as unknown as EmuState).activities.activities.filter(
+      (a) => a.activityTypeId === type && ids.has(a.leadId),
+    );
 
   it("100 custom activities with 50 % applied-then-failed 604: exactly 100 stored", async () => {
-    emu = await startEmulator({ faults: { applyBeforeFailure: true }, limits: { callsPerWindow: 1000, windowMs: 2000 } });
+    emu = await startEmulator({
+      faults: { applyBeforeFailure: true },
+      limits: { callsPerWindow: 1000, windowMs: 2000 },
+    });
     // Ten calls of ten: some fail, some do not.
     c = client(emu, { maxBatchSize: 10 });
     const ids = await leads(c, 100, "act");
@@ -63,11 +79,20 @@ describe("exactly once: activities, campaign requests and form fills under appli
     const base = new Date(Date.now() - 60_000).getTime();
     const results = await Promise.all(
       ids.map((leadId, i) =>
-        c!.addCustomActivity({ leadId, activityTypeId: ENGAGEMENT, activityDate: new Date(base + i * 1000).toISOString(), primaryAttributeValue: `1_e${i % 3}`, attributes: [{ apiName: "plays", value: i % 5 }] }),
+        c!.addCustomActivity({
+          leadId,
+          activityTypeId: ENGAGEMENT,
+          activityDate: new Date(base + i * 1000).toISOString(),
+          primaryAttributeValue: `1_e${i % 3}`,
+          attributes: [{ apiName: "plays", value: i % 5 }],
+        }),
       ),
     );
     emu.setFaults({ rate: 0 });
-    results.filter((r) => !r.ok).map((r) => r.error?.message).should.eql([]);
+    results
+      .filter((r) => !r.ok)
+      .map((r) => r.error?.message)
+      .should.eql([]);
     const stored = of(ENGAGEMENT, new Set(ids));
     new Set(stored.map((a) => a.leadId)).size.should.equal(100);
     stored.length.should.equal(100);
@@ -75,17 +100,25 @@ describe("exactly once: activities, campaign requests and form fills under appli
     const u = c.usage();
     u.arrivalChecks.checks.should.be.above(0);
     u.arrivalChecks.found.should.be.above(0);
-    console.log(`      activities: ${stored.length} stored for 100; ${JSON.stringify(u.arrivalChecks)}; 604×${emu.stats().answersByCode["604"]}`);
+    console.log(
+      `      activities: ${stored.length} stored for 100; ${JSON.stringify(u.arrivalChecks)}; 604×${emu.stats().answersByCode["604"]}`,
+    );
   });
 
   it("100 campaign requests with 50 % applied-then-failed 604: each lead's campaign requested once", async () => {
-    emu = await startEmulator({ faults: { applyBeforeFailure: true }, limits: { callsPerWindow: 1000, windowMs: 2000 } });
+    emu = await startEmulator({
+      faults: { applyBeforeFailure: true },
+      limits: { callsPerWindow: 1000, windowMs: 2000 },
+    });
     c = client(emu, { maxBatchSize: 10 });
     const ids = await leads(c, 100, "cmp");
     emu.setFaults({ rate: 0.5, codes: ["604"] });
     const results: RecordResult[] = await Promise.all(ids.map((id) => c!.triggerCampaignFor(CAMPAIGN, id)));
     emu.setFaults({ rate: 0 });
-    results.filter((r) => !r.ok).map((r) => r.error?.message).should.eql([]);
+    results
+      .filter((r) => !r.ok)
+      .map((r) => r.error?.message)
+      .should.eql([]);
     const stored = of(47, new Set(ids)).filter((a) => a.primaryAttributeValueId === CAMPAIGN);
     stored.length.should.equal(100);
     new Set(stored.map((a) => a.leadId)).size.should.equal(100);
@@ -94,7 +127,10 @@ describe("exactly once: activities, campaign requests and form fills under appli
   });
 
   it("100 form fills with 50 % applied-then-failed 604: each fill recorded once", async () => {
-    emu = await startEmulator({ faults: { applyBeforeFailure: true }, limits: { callsPerWindow: 1000, windowMs: 2000 } });
+    emu = await startEmulator({
+      faults: { applyBeforeFailure: true },
+      limits: { callsPerWindow: 1000, windowMs: 2000 },
+    });
     c = client(emu);
     // Half the leads exist before, half are made by their fill.
     const existing = await leads(c, 50, "form");
@@ -103,8 +139,13 @@ describe("exactly once: activities, campaign requests and form fills under appli
       Array.from({ length: 100 }, (_, i) => c!.submitForm(FORM, { email: `form${i}@example.com`, firstName: `F${i}` })),
     );
     emu.setFaults({ rate: 0 });
-    results.filter((r) => !r.ok).map((r) => r.error?.message).should.eql([]);
-    const all = new Set((emu.state() as unknown as EmuState).leads.filter((l) => /^form\d+@/.test(l.email)).map((l) => l.id));
+    results
+      .filter((r) => !r.ok)
+      .map((r) => r.error?.message)
+      .should.eql([]);
+    const all = new Set(
+      (emu.state() as unknown as EmuState).leads.filter((l) => /^form\d+@/.test(l.email)).map((l) => l.id),
+    );
     all.size.should.equal(100);
     existing.every((id) => all.has(id)).should.be.true();
     const stored = of(2, all).filter((a) => a.primaryAttributeValueId === FORM);
@@ -115,7 +156,10 @@ describe("exactly once: activities, campaign requests and form fills under appli
   });
 
   it("20,000 engagement records with 10 % applied-then-failed faults: exactly 20,000 activities", async () => {
-    emu = await startEmulator({ faults: { applyBeforeFailure: true }, limits: { callsPerWindow: 1000, windowMs: 2000 } });
+    emu = await startEmulator({
+      faults: { applyBeforeFailure: true },
+      limits: { callsPerWindow: 1000, windowMs: 2000 },
+    });
     c = client(emu);
     const ids = await leads(c, 5000, "eng");
     emu.setFaults({ rate: 0.1, codes: ["604", "502", "608", "611", "713"] });
@@ -133,22 +177,43 @@ describe("exactly once: activities, campaign requests and form fills under appli
       ),
     );
     emu.setFaults({ rate: 0 });
-    results.filter((r) => !r.ok).map((r) => r.error?.message).should.eql([]);
+    results
+      .filter((r) => !r.ok)
+      .map((r) => r.error?.message)
+      .should.eql([]);
     of(ENGAGEMENT, new Set(ids)).length.should.equal(20_000);
     const u = c.usage();
     const faults = ["604", "502", "608", "611", "713"].reduce((a, k) => a + (emu!.stats().answersByCode[k] ?? 0), 0);
     faults.should.be.above(0);
-    console.log(`      20,000 engagements: ${of(ENGAGEMENT, new Set(ids)).length} activities; ${faults} faults; ${u.callsByOperation.addCustomActivities} writes; ${extra(u)} extra calls ${JSON.stringify(u.arrivalChecks)}`);
+    console.log(
+      `      20,000 engagements: ${of(ENGAGEMENT, new Set(ids)).length} activities; ${faults} faults; ${u.callsByOperation.addCustomActivities} writes; ${extra(u)} extra calls ${JSON.stringify(u.arrivalChecks)}`,
+    );
   });
 
   it("costs no extra call without faults", async () => {
     emu = await startEmulator({ limits: { callsPerWindow: 1000, windowMs: 2000 } });
     c = client(emu);
     const ids = await leads(c, 50, "calm");
-    await Promise.all(ids.map((leadId, i) => c!.addCustomActivity({ leadId, activityTypeId: ENGAGEMENT, activityDate: new Date().toISOString(), primaryAttributeValue: `1_c${i}` })));
+    await Promise.all(
+      ids.map((leadId, i) =>
+        c!.addCustomActivity({
+          leadId,
+          activityTypeId: ENGAGEMENT,
+          activityDate: new Date().toISOString(),
+          primaryAttributeValue: `1_c${i}`,
+        }),
+      ),
+    );
     await Promise.all(ids.map((id) => c!.triggerCampaignFor(CAMPAIGN, id)));
     await Promise.all(ids.slice(0, 10).map((_, i) => c!.submitForm(FORM, { email: `calm${i}@example.com` })));
-    await c.addCustomActivities([{ leadId: ids[0], activityTypeId: ENGAGEMENT, activityDate: new Date().toISOString(), primaryAttributeValue: "direct" }]);
+    await c.addCustomActivities([
+      {
+        leadId: ids[0],
+        activityTypeId: ENGAGEMENT,
+        activityDate: new Date().toISOString(),
+        primaryAttributeValue: "direct",
+      },
+    ]);
     const u = c.usage();
     u.arrivalChecks.should.eql({ checks: 0, calls: 0, found: 0, resent: 0, unconfirmed: 0 });
     extra(u).should.equal(0);
@@ -162,14 +227,49 @@ describe("exactly once: activities, campaign requests and form fills under appli
     const since = new Date(Date.now() - 1000).toISOString();
     const date = (i: number) => new Date(Date.parse(since) - (i + 1) * 1000).toISOString();
     // Two of four arrived before a "crash"; all four come back unconfirmed.
-    await c.addCustomActivities([0, 1].map((i) => ({ leadId: ids[i], activityTypeId: ENGAGEMENT, activityDate: date(i), primaryAttributeValue: "1_x", attributes: [{ apiName: "plays", value: 2 }] })));
-    const again = await Promise.all(
-      ids.map((leadId, i) => c!.addCustomActivity({ leadId, activityTypeId: ENGAGEMENT, activityDate: date(i), primaryAttributeValue: "1_x", attributes: [{ apiName: "plays", value: 2 }] }, { unconfirmedSince: since })),
+    await c.addCustomActivities(
+      [0, 1].map((i) => ({
+        leadId: ids[i],
+        activityTypeId: ENGAGEMENT,
+        activityDate: date(i),
+        primaryAttributeValue: "1_x",
+        attributes: [{ apiName: "plays", value: 2 }],
+      })),
     );
-    again.map((r) => [r.ok, r.arrived ?? false]).should.eql([[true, true], [true, true], [true, false], [true, false]]);
+    const again = await Promise.all(
+      ids.map((leadId, i) =>
+        c!.addCustomActivity(
+          {
+            leadId,
+            activityTypeId: ENGAGEMENT,
+            activityDate: date(i),
+            primaryAttributeValue: "1_x",
+            attributes: [{ apiName: "plays", value: 2 }],
+          },
+          { unconfirmedSince: since },
+        ),
+      ),
+    );
+    again
+      .map((r) => [r.ok, r.arrived ?? false])
+      .should.eql([
+        [true, true],
+        [true, true],
+        [true, false],
+        [true, false],
+      ]);
     of(ENGAGEMENT, new Set(ids)).length.should.equal(4);
     // A different attribute value is a different activity: not taken for one that arrived.
-    const other = await c.addCustomActivity({ leadId: ids[0], activityTypeId: ENGAGEMENT, activityDate: date(0), primaryAttributeValue: "1_x", attributes: [{ apiName: "plays", value: 3 }] }, { unconfirmedSince: since });
+    const other = await c.addCustomActivity(
+      {
+        leadId: ids[0],
+        activityTypeId: ENGAGEMENT,
+        activityDate: date(0),
+        primaryAttributeValue: "1_x",
+        attributes: [{ apiName: "plays", value: 3 }],
+      },
+      { unconfirmedSince: since },
+    );
     other.should.containDeep({ ok: true, status: "added" });
     (other.arrived === undefined).should.be.true();
     of(ENGAGEMENT, new Set(ids)).length.should.equal(5);

@@ -127,10 +127,15 @@ describe("client against the emulator: error classes", function () {
     await start({ faults: { rate: 0.35, codes: ["502", "500", "604", "608", "713"] } });
     const c = client({ maxBatchSize: 5, retry: { maxAttempts: 12, baseDelayMs: 5, maxDelayMs: 50 } });
     const results = await Promise.all(leads(100).map((l) => c.syncLead(l)));
-    results.filter((r) => !r.ok).map((r) => r.error?.toJSON()).should.eql([]);
+    results
+      .filter((r) => !r.ok)
+      .map((r) => r.error?.toJSON())
+      .should.eql([]);
     emu.state().leads.length.should.equal(100);
     const faults = emu.stats().answersByCode;
-    Object.keys(faults).some((k) => ["502", "500", "604", "608", "713"].includes(k)).should.be.true();
+    Object.keys(faults)
+      .some((k) => ["502", "500", "604", "608", "713"].includes(k))
+      .should.be.true();
   });
 
   it("611 (an exception inside Marketo) is tried once more, then reported as retryable", async () => {

@@ -50,14 +50,22 @@ describe("client against the emulator: every operation", function () {
     const created = await c.syncLeads([{ email: "a@example.com" }, { email: "b@example.com" }]);
     created.map((r) => r.status).should.eql(["created", "created"]);
     const again = await c.syncLeads([{ email: "a@example.com" }, { email: "c@example.com" }], { action: "createOnly" });
-    again.map((r) => [r.status, r.error?.code]).should.eql([["skipped", "1005"], ["created", undefined]]);
+    again
+      .map((r) => [r.status, r.error?.code])
+      .should.eql([
+        ["skipped", "1005"],
+        ["created", undefined],
+      ]);
     const upd = await c.syncLeads([{ email: "b@example.com", lastName: "B" }], { action: "updateOnly" });
     upd[0].status.should.equal("updated");
     const dup = await c.syncLeads([{ email: "a@example.com" }], { action: "createDuplicate" });
     dup[0].status.should.equal("created");
 
     const found = await c.getLeadsByFilter("email", ["b@example.com", "c@example.com"], ["email", "lastName"]);
-    found.map((l) => l.email).sort().should.eql(["b@example.com", "c@example.com"]);
+    found
+      .map((l) => l.email)
+      .sort()
+      .should.eql(["b@example.com", "c@example.com"]);
     // 300 long addresses make a URL over 8 KB: the client must switch to POST + _method=GET.
     const many = Array.from({ length: 300 }, (_, i) => `someone-with-a-long-address-${i}@example.com`);
     (await c.getLeadsByFilter("email", [...many.slice(1), "b@example.com"])).length.should.equal(1);
@@ -95,7 +103,10 @@ describe("client against the emulator: every operation", function () {
     unknown.error!.category.should.equal("validation");
     const legacy = await c.changeLeadProgramStatus(PROGRAM, "Participated", [id]);
     legacy[0].ok.should.be.true();
-    snap().programs.programMembers.filter((m) => m.leadId === id).map((m) => m.status).should.eql(["Participated"]);
+    snap()
+      .programs.programMembers.filter((m) => m.leadId === id)
+      .map((m) => m.status)
+      .should.eql(["Participated"]);
   });
 
   it("triggers a campaign with My Tokens, at most 100 leads a call, and refuses a batch campaign", async () => {
@@ -104,7 +115,10 @@ describe("client against the emulator: every operation", function () {
     const results = await Promise.all(ids.map((id) => c.triggerCampaignFor(TRIGGER_CAMPAIGN, id, tokens)));
     results.every((r) => r.ok && r.status === "triggered").should.be.true();
     const runs = snap().campaigns.campaignRuns.filter((r) => r.campaignId === TRIGGER_CAMPAIGN);
-    runs.map((r) => r.leadIds.length).sort((a, b) => b - a).should.eql([100, 50]);
+    runs
+      .map((r) => r.leadIds.length)
+      .sort((a, b) => b - a)
+      .should.eql([100, 50]);
     runs[0].tokens.should.eql(tokens);
 
     const batch = await c.triggerCampaignFor(BATCH_CAMPAIGN, ids[0]);
@@ -114,12 +128,18 @@ describe("client against the emulator: every operation", function () {
   });
 
   it("posts a form with visitor data", async () => {
-    const r = await c.submitForm(FORM, { email: "form@example.com", firstName: "Fay" }, {
-      visitorData: { pageURL: "https://events.example.com/register", userAgentString: "test" },
-    });
+    const r = await c.submitForm(
+      FORM,
+      { email: "form@example.com", firstName: "Fay" },
+      {
+        visitorData: { pageURL: "https://events.example.com/register", userAgentString: "test" },
+      },
+    );
     r.ok.should.be.true();
     r.status.should.equal("created");
-    snap().forms.formSubmissions.map((s) => s.formId).should.eql([FORM]);
+    snap()
+      .forms.formSubmissions.map((s) => s.formId)
+      .should.eql([FORM]);
     const bad = await c.submitForm(FORM, { email: "form@example.com", shoeSize: "42" });
     bad.ok.should.be.false();
     bad.error!.code.should.equal("1006");
@@ -137,7 +157,10 @@ describe("client against the emulator: every operation", function () {
       activityTypeId: Number(type.id),
       activityDate: "2026-11-23T10:00:00Z",
       primaryAttributeValue: "1_abc",
-      attributes: [{ apiName: "plays", value: 3 }, { apiName: "vod_minutes_viewed", value: 12.5 }],
+      attributes: [
+        { apiName: "plays", value: 3 },
+        { apiName: "vod_minutes_viewed", value: 12.5 },
+      ],
     };
     const [ok, missing] = await Promise.all([
       c.addCustomActivity({ ...activity, leadId: id }),
@@ -147,7 +170,9 @@ describe("client against the emulator: every operation", function () {
     should(ok.marketoGUID).be.a.String();
     missing.ok.should.be.false();
     missing.error!.code.should.equal("1004");
-    snap().activities.activities.filter((a) => a.primaryAttributeValue === "1_abc").length.should.equal(1);
+    snap()
+      .activities.activities.filter((a) => a.primaryAttributeValue === "1_abc")
+      .length.should.equal(1);
   });
 
   it("upserts custom objects by their dedupe fields, linked to the lead", async () => {
@@ -155,9 +180,17 @@ describe("client against the emulator: every operation", function () {
     (await c.listCustomObjects()).map((o) => o.name).should.containEql("kalturaUserSessionEngagement");
     const first = await c.syncCustomObject("kalturaUserSessionEngagement", { entry_id: "1_x", personId: id, plays: 1 });
     first.status.should.equal("created");
-    const second = await c.syncCustomObject("kalturaUserSessionEngagement", { entry_id: "1_x", personId: id, plays: 2 });
+    const second = await c.syncCustomObject("kalturaUserSessionEngagement", {
+      entry_id: "1_x",
+      personId: id,
+      plays: 2,
+    });
     second.status.should.equal("updated");
-    const orphan = await c.syncCustomObject("kalturaUserSessionEngagement", { entry_id: "1_x", personId: 424_242, plays: 2 });
+    const orphan = await c.syncCustomObject("kalturaUserSessionEngagement", {
+      entry_id: "1_x",
+      personId: 424_242,
+      plays: 2,
+    });
     orphan.ok.should.be.false();
     const stored = snap().customObjects.kalturaUserSessionEngagement;
     stored.length.should.equal(1);
@@ -165,7 +198,10 @@ describe("client against the emulator: every operation", function () {
   });
 
   it("bulk-imports leads and maps the failures and warnings files back to their rows", async () => {
-    const rows: Array<Record<string, string>> = Array.from({ length: 500 }, (_, i) => ({ email: `bulk${i}@example.com`, firstName: `B${i}` }));
+    const rows: Array<Record<string, string>> = Array.from({ length: 500 }, (_, i) => ({
+      email: `bulk${i}@example.com`,
+      firstName: `B${i}`,
+    }));
     rows[7] = { email: "bulk7@example.com", firstName: "Bad", leadScore: "lots" };
     rows[321] = { email: "bulk321@example.com", firstName: "Worse", leadScore: "many" };
     // Marketo imports an invalid e-mail address and lists the row in the warnings file.
@@ -185,7 +221,9 @@ describe("client against the emulator: every operation", function () {
       { email: "pm2@example.com", firstName: "Q" },
     ]);
     pm.rows.every((r) => r.outcome === "imported").should.be.true();
-    snap().programs.programMembers.filter((m) => m.status === "Registered").length.should.equal(2);
+    snap()
+      .programs.programMembers.filter((m) => m.status === "Registered")
+      .length.should.equal(2);
 
     const id = await lead("cobulk@example.com");
     const co = await c.bulkImportCustomObjects("kalturaUserSessionEngagement", [

@@ -20,7 +20,13 @@ describe("shared limits: live before replay", () => {
     shared = new SharedLimits({
       instance: "priority.test",
       store: new LocalStore(),
-      limits: { callsPerWindow: 1000, windowMs: 20_000, concurrency: 1, dailyBudget: 50_000, quotaProbeIntervalMs: 60_000 },
+      limits: {
+        callsPerWindow: 1000,
+        windowMs: 20_000,
+        concurrency: 1,
+        dailyBudget: 50_000,
+        quotaProbeIntervalMs: 60_000,
+      },
       logger: quiet as never,
     });
     const owner = {};
@@ -59,7 +65,15 @@ describe("client: replayed lead syncs wait behind live ones", function () {
   it("a live record submitted behind 3,000 replayed ones is sent after at most the calls already granted", async () => {
     // One call at a time, 50 ms each: ten replay calls queue; the live record must not wait for them all.
     emu = await startEmulator({ limits: { callsPerWindow: 1000, windowMs: 20_000, concurrency: 1 }, latencyMs: 50 });
-    client = new MarketoClient({ endpoint: emu.url, clientId: emu.clientId, clientSecret: emu.clientSecret, callsPerWindow: 1000, concurrency: 1, batchWindowMs: 1, dailyBudget: 50_000 });
+    client = new MarketoClient({
+      endpoint: emu.url,
+      clientId: emu.clientId,
+      clientSecret: emu.clientSecret,
+      callsPerWindow: 1000,
+      concurrency: 1,
+      batchWindowMs: 1,
+      dailyBudget: 50_000,
+    });
     let replayed = 0;
     const replay = Array.from({ length: 3000 }, (_, i) =>
       client!.syncLead({ email: `replay${i}@example.com` }, { background: true }).then(() => replayed++),

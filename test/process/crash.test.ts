@@ -47,15 +47,74 @@ function flows(emu: EmulatorHandle): Array<Record<string, unknown>> {
       wires: [["post-form"]],
     },
     // Ids unlike any property value: Node-RED takes a property equal to a node's id for a reference.
-    { ...editorDefaults("marketo-lead"), id: "post-form", type: "marketo-lead", z, marketo: "cfg", action: "form", formId: "3001", raiseErrors: false, wires: [[], ["queue"]] },
-    { ...editorDefaults("marketo-lead"), id: "request-campaign", type: "marketo-lead", z, marketo: "cfg", action: "trigger", campaignId: "2001", raiseErrors: false, wires: [[], ["queue"]] },
+    {
+      ...editorDefaults("marketo-lead"),
+      id: "post-form",
+      type: "marketo-lead",
+      z,
+      marketo: "cfg",
+      action: "form",
+      formId: "3001",
+      raiseErrors: false,
+      wires: [[], ["queue"]],
+    },
+    {
+      ...editorDefaults("marketo-lead"),
+      id: "request-campaign",
+      type: "marketo-lead",
+      z,
+      marketo: "cfg",
+      action: "trigger",
+      campaignId: "2001",
+      raiseErrors: false,
+      wires: [[], ["queue"]],
+    },
     { id: "ack", type: "http response", z, statusCode: "200", wires: [] },
     // The body is {payload: [lead records], source: [their events]}.
-    { id: "split", type: "function", z, func: "msg.source = msg.payload.source;\nmsg.payload = msg.payload.payload;\ndelete msg.req;\ndelete msg.res;\nreturn msg;", outputs: 1, wires: [["lead"]] },
-    { id: "lead", type: "marketo-lead", z, marketo: "cfg", action: "sync", syncAction: "createOrUpdate", lookupField: "email", raiseErrors: false, bulkThreshold: 0, wires: [["status"], ["queue"]] },
-    { id: "status", type: "marketo-program-status", z, marketo: "cfg", program: "1001", programType: "num", status: "Registered", statusType: "str", raiseErrors: false, wires: [["activity", "request-campaign"], ["queue"]] },
+    {
+      id: "split",
+      type: "function",
+      z,
+      func: "msg.source = msg.payload.source;\nmsg.payload = msg.payload.payload;\ndelete msg.req;\ndelete msg.res;\nreturn msg;",
+      outputs: 1,
+      wires: [["lead"]],
+    },
+    {
+      id: "lead",
+      type: "marketo-lead",
+      z,
+      marketo: "cfg",
+      action: "sync",
+      syncAction: "createOrUpdate",
+      lookupField: "email",
+      raiseErrors: false,
+      bulkThreshold: 0,
+      wires: [["status"], ["queue"]],
+    },
+    {
+      id: "status",
+      type: "marketo-program-status",
+      z,
+      marketo: "cfg",
+      program: "1001",
+      programType: "num",
+      status: "Registered",
+      statusType: "str",
+      raiseErrors: false,
+      wires: [["activity", "request-campaign"], ["queue"]],
+    },
     { id: "activity", type: "marketo-custom-activity", z, marketo: "cfg", raiseErrors: false, wires: [[], ["queue"]] },
-    { id: "queue", type: "retry-queue", z, maxAttempts: 3, backoff: "1s, 2s, 4s", maxEntries: 10000, answerTimeout: "1m", resubmitThrough: "node", wires: [[], [], []] },
+    {
+      id: "queue",
+      type: "retry-queue",
+      z,
+      maxAttempts: 3,
+      backoff: "1s, 2s, 4s",
+      maxEntries: 10000,
+      answerTimeout: "1m",
+      resubmitThrough: "node",
+      wires: [[], [], []],
+    },
   ];
 }
 
@@ -64,7 +123,10 @@ function batch(k: number): { payload: unknown[]; source: unknown[] } {
   const source = [];
   for (let i = k * BATCH; i < (k + 1) * BATCH; i++) {
     payload.push({ email: `crash${i}@example.com`, firstName: `C${i}` });
-    source.push({ registration: { code: `R-${i}` }, engagement: { entry_id: "1_keynote", entry_name: "Keynote", plays: 1 } });
+    source.push({
+      registration: { code: `R-${i}` },
+      engagement: { entry_id: "1_keynote", entry_name: "Keynote", plays: 1 },
+    });
   }
   return { payload, source };
 }
@@ -87,10 +149,17 @@ describe("crash: a real Node-RED killed with SIGKILL mid-delivery three times", 
   it("loses no acknowledged record: every one is in Marketo or in the retry queue", async () => {
     // Slow calls and a small window keep records in the nodes' journals when the kill comes.
     emu = await emulator({ limits: { callsPerWindow: 10, windowMs: 2000, concurrency: 2 }, latencyMs: 300 });
-    red = await startNodeRed({ flows: flows(emu), credentials: { cfg: { clientId: emu.clientId, clientSecret: emu.clientSecret } } });
+    red = await startNodeRed({
+      flows: flows(emu),
+      credentials: { cfg: { clientId: emu.clientId, clientSecret: emu.clientSecret } },
+    });
 
     const post = async (k: number): Promise<void> => {
-      const res = await fetch(`${red!.url}/events`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(batch(k)) });
+      const res = await fetch(`${red!.url}/events`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify(batch(k)),
+      });
       if (res.status !== 200) throw new Error(`batch ${k}: HTTP ${res.status}`);
       await res.text();
     };
@@ -109,7 +178,9 @@ describe("crash: a real Node-RED killed with SIGKILL mid-delivery three times", 
       await sleep(100);
       const before = { leads: state().leads.length, activities: activityCount() };
       await red.kill("SIGKILL");
-      kills.push(`kill ${round + 1} after ${next * BATCH} records acknowledged: ${before.leads} leads, ${before.activities} activities in Marketo`);
+      kills.push(
+        `kill ${round + 1} after ${next * BATCH} records acknowledged: ${before.leads} leads, ${before.activities} activities in Marketo`,
+      );
       (before.activities < next * BATCH).should.be.true(); // the kill came mid-delivery
       await red.restart();
     }
@@ -132,7 +203,11 @@ describe("crash: a real Node-RED killed with SIGKILL mid-delivery three times", 
     const holders = (type: number, id?: number): Set<string | undefined> => {
       const s = state();
       const ids = new Map(s.leads.map((l) => [l.id, l.email]));
-      return new Set(s.activities.activities.filter((a) => a.activityTypeId === type && (id === undefined || a.primaryAttributeValueId === id)).map((a) => ids.get(a.leadId)));
+      return new Set(
+        s.activities.activities
+          .filter((a) => a.activityTypeId === type && (id === undefined || a.primaryAttributeValueId === id))
+          .map((a) => ids.get(a.leadId)),
+      );
     };
     for (;;) {
       const inQueue = await queued();
@@ -155,7 +230,9 @@ describe("crash: a real Node-RED killed with SIGKILL mid-delivery three times", 
     const ids = new Set(crashLeads.map((l) => l.id));
     s.programs.programMembers.filter((m) => m.programId === 1001 && ids.has(m.leadId)).should.have.length(total);
     const count = (type: number, id?: number) => {
-      const of = s.activities.activities.filter((a) => a.activityTypeId === type && ids.has(a.leadId) && (id === undefined || a.primaryAttributeValueId === id));
+      const of = s.activities.activities.filter(
+        (a) => a.activityTypeId === type && ids.has(a.leadId) && (id === undefined || a.primaryAttributeValueId === id),
+      );
       return { n: of.length, leads: new Set(of.map((a) => a.leadId)).size };
     };
     const activities = count(100001);

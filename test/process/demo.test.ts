@@ -6,7 +6,16 @@
  */
 import "should";
 import net from "node:net";
-import { alive, commandOf, descendants, freePort, killDemo, refused, startDemo, type Demo } from "../helpers/demo-process";
+import {
+  alive,
+  commandOf,
+  descendants,
+  freePort,
+  killDemo,
+  refused,
+  startDemo,
+  type Demo,
+} from "../helpers/demo-process";
 import { until } from "../helpers/marketo-flow";
 
 describe("npm start (the demo)", function () {
@@ -17,12 +26,19 @@ describe("npm start (the demo)", function () {
     for (const d of started.splice(0)) killDemo(d);
   });
 
-  async function runningDemo(command: string, args: string[]): Promise<{ demo: Demo; editor: number; emulator: number; red: number; below: number[] }> {
+  async function runningDemo(
+    command: string,
+    args: string[],
+  ): Promise<{ demo: Demo; editor: number; emulator: number; red: number; below: number[] }> {
     const editor = await freePort();
     const emulator = await freePort();
     const demo = startDemo(command, args, { PORT: String(editor), EMULATOR_PORT: String(emulator) });
     started.push(demo);
-    await until(() => /events posted [1-9]/.test(demo.out()), `the demo to post events (output so far:\n${demo.out()})`, 90_000);
+    await until(
+      () => /events posted [1-9]/.test(demo.out()),
+      `the demo to post events (output so far:\n${demo.out()})`,
+      90_000,
+    );
     const below = descendants(demo.child.pid!);
     for (const p of below) demo.seen.add(p);
     // Node-RED renames its process (process.title): "node-red", not the red.js command line.
@@ -52,7 +68,11 @@ describe("npm start (the demo)", function () {
     below.length.should.be.aboveOrEqual(3);
     demo.child.kill("SIGTERM");
     await demo.exited;
-    await until(() => !below.some(alive), `every process below npm to stop (left: ${below.filter(alive).map(commandOf).join("; ")})`, 30_000);
+    await until(
+      () => !below.some(alive),
+      `every process below npm to stop (left: ${below.filter(alive).map(commandOf).join("; ")})`,
+      30_000,
+    );
     alive(red).should.be.false();
     (await refused(editor)).should.be.true();
     (await refused(emulator)).should.be.true();
@@ -63,7 +83,10 @@ describe("npm start (the demo)", function () {
     await new Promise<void>((resolve) => blocker.listen(0, "127.0.0.1", () => resolve()));
     const busy = (blocker.address() as net.AddressInfo).port;
     try {
-      const demo = startDemo(process.execPath, ["scripts/demo.js"], { PORT: String(busy), EMULATOR_PORT: String(await freePort()) });
+      const demo = startDemo(process.execPath, ["scripts/demo.js"], {
+        PORT: String(busy),
+        EMULATOR_PORT: String(await freePort()),
+      });
       started.push(demo);
       await until(() => /Node-RED editor/.test(demo.out()), "the demo's printout", 90_000);
       const m = new RegExp(`Port ${busy} is in use: Node-RED listens on (\\d+) instead`).exec(demo.out());

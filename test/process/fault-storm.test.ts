@@ -20,7 +20,17 @@ import marketoCustomActivity = require("../../nodes/marketo-custom-activity");
 import retryQueue = require("../../nodes/retry-queue");
 import type { EmulatorHandle } from "../../src/emulator";
 import { editorDefaults } from "../helpers/editor-defaults";
-import { CONFIG_ID, collect, configNode, credentials, emulator, sleep, spied, type FlowNode, type Msg } from "../helpers/marketo-flow";
+import {
+  CONFIG_ID,
+  collect,
+  configNode,
+  credentials,
+  emulator,
+  sleep,
+  spied,
+  type FlowNode,
+  type Msg,
+} from "../helpers/marketo-flow";
 
 helper.init(require.resolve("node-red"));
 
@@ -42,7 +52,10 @@ function registrations(from: number, n: number): Msg {
     // One record in 250 has engagement Marketo's integer field cannot take: a permanent
     // validation failure the queue must hold for a person, not retry.
     const plays = i % 250 === 0 ? "many" : i % 4;
-    source.push({ registration: { code: `R-${i}` }, engagement: { entry_id: `1_s${i % 7}`, entry_name: "Keynote", plays } });
+    source.push({
+      registration: { code: `R-${i}` },
+      engagement: { entry_id: `1_s${i % 7}`, entry_name: "Keynote", plays },
+    });
   }
   return { payload, source, marketo: { programStatus: { name: "Registered" } } };
 }
@@ -63,7 +76,9 @@ async function burst(emu: EmulatorHandle, calls: number, parallel: number): Prom
   // The other tool's own troubles (a reused socket the server closed) are not this test's.
   let token: string;
   try {
-    const tokenRes = await fetch(`${emu.url}/identity/oauth/token?grant_type=client_credentials&client_id=${emu.clientId}&client_secret=${emu.clientSecret}`);
+    const tokenRes = await fetch(
+      `${emu.url}/identity/oauth/token?grant_type=client_credentials&client_id=${emu.clientId}&client_secret=${emu.clientSecret}`,
+    );
     token = ((await tokenRes.json()) as { access_token: string }).access_token;
   } catch {
     return;
@@ -71,7 +86,13 @@ async function burst(emu: EmulatorHandle, calls: number, parallel: number): Prom
   const url = `${emu.url}/rest/v1/leads.json?filterType=email&filterValues=other@example.com`;
   for (let done = 0; done < calls; done += parallel) {
     const n = Math.min(parallel, calls - done);
-    await Promise.all(Array.from({ length: n }, () => fetch(url, { headers: { Authorization: `Bearer ${token}` } }).then((r) => r.text()).catch(() => "")));
+    await Promise.all(
+      Array.from({ length: n }, () =>
+        fetch(url, { headers: { Authorization: `Bearer ${token}` } })
+          .then((r) => r.text())
+          .catch(() => ""),
+      ),
+    );
   }
 }
 
@@ -88,7 +109,12 @@ describe("fault storm: 20,000 records, 10 % faults, bursts from another tool, to
     emu = await emulator({
       limits: { callsPerWindow: 100, windowMs: 2000, concurrency: 10 },
       latencyMs: 20,
-      faults: { rate: 0.1, codes: ["502", "500", "604", "608", "611", "713"], applyBeforeFailure: true, latencyJitterMs: 30 },
+      faults: {
+        rate: 0.1,
+        codes: ["502", "500", "604", "608", "611", "713"],
+        applyBeforeFailure: true,
+        latencyJitterMs: 30,
+      },
     });
     await helper.load(
       [marketoConfig, marketoLead, marketoProgramStatus, marketoCustomActivity, retryQueue],
@@ -96,11 +122,34 @@ describe("fault storm: 20,000 records, 10 % faults, bursts from another tool, to
         { id: "tab", type: "tab", label: "storm" },
         { ...configNode(emu, { windowMs: 2000, batchWindowMs: 100 }), z: "tab" },
         node("marketo-lead", "n-lead", [["n-status"], ["n-queue"]], { marketo: CONFIG_ID, raiseErrors: false }),
-        node("marketo-program-status", "n-status", [["n-activity", "n-trigger"], ["n-queue"]], { marketo: CONFIG_ID, program: "1001", programType: "num", raiseErrors: false }),
-        node("marketo-lead", "n-trigger", [["triggered"], ["n-queue"]], { marketo: CONFIG_ID, action: "trigger", campaignId: "2001", raiseErrors: false }),
-        node("marketo-lead", "n-form", [["posted"], ["n-queue"]], { marketo: CONFIG_ID, action: "form", formId: "3001", raiseErrors: false }),
-        node("marketo-custom-activity", "n-activity", [["done"], ["n-queue"]], { marketo: CONFIG_ID, raiseErrors: false }),
-        node("retry-queue", "n-queue", [[], ["gaveup"], []], { backoff: "200ms, 400ms, 800ms", maxAttempts: 3, resubmitThrough: "node", maxEntries: N }),
+        node("marketo-program-status", "n-status", [["n-activity", "n-trigger"], ["n-queue"]], {
+          marketo: CONFIG_ID,
+          program: "1001",
+          programType: "num",
+          raiseErrors: false,
+        }),
+        node("marketo-lead", "n-trigger", [["triggered"], ["n-queue"]], {
+          marketo: CONFIG_ID,
+          action: "trigger",
+          campaignId: "2001",
+          raiseErrors: false,
+        }),
+        node("marketo-lead", "n-form", [["posted"], ["n-queue"]], {
+          marketo: CONFIG_ID,
+          action: "form",
+          formId: "3001",
+          raiseErrors: false,
+        }),
+        node("marketo-custom-activity", "n-activity", [["done"], ["n-queue"]], {
+          marketo: CONFIG_ID,
+          raiseErrors: false,
+        }),
+        node("retry-queue", "n-queue", [[], ["gaveup"], []], {
+          backoff: "200ms, 400ms, 800ms",
+          maxAttempts: 3,
+          resubmitThrough: "node",
+          maxEntries: N,
+        }),
         { id: "done", z: "tab", type: "helper" },
         { id: "triggered", z: "tab", type: "helper" },
         { id: "posted", z: "tab", type: "helper" },
@@ -132,7 +181,8 @@ describe("fault storm: 20,000 records, 10 % faults, bursts from another tool, to
 
     for (let from = 0; from < N; from += PER_MESSAGE) {
       spied("n-lead").receive(registrations(from, PER_MESSAGE));
-      for (let i = from; i < from + PER_MESSAGE; i += FORM_EVERY) spied("n-form").receive({ payload: { email: `storm${i}@example.com`, firstName: `S${i}` } });
+      for (let i = from; i < from + PER_MESSAGE; i += FORM_EVERY)
+        spied("n-form").receive({ payload: { email: `storm${i}@example.com`, firstName: `S${i}` } });
       await sleep(25);
     }
 
@@ -140,7 +190,10 @@ describe("fault storm: 20,000 records, 10 % faults, bursts from another tool, to
     const entries = async (): Promise<QueueEntry[]> => {
       const all: QueueEntry[] = [];
       for (;;) {
-        const res = await helper.request().get(`/retry-queue/n-queue/entries?limit=1000&offset=${all.length}`).expect(200);
+        const res = await helper
+          .request()
+          .get(`/retry-queue/n-queue/entries?limit=1000&offset=${all.length}`)
+          .expect(200);
         const body = res.body as { total: number; entries: QueueEntry[] };
         all.push(...body.entries);
         if (body.entries.length === 0 || all.length >= body.total) return all;
@@ -161,13 +214,19 @@ describe("fault storm: 20,000 records, 10 % faults, bursts from another tool, to
       const busy = listed.filter((e) => e.state === "waiting" || e.state === "retrying").length;
       const formsListed = new Set(listed.filter((e) => e.integration.id === "n-form").map((e) => e.payload?.email));
       const listedEmails = new Set(listed.map((e) => e.payload?.email));
-      const accounted = [...Array(N).keys()].filter((i) => delivered.has(`storm${i}@example.com`) || listedEmails.has(`storm${i}@example.com`)).length;
+      const accounted = [...Array(N).keys()].filter(
+        (i) => delivered.has(`storm${i}@example.com`) || listedEmails.has(`storm${i}@example.com`),
+      ).length;
       const formsAccounted = formEmails.filter((e) => posted.has(e) || formsListed.has(e)).length;
       // Listed by any node: a registration whose lead or program status failed for good never reaches the campaign.
-      const triggersAccounted = [...Array(N).keys()].filter((i) => triggered.has(`storm${i}@example.com`) || listedEmails.has(`storm${i}@example.com`)).length;
+      const triggersAccounted = [...Array(N).keys()].filter(
+        (i) => triggered.has(`storm${i}@example.com`) || listedEmails.has(`storm${i}@example.com`),
+      ).length;
       if (accounted === N && formsAccounted === FORMS && triggersAccounted === N && busy === 0) break;
       if (Date.now() > settle) {
-        throw new Error(`not settled: ${accounted} of ${N} accounted for, ${triggersAccounted} of ${N} campaign requests, ${formsAccounted} of ${FORMS} form posts, ${busy} queue entries still retrying`);
+        throw new Error(
+          `not settled: ${accounted} of ${N} accounted for, ${triggersAccounted} of ${N} campaign requests, ${formsAccounted} of ${FORMS} form posts, ${busy} queue entries still retrying`,
+        );
       }
       await sleep(500);
     }
@@ -177,11 +236,16 @@ describe("fault storm: 20,000 records, 10 % faults, bursts from another tool, to
 
     // 0 lost: each record reached the end of the flow or sits in the queue with a category.
     const listedEmails = new Set(listed.map((e) => e.payload?.email));
-    const lost = [...Array(N).keys()].map((i) => `storm${i}@example.com`).filter((e) => !delivered.has(e) && !listedEmails.has(e));
+    const lost = [...Array(N).keys()]
+      .map((i) => `storm${i}@example.com`)
+      .filter((e) => !delivered.has(e) && !listedEmails.has(e));
     lost.should.eql([]);
-    for (const e of listed) ["validation", "auth", "rate-limit", "quota", "network", "marketo"].should.containEql(e.category);
+    for (const e of listed)
+      ["validation", "auth", "rate-limit", "quota", "network", "marketo"].should.containEql(e.category);
     // The 80 records with bad engagement are held for a person, named as validation failures.
-    const held = listed.filter((e) => e.state === "held" && e.category === "validation" && e.integration.type === "marketo-custom-activity");
+    const held = listed.filter(
+      (e) => e.state === "held" && e.category === "validation" && e.integration.type === "marketo-custom-activity",
+    );
     held.length.should.equal(N / 250);
 
     const stats = emu.stats();
@@ -218,9 +282,19 @@ describe("fault storm: 20,000 records, 10 % faults, bursts from another tool, to
     const idOf = new Map(stormLeads.map((l) => [l.email, l.id]));
     const deliveredIds = stormLeads.filter((l) => delivered.has(l.email)).map((l) => l.id);
     deliveredIds.filter((id) => !withActivity.has(id)).should.eql([]);
-    [...triggered].map((e) => idOf.get(e)!).filter((id) => !withRequest.has(id)).should.eql([]);
-    [...posted].map((e) => idOf.get(e)!).filter((id) => !withFill.has(id)).should.eql([]);
-    const u = (helper.getNode(CONFIG_ID) as unknown as { getClient(): { usage(): { arrivalChecks: Record<string, number> } } }).getClient().usage();
+    [...triggered]
+      .map((e) => idOf.get(e)!)
+      .filter((id) => !withRequest.has(id))
+      .should.eql([]);
+    [...posted]
+      .map((e) => idOf.get(e)!)
+      .filter((id) => !withFill.has(id))
+      .should.eql([]);
+    const u = (
+      helper.getNode(CONFIG_ID) as unknown as { getClient(): { usage(): { arrivalChecks: Record<string, number> } } }
+    )
+      .getClient()
+      .usage();
     console.log(
       `      storm: ${delivered.size} delivered, ${triggered.size} campaign requests, ${posted.size} form fills, ${listed.length} listed (${[...new Set(listed.map((e) => `${e.integration.type}/${e.category}/${e.state}`))].join(", ")}), ` +
         `${got.gaveup.length} given up; answers ${faults}\n` +

@@ -23,7 +23,9 @@ interface Writer {
 
 function writer(file: string, name: string, count = COUNT): Writer {
   const script = path.join(__dirname, "..", "fixtures", "journal-two-writers.ts");
-  const child = spawn(process.execPath, ["-r", require.resolve("tsx/cjs"), script, file, name, String(count)], { stdio: ["pipe", "pipe", "pipe"] });
+  const child = spawn(process.execPath, ["-r", require.resolve("tsx/cjs"), script, file, name, String(count)], {
+    stdio: ["pipe", "pipe", "pipe"],
+  });
   const lines: Array<Record<string, unknown>> = [];
   const waiting: Array<(v: Record<string, unknown>) => void> = [];
   let buf = "";
@@ -87,7 +89,10 @@ describe("a journal has exactly one writer", function () {
     assert.equal(await a.exited, 0);
     assert.equal(await b.exited, 0);
 
-    for (const [name, f] of [["a", file], ["b", String(openedB.opened)]] as const) {
+    for (const [name, f] of [
+      ["a", file],
+      ["b", String(openedB.opened)],
+    ] as const) {
       const j = Journal.open<{ n: number; by: string }>(f);
       const ids = new Set(j.recovered().map((r) => r.id));
       await j.close();
@@ -119,7 +124,10 @@ describe("a journal has exactly one writer", function () {
 
   it("takes over a lock left by a process that no longer runs", async () => {
     const file = path.join(dir, "stale.journal");
-    fs.writeFileSync(`${file}.lock`, JSON.stringify({ host: os.hostname(), pid: 2 ** 22 + 12345, since: "then", token: "old" }));
+    fs.writeFileSync(
+      `${file}.lock`,
+      JSON.stringify({ host: os.hostname(), pid: 2 ** 22 + 12345, since: "then", token: "old" }),
+    );
     const warnings: string[] = [];
     const j = Journal.openOwn<number>(file, { logger: { warn: (m) => warnings.push(m) } });
     assert.equal(j.path, file);
@@ -147,19 +155,51 @@ describe("two Node-RED processes on one userDir", function () {
     const z = "tab";
     const flows = [
       { id: z, type: "tab", label: "shared" },
-      { id: "cfg", type: "marketo-config", z: "", name: "emulator", endpoint: emu.url, credentialSource: "credentials", batchWindowMs: 20 },
+      {
+        id: "cfg",
+        type: "marketo-config",
+        z: "",
+        name: "emulator",
+        endpoint: emu.url,
+        credentialSource: "credentials",
+        batchWindowMs: 20,
+      },
       { id: "in", type: "http in", z, url: "/leads", method: "post", upload: false, wires: [["ack", "strip"]] },
       { id: "ack", type: "http response", z, statusCode: "200", wires: [] },
-      { id: "strip", type: "function", z, func: "delete msg.req;\ndelete msg.res;\nreturn msg;", outputs: 1, wires: [["lead"]] },
-      { id: "lead", type: "marketo-lead", z, marketo: "cfg", action: "sync", syncAction: "createOrUpdate", lookupField: "email", raiseErrors: false, bulkThreshold: 0, wires: [[], []] },
+      {
+        id: "strip",
+        type: "function",
+        z,
+        func: "delete msg.req;\ndelete msg.res;\nreturn msg;",
+        outputs: 1,
+        wires: [["lead"]],
+      },
+      {
+        id: "lead",
+        type: "marketo-lead",
+        z,
+        marketo: "cfg",
+        action: "sync",
+        syncAction: "createOrUpdate",
+        lookupField: "email",
+        raiseErrors: false,
+        bulkThreshold: 0,
+        wires: [[], []],
+      },
     ];
     const creds = { cfg: { clientId: emu.clientId, clientSecret: emu.clientSecret } };
     const a = await startNodeRed({ flows, credentials: creds, userDir });
     reds.push(a);
     const b = await startNodeRed({ flows, credentials: creds, userDir });
     reds.push(b);
-    await b.waitForLog(new RegExp(`marketo-lead-lead\\.journal is written by another process \\(host ${os.hostname()}, pid ${a.pid},`), 20_000);
-    for (const [red, k] of [[a, "a"], [b, "b"]] as const) {
+    await b.waitForLog(
+      new RegExp(`marketo-lead-lead\\.journal is written by another process \\(host ${os.hostname()}, pid ${a.pid},`),
+      20_000,
+    );
+    for (const [red, k] of [
+      [a, "a"],
+      [b, "b"],
+    ] as const) {
       const res = await fetch(`${red.url}/leads`, {
         method: "POST",
         headers: { "Content-Type": "application/json" },

@@ -26,7 +26,11 @@ async function until(cond: () => boolean, what: string, ms: number): Promise<voi
 }
 
 /** The same flows on every replica: three instances (three emulators), fed over HTTP. */
-export function replicaFlows(main: EmulatorHandle, budget: EmulatorHandle, quota: EmulatorHandle): Array<Record<string, unknown>> {
+export function replicaFlows(
+  main: EmulatorHandle,
+  budget: EmulatorHandle,
+  quota: EmulatorHandle,
+): Array<Record<string, unknown>> {
   const z = "tab";
   const cfg = (id: string, emu: EmulatorHandle, extra: Record<string, unknown>) => ({
     id,
@@ -42,10 +46,36 @@ export function replicaFlows(main: EmulatorHandle, budget: EmulatorHandle, quota
     ...extra,
   });
   const feed = (path: string, lead: string, config: string) => [
-    { id: `in-${lead}`, type: "http in", z, url: path, method: "post", upload: false, wires: [[`ack-${lead}`, `strip-${lead}`]] },
+    {
+      id: `in-${lead}`,
+      type: "http in",
+      z,
+      url: path,
+      method: "post",
+      upload: false,
+      wires: [[`ack-${lead}`, `strip-${lead}`]],
+    },
     { id: `ack-${lead}`, type: "http response", z, statusCode: "200", wires: [] },
-    { id: `strip-${lead}`, type: "function", z, func: "delete msg.req;\ndelete msg.res;\nreturn msg;", outputs: 1, wires: [[lead]] },
-    { id: lead, type: "marketo-lead", z, marketo: config, action: "sync", syncAction: "createOrUpdate", lookupField: "email", raiseErrors: false, bulkThreshold: 0, wires: [[], []] },
+    {
+      id: `strip-${lead}`,
+      type: "function",
+      z,
+      func: "delete msg.req;\ndelete msg.res;\nreturn msg;",
+      outputs: 1,
+      wires: [[lead]],
+    },
+    {
+      id: lead,
+      type: "marketo-lead",
+      z,
+      marketo: config,
+      action: "sync",
+      syncAction: "createOrUpdate",
+      lookupField: "email",
+      raiseErrors: false,
+      bulkThreshold: 0,
+      wires: [[], []],
+    },
   ];
   return [
     { id: z, type: "tab", label: "replica" },
@@ -59,7 +89,11 @@ export function replicaFlows(main: EmulatorHandle, budget: EmulatorHandle, quota
 }
 
 async function post(red: NodeRedProcess, path: string, body: unknown): Promise<void> {
-  const res = await fetch(`${red.url}${path}`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+  const res = await fetch(`${red.url}${path}`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify(body),
+  });
   await res.text();
   if (res.status !== 200) throw new Error(`POST ${path}: HTTP ${res.status}`);
 }
@@ -186,9 +220,11 @@ describe("three Node-RED replicas on one Redis", function () {
   it("a daily budget of 150 gives exactly 150 calls across the three", async () => {
     // One lead per replica, again and again: each message is its own call (3 × 60 wanted).
     const from = reds.map((r) => r.log().length);
-    await Promise.all(reds.map(async (r, i) => {
-      for (let m = 0; m < 60; m++) await post(r, "/budget", { email: `budget${i}@example.com`, firstName: `B${m}` });
-    }));
+    await Promise.all(
+      reds.map(async (r, i) => {
+        for (let m = 0; m < 60; m++) await post(r, "/budget", { email: `budget${i}@example.com`, firstName: `B${m}` });
+      }),
+    );
     await Promise.all(reds.map((r, i) => r.waitForLog(/daily budget of 150 calls used/, 60_000, from[i])));
     await sleep(1000);
     budget.stats().countedCalls.should.equal(150);
@@ -197,9 +233,11 @@ describe("three Node-RED replicas on one Redis", function () {
 
   it("a 607: one probe per interval across the three replicas, and everything delivered once the quota is back", async () => {
     quota.setLimits({ dailyQuota: quota.stats().countedCalls + 6 });
-    await Promise.all(reds.map(async (r, i) => {
-      for (let m = 0; m < 20; m++) await post(r, "/quota", { email: `quota${i}@example.com`, firstName: `Q${m}` });
-    }));
+    await Promise.all(
+      reds.map(async (r, i) => {
+        for (let m = 0; m < 20; m++) await post(r, "/quota", { email: `quota${i}@example.com`, firstName: `Q${m}` });
+      }),
+    );
     const count607 = (): number => quota.stats().answersByCode["607"] ?? 0;
     await until(() => count607() >= 1, "the first 607", 30_000);
     await sleep(1000); // calls already on the wire when the quota ran out answer 607 too

@@ -33,14 +33,50 @@ function flows(emu: EmulatorHandle, gate = false): Array<Record<string, unknown>
   ].join("\n");
   return [
     { id: z, type: "tab", label: "replica" },
-    { id: "cfg", type: "marketo-config", z: "", name: "emulator", endpoint: emu.url, credentialSource: "credentials", batchWindowMs: 20 },
+    {
+      id: "cfg",
+      type: "marketo-config",
+      z: "",
+      name: "emulator",
+      endpoint: emu.url,
+      credentialSource: "credentials",
+      batchWindowMs: 20,
+    },
     { id: "in", type: "http in", z, url: "/fail", method: "post", upload: false, wires: [["ack", "make-failure"]] },
     { id: "ack", type: "http response", z, statusCode: "200", wires: [] },
     { id: "make-failure", type: "function", z, func: fail, outputs: 1, wires: [["rq"]] },
-    { id: "rq", type: "retry-queue", z, name: "failures", maxAttempts: 3, backoff: "10m", answerTimeout: "5m", wires: [[gate ? "gate" : "lead1"], [], []] },
+    {
+      id: "rq",
+      type: "retry-queue",
+      z,
+      name: "failures",
+      maxAttempts: 3,
+      backoff: "10m",
+      answerTimeout: "5m",
+      wires: [[gate ? "gate" : "lead1"], [], []],
+    },
     // Replica "a" swallows resubmissions: one is in flight there when it is killed.
-    { id: "gate", type: "function", z, func: "return env.get('REPLICA') === 'a' ? null : msg;", outputs: 1, wires: [["lead1"]] },
-    { id: "lead1", type: "marketo-lead", z, name: "Leads", marketo: "cfg", action: "sync", syncAction: "createOrUpdate", lookupField: "email", raiseErrors: false, bulkThreshold: 0, wires: [[], ["rq"]] },
+    {
+      id: "gate",
+      type: "function",
+      z,
+      func: "return env.get('REPLICA') === 'a' ? null : msg;",
+      outputs: 1,
+      wires: [["lead1"]],
+    },
+    {
+      id: "lead1",
+      type: "marketo-lead",
+      z,
+      name: "Leads",
+      marketo: "cfg",
+      action: "sync",
+      syncAction: "createOrUpdate",
+      lookupField: "email",
+      raiseErrors: false,
+      bulkThreshold: 0,
+      wires: [[], ["rq"]],
+    },
   ];
 }
 
@@ -56,7 +92,8 @@ describe("retry queue shared by two Node-RED replicas through Redis", function (
     emu = await startEmulator({});
     const f = flows(emu);
     const creds = { cfg: { clientId: emu.clientId, clientSecret: emu.clientSecret } };
-    for (let i = 0; i < 2; i++) reds.push(await startNodeRed({ flows: f, credentials: creds, env: { MARKETO_REDIS_URL: redis.url } }));
+    for (let i = 0; i < 2; i++)
+      reds.push(await startNodeRed({ flows: f, credentials: creds, env: { MARKETO_REDIS_URL: redis.url } }));
   });
   after(async () => {
     await Promise.all(reds.map((r) => r.stop()));
@@ -66,11 +103,19 @@ describe("retry queue shared by two Node-RED replicas through Redis", function (
 
   it("replica B lists and resubmits an entry that failed on replica A; the lead reaches Marketo once", async () => {
     const [a, b] = reds;
-    const res = await fetch(`${a.url}/fail`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ email: "ann@example.com" }) });
+    const res = await fetch(`${a.url}/fail`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ email: "ann@example.com" }),
+    });
     should(res.status).equal(200);
     await res.text();
 
-    const listed = await until("B to list A's entry", async () => (await b.request("GET", "/retry-queue/rq/entries")).body, (body) => body?.total === 1);
+    const listed = await until(
+      "B to list A's entry",
+      async () => (await b.request("GET", "/retry-queue/rq/entries")).body,
+      (body) => body?.total === 1,
+    );
     should(listed.shared).equal(true);
     should(listed.entries[0].state).equal("held");
     should(listed.entries[0].record.email).equal("ann@example.com");
@@ -80,7 +125,11 @@ describe("retry queue shared by two Node-RED replicas through Redis", function (
     should(r.status).equal(200);
     should(r.body).eql({ resubmitted: 1 });
 
-    await until("the entry delivered, seen from A", async () => (await a.request("GET", "/retry-queue/rq/entries")).body, (body) => body?.total === 0 && body.totals.delivered === 1);
+    await until(
+      "the entry delivered, seen from A",
+      async () => (await a.request("GET", "/retry-queue/rq/entries")).body,
+      (body) => body?.total === 0 && body.totals.delivered === 1,
+    );
     const leads = emu.state().leads.filter((l) => l.email === "ann@example.com");
     should(leads.length).equal(1);
     const summary = (await b.request("GET", "/retry-queue")).body;
@@ -110,17 +159,34 @@ describe("retry queue on Redis: a replica killed mid-resubmission", function () 
     const creds = { cfg: { clientId: emu.clientId, clientSecret: emu.clientSecret } };
     const a = await startNodeRed({ flows: f, credentials: creds, env: { MARKETO_REDIS_URL: redis.url, REPLICA: "a" } });
     reds.push(a);
-    const res = await fetch(`${a.url}/fail`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ email: "cy@example.com" }) });
+    const res = await fetch(`${a.url}/fail`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ email: "cy@example.com" }),
+    });
     await res.text();
-    await until("A to hold the entry", async () => (await a.request("GET", "/retry-queue/rq/entries")).body, (body) => body?.total === 1 && body.entries[0].state === "held");
+    await until(
+      "A to hold the entry",
+      async () => (await a.request("GET", "/retry-queue/rq/entries")).body,
+      (body) => body?.total === 1 && body.entries[0].state === "held",
+    );
     should((await a.request("POST", "/retry-queue/rq/resubmit", { body: {} })).body).eql({ resubmitted: 1 });
-    await until("A's resubmission under way", async () => (await a.request("GET", "/retry-queue/rq/entries")).body, (body) => body?.entries?.[0]?.state === "retrying");
+    await until(
+      "A's resubmission under way",
+      async () => (await a.request("GET", "/retry-queue/rq/entries")).body,
+      (body) => body?.entries?.[0]?.state === "retrying",
+    );
     await a.kill("SIGKILL");
     should(emu.state().leads.length).equal(0);
 
     const b = await startNodeRed({ flows: f, credentials: creds, env: { MARKETO_REDIS_URL: redis.url, REPLICA: "b" } });
     reds.push(b);
-    await until("B to deliver the dead replica's entry", async () => (await b.request("GET", "/retry-queue/rq/entries")).body, (body) => body?.total === 0 && body.totals.delivered === 1, 90_000);
+    await until(
+      "B to deliver the dead replica's entry",
+      async () => (await b.request("GET", "/retry-queue/rq/entries")).body,
+      (body) => body?.total === 0 && body.totals.delivered === 1,
+      90_000,
+    );
     should(emu.state().leads.filter((l) => l.email === "cy@example.com").length).equal(1);
   });
 });
@@ -151,20 +217,36 @@ describe("retry queue: entries journaled before Redis was set", function () {
     const alone = await startNodeRed({ flows: f, credentials: creds, userDir });
     reds.push(alone);
     for (const email of ["d1@example.com", "d2@example.com"]) {
-      const res = await fetch(`${alone.url}/fail`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ email }) });
+      const res = await fetch(`${alone.url}/fail`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ email }),
+      });
       await res.text();
     }
-    await until("two held entries in the journal", async () => (await alone.request("GET", "/retry-queue/rq/entries")).body, (body) => body?.total === 2);
+    await until(
+      "two held entries in the journal",
+      async () => (await alone.request("GET", "/retry-queue/rq/entries")).body,
+      (body) => body?.total === 2,
+    );
     await alone.kill("SIGTERM");
 
     const a = await startNodeRed({ flows: f, credentials: creds, userDir, env: { MARKETO_REDIS_URL: redis.url } });
     reds.push(a);
     const b = await startNodeRed({ flows: f, credentials: creds, env: { MARKETO_REDIS_URL: redis.url } });
     reds.push(b);
-    const listed = await until("B to list the moved entries", async () => (await b.request("GET", "/retry-queue/rq/entries")).body, (body) => body?.total === 2);
+    const listed = await until(
+      "B to list the moved entries",
+      async () => (await b.request("GET", "/retry-queue/rq/entries")).body,
+      (body) => body?.total === 2,
+    );
     should(listed.entries.map((e: { state: string }) => e.state)).eql(["held", "held"]);
     await a.restart();
-    await until("A back", async () => (await a.request("GET", "/retry-queue/rq/entries")).body, (body) => body?.shared === true);
+    await until(
+      "A back",
+      async () => (await a.request("GET", "/retry-queue/rq/entries")).body,
+      (body) => body?.shared === true,
+    );
     should((await b.request("GET", "/retry-queue/rq/entries")).body.total).equal(2, "a restart moves nothing twice");
   });
 });

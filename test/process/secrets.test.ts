@@ -13,21 +13,43 @@ import path from "node:path";
 import should from "should";
 import { startEmulator, type EmulatorHandle } from "../../src/emulator";
 import { editorDefaults } from "../helpers/editor-defaults";
-import { decryptCredentials, PACKAGE_ROOT, startNodeRed, type HttpAnswer, type NodeRedProcess } from "../helpers/node-red-process";
+import {
+  decryptCredentials,
+  PACKAGE_ROOT,
+  startNodeRed,
+  type HttpAnswer,
+  type NodeRedProcess,
+} from "../helpers/node-red-process";
 
 const SUMMIT = 1001;
 const ADMIN = { username: "admin", password: `pw-${crypto.randomBytes(6).toString("hex")}` };
 /** Node types this package registers: their admin routes start with /<type>/. */
 // Route prefixes of the package: its node types and its plugins (the Marketo sidebar).
-const PACKAGE_JSON = JSON.parse(fs.readFileSync(path.join(PACKAGE_ROOT, "package.json"), "utf8")) as { "node-red": { nodes: Record<string, string>; plugins?: Record<string, string> } };
-const PACKAGE_TYPES = [...Object.keys(PACKAGE_JSON["node-red"].nodes), ...Object.keys(PACKAGE_JSON["node-red"].plugins ?? {})];
+const PACKAGE_JSON = JSON.parse(fs.readFileSync(path.join(PACKAGE_ROOT, "package.json"), "utf8")) as {
+  "node-red": { nodes: Record<string, string>; plugins?: Record<string, string> };
+};
+const PACKAGE_TYPES = [
+  ...Object.keys(PACKAGE_JSON["node-red"].nodes),
+  ...Object.keys(PACKAGE_JSON["node-red"].plugins ?? {}),
+];
 
 const secret = (what: string): string => `${what}-${crypto.randomBytes(18).toString("base64url")}`;
 
 type Flow = Array<Record<string, unknown>>;
 
 function debug(id: string): Record<string, unknown> {
-  return { id, type: "debug", z: "t", active: true, tosidebar: false, console: true, tostatus: false, complete: "true", targetType: "full", wires: [] };
+  return {
+    id,
+    type: "debug",
+    z: "t",
+    active: true,
+    tosidebar: false,
+    console: true,
+    tostatus: false,
+    complete: "true",
+    targetType: "full",
+    wires: [],
+  };
 }
 
 /** An inject that fires once at start with the given msg properties (JSON values). */
@@ -59,16 +81,49 @@ function flow(emu: EmulatorHandle): Flow {
     batchWindowMs: 50,
     ...extra,
   });
-  const action = (id: string, type: string, marketo: string, wires: string[][]) => ({ ...editorDefaults(type), id, type, z: "t", marketo, wires });
+  const action = (id: string, type: string, marketo: string, wires: string[][]) => ({
+    ...editorDefaults(type),
+    id,
+    type,
+    z: "t",
+    marketo,
+    wires,
+  });
   return [
     { id: "t", type: "tab", label: "secrets" },
     cfg("cfg", "good"),
     cfg("cfgWrong", "wrong secret"),
-    cfg("cfgEnv", "from env", { credentialSource: "env", clientIdEnv: "MKTO_TEST_ID", clientSecretEnv: "MKTO_TEST_SECRET" }),
+    cfg("cfgEnv", "from env", {
+      credentialSource: "env",
+      clientIdEnv: "MKTO_TEST_ID",
+      clientSecretEnv: "MKTO_TEST_SECRET",
+    }),
     // Three good leads and one Marketo refuses, then each into its program status.
-    inject("inGood", { payload: [{ email: "ada@example.com" }, { email: "grace@example.org" }, { email: "alan@example.com" }, { email: "not an address" }], programId: SUMMIT, marketo: { programStatus: { name: "Registered" } } }, "lead"),
+    inject(
+      "inGood",
+      {
+        payload: [
+          { email: "ada@example.com" },
+          { email: "grace@example.org" },
+          { email: "alan@example.com" },
+          { email: "not an address" },
+        ],
+        programId: SUMMIT,
+        marketo: { programStatus: { name: "Registered" } },
+      },
+      "lead",
+    ),
     // A status the program's channel lacks: refused by marketo-program-status.
-    inject("inStatus", { payload: { email: "edsger@example.nl" }, programId: SUMMIT, marketo: { programStatus: { name: "Teleported" } } }, "lead", 0.4),
+    inject(
+      "inStatus",
+      {
+        payload: { email: "edsger@example.nl" },
+        programId: SUMMIT,
+        marketo: { programStatus: { name: "Teleported" } },
+      },
+      "lead",
+      0.4,
+    ),
     // The same through the config whose secret Marketo refuses, and through the env config.
     inject("inWrong", { payload: { email: "wrong@example.com" } }, "leadWrong"),
     inject("inEnv", { payload: { email: "env@example.com" } }, "leadEnv"),
@@ -92,7 +147,10 @@ const count = (text: string, re: RegExp): number => (text.match(new RegExp(re.so
 async function untilCount(nr: NodeRedProcess, re: RegExp, n: number, ms = 20_000): Promise<void> {
   const end = Date.now() + ms;
   while (count(nr.log(), re) < n) {
-    if (Date.now() > end) throw new Error(`expected ${n} × ${re} in the Node-RED log, saw ${count(nr.log(), re)}:\n${nr.log().slice(-4000)}`);
+    if (Date.now() > end)
+      throw new Error(
+        `expected ${n} × ${re} in the Node-RED log, saw ${count(nr.log(), re)}:\n${nr.log().slice(-4000)}`,
+      );
     await new Promise((r) => setTimeout(r, 50));
   }
 }
@@ -141,10 +199,15 @@ describe("secrets stay secret (a real Node-RED process)", function () {
     await untilCount(nr, /\[debug:failed\]/, 3);
     await untilCount(nr, /\[debug:caught\]/, 3);
     token = await nr.adminToken();
-    routes = ((await nr.request("GET", "/_test/admin-routes")).body as Array<{ method: string; path: string }>).filter((r) => PACKAGE_TYPES.includes(r.path.split("/")[1]));
+    routes = ((await nr.request("GET", "/_test/admin-routes")).body as Array<{ method: string; path: string }>).filter(
+      (r) => PACKAGE_TYPES.includes(r.path.split("/")[1]),
+    );
     for (const route of routes) {
       for (const req of requestsFor(route)) {
-        answers.set(`${route.method} ${route.path} (${req.label})`, await nr.request(route.method, concrete(route.path), { body: req.body, token }));
+        answers.set(
+          `${route.method} ${route.path} (${req.label})`,
+          await nr.request(route.method, concrete(route.path), { body: req.body, token }),
+        );
       }
     }
   });
@@ -154,22 +217,51 @@ describe("secrets stay secret (a real Node-RED process)", function () {
   });
 
   /** The requests each known admin route gets; a route not listed here gets one plain request. */
-  function requestsFor(route: { method: string; path: string }): Array<{ label: string; body?: unknown; expect: number }> {
+  function requestsFor(route: {
+    method: string;
+    path: string;
+  }): Array<{ label: string; body?: unknown; expect: number }> {
     const key = `${route.method} ${route.path}`;
     const endpoint = emu.url;
     switch (key) {
       case "POST /marketo-config/test":
         return [
-          { label: "stored secret", body: { id: "cfg", endpoint, clientId: "mkto-client", clientSecret: "__PWRD__" }, expect: 200 },
+          {
+            label: "stored secret",
+            body: { id: "cfg", endpoint, clientId: "mkto-client", clientSecret: "__PWRD__" },
+            expect: 200,
+          },
           { label: "typed secret", body: { endpoint, clientId: "mkto-client", clientSecret: SECRET }, expect: 200 },
           { label: "wrong secret", body: { endpoint, clientId: "mkto-client", clientSecret: WRONG }, expect: 200 },
-          { label: "stored wrong secret", body: { id: "cfgWrong", endpoint, clientId: "mkto-client", clientSecret: "__PWRD__" }, expect: 200 },
-          { label: "env secret", body: { id: "cfgEnv", endpoint, credentialSource: "env", clientIdEnv: "MKTO_TEST_ID", clientSecretEnv: "MKTO_TEST_SECRET" }, expect: 200 },
+          {
+            label: "stored wrong secret",
+            body: { id: "cfgWrong", endpoint, clientId: "mkto-client", clientSecret: "__PWRD__" },
+            expect: 200,
+          },
+          {
+            label: "env secret",
+            body: {
+              id: "cfgEnv",
+              endpoint,
+              credentialSource: "env",
+              clientIdEnv: "MKTO_TEST_ID",
+              clientSecretEnv: "MKTO_TEST_SECRET",
+            },
+            expect: 200,
+          },
         ];
       case "POST /marketo-program-status/check":
         return [
-          { label: "good config", body: { config: "cfg", programId: SUMMIT, statuses: ["Registered", "Teleported"] }, expect: 200 },
-          { label: "wrong secret", body: { config: "cfgWrong", programId: SUMMIT, statuses: ["Registered"] }, expect: 200 },
+          {
+            label: "good config",
+            body: { config: "cfg", programId: SUMMIT, statuses: ["Registered", "Teleported"] },
+            expect: 200,
+          },
+          {
+            label: "wrong secret",
+            body: { config: "cfgWrong", programId: SUMMIT, statuses: ["Registered"] },
+            expect: 200,
+          },
         ];
       case "POST /field-mapper/targets":
         return [
@@ -178,11 +270,30 @@ describe("secrets stay secret (a real Node-RED process)", function () {
         ];
       case "POST /field-mapper/preview": {
         const rows = editorDefaults("field-mapper").rows as Array<Record<string, unknown>>;
-        const msg = { payload: { profile: { email: "ada@example.com", firstName: "ada", lastName: "l", company: "c" } } };
+        const msg = {
+          payload: { profile: { email: "ada@example.com", firstName: "ada", lastName: "l", company: "c" } },
+        };
         return [
           { label: "the editor's rows", body: { rows, msg }, expect: 200 },
           // A row reading the very variable the env config takes its secret from.
-          { label: "an env row naming the secret's variable", body: { rows: [...rows, { ...rows[1], target: "title", sourceType: "env", source: "MKTO_TEST_SECRET", case: "none", required: false }], msg }, expect: 400 },
+          {
+            label: "an env row naming the secret's variable",
+            body: {
+              rows: [
+                ...rows,
+                {
+                  ...rows[1],
+                  target: "title",
+                  sourceType: "env",
+                  source: "MKTO_TEST_SECRET",
+                  case: "none",
+                  required: false,
+                },
+              ],
+              msg,
+            },
+            expect: 400,
+          },
         ];
       }
       case "GET /retry-queue/:id/entries":
@@ -202,7 +313,18 @@ describe("secrets stay secret (a real Node-RED process)", function () {
   const concrete = (p: string): string => p.replace(/:[A-Za-z_]+/g, p.startsWith("/retry-queue/") ? "rq" : "cfg");
 
   it("finds the package's admin routes, and each works with a token", () => {
-    routes.map((r) => `${r.method} ${r.path}`).should.containDeep(["POST /marketo-config/test", "POST /marketo-program-status/check", "POST /field-mapper/preview", "POST /field-mapper/targets", "GET /field-mapper/builtin-targets", "GET /status-mapper/presets", "POST /status-mapper/channel", "GET /retry-queue/:id/entries"]);
+    routes
+      .map((r) => `${r.method} ${r.path}`)
+      .should.containDeep([
+        "POST /marketo-config/test",
+        "POST /marketo-program-status/check",
+        "POST /field-mapper/preview",
+        "POST /field-mapper/targets",
+        "GET /field-mapper/builtin-targets",
+        "GET /status-mapper/presets",
+        "POST /status-mapper/channel",
+        "GET /retry-queue/:id/entries",
+      ]);
     for (const route of routes) {
       for (const req of requestsFor(route)) {
         const key = `${route.method} ${route.path} (${req.label})`;
@@ -218,7 +340,10 @@ describe("secrets stay secret (a real Node-RED process)", function () {
     answers.get("POST /marketo-config/test (wrong secret)")!.body.token.category.should.equal("auth");
     answers.get("POST /marketo-config/test (stored wrong secret)")!.body.token.category.should.equal("auth");
     // The queue holds the three failures, the refused secret's among them, for the search below.
-    const held = answers.get("GET /retry-queue/:id/entries (every entry)")!.body as { total: number; entries: Array<{ category?: string }> };
+    const held = answers.get("GET /retry-queue/:id/entries (every entry)")!.body as {
+      total: number;
+      entries: Array<{ category?: string }>;
+    };
     held.total.should.equal(3);
     JSON.stringify(held.entries).should.match(/"auth"/);
   });
@@ -252,9 +377,13 @@ describe("secrets stay secret (a real Node-RED process)", function () {
     log.should.match(/auth failed/);
     log.should.match(/MarketoError: marketo-lead: auth: Marketo rejected the client credentials/);
     log.should.match(/MarketoError: marketo-program-status: validation: .*Teleported/);
-    log.should.match(/MarketoError: marketo-lead: 1 of 4 records failed; first: validation: Marketo 1003: Invalid value for field 'email'/);
+    log.should.match(
+      /MarketoError: marketo-lead: 1 of 4 records failed; first: validation: Marketo 1003: Invalid value for field 'email'/,
+    );
     // The env row reading the secret's variable was refused, naming it.
-    answers.get("POST /field-mapper/preview (an env row naming the secret's variable)")!.body.error.should.match(/MKTO_TEST_SECRET looks like a secret/);
+    answers
+      .get("POST /field-mapper/preview (an env row naming the secret's variable)")!
+      .body.error.should.match(/MKTO_TEST_SECRET looks like a secret/);
   });
 
   it("flows_cred.json is encrypted with the credential secret", () => {
@@ -285,7 +414,10 @@ describe("secrets stay secret (a real Node-RED process)", function () {
     const from = nr!.log().length;
     await nr!.restart();
     nr!.pid.should.not.equal(before);
-    nr!.log().slice(from).should.match(/Started flows/);
+    nr!
+      .log()
+      .slice(from)
+      .should.match(/Started flows/);
     const fresh = await nr!.adminToken();
     const creds = await nr!.request("GET", "/credentials/marketo-config/cfg", { token: fresh });
     creds.body.should.containDeep({ clientId: "mkto-client", has_clientSecret: true });

@@ -21,7 +21,13 @@ import { freePort } from "../helpers/redis-server";
 
 helper.init(require.resolve("node-red"));
 
-const LIMITS: Limits = { callsPerWindow: 20, windowMs: 1000, concurrency: 3, dailyBudget: 50_000, quotaProbeIntervalMs: 60_000 };
+const LIMITS: Limits = {
+  callsPerWindow: 20,
+  windowMs: 1000,
+  concurrency: 3,
+  dailyBudget: 50_000,
+  quotaProbeIntervalMs: 60_000,
+};
 
 interface Logged {
   level: string;
@@ -56,9 +62,21 @@ describe("shared limits in Redis (one process, two replicas' worth)", function (
     redis = undefined;
   });
 
-  function replica(url: string, limits: Limits = LIMITS, log: Logged[] = [], instance = `instance-${instanceSeq}.example`) {
+  function replica(
+    url: string,
+    limits: Limits = LIMITS,
+    log: Logged[] = [],
+    instance = `instance-${instanceSeq}.example`,
+  ) {
     const store = new RedisStore({ url, instance, leaseMs: 1000, logger: logger(log) });
-    const shared = new SharedLimits({ instance, store, limits, logger: logger(log), storeName: "Redis", renewEveryMs: 300 });
+    const shared = new SharedLimits({
+      instance,
+      store,
+      limits,
+      logger: logger(log),
+      storeName: "Redis",
+      renewEveryMs: 300,
+    });
     open.push({ shared, store });
     return shared;
   }
@@ -119,7 +137,9 @@ describe("shared limits in Redis (one process, two replicas' worth)", function (
     const a = replica(redis.url);
     const o = {};
     const states: string[] = [];
-    a.attach(o, () => states.push(a.state().kind === "waiting" ? (a.state() as { reason: string }).reason : a.state().kind));
+    a.attach(o, () =>
+      states.push(a.state().kind === "waiting" ? (a.state() as { reason: string }).reason : a.state().kind),
+    );
     const first = await a.acquire(o);
     first.sent = first.answered = true;
     a.end(first);
@@ -164,7 +184,18 @@ describe("shared limits in Redis (one process, two replicas' worth)", function (
 
   it("an ACL user and password: works, and the password appears in no log, state or error", async () => {
     const password = "s3cret-redis-Pass";
-    redis = await startRedis(bin, ["--user", "default", "off", "--user", "marketo", "on", `>${password}`, "~*", "&*", "+@all"]);
+    redis = await startRedis(bin, [
+      "--user",
+      "default",
+      "off",
+      "--user",
+      "marketo",
+      "on",
+      `>${password}`,
+      "~*",
+      "&*",
+      "+@all",
+    ]);
     instanceSeq++;
     const log: Logged[] = [];
     const good = replica(`redis://marketo:${password}@127.0.0.1:${redis.port}`, LIMITS, log);
@@ -175,10 +206,18 @@ describe("shared limits in Redis (one process, two replicas' worth)", function (
     good.end(g);
     // A wrong password: calls wait, and what is logged names the problem but not the secret.
     const wrong = "wr0ng-Pass-123";
-    const bad = replica(`redis://marketo:${wrong}@127.0.0.1:${redis.port}`, LIMITS, log, `other-${instanceSeq}.example`);
+    const bad = replica(
+      `redis://marketo:${wrong}@127.0.0.1:${redis.port}`,
+      LIMITS,
+      log,
+      `other-${instanceSeq}.example`,
+    );
     bad.attach(o, () => undefined);
     let granted = false;
-    void bad.acquire(o).then(() => (granted = true), () => undefined);
+    void bad.acquire(o).then(
+      () => (granted = true),
+      () => undefined,
+    );
     await new Promise((r) => setTimeout(r, 1200));
     granted.should.be.false();
     bad.state().kind.should.equal("waiting");
@@ -191,7 +230,12 @@ describe("shared limits in Redis (one process, two replicas' worth)", function (
   it("a client with a Redis URL: a bad URL is a validation error that does not repeat the password", () => {
     const secret = "pa55word-in-url";
     try {
-      new MarketoClient({ endpoint: "https://123-abc-456.mktorest.com", clientId: "id", clientSecret: "s", redisUrl: `http://user:${secret}@host:6379` });
+      new MarketoClient({
+        endpoint: "https://123-abc-456.mktorest.com",
+        clientId: "id",
+        clientSecret: "s",
+        redisUrl: `http://user:${secret}@host:6379`,
+      });
       should.fail(false, true, "a client was made");
     } catch (err) {
       const e = err as { category?: string; message: string };
@@ -217,22 +261,72 @@ describe("shared limits in Redis (one process, two replicas' worth)", function (
 
   it("a real Node-RED with the Redis URL as a credential (ACL user): the password is in no log, flow export or credentials answer", async () => {
     const password = "n0de-red-Redis-pw";
-    redis = await startRedis(bin, ["--user", "default", "off", "--user", "marketo", "on", `>${password}`, "~*", "&*", "+@all"]);
+    redis = await startRedis(bin, [
+      "--user",
+      "default",
+      "off",
+      "--user",
+      "marketo",
+      "on",
+      `>${password}`,
+      "~*",
+      "&*",
+      "+@all",
+    ]);
     const emu = await startEmulator();
     const z = "tab";
     const red = await startNodeRed({
       flows: [
         { id: z, type: "tab", label: "redis credential" },
-        { id: "cfg", type: "marketo-config", z: "", name: "emulator", endpoint: emu.url, credentialSource: "credentials", callsPerWindow: 100, concurrency: 10, dailyBudget: 50000, batchWindowMs: 20 },
+        {
+          id: "cfg",
+          type: "marketo-config",
+          z: "",
+          name: "emulator",
+          endpoint: emu.url,
+          credentialSource: "credentials",
+          callsPerWindow: 100,
+          concurrency: 10,
+          dailyBudget: 50000,
+          batchWindowMs: 20,
+        },
         { id: "in", type: "http in", z, url: "/events", method: "post", upload: false, wires: [["ack", "strip"]] },
         { id: "ack", type: "http response", z, statusCode: "200", wires: [] },
-        { id: "strip", type: "function", z, func: "delete msg.req;\ndelete msg.res;\nreturn msg;", outputs: 1, wires: [["lead"]] },
-        { id: "lead", type: "marketo-lead", z, marketo: "cfg", action: "sync", syncAction: "createOrUpdate", lookupField: "email", raiseErrors: false, bulkThreshold: 0, wires: [[], []] },
+        {
+          id: "strip",
+          type: "function",
+          z,
+          func: "delete msg.req;\ndelete msg.res;\nreturn msg;",
+          outputs: 1,
+          wires: [["lead"]],
+        },
+        {
+          id: "lead",
+          type: "marketo-lead",
+          z,
+          marketo: "cfg",
+          action: "sync",
+          syncAction: "createOrUpdate",
+          lookupField: "email",
+          raiseErrors: false,
+          bulkThreshold: 0,
+          wires: [[], []],
+        },
       ],
-      credentials: { cfg: { clientId: emu.clientId, clientSecret: emu.clientSecret, redisUrl: `redis://marketo:${password}@127.0.0.1:${redis.port}` } },
+      credentials: {
+        cfg: {
+          clientId: emu.clientId,
+          clientSecret: emu.clientSecret,
+          redisUrl: `redis://marketo:${password}@127.0.0.1:${redis.port}`,
+        },
+      },
     });
     try {
-      const res = await fetch(`${red.url}/events`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ email: "ada@example.com" }) });
+      const res = await fetch(`${red.url}/events`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ email: "ada@example.com" }),
+      });
       res.status.should.equal(200);
       const end = Date.now() + 20_000;
       while (emu.state().leads.length < 1 && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
@@ -256,15 +350,38 @@ describe("shared limits in Redis (one process, two replicas' worth)", function (
     try {
       await helper.load(
         [marketoConfig, marketoLead],
-        ([
+        [
           { id: "tab", type: "tab", label: "no redis" },
-          { id: "cfg", type: "marketo-config", z: "tab", name: "emulator", endpoint: emu.url, credentialSource: "credentials", callsPerWindow: 100, concurrency: 10, dailyBudget: 50000, batchWindowMs: 20 },
-          { ...editorDefaults("marketo-lead"), id: "lead", type: "marketo-lead", z: "tab", marketo: "cfg", bulkThreshold: 0, wires: [[], []] },
-        ] as FlowNode[]) as unknown as Parameters<typeof helper.load>[1],
+          {
+            id: "cfg",
+            type: "marketo-config",
+            z: "tab",
+            name: "emulator",
+            endpoint: emu.url,
+            credentialSource: "credentials",
+            callsPerWindow: 100,
+            concurrency: 10,
+            dailyBudget: 50000,
+            batchWindowMs: 20,
+          },
+          {
+            ...editorDefaults("marketo-lead"),
+            id: "lead",
+            type: "marketo-lead",
+            z: "tab",
+            marketo: "cfg",
+            bulkThreshold: 0,
+            wires: [[], []],
+          },
+        ] as FlowNode[] as unknown as Parameters<typeof helper.load>[1],
         { cfg: { clientId: emu.clientId, clientSecret: emu.clientSecret, redisUrl: nowhere } },
       );
       spied("lead").receive({ payload: { email: "ada@example.com" } });
-      await until(() => /waiting for Redis/.test(lastStatus("lead")?.text ?? ""), "the status 'waiting for Redis'", 10_000);
+      await until(
+        () => /waiting for Redis/.test(lastStatus("lead")?.text ?? ""),
+        "the status 'waiting for Redis'",
+        10_000,
+      );
       should(emu.stats().callsByRoute["POST /rest/v1/leads.json"] ?? 0).equal(0);
     } finally {
       await helper.unload();

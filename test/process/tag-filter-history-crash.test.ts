@@ -20,7 +20,11 @@ const FLOW = [
 function events(from: number, n: number) {
   return Array.from({ length: n }, (_, i) => ({
     topic: "registration.created",
-    payload: { event: { id: 7 }, registration: { code: `R-${from + i}`, test: false }, profile: { email: `r${from + i}@example.com` } },
+    payload: {
+      event: { id: 7 },
+      registration: { code: `R-${from + i}`, test: false },
+      profile: { email: `r${from + i}@example.com` },
+    },
   }));
 }
 
@@ -46,7 +50,12 @@ describe("tag-filter history across kill -9", function () {
 
   it("keeps every event written before a SIGKILL and appends after the restart", async () => {
     red = await startNodeRed({ flows: FLOW });
-    const post = (body: unknown) => fetch(`${red!.url}/events`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) }).then((r) => r.text());
+    const post = (body: unknown) =>
+      fetch(`${red!.url}/events`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify(body),
+      }).then((r) => r.text());
     for (let k = 0; k < 10; k++) await post(events(k * 100, 100));
     // Events keep streaming while the process is killed.
     let streaming = true;
@@ -69,19 +78,32 @@ describe("tag-filter history across kill -9", function () {
     // The answer leaves as the events enter the flow: ask until they are kept.
     let after = 0;
     for (let i = 0; i < 200 && after < 2; i++) {
-      after = (await red.request("POST", "/tag-filter/tf/replay", { body: { dryRun: true, registrations: ["R-900000", "R-900004"] } })).body.events;
+      after = (
+        await red.request("POST", "/tag-filter/tf/replay", {
+          body: { dryRun: true, registrations: ["R-900000", "R-900004"] },
+        })
+      ).body.events;
       if (after < 2) await new Promise((r) => setTimeout(r, 25));
     }
     after.should.equal(2);
   });
 
   it("the replay routes ask for tag-filter.write and tag-filter.read", async () => {
-    red = await startNodeRed({ flows: FLOW, adminAuth: { username: "reader", password: "reader-password", permissions: "read" } });
+    red = await startNodeRed({
+      flows: FLOW,
+      adminAuth: { username: "reader", password: "reader-password", permissions: "read" },
+    });
     // A read-only user's token (scope "read"; the helper's adminToken asks for "*").
     const res = await fetch(`${red.url}/auth/token`, {
       method: "POST",
       headers: { "Content-Type": "application/json", Accept: "application/json" },
-      body: JSON.stringify({ client_id: "node-red-admin", grant_type: "password", scope: "read", username: "reader", password: "reader-password" }),
+      body: JSON.stringify({
+        client_id: "node-red-admin",
+        grant_type: "password",
+        scope: "read",
+        username: "reader",
+        password: "reader-password",
+      }),
     });
     const token = ((await res.json()) as { access_token: string }).access_token;
     // Node-RED answers a missing permission with 401, as it does a missing token.

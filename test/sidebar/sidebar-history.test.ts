@@ -30,7 +30,8 @@ describe("sidebar history (charts)", () => {
 
   it("keeps only the span", () => {
     const h = new History(10_000, 60_000);
-    for (let t = 0; t <= 120_000; t += 5_000) h.sample({ records: t / 1000, failed: 0, calls: 0, backlog: 0, retry: 0 }, at(t));
+    for (let t = 0; t <= 120_000; t += 5_000)
+      h.sample({ records: t / 1000, failed: 0, calls: 0, backlog: 0, retry: 0 }, at(t));
     const points = h.view(at(120_000)).points;
     points.should.have.length(6);
     points[0].at.should.equal(new Date(at(70_000)).toISOString());

@@ -19,7 +19,13 @@ export interface RecordErrorInfo {
 }
 
 export function errorInfo(e: MarketoError): RecordErrorInfo {
-  const out: RecordErrorInfo = { code: e.code, message: e.message, category: e.category, retryable: e.retryable, action: e.action };
+  const out: RecordErrorInfo = {
+    code: e.code,
+    message: e.message,
+    category: e.category,
+    retryable: e.retryable,
+    action: e.action,
+  };
   if (e.operation) out.operation = e.operation;
   if (e.requestId) out.requestId = e.requestId;
   return out;
@@ -30,7 +36,14 @@ export function invalidRecord(message: string, operation: string): RecordResult 
   return {
     ok: false,
     status: "failed",
-    error: new MarketoError({ code: "INVALID_INPUT", message, category: "validation", action: "permanent", retryable: false, operation }),
+    error: new MarketoError({
+      code: "INVALID_INPUT",
+      message,
+      category: "validation",
+      action: "permanent",
+      retryable: false,
+      operation,
+    }),
   };
 }
 

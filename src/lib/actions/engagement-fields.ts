@@ -100,12 +100,20 @@ export function toEngagementType(v: unknown): EngagementType | undefined {
  * The fields a node sends: the preset's for its target (custom activity or custom object), or the
  * custom rows checked (problems say what is wrong).
  */
-export function engagementFields(preset: unknown, rows: unknown, target: "activity" | "customObject" = "customObject"): { fields: EngagementField[]; problems: string[] } {
+export function engagementFields(
+  preset: unknown,
+  rows: unknown,
+  target: "activity" | "customObject" = "customObject",
+): { fields: EngagementField[]; problems: string[] } {
   if (preset === undefined || preset === null || preset === "" || preset === "kaltura") {
-    const list = target === "activity" ? KALTURA_ENGAGEMENT_FIELDS.slice(0, KALTURA_ACTIVITY_FIELD_COUNT) : KALTURA_ENGAGEMENT_FIELDS;
+    const list =
+      target === "activity"
+        ? KALTURA_ENGAGEMENT_FIELDS.slice(0, KALTURA_ACTIVITY_FIELD_COUNT)
+        : KALTURA_ENGAGEMENT_FIELDS;
     return { fields: list.map((x) => ({ ...x })), problems: [] };
   }
-  if (preset !== "custom") return { fields: [], problems: [`unknown preset ${JSON.stringify(preset)} (kaltura or custom)`] };
+  if (preset !== "custom")
+    return { fields: [], problems: [`unknown preset ${JSON.stringify(preset)} (kaltura or custom)`] };
   const problems: string[] = [];
   const fields: EngagementField[] = [];
   if (!Array.isArray(rows) || rows.length === 0) return { fields, problems: ["the custom preset has no fields"] };
@@ -145,7 +153,12 @@ const NOT_SENT: Coerced = { ok: true, value: undefined };
 export function shown(v: unknown): string {
   let s: string;
   try {
-    s = typeof v === "string" ? JSON.stringify(v) : v instanceof Date ? v.toISOString() : (JSON.stringify(v) ?? String(v));
+    s =
+      typeof v === "string"
+        ? JSON.stringify(v)
+        : v instanceof Date
+          ? v.toISOString()
+          : (JSON.stringify(v) ?? String(v));
   } catch {
     s = Object.prototype.toString.call(v);
   }
@@ -159,7 +172,7 @@ export function toTime(v: unknown): number | undefined {
   else if (typeof v === "number") ms = Math.abs(v) < 1e11 ? v * 1000 : v;
   else if (typeof v === "string" && v.trim() !== "") {
     const t = v.trim();
-    ms = /^\d+$/.test(t) ? toTime(Number(t)) ?? NaN : Date.parse(t);
+    ms = /^\d+$/.test(t) ? (toTime(Number(t)) ?? NaN) : Date.parse(t);
   } else return undefined;
   return Number.isFinite(ms) && Math.abs(ms) <= 8.64e15 ? ms : undefined;
 }
@@ -183,7 +196,8 @@ export function coerceValue(name: string, type: string, value: unknown, length?:
       if (typeof value === "number" && !Number.isFinite(value)) return bad("text");
       const text = String(value);
       const max = type === "text" ? length : (length ?? MAX_STRING_LENGTH);
-      if (max !== undefined && text.length > max) return { ok: false, message: `${name}: ${text.length} characters, at most ${max}` };
+      if (max !== undefined && text.length > max)
+        return { ok: false, message: `${name}: ${text.length} characters, at most ${max}` };
       return { ok: true, value: text };
     }
     case "email": {
@@ -195,13 +209,23 @@ export function coerceValue(name: string, type: string, value: unknown, length?:
     case "score":
     case "link": {
       if (value === "") return NOT_SENT;
-      const n = typeof value === "number" ? value : typeof value === "string" && INTEGER.test(value.trim()) ? Number(value.trim()) : NaN;
+      const n =
+        typeof value === "number"
+          ? value
+          : typeof value === "string" && INTEGER.test(value.trim())
+            ? Number(value.trim())
+            : NaN;
       return Number.isSafeInteger(n) ? { ok: true, value: n } : bad("a whole number");
     }
     case "float":
     case "currency": {
       if (value === "") return NOT_SENT;
-      const n = typeof value === "number" ? value : typeof value === "string" && NUMBER.test(value.trim()) ? Number(value.trim()) : NaN;
+      const n =
+        typeof value === "number"
+          ? value
+          : typeof value === "string" && NUMBER.test(value.trim())
+            ? Number(value.trim())
+            : NaN;
       return Number.isFinite(n) ? { ok: true, value: n } : bad("a number");
     }
     case "boolean": {
@@ -217,7 +241,9 @@ export function coerceValue(name: string, type: string, value: unknown, length?:
       if (typeof value === "string" && DAY.test(value.trim())) {
         const t = value.trim();
         const d = new Date(`${t}T00:00:00Z`);
-        return !Number.isNaN(d.getTime()) && d.toISOString().slice(0, 10) === t ? { ok: true, value: t } : bad("a date");
+        return !Number.isNaN(d.getTime()) && d.toISOString().slice(0, 10) === t
+          ? { ok: true, value: t }
+          : bad("a date");
       }
       const ms = toTime(value);
       return ms === undefined ? bad("a date") : { ok: true, value: new Date(ms).toISOString().slice(0, 10) };
@@ -251,8 +277,13 @@ export function engagementDate(engagement: Record<string, unknown>): unknown {
  * The activity date Marketo gets (ISO 8601): the value when one is given, now when it is
  * absent; a value given that is no date fails.
  */
-export function activityDate(value: unknown, now: number): { ok: true; value: string } | { ok: false; message: string } {
+export function activityDate(
+  value: unknown,
+  now: number,
+): { ok: true; value: string } | { ok: false; message: string } {
   if (value === undefined || value === null || value === "") return { ok: true, value: new Date(now).toISOString() };
   const ms = toTime(value);
-  return ms === undefined ? { ok: false, message: `activity date: ${shown(value)} is not a date` } : { ok: true, value: new Date(ms).toISOString() };
+  return ms === undefined
+    ? { ok: false, message: `activity date: ${shown(value)} is not a date` }
+    : { ok: true, value: new Date(ms).toISOString() };
 }

@@ -68,17 +68,33 @@ const APPROVED = new Set(["approved", "approved with draft"]);
  */
 export function activityShape(described: unknown, apiName: string): ShapeResult {
   if (!isRecord(described)) return { ok: false, message: `Marketo has no custom activity type ${apiName}` };
-  const id = typeof described.id === "number" ? described.id : typeof described.id === "string" && /^\d+$/.test(described.id) ? Number(described.id) : undefined;
+  const id =
+    typeof described.id === "number"
+      ? described.id
+      : typeof described.id === "string" && /^\d+$/.test(described.id)
+        ? Number(described.id)
+        : undefined;
   if (!id || id <= 0) return { ok: false, message: `Marketo named no id for the custom activity type ${apiName}` };
   const status = str(described.status);
   if (status && !APPROVED.has(status.toLowerCase())) {
-    return { ok: false, message: `the custom activity type ${apiName} is ${status}, not approved: approve it in Admin > Marketo Custom Activities` };
+    return {
+      ok: false,
+      message: `the custom activity type ${apiName} is ${status}, not approved: approve it in Admin > Marketo Custom Activities`,
+    };
   }
   const primary = declared(described.primaryAttribute);
-  const attributes = Array.isArray(described.attributes) ? described.attributes.map(declared).filter((a): a is DeclaredField => a !== undefined) : [];
+  const attributes = Array.isArray(described.attributes)
+    ? described.attributes.map(declared).filter((a): a is DeclaredField => a !== undefined)
+    : [];
   return {
     ok: true,
-    shape: { target: "activity", apiName, typeId: id, primary: primary ?? { name: DEFAULT_PRIMARY, dataType: "string" }, fields: attributes.filter((a) => a.name !== primary?.name) },
+    shape: {
+      target: "activity",
+      apiName,
+      typeId: id,
+      primary: primary ?? { name: DEFAULT_PRIMARY, dataType: "string" },
+      fields: attributes.filter((a) => a.name !== primary?.name),
+    },
   };
 }
 
@@ -87,8 +103,11 @@ export function customObjectShape(described: unknown, apiName: string, linkField
   if (!isRecord(described)) return { ok: false, message: `Marketo has no custom object ${apiName}` };
   const all = Array.isArray(described.fields) ? described.fields.filter(isRecord) : [];
   const link = all.find((x) => x.name === linkField);
-  if (!link) return { ok: false, message: `the custom object ${apiName} has no field ${linkField} to link it to the lead` };
-  const dedupeFields = Array.isArray(described.dedupeFields) ? described.dedupeFields.filter((x): x is string => typeof x === "string") : [];
+  if (!link)
+    return { ok: false, message: `the custom object ${apiName} has no field ${linkField} to link it to the lead` };
+  const dedupeFields = Array.isArray(described.dedupeFields)
+    ? described.dedupeFields.filter((x): x is string => typeof x === "string")
+    : [];
   const fields = all
     .filter((x) => x.updateable !== false && x.name !== linkField)
     .map(declared)
@@ -155,7 +174,12 @@ export function planFields(fields: readonly EngagementField[], shape: TargetShap
     if (d) add(name, { ...d, dataType: d.dataType || "string" });
   }
   const plan: Plan = { shape, fields: planned, missing, defined };
-  if (shape.primary) plan.primary = { source: shape.primary.name, name: shape.primary.name, dataType: shape.primary.dataType || "string" };
+  if (shape.primary)
+    plan.primary = {
+      source: shape.primary.name,
+      name: shape.primary.name,
+      dataType: shape.primary.dataType || "string",
+    };
   return plan;
 }
 
@@ -190,11 +214,21 @@ function valuesOf(plan: Plan, engagement: Record<string, unknown>): Built<Array<
 /** The engagement as an object, or why it is not one. */
 export function engagementOf(value: unknown, where: string): Built<Record<string, unknown>> {
   if (isRecord(value)) return { ok: true, record: value };
-  return { ok: false, message: value === undefined ? `no engagement at ${where}` : `the engagement at ${where} is not an object but ${shown(value)}` };
+  return {
+    ok: false,
+    message:
+      value === undefined
+        ? `no engagement at ${where}`
+        : `the engagement at ${where} is not an object but ${shown(value)}`,
+  };
 }
 
 /** One Add Custom Activities input record. */
-export function buildActivity(plan: Plan, engagement: Record<string, unknown>, o: { leadId: number; activityDate: string }): Built<CustomActivity> {
+export function buildActivity(
+  plan: Plan,
+  engagement: Record<string, unknown>,
+  o: { leadId: number; activityDate: string },
+): Built<CustomActivity> {
   const shape = plan.shape;
   const primary = plan.primary!;
   const raw = Object.prototype.hasOwnProperty.call(engagement, primary.source) ? engagement[primary.source] : undefined;
@@ -216,7 +250,11 @@ export function buildActivity(plan: Plan, engagement: Record<string, unknown>, o
 }
 
 /** One Sync Custom Objects input record, linked to the lead. */
-export function buildCustomObject(plan: Plan, engagement: Record<string, unknown>, o: { leadId: number }): Built<Record<string, unknown>> {
+export function buildCustomObject(
+  plan: Plan,
+  engagement: Record<string, unknown>,
+  o: { leadId: number },
+): Built<Record<string, unknown>> {
   const shape = plan.shape;
   const values = valuesOf(plan, engagement);
   if (!values.ok) return values;
@@ -224,16 +262,26 @@ export function buildCustomObject(plan: Plan, engagement: Record<string, unknown
   record[shape.linkField!] = o.leadId;
   const absent = (shape.dedupeFields ?? []).filter((f) => record[f] === undefined || record[f] === "");
   if (absent.length > 0) {
-    return { ok: false, message: `the engagement has no ${absent.join(", ")} (dedupe field${absent.length > 1 ? "s" : ""} of ${shape.apiName})` };
+    return {
+      ok: false,
+      message: `the engagement has no ${absent.join(", ")} (dedupe field${absent.length > 1 ? "s" : ""} of ${shape.apiName})`,
+    };
   }
   return { ok: true, record };
 }
 
 /** Checks the node's own settings; each problem is one short sentence. */
-export function settingsProblems(s: { target: unknown; activityType: unknown; customObject: unknown; linkField: unknown }): string[] {
+export function settingsProblems(s: {
+  target: unknown;
+  activityType: unknown;
+  customObject: unknown;
+  linkField: unknown;
+}): string[] {
   const problems: string[] = [];
-  if (s.target !== "activity" && s.target !== "customObject") problems.push(`unknown target ${shown(s.target)} (activity or customObject)`);
-  else if (s.target === "activity" && !isApiName(s.activityType)) problems.push(`the activity type ${shown(s.activityType)} is not an API name`);
+  if (s.target !== "activity" && s.target !== "customObject")
+    problems.push(`unknown target ${shown(s.target)} (activity or customObject)`);
+  else if (s.target === "activity" && !isApiName(s.activityType))
+    problems.push(`the activity type ${shown(s.activityType)} is not an API name`);
   else if (s.target === "customObject") {
     if (!isApiName(s.customObject)) problems.push(`the custom object ${shown(s.customObject)} is not an API name`);
     if (!isApiName(s.linkField)) problems.push(`the link field ${shown(s.linkField)} is not an API name`);

@@ -84,15 +84,23 @@ export function isPlainRecord(v: unknown): v is Record<string, unknown> {
 export function parseLeadSettings(p: LeadNodeProps): { settings: LeadSettings; problems: string[] } {
   const problems: string[] = [];
   const action = (blank(p.action) ? "sync" : String(p.action)) as LeadAction;
-  if (!LEAD_ACTIONS.includes(action)) problems.push(`action ${describeValue(p.action)} is not one of ${LEAD_ACTIONS.join(", ")}`);
+  if (!LEAD_ACTIONS.includes(action))
+    problems.push(`action ${describeValue(p.action)} is not one of ${LEAD_ACTIONS.join(", ")}`);
   const syncAction = (blank(p.syncAction) ? "createOrUpdate" : String(p.syncAction)) as SyncAction;
-  if (!SYNC_ACTIONS.includes(syncAction)) problems.push(`sync action ${describeValue(p.syncAction)} is not one of ${SYNC_ACTIONS.join(", ")}`);
+  if (!SYNC_ACTIONS.includes(syncAction))
+    problems.push(`sync action ${describeValue(p.syncAction)} is not one of ${SYNC_ACTIONS.join(", ")}`);
   const lookupField = blank(p.lookupField) ? "email" : String(p.lookupField).trim();
-  if (!FIELD_NAME.test(lookupField)) problems.push(`lookup field ${describeValue(p.lookupField)} is not a Marketo REST field name`);
+  if (!FIELD_NAME.test(lookupField))
+    problems.push(`lookup field ${describeValue(p.lookupField)} is not a Marketo REST field name`);
 
   let bulkThreshold = DEFAULT_BULK_THRESHOLD;
   if (!blank(p.bulkThreshold)) {
-    const n = typeof p.bulkThreshold === "number" ? p.bulkThreshold : /^\s*\d+\s*$/.test(String(p.bulkThreshold)) ? Number(p.bulkThreshold) : NaN;
+    const n =
+      typeof p.bulkThreshold === "number"
+        ? p.bulkThreshold
+        : /^\s*\d+\s*$/.test(String(p.bulkThreshold))
+          ? Number(p.bulkThreshold)
+          : NaN;
     if (Number.isSafeInteger(n) && n >= 0) bulkThreshold = n;
     else problems.push(`bulk threshold ${describeValue(p.bulkThreshold)} is not a whole number of records (0 = never)`);
   }
@@ -116,7 +124,8 @@ export function parseLeadSettings(p: LeadNodeProps): { settings: LeadSettings; p
     duplicates: duplicatePolicy(p.duplicates) ?? DEFAULT_DUPLICATE_POLICY,
     campaignAfterSync: action === "sync" && (p.campaignAfterSync === true || p.campaignAfterSync === "true"),
   };
-  if (duplicatePolicy(p.duplicates) === undefined) problems.push(`duplicate leads ${describeValue(p.duplicates)} is not one of ${DUPLICATE_POLICIES.join(", ")}`);
+  if (duplicatePolicy(p.duplicates) === undefined)
+    problems.push(`duplicate leads ${describeValue(p.duplicates)} is not one of ${DUPLICATE_POLICIES.join(", ")}`);
   if (!blank(p.partition)) settings.partitionName = String(p.partition).trim();
   if (campaignId !== undefined) settings.campaignId = campaignId;
   if (formId !== undefined) settings.formId = formId;
@@ -130,10 +139,19 @@ export type Checked<T> = { ok: true; value: T } | { ok: false; message: string }
  * The id a record uses: the message's (`msg.campaignId`, `msg.formId`) when present, else the
  * node's. A message value that is not a positive whole number fails the record, naming it.
  */
-export function pickId(fromMsg: unknown, fromNode: number | undefined, what: string, msgProperty: string): Checked<number> {
+export function pickId(
+  fromMsg: unknown,
+  fromNode: number | undefined,
+  what: string,
+  msgProperty: string,
+): Checked<number> {
   if (!blank(fromMsg)) {
     const n = positiveId(fromMsg);
-    if (n === undefined) return { ok: false, message: `the ${what} ${describeValue(fromMsg)} in ${msgProperty} is not a positive whole number` };
+    if (n === undefined)
+      return {
+        ok: false,
+        message: `the ${what} ${describeValue(fromMsg)} in ${msgProperty} is not a positive whole number`,
+      };
     return { ok: true, value: n };
   }
   if (fromNode === undefined) return { ok: false, message: `no ${what}: set one in the node or in ${msgProperty}` };
@@ -142,11 +160,13 @@ export function pickId(fromMsg: unknown, fromNode: number | undefined, what: str
 
 /** Why a lead record cannot go to Sync Leads (or bulk import), if so. */
 export function syncRecordProblem(record: unknown, lookupField: string, action: SyncAction): string | undefined {
-  if (!isPlainRecord(record)) return `msg.payload must be an object of Marketo lead fields, got ${describeValue(record)}`;
+  if (!isPlainRecord(record))
+    return `msg.payload must be an object of Marketo lead fields, got ${describeValue(record)}`;
   // __proto__ and the like are never sent (the client leaves them out), so they are no fields.
   if (!Object.keys(record).some((k) => !isUnsafeKey(k))) return "the lead record has no fields";
   // createDuplicate always inserts; every other action finds the lead by the lookup field.
-  if (action !== "createDuplicate" && blank(record[lookupField])) return `the lead record has no value for the lookup field ${lookupField}`;
+  if (action !== "createDuplicate" && blank(record[lookupField]))
+    return `the lead record has no value for the lookup field ${lookupField}`;
   return undefined;
 }
 
@@ -165,7 +185,8 @@ export function tokenName(raw: unknown): string | undefined {
 function tokenValue(v: unknown): string | undefined {
   if (v === undefined || v === null) return "";
   if (typeof v === "string") return v;
-  if ((typeof v === "number" && Number.isFinite(v)) || typeof v === "boolean" || typeof v === "bigint") return String(v);
+  if ((typeof v === "number" && Number.isFinite(v)) || typeof v === "boolean" || typeof v === "bigint")
+    return String(v);
   if (v instanceof Date && !Number.isNaN(v.getTime())) return v.toISOString();
   return undefined;
 }
@@ -182,24 +203,37 @@ export function normaliseTokens(raw: unknown, source = "the tokens"): Checked<Ca
     pairs = [];
     for (let i = 0; i < raw.length; i++) {
       const t = raw[i];
-      if (!isPlainRecord(t) || !("name" in t)) return { ok: false, message: `${source}: item ${i} is not a {name, value} object` };
+      if (!isPlainRecord(t) || !("name" in t))
+        return { ok: false, message: `${source}: item ${i} is not a {name, value} object` };
       pairs.push([t.name, t.value]);
     }
   } else if (isPlainRecord(raw)) {
     pairs = Object.entries(raw);
   } else {
-    return { ok: false, message: `${source} must be an object {name: value} or an array of {name, value}, got ${describeValue(raw)}` };
+    return {
+      ok: false,
+      message: `${source} must be an object {name: value} or an array of {name, value}, got ${describeValue(raw)}`,
+    };
   }
-  if (pairs.length > MAX_TOKENS) return { ok: false, message: `${source}: ${pairs.length} tokens, Marketo takes at most ${MAX_TOKENS} a call` };
+  if (pairs.length > MAX_TOKENS)
+    return { ok: false, message: `${source}: ${pairs.length} tokens, Marketo takes at most ${MAX_TOKENS} a call` };
   const seen = new Set<string>();
   const tokens: CampaignToken[] = [];
   for (const [rawName, rawValue] of pairs) {
     const name = tokenName(rawName);
-    if (name === undefined) return { ok: false, message: `${source}: ${describeValue(rawName)} is not a My Token name (e.g. "{{my.Event Name}}")` };
+    if (name === undefined)
+      return {
+        ok: false,
+        message: `${source}: ${describeValue(rawName)} is not a My Token name (e.g. "{{my.Event Name}}")`,
+      };
     if (seen.has(name)) return { ok: false, message: `${source}: ${name} is given twice` };
     seen.add(name);
     const value = tokenValue(rawValue);
-    if (value === undefined) return { ok: false, message: `${source}: the value of ${name} is ${describeValue(rawValue)}, not text, a number or a boolean` };
+    if (value === undefined)
+      return {
+        ok: false,
+        message: `${source}: the value of ${name} is ${describeValue(rawValue)}, not text, a number or a boolean`,
+      };
     tokens.push({ name, value });
   }
   tokens.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
@@ -210,10 +244,12 @@ const EMAIL = /^[^\s@]+@[^\s@]+$/;
 
 /** The lead's fields as Submit Form's leadFormFields: an object with an email address. */
 export function formFields(record: unknown): Checked<Record<string, unknown>> {
-  if (!isPlainRecord(record)) return { ok: false, message: `msg.payload must be an object of form fields, got ${describeValue(record)}` };
+  if (!isPlainRecord(record))
+    return { ok: false, message: `msg.payload must be an object of form fields, got ${describeValue(record)}` };
   const email = record.email;
   if (blank(email)) return { ok: false, message: "a form post needs the lead's email in msg.payload.email" };
-  if (typeof email !== "string" || !EMAIL.test(email.trim())) return { ok: false, message: `the email ${describeValue(email)} is not an email address` };
+  if (typeof email !== "string" || !EMAIL.test(email.trim()))
+    return { ok: false, message: `the email ${describeValue(email)} is not an email address` };
   const fields: Record<string, unknown> = {};
   // Assigning a "__proto__" key would set the object's prototype instead of a field.
   for (const [k, v] of Object.entries(record)) if (v !== undefined && !isUnsafeKey(k)) fields[k] = v;
@@ -222,18 +258,28 @@ export function formFields(record: unknown): Checked<Record<string, unknown>> {
 }
 
 type VisitorData = NonNullable<SubmitFormOptions["visitorData"]>;
-const VISITOR_KEYS: ReadonlyArray<keyof VisitorData> = ["pageURL", "queryString", "leadClientIpAddress", "userAgentString"];
+const VISITOR_KEYS: ReadonlyArray<keyof VisitorData> = [
+  "pageURL",
+  "queryString",
+  "leadClientIpAddress",
+  "userAgentString",
+];
 
 /** Submit Form's visitorData: the four keys Marketo knows (any case), values as text. */
 export function visitorData(raw: unknown, source = "the visitor data"): Checked<VisitorData | undefined> {
   if (raw === undefined || raw === null || raw === "") return { ok: true, value: undefined };
-  if (!isPlainRecord(raw)) return { ok: false, message: `${source} must be an object {pageURL, queryString, leadClientIpAddress, userAgentString}, got ${describeValue(raw)}` };
+  if (!isPlainRecord(raw))
+    return {
+      ok: false,
+      message: `${source} must be an object {pageURL, queryString, leadClientIpAddress, userAgentString}, got ${describeValue(raw)}`,
+    };
   const out: VisitorData = {};
   for (const [k, v] of Object.entries(raw)) {
     const key = VISITOR_KEYS.find((known) => known.toLowerCase() === k.toLowerCase());
     if (!key) return { ok: false, message: `${source}: ${describeValue(k)} is not one of ${VISITOR_KEYS.join(", ")}` };
     if (v === undefined || v === null || v === "") continue;
-    if (typeof v !== "string" && typeof v !== "number") return { ok: false, message: `${source}: ${key} is ${describeValue(v)}, not text` };
+    if (typeof v !== "string" && typeof v !== "number")
+      return { ok: false, message: `${source}: ${key} is ${describeValue(v)}, not text` };
     out[key] = String(v);
   }
   return { ok: true, value: Object.keys(out).length ? out : undefined };
@@ -242,7 +288,8 @@ export function visitorData(raw: unknown, source = "the visitor data"): Checked<
 /** Submit Form's cookie: the Munchkin cookie (_mkto_trk) as text. */
 export function formCookie(raw: unknown, source = "the cookie"): Checked<string | undefined> {
   if (raw === undefined || raw === null || raw === "") return { ok: true, value: undefined };
-  if (typeof raw !== "string") return { ok: false, message: `${source} must be text (the _mkto_trk cookie), got ${describeValue(raw)}` };
+  if (typeof raw !== "string")
+    return { ok: false, message: `${source} must be text (the _mkto_trk cookie), got ${describeValue(raw)}` };
   return { ok: true, value: raw.trim() || undefined };
 }
 

@@ -119,9 +119,13 @@ export class BulkCollector {
     }
     group.forEach((w, i) => {
       this.unanswered--;
-      w.resolve(rows[i] ?? { ...unexpectedFailure(new Error("the bulk import returned no row for this record"), OPERATION), outcome: "failed" });
+      w.resolve(
+        rows[i] ?? {
+          ...unexpectedFailure(new Error("the bulk import returned no row for this record"), OPERATION),
+          outcome: "failed",
+        },
+      );
     });
     this.o.onChange?.();
   }
 }
-

@@ -67,15 +67,33 @@ export function toLeadId(v: unknown): number | undefined {
   return typeof n === "number" && Number.isInteger(n) && n > 0 ? n : undefined;
 }
 
-export async function resolveLeadId(client: MarketoClient, cache: LeadIdCache, o: ResolveLeadOptions): Promise<LeadResolution> {
+export async function resolveLeadId(
+  client: MarketoClient,
+  cache: LeadIdCache,
+  o: ResolveLeadOptions,
+): Promise<LeadResolution> {
   const given = toLeadId(o.leadId);
   if (given !== undefined) return { ok: true, leadId: given, leadIds: [given], source: "message" };
   if (o.leadId !== undefined && o.leadId !== null && o.leadId !== "") {
-    return { ok: false, result: invalidRecord(`the lead id ${JSON.stringify(o.leadId)} is not a positive whole number`, o.operation) };
+    return {
+      ok: false,
+      result: invalidRecord(`the lead id ${JSON.stringify(o.leadId)} is not a positive whole number`, o.operation),
+    };
   }
   const email = typeof o.email === "string" ? o.email.trim() : "";
-  if (!email) return { ok: false, result: invalidRecord("no lead: msg.marketo.leadId is not set and the record has no email to look the lead up by", o.operation) };
-  if (!EMAIL.test(email)) return { ok: false, result: invalidRecord(`no lead: ${JSON.stringify(email.slice(0, 100))} is not an email address`, o.operation) };
+  if (!email)
+    return {
+      ok: false,
+      result: invalidRecord(
+        "no lead: msg.marketo.leadId is not set and the record has no email to look the lead up by",
+        o.operation,
+      ),
+    };
+  if (!EMAIL.test(email))
+    return {
+      ok: false,
+      result: invalidRecord(`no lead: ${JSON.stringify(email.slice(0, 100))} is not an email address`, o.operation),
+    };
   // Only an email with exactly one lead is ever cached, so a cached id is never a duplicate's pick.
   const cached = cache.get("email", email);
   if (cached !== undefined) return { ok: true, leadId: cached, leadIds: [cached], source: "cache" };
@@ -90,20 +108,35 @@ export async function resolveLeadId(client: MarketoClient, cache: LeadIdCache, o
     const policy = o.duplicates ?? DEFAULT_DUPLICATE_POLICY;
     const duplicates: DuplicateInfo = { policy, leadIds: matches.map((m) => m.id) };
     if (policy === "fail") {
-      const error = marketoError("1007", `Multiple leads match the lookup criteria: ${matches.length} leads have the email ${email} (ids ${duplicates.leadIds.join(", ")}); the node's duplicate policy is "fail"`, {
-        operation: o.operation,
-      });
+      const error = marketoError(
+        "1007",
+        `Multiple leads match the lookup criteria: ${matches.length} leads have the email ${email} (ids ${duplicates.leadIds.join(", ")}); the node's duplicate policy is "fail"`,
+        {
+          operation: o.operation,
+        },
+      );
       return { ok: false, result: { ok: false, status: "skipped", error }, duplicates };
     }
-    if (policy === "all") return { ok: true, leadId: matches[0].id, leadIds: duplicates.leadIds, source: "lookup", duplicates };
+    if (policy === "all")
+      return { ok: true, leadId: matches[0].id, leadIds: duplicates.leadIds, source: "lookup", duplicates };
     const leadId = pick(matches, policy);
     return { ok: true, leadId, leadIds: [leadId], source: "lookup", duplicates };
   }
   if (!o.createMissing) {
-    return { ok: false, result: invalidRecord(`no lead has the email ${email} (enable "create missing leads" or put marketo-lead before this node)`, o.operation) };
+    return {
+      ok: false,
+      result: invalidRecord(
+        `no lead has the email ${email} (enable "create missing leads" or put marketo-lead before this node)`,
+        o.operation,
+      ),
+    };
   }
   const created = await client.syncLead({ email }, { action: "createOrUpdate", lookupField: "email" });
-  if (!created.ok || created.id === undefined) return { ok: false, result: created.ok ? invalidRecord(`Marketo named no lead for ${email}`, o.operation) : created };
+  if (!created.ok || created.id === undefined)
+    return {
+      ok: false,
+      result: created.ok ? invalidRecord(`Marketo named no lead for ${email}`, o.operation) : created,
+    };
   cache.set("email", email, created.id);
   return { ok: true, leadId: created.id, leadIds: [created.id], source: "created" };
 }
@@ -113,7 +146,10 @@ export async function resolveLeadId(client: MarketoClient, cache: LeadIdCache, o
  * and answers with the first failure, else the first lead's result: a record is done only when
  * every lead it is about is.
  */
-export async function forEachLead(leadIds: number[], act: (leadId: number) => Promise<RecordResult>): Promise<RecordResult> {
+export async function forEachLead(
+  leadIds: number[],
+  act: (leadId: number) => Promise<RecordResult>,
+): Promise<RecordResult> {
   let first: RecordResult | undefined;
   for (const id of leadIds) {
     const r = await act(id);
@@ -126,5 +162,7 @@ export async function forEachLead(leadIds: number[], act: (leadId: number) => Pr
 /** The duplicate policy from a node's setting; undefined when the setting is not one. */
 export function duplicatePolicy(v: unknown): DuplicatePolicy | undefined {
   if (v === undefined || v === null || v === "") return DEFAULT_DUPLICATE_POLICY;
-  return typeof v === "string" && (DUPLICATE_POLICIES as readonly string[]).includes(v) ? (v as DuplicatePolicy) : undefined;
+  return typeof v === "string" && (DUPLICATE_POLICIES as readonly string[]).includes(v)
+    ? (v as DuplicatePolicy)
+    : undefined;
 }

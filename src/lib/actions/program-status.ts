@@ -5,7 +5,15 @@
  * status-mapper nodes that feed it. No Node-RED import.
  */
 import type { Channel, MarketoClient, Program } from "../marketo";
-import { compileTable, normaliseStatus, presetRows, MAX_STATUS_LENGTH, NOT_IN_PROGRAM, PRESET_NAMES, type PresetName } from "../flow/status-ladder";
+import {
+  compileTable,
+  normaliseStatus,
+  presetRows,
+  MAX_STATUS_LENGTH,
+  NOT_IN_PROGRAM,
+  PRESET_NAMES,
+  type PresetName,
+} from "../flow/status-ladder";
 import { typeName } from "../flow/paths";
 
 export const NODE_TYPE = "marketo-program-status";
@@ -84,7 +92,10 @@ export function statusSetting(input: ProgramStatusSettingsInput): { value: unkno
 }
 
 /** Validates the node's settings; every problem is a sentence naming the setting. */
-export function parseSettings(input: ProgramStatusSettingsInput): { settings: ProgramStatusSettings; problems: string[] } {
+export function parseSettings(input: ProgramStatusSettingsInput): {
+  settings: ProgramStatusSettings;
+  problems: string[];
+} {
   const problems: string[] = [];
   const given = statusSetting(input);
   const programType = oneOf(input.programType, PROGRAM_TYPES, DEFAULT_SETTINGS.program.type);
@@ -95,20 +106,34 @@ export function parseSettings(input: ProgramStatusSettingsInput): { settings: Pr
   if (!emailType) problems.push(`the email cannot come from "${String(input.emailType)}"`);
 
   const settings: ProgramStatusSettings = {
-    program: { type: programType ?? "msg", value: input.program === undefined ? DEFAULT_SETTINGS.program.value : str(input.program) },
-    status: { type: statusType ?? "msg", value: given.value === undefined ? (statusType === "str" ? "" : DEFAULT_SETTINGS.status.value) : str(given.value) },
-    email: { type: emailType ?? "msg", value: input.email === undefined ? DEFAULT_SETTINGS.email.value : str(input.email) },
+    program: {
+      type: programType ?? "msg",
+      value: input.program === undefined ? DEFAULT_SETTINGS.program.value : str(input.program),
+    },
+    status: {
+      type: statusType ?? "msg",
+      value: given.value === undefined ? (statusType === "str" ? "" : DEFAULT_SETTINGS.status.value) : str(given.value),
+    },
+    email: {
+      type: emailType ?? "msg",
+      value: input.email === undefined ? DEFAULT_SETTINGS.email.value : str(input.email),
+    },
     createMissing: input.createMissing === true || input.createMissing === "true",
   };
 
   const p = settings.program;
-  if (p.value === "") problems.push(p.type === "num" ? "no program id is set" : `no ${p.type} property is named for the program id`);
-  else if (p.type === "num" && toProgramId(p.value) === undefined) problems.push(`the program id ${shown(p.value)} is not a positive whole number`);
+  if (p.value === "")
+    problems.push(p.type === "num" ? "no program id is set" : `no ${p.type} property is named for the program id`);
+  else if (p.type === "num" && toProgramId(p.value) === undefined)
+    problems.push(`the program id ${shown(p.value)} is not a positive whole number`);
 
   const s = settings.status;
   if (s.value === "" && s.type === "str" && given.lost) {
-    problems.push("the fixed status name was lost (an older editor saved the node's shown status over it): open the node and choose the status again");
-  } else if (s.value === "") problems.push(s.type === "str" ? "no status name is set" : "no msg property is named for the status");
+    problems.push(
+      "the fixed status name was lost (an older editor saved the node's shown status over it): open the node and choose the status again",
+    );
+  } else if (s.value === "")
+    problems.push(s.type === "str" ? "no status name is set" : "no msg property is named for the status");
   else if (s.type === "str") {
     const bad = statusProblem(s.value);
     if (bad) problems.push(`the status: ${bad}`);
@@ -132,7 +157,8 @@ export type Read<T> = { ok: true; value: T } | { ok: false; message: string };
 export function programIdFrom(value: unknown, where: string): Read<number> {
   if (value === undefined || value === null || value === "") return { ok: false, message: `no program id at ${where}` };
   const id = toProgramId(value);
-  if (id === undefined) return { ok: false, message: `the program id at ${where} (${shown(value)}) is not a positive whole number` };
+  if (id === undefined)
+    return { ok: false, message: `the program id at ${where} (${shown(value)}) is not a positive whole number` };
   return { ok: true, value: id };
 }
 
@@ -141,9 +167,17 @@ export function programIdFrom(value: unknown, where: string): Read<number> {
  * (when the property names `msg.marketo.programStatus` itself).
  */
 export function statusNameFrom(value: unknown, where: string): Read<string> {
-  const v = value !== null && typeof value === "object" && !Array.isArray(value) && "name" in value ? (value as { name: unknown }).name : value;
-  if (v === undefined || v === null) return { ok: false, message: `no program status at ${where} (put a status-mapper before this node, or set a fixed status)` };
-  if (typeof v !== "string") return { ok: false, message: `the program status at ${where} is ${typeName(v)}, not a string` };
+  const v =
+    value !== null && typeof value === "object" && !Array.isArray(value) && "name" in value
+      ? (value as { name: unknown }).name
+      : value;
+  if (v === undefined || v === null)
+    return {
+      ok: false,
+      message: `no program status at ${where} (put a status-mapper before this node, or set a fixed status)`,
+    };
+  if (typeof v !== "string")
+    return { ok: false, message: `the program status at ${where} is ${typeName(v)}, not a string` };
   const name = v.trim();
   if (name === "") return { ok: false, message: `the program status at ${where} is empty` };
   const bad = statusProblem(name);
@@ -171,7 +205,11 @@ export interface ProgramChannel {
   statuses: ChannelStatusInfo[];
 }
 
-export function programChannelOf(programId: number, program: Program | undefined, channel: Channel | undefined): ProgramChannel {
+export function programChannelOf(
+  programId: number,
+  program: Program | undefined,
+  channel: Channel | undefined,
+): ProgramChannel {
   const statuses: ChannelStatusInfo[] = (Array.isArray(channel?.progressionStatuses) ? channel.progressionStatuses : [])
     .filter((s) => s && typeof s.name === "string" && s.name !== NOT_IN_PROGRAM.name)
     .map((s) => ({ name: s.name, step: Number(s.step), success: s.success === true }))
@@ -187,7 +225,10 @@ export function programChannelOf(programId: number, program: Program | undefined
 }
 
 /** Two reads at most: Get Program by Id, then Get Channel by Name. */
-export async function readProgramChannel(client: Pick<MarketoClient, "getProgram" | "getChannelByName">, programId: number): Promise<ProgramChannel> {
+export async function readProgramChannel(
+  client: Pick<MarketoClient, "getProgram" | "getChannelByName">,
+  programId: number,
+): Promise<ProgramChannel> {
   const program = await client.getProgram(programId);
   const channel = program?.channel ? await client.getChannelByName(program.channel) : undefined;
   return programChannelOf(programId, program, channel);
@@ -210,7 +251,9 @@ export class ChannelCache {
   get(programId: number): Promise<ProgramChannel> {
     const e = this.entries.get(programId);
     if (e && (e.failedAt === undefined || this.now() - e.failedAt < this.retryAfterMs)) return e.p;
-    const entry: { p: Promise<ProgramChannel>; failedAt?: number } = { p: Promise.resolve().then(() => this.load(programId)) };
+    const entry: { p: Promise<ProgramChannel>; failedAt?: number } = {
+      p: Promise.resolve().then(() => this.load(programId)),
+    };
     entry.p.catch(() => {
       entry.failedAt = this.now();
     });
@@ -229,7 +272,12 @@ function statusList(info: ProgramChannel): string {
 }
 
 /** `status "Attended" is not in channel "Webinar" of program 1002 (Webinar statuses: ...)`. */
-export function unknownStatusMessage(status: string, programId: number, info: ProgramChannel | undefined, marketoMessage?: string): string {
+export function unknownStatusMessage(
+  status: string,
+  programId: number,
+  info: ProgramChannel | undefined,
+  marketoMessage?: string,
+): string {
   const head = `status "${status}"`;
   if (!info) {
     return `${head} is not in the channel of program ${programId}${marketoMessage ? ` (Marketo: ${marketoMessage}; the channel could not be read)` : ""}`;
@@ -277,10 +325,16 @@ export function checkReport(info: ProgramChannel, statusesToCheck: Iterable<stri
   const statuses = unique(statusesToCheck);
   const report: CheckReport = { programId: info.programId, statuses, missing: [], problems: [], ok: false };
   if (!info.programFound) {
-    report.problems.push(`program ${info.programId} does not exist in Marketo (or the API user cannot see its workspace)`);
+    report.problems.push(
+      `program ${info.programId} does not exist in Marketo (or the API user cannot see its workspace)`,
+    );
     return report;
   }
-  report.program = { id: info.programId, ...(info.programName ? { name: info.programName } : {}), ...(info.channel ? { channel: info.channel } : {}) };
+  report.program = {
+    id: info.programId,
+    ...(info.programName ? { name: info.programName } : {}),
+    ...(info.channel ? { channel: info.channel } : {}),
+  };
   if (!info.channel || !info.channelFound) {
     report.problems.push(
       info.channel
@@ -305,7 +359,9 @@ export function checkReport(info: ProgramChannel, statusesToCheck: Iterable<stri
 
 /** The extra word for a failed read: which permission a 603 means here. */
 export function readFailureHint(code: string | undefined): string {
-  return code === "603" ? ' (the API user\'s role needs "Read-Only Assets" or "Read-Write Assets" to read programs and channels)' : "";
+  return code === "603"
+    ? ' (the API user\'s role needs "Read-Only Assets" or "Read-Write Assets" to read programs and channels)'
+    : "";
 }
 
 // ---- the status-mapper nodes that feed this node ----
@@ -376,8 +432,13 @@ export function upstreamStatusMappers(nodes: Iterable<FlowNode>, startId: string
 }
 
 /** The Marketo statuses a status-mapper may write: its table's targets (the Kaltura preset when it has no rows). */
-export function mapperTargets(mapper: { rules?: unknown; preset?: unknown }): { statuses: string[]; problems: string[] } {
-  const preset: PresetName = (PRESET_NAMES as readonly unknown[]).includes(mapper.preset) ? (mapper.preset as PresetName) : "kaltura";
+export function mapperTargets(mapper: { rules?: unknown; preset?: unknown }): {
+  statuses: string[];
+  problems: string[];
+} {
+  const preset: PresetName = (PRESET_NAMES as readonly unknown[]).includes(mapper.preset)
+    ? (mapper.preset as PresetName)
+    : "kaltura";
   const { table, problems } = compileTable(mapper.rules ?? presetRows(preset));
   return { statuses: [...table.targets.keys()], problems };
 }

@@ -172,7 +172,8 @@ export class JournalIndex {
     while (n < (this.live + 1) * 2) n *= 2;
     this.table = new Int32Array(n);
     this.tableUsed = 0;
-    for (let slot = 0; slot < this.slots; slot++) if (this.lengths[slot] > 0 && this.prefixOf[slot] !== NAMED) this.insert(slot);
+    for (let slot = 0; slot < this.slots; slot++)
+      if (this.lengths[slot] > 0 && this.prefixOf[slot] !== NAMED) this.insert(slot);
   }
 
   private grow(): void {

@@ -29,7 +29,9 @@ export class JournalLockedError extends Error {
     readonly file: string,
     readonly holder: LockHolder,
   ) {
-    super(`journal ${file} is written by another process (host ${holder.host}, pid ${holder.pid}, since ${holder.since}): two writers would lose records`);
+    super(
+      `journal ${file} is written by another process (host ${holder.host}, pid ${holder.pid}, since ${holder.since}): two writers would lose records`,
+    );
     this.name = "JournalLockedError";
   }
 }
@@ -72,7 +74,12 @@ function stale(lockFile: string, holder: LockHolder | undefined, now: number): b
 /** Takes the lock of `journalFile`, or throws JournalLockedError naming the live holder. */
 export function lockJournal(journalFile: string): JournalLock {
   const lockFile = `${journalFile}.lock`;
-  const me: LockHolder = { host: os.hostname(), pid: process.pid, since: new Date().toISOString(), token: randomBytes(8).toString("hex") };
+  const me: LockHolder = {
+    host: os.hostname(),
+    pid: process.pid,
+    since: new Date().toISOString(),
+    token: randomBytes(8).toString("hex"),
+  };
   try {
     fs.mkdirSync(path.dirname(lockFile), { recursive: true });
   } catch {
@@ -89,7 +96,11 @@ export function lockJournal(journalFile: string): JournalLock {
       }
       break;
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw new Error(`journal ${journalFile}: cannot take its lock ${lockFile}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST")
+        throw new Error(
+          `journal ${journalFile}: cannot take its lock ${lockFile}: ${err instanceof Error ? err.message : String(err)}`,
+          { cause: err },
+        );
       const holder = readHolder(lockFile);
       if (tries >= 3 || !stale(lockFile, holder, Date.now())) {
         throw new JournalLockedError(journalFile, holder ?? { host: "unknown", pid: 0, since: "?", token: "" });
@@ -124,7 +135,10 @@ export function lockJournal(journalFile: string): JournalLock {
  * This process's own journal file when `file` has another live writer: the same name in a folder
  * named after the instance (MARKETO_INSTANCE_ID, else host and pid), never a file two processes share.
  */
-export function instanceJournalFile(file: string, instance = process.env.MARKETO_INSTANCE_ID || `${os.hostname()}-${process.pid}`): string {
+export function instanceJournalFile(
+  file: string,
+  instance = process.env.MARKETO_INSTANCE_ID || `${os.hostname()}-${process.pid}`,
+): string {
   const safe = instance.replace(/[^A-Za-z0-9._-]/g, "_");
   return path.join(path.dirname(file), safe, path.basename(file));
 }

@@ -23,7 +23,13 @@ import * as fs from "fs";
 import * as path from "path";
 import * as zlib from "zlib";
 import { JournalIndex, type IndexCursor } from "./journal-index";
-import { JournalLockedError, instanceJournalFile, lockJournal, otherInstanceFiles, type JournalLock } from "./journal-lock";
+import {
+  JournalLockedError,
+  instanceJournalFile,
+  lockJournal,
+  otherInstanceFiles,
+  type JournalLock,
+} from "./journal-lock";
 
 export type { IndexCursor } from "./journal-index";
 
@@ -63,7 +69,6 @@ function tableCrc32(data: Buffer | string): number {
 function hex8(n: number): string {
   return n.toString(16).padStart(8, "0");
 }
-
 
 /** The changes of one turn, last word per id, sharing one write and one promise. */
 interface Group {
@@ -168,11 +173,14 @@ export class Journal<V = unknown> {
       return Journal.open<V>(file, options);
     } catch (err) {
       if (!(err instanceof JournalLockedError)) throw err;
-      const warn = (m: string): void => (options.logger ? options.logger.warn(m) : process.emitWarning(m, "JournalWarning"));
+      const warn = (m: string): void =>
+        options.logger ? options.logger.warn(m) : process.emitWarning(m, "JournalWarning");
       const own = instanceJournalFile(path.resolve(file));
       // Without a stable instance id, a file another process left behind (it no longer runs) is
       // taken up first, so its records are finished rather than left in a folder nobody opens.
-      const left = process.env.MARKETO_INSTANCE_ID ? [] : otherInstanceFiles(path.resolve(file)).filter((f) => f !== own);
+      const left = process.env.MARKETO_INSTANCE_ID
+        ? []
+        : otherInstanceFiles(path.resolve(file)).filter((f) => f !== own);
       for (const candidate of left) {
         let j: Journal<V>;
         try {
@@ -185,7 +193,9 @@ export class Journal<V = unknown> {
           void j.close();
           continue;
         }
-        warn(`${err.message}; this process keeps its records in ${candidate}, left by a process that no longer runs, and finishes its ${j.size} records`);
+        warn(
+          `${err.message}; this process keeps its records in ${candidate}, left by a process that no longer runs, and finishes its ${j.size} records`,
+        );
         return j;
       }
       warn(`${err.message}; this process keeps its records in ${own} instead`);
@@ -258,11 +268,15 @@ export class Journal<V = unknown> {
       // Serialised now: the caller may change the object before the group is written.
       json = JSON.stringify({ p: id, v: value }, replacer);
     } catch (err) {
-      return Promise.reject(new TypeError(`journal ${this.file}: the value for ${id} cannot be stored as JSON: ${message(err)}`));
+      return Promise.reject(
+        new TypeError(`journal ${this.file}: the value for ${id} cannot be stored as JSON: ${message(err)}`),
+      );
     }
     if (value !== undefined && json.length === JSON.stringify(id).length + 6) {
       // A function or symbol vanishes silently in JSON.stringify: it would come back as undefined.
-      return Promise.reject(new TypeError(`journal ${this.file}: the value for ${id} cannot be stored as JSON (${typeof value})`));
+      return Promise.reject(
+        new TypeError(`journal ${this.file}: the value for ${id} cannot be stored as JSON (${typeof value})`),
+      );
     }
     const group = this.currentGroup();
     const previous = group.ops.get(id);
@@ -365,7 +379,10 @@ export class Journal<V = unknown> {
     try {
       fs.rmSync(`${this.file}.tmp`, { force: true });
     } catch (err) {
-      throw new Error(`journal ${this.file}: cannot remove ${this.file}.tmp left by an interrupted compaction: ${message(err)}`, { cause: err });
+      throw new Error(
+        `journal ${this.file}: cannot remove ${this.file}.tmp left by an interrupted compaction: ${message(err)}`,
+        { cause: err },
+      );
     }
     const existed = fs.existsSync(this.file);
     let fd: number;
@@ -422,7 +439,9 @@ export class Journal<V = unknown> {
       // An unfinished last line: its group never completed, so none of it was acknowledged.
       fs.ftruncateSync(this.fd, end);
       if (this.sync) fs.fdatasyncSync(this.fd);
-      this.logger.warn(`journal ${this.file}: cut off an unfinished last line (${size - end} bytes at byte ${end}), left by an interrupted write`);
+      this.logger.warn(
+        `journal ${this.file}: cut off an unfinished last line (${size - end} bytes at byte ${end}), left by an interrupted write`,
+      );
     }
     this.fileBytes = end;
   }
@@ -517,7 +536,11 @@ export class Journal<V = unknown> {
       } catch {
         this.truncatePending = true;
       }
-      const failure = new JournalWriteError(`journal ${this.file}: ${jsons.length} change(s) not saved: ${message(err)}`, group.ops, err);
+      const failure = new JournalWriteError(
+        `journal ${this.file}: ${jsons.length} change(s) not saved: ${message(err)}`,
+        group.ops,
+        err,
+      );
       this.logger.warn(failure.message);
       group.reject(failure);
       return;
@@ -566,7 +589,8 @@ export class Journal<V = unknown> {
           if (n === 0) throw new Error(`the line of ${this.index.idAt(slot)} at byte ${o} is cut short`);
           got += n;
         }
-        if (out[used + len - 1] !== NEWLINE) throw new Error(`the line of ${this.index.idAt(slot)} at byte ${o} does not end where expected`);
+        if (out[used + len - 1] !== NEWLINE)
+          throw new Error(`the line of ${this.index.idAt(slot)} at byte ${o} does not end where expected`);
         used += len;
         size += len;
       }

@@ -82,7 +82,11 @@ function newId(): string {
  * array is kept per record, not whole in every record's line.
  */
 export function storableShell(msg: Record<string, unknown>, many: boolean): Record<string, unknown> {
-  return jsonSafeMessage(msg, (k, v) => k === "payload" || k === "req" || k === "res" || k === "_msgid" || (many && k === "source" && Array.isArray(v)));
+  return jsonSafeMessage(
+    msg,
+    (k, v) =>
+      k === "payload" || k === "req" || k === "res" || k === "_msgid" || (many && k === "source" && Array.isArray(v)),
+  );
 }
 
 /** A value JSON can hold (cycles and functions dropped), for a record's own fields. */
@@ -97,13 +101,28 @@ export function storableValue(value: unknown): unknown {
  */
 function storableReplacer(msg: unknown, many: boolean): (this: unknown, key: string, value: unknown) => unknown {
   return function (this: unknown, key, value) {
-    if (this === msg && (key === "payload" || key === "req" || key === "res" || key === "_msgid" || (many && key === "source" && Array.isArray(value)))) return undefined;
+    if (
+      this === msg &&
+      (key === "payload" ||
+        key === "req" ||
+        key === "res" ||
+        key === "_msgid" ||
+        (many && key === "source" && Array.isArray(value)))
+    )
+      return undefined;
     return typeof value === "bigint" ? value.toString() : value;
   };
 }
 
 /** The stored record of a message's record as JSON-safe copies (a message with a cycle). */
-function storableCopy(msg: Record<string, unknown>, record: unknown, index: number, many: boolean, source: SourceOf, group: string | undefined): StoredRecord {
+function storableCopy(
+  msg: Record<string, unknown>,
+  record: unknown,
+  index: number,
+  many: boolean,
+  source: SourceOf,
+  group: string | undefined,
+): StoredRecord {
   const stored: StoredRecord = { msg: storableShell(msg, many), payload: storableValue(record), many, index };
   if (source.has) stored.source = storableValue(source.value);
   if (group !== undefined) stored.group = group;
@@ -211,7 +230,14 @@ export class RecordBook {
    * the journal and its message is let go. A record the journal cannot take (disk full) still
    * goes on, waiting in memory, with a warning: refusing it would lose it for sure.
    */
-  accept(msg: Record<string, unknown>, record: unknown, index: number, many: boolean, source: SourceOf, group: string | undefined): Promise<void> {
+  accept(
+    msg: Record<string, unknown>,
+    record: unknown,
+    index: number,
+    many: boolean,
+    source: SourceOf,
+    group: string | undefined,
+  ): Promise<void> {
     const id = newId();
     this.unanswered++;
     const journal = this.journal;
@@ -252,7 +278,15 @@ export class RecordBook {
   }
 
   /** A record held in memory with its message: its stored form holds the message itself. */
-  private entryOf(id: string, msg: Record<string, unknown>, record: unknown, index: number, many: boolean, source: SourceOf, group: string | undefined): BookEntry {
+  private entryOf(
+    id: string,
+    msg: Record<string, unknown>,
+    record: unknown,
+    index: number,
+    many: boolean,
+    source: SourceOf,
+    group: string | undefined,
+  ): BookEntry {
     const stored: StoredRecord = { msg, payload: record, many, index };
     if (source.has) stored.source = source.value;
     if (group !== undefined) stored.group = group;
@@ -279,10 +313,14 @@ export class RecordBook {
   /** The journal could not take a record: it waits in memory instead (with a warning), never lost. */
   private refused(id: string, err: unknown, kept: BookEntry | undefined, expected: boolean): void {
     if (expected) this.expected--;
-    this.warnOnce(`record kept in memory only, not in ${this.file}: ${err instanceof Error ? err.message : String(err)}`);
+    this.warnOnce(
+      `record kept in memory only, not in ${this.file}: ${err instanceof Error ? err.message : String(err)}`,
+    );
     const stored = kept?.stored ?? (err instanceof JournalWriteError ? err.unsaved<StoredRecord>(id) : undefined);
     if (!stored) {
-      this.logger.warn(`a record refused by ${this.file} could not be kept: ${err instanceof Error ? err.message : String(err)}`);
+      this.logger.warn(
+        `a record refused by ${this.file} could not be kept: ${err instanceof Error ? err.message : String(err)}`,
+      );
       return;
     }
     this.waitInMemory(kept ?? { id, stored, running: false });
@@ -319,7 +357,9 @@ export class RecordBook {
     // A record kept with its message is written as accept writes it; one read back is JSON already.
     const replacer = entry.readBack ? undefined : storableReplacer(stored.msg, stored.many);
     this.journal.put(entry.id, stored, replacer).catch((err: unknown) => {
-      this.warnOnce(`answer kept in memory only, not in ${this.file}: ${err instanceof Error ? err.message : String(err)}`);
+      this.warnOnce(
+        `answer kept in memory only, not in ${this.file}: ${err instanceof Error ? err.message : String(err)}`,
+      );
       this.memory.push({ id: entry.id, stored, running: false });
     });
   }
@@ -331,7 +371,9 @@ export class RecordBook {
     this.cutOffIds.delete(entry.id);
     this.unanswered--;
     this.journal?.delete(entry.id).catch((err: unknown) => {
-      this.warnOnce(`could not remove an answered record from ${this.file}: ${err instanceof Error ? err.message : String(err)}`);
+      this.warnOnce(
+        `could not remove an answered record from ${this.file}: ${err instanceof Error ? err.message : String(err)}`,
+      );
     });
     this.queuePump();
   }
@@ -458,7 +500,9 @@ export class RecordBook {
         stored = journal.get(id);
       } catch (err) {
         // A damaged line: the record cannot be read back, say so and go on with the others.
-        this.logger.warn(`a record could not be read back from ${this.file}: ${err instanceof Error ? err.message : String(err)}`);
+        this.logger.warn(
+          `a record could not be read back from ${this.file}: ${err instanceof Error ? err.message : String(err)}`,
+        );
         continue;
       }
       if (stored) return { id, stored, running: false, readBack: true };
@@ -499,8 +543,20 @@ export function recordBook(file: string | undefined, logger: BookLogger): Record
 }
 
 /** What each book holds now, by journal file: for the benchmark and tests of the live bound. */
-export function recordBookFigures(): Array<{ file: string; size: number; live: number; peakLive: number; journaled: number }> {
-  return [...books.entries()].map(([file, b]) => ({ file, size: b.size, live: b.liveCount, peakLive: b.peakLive, journaled: b.journaled }));
+export function recordBookFigures(): Array<{
+  file: string;
+  size: number;
+  live: number;
+  peakLive: number;
+  journaled: number;
+}> {
+  return [...books.entries()].map(([file, b]) => ({
+    file,
+    size: b.size,
+    live: b.liveCount,
+    peakLive: b.peakLive,
+    journaled: b.journaled,
+  }));
 }
 
 /**

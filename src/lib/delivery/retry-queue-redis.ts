@@ -76,11 +76,20 @@ export async function persistenceProblems(client: RedisClient): Promise<string[]
     const aof = await get("appendonly");
     const fsync = await get("appendfsync");
     const policy = await get("maxmemory-policy");
-    if (aof !== "yes") problems.push("appendonly is not yes: a Redis restart loses every entry written since the last snapshot (set appendonly yes)");
-    else if (fsync === "no") problems.push("appendfsync is no: a Redis crash can lose the last ~30 s of entries (set appendfsync everysec or always)");
-    if (policy !== undefined && policy !== "noeviction") problems.push(`maxmemory-policy is ${policy}: Redis may evict entries when full (set noeviction)`);
+    if (aof !== "yes")
+      problems.push(
+        "appendonly is not yes: a Redis restart loses every entry written since the last snapshot (set appendonly yes)",
+      );
+    else if (fsync === "no")
+      problems.push(
+        "appendfsync is no: a Redis crash can lose the last ~30 s of entries (set appendfsync everysec or always)",
+      );
+    if (policy !== undefined && policy !== "noeviction")
+      problems.push(`maxmemory-policy is ${policy}: Redis may evict entries when full (set noeviction)`);
   } catch (err) {
-    problems.push(`cannot check the Redis persistence settings (CONFIG GET is refused: ${err instanceof Error ? err.message : String(err)}); make sure appendonly is yes and maxmemory-policy is noeviction`);
+    problems.push(
+      `cannot check the Redis persistence settings (CONFIG GET is refused: ${err instanceof Error ? err.message : String(err)}); make sure appendonly is yes and maxmemory-policy is noeviction`,
+    );
   }
   return problems;
 }
@@ -148,7 +157,11 @@ export class RedisRetryQueue {
   /** Connects, checks Redis's persistence settings (returned as warnings) and starts taking jobs. */
   async start(): Promise<string[]> {
     const problems = await persistenceProblems(this.client);
-    void this.worker.run().catch((err: unknown) => this.handlers.warn(`retry queue worker stopped: ${err instanceof Error ? err.message : String(err)}`));
+    void this.worker
+      .run()
+      .catch((err: unknown) =>
+        this.handlers.warn(`retry queue worker stopped: ${err instanceof Error ? err.message : String(err)}`),
+      );
     await this.worker.waitUntilReady();
     await this.refresh();
     return problems;
@@ -333,7 +346,12 @@ export class RedisRetryQueue {
   }
 
   /** Counts, totals and size read afresh (kept for the status and the sidebar). */
-  async refresh(): Promise<{ counts: Counts; totals: Totals; size: number; integrations: Record<string, Integration> }> {
+  async refresh(): Promise<{
+    counts: Counts;
+    totals: Totals;
+    size: number;
+    integrations: Record<string, Integration>;
+  }> {
     const all = await this.all();
     const counts: Counts = { state: { waiting: 0, retrying: 0, held: 0, abandoned: 0 }, category: {}, integration: {} };
     const integrations: Record<string, Integration> = {};

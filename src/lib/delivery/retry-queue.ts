@@ -100,14 +100,10 @@ export interface QueueOptions {
   quotaJitterMs?: number;
 }
 
-export type ReceiveResult =
-  | { kind: "waiting" | "held" | "abandoned"; entry: RetryEntry }
-  | { kind: "overflow" };
+export type ReceiveResult = { kind: "waiting" | "held" | "abandoned"; entry: RetryEntry } | { kind: "overflow" };
 
 export type OutcomeResult =
-  | { kind: "stale" }
-  | { kind: "delivered"; entry: RetryEntry }
-  | { kind: EntryState; entry: RetryEntry };
+  { kind: "stale" } | { kind: "delivered"; entry: RetryEntry } | { kind: EntryState; entry: RetryEntry };
 
 /** Journal id of the totals; entry ids never start with "~". */
 export const TOTALS_ID = "~totals";
@@ -134,7 +130,8 @@ export function parseDuration(text: string): { ok: true; ms: number } | { ok: fa
 
 /** "30s, 2m, 10m" → [30000, 120000, 600000]: attempt n waits entry n-1, the last repeats. */
 export function parseBackoff(text: unknown): { ok: true; ms: number[] } | { ok: false; reason: string } {
-  if (typeof text !== "string" || !text.trim()) return { ok: false, reason: "backoff is empty: give delays like 30s, 2m, 10m" };
+  if (typeof text !== "string" || !text.trim())
+    return { ok: false, reason: "backoff is empty: give delays like 30s, 2m, 10m" };
   const out: number[] = [];
   for (const part of text.split(/[,;]/)) {
     if (!part.trim()) continue;
@@ -178,14 +175,17 @@ export function storableMessage(msg: Record<string, unknown>): Record<string, un
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v);
-const str = (v: unknown, fallback: string): string => (typeof v === "string" && v ? v : typeof v === "number" ? String(v) : fallback);
+const str = (v: unknown, fallback: string): string =>
+  typeof v === "string" && v ? v : typeof v === "number" ? String(v) : fallback;
 
 function integrationOf(v: unknown): Integration | undefined {
   if (!isObject(v) || typeof v.id !== "string" || !v.id) return undefined;
   return { id: v.id, type: str(v.type, "unknown"), name: typeof v.name === "string" ? v.name : "" };
 }
 
-const CATCH_TEXT = new RegExp(`^(?:MarketoError: )?([\\w-]+): (?:\\d+ of \\d+ records failed; first: )?(${CATEGORIES.join("|")}): ([\\s\\S]*)$`);
+const CATCH_TEXT = new RegExp(
+  `^(?:MarketoError: )?([\\w-]+): (?:\\d+ of \\d+ records failed; first: )?(${CATEGORIES.join("|")}): ([\\s\\S]*)$`,
+);
 
 /** Whether a failure can succeed later by itself; validation never does, whatever it says. */
 function retryableOf(category: string, retryable: unknown, action: string): boolean {
@@ -194,7 +194,9 @@ function retryableOf(category: string, retryable: unknown, action: string): bool
 }
 
 /** The error fields of an outcome, for an entry. */
-export function errorFields(error: ErrorInfo | undefined): Pick<Failure, "category" | "code" | "message" | "retryable" | "action"> {
+export function errorFields(
+  error: ErrorInfo | undefined,
+): Pick<Failure, "category" | "code" | "message" | "retryable" | "action"> {
   const category = str(error?.category, "unknown");
   const action = str(error?.action, category === "quota" ? "wait-day" : "retry");
   return {
@@ -230,12 +232,29 @@ export function failureOf(msg: Record<string, unknown>): Failure {
     const integration = integrationOf(caught.source) ?? unknownNode;
     if (m) {
       const category = m[2];
-      const code = /\bMarketo (\d{3,4})\b/.exec(m[3])?.[1] ?? (typeof caught.code === "string" ? caught.code : "UNKNOWN");
+      const code =
+        /\bMarketo (\d{3,4})\b/.exec(m[3])?.[1] ?? (typeof caught.code === "string" ? caught.code : "UNKNOWN");
       // Catch sees no retryable flag: the category decides, as the action nodes' table does.
       const retryable = category !== "validation" && category !== "auth";
-      return { msg: stored, integration, category, code, message: m[3], retryable, action: category === "quota" ? "wait-day" : retryable ? "retry" : "permanent" };
+      return {
+        msg: stored,
+        integration,
+        category,
+        code,
+        message: m[3],
+        retryable,
+        action: category === "quota" ? "wait-day" : retryable ? "retry" : "permanent",
+      };
     }
-    return { msg: stored, integration, category: "unknown", code: "UNKNOWN", message: text || "an error without a message", retryable: false, action: "permanent" };
+    return {
+      msg: stored,
+      integration,
+      category: "unknown",
+      code: "UNKNOWN",
+      message: text || "an error without a message",
+      retryable: false,
+      action: "permanent",
+    };
   }
   const filtered = isObject(msg.filtered) && typeof msg.filtered.reason === "string" ? `: ${msg.filtered.reason}` : "";
   return {
@@ -259,10 +278,11 @@ function stringList(v: unknown, what: string): { ok: true; list?: string[] } | {
 /** A filter from a command or a route body: {ids?, integration?, state?, category?}. */
 export function parseFilter(v: unknown): { ok: true; filter: Filter } | { ok: false; reason: string } {
   if (v === undefined || v === null) return { ok: true, filter: {} };
-  if (!isObject(v)) return { ok: false, reason: "the filter must be an object like {\"state\": \"held\"}" };
+  if (!isObject(v)) return { ok: false, reason: 'the filter must be an object like {"state": "held"}' };
   const filter: Filter = {};
   for (const key of Object.keys(v)) {
-    if (!["ids", "integration", "state", "category"].includes(key)) return { ok: false, reason: `unknown filter field "${key}" (use ids, integration, state, category)` };
+    if (!["ids", "integration", "state", "category"].includes(key))
+      return { ok: false, reason: `unknown filter field "${key}" (use ids, integration, state, category)` };
   }
   for (const key of ["ids", "integration", "state", "category"] as const) {
     const r = stringList(v[key], key);
@@ -384,7 +404,13 @@ export function entryOf(id: string, v: unknown): RetryEntry | undefined {
  * After a failure (or an unanswered resubmission): waiting again, held (a person must fix the
  * cause) or abandoned (attempts used up). Says which give-up it was, for the totals.
  */
-export function decideEntry(e: RetryEntry, options: QueueOptions, now: number, random: () => number, quotaWait = true): "held" | "abandoned" | undefined {
+export function decideEntry(
+  e: RetryEntry,
+  options: QueueOptions,
+  now: number,
+  random: () => number,
+  quotaWait = true,
+): "held" | "abandoned" | undefined {
   e.sentAt = undefined;
   if (!e.retryable) {
     e.state = "held";
@@ -666,7 +692,10 @@ export class RetryQueue {
     const chosen = this.select(filter);
     for (const e of chosen) this.entries.delete(e.id);
     this.totals.discarded += chosen.length;
-    await Promise.all([...chosen.map((e) => this.store.delete(e.id)), chosen.length ? this.saveTotals() : Promise.resolve()]);
+    await Promise.all([
+      ...chosen.map((e) => this.store.delete(e.id)),
+      chosen.length ? this.saveTotals() : Promise.resolve(),
+    ]);
     return chosen.length;
   }
 
@@ -694,7 +723,12 @@ export class RetryQueue {
 
   /** The answer to a "stats" command. */
   stats(): { size: number; maxEntries: number; counts: Counts; totals: Totals } {
-    return { size: this.entries.size, maxEntries: this.options.maxEntries, counts: this.counts(), totals: { ...this.totals } };
+    return {
+      size: this.entries.size,
+      maxEntries: this.options.maxEntries,
+      counts: this.counts(),
+      totals: { ...this.totals },
+    };
   }
 
   private async save(e: RetryEntry): Promise<void> {

@@ -39,7 +39,8 @@ export function jsonSafe(value: unknown, ancestors: Set<object> = new Set()): un
     for (const [k, v] of Object.entries(obj)) {
       const c = jsonSafe(v, ancestors);
       // defineProperty: a "__proto__" key from JSON.parse stays a key, not a prototype.
-      if (c !== undefined) Object.defineProperty(out, k, { value: c, enumerable: true, writable: true, configurable: true });
+      if (c !== undefined)
+        Object.defineProperty(out, k, { value: c, enumerable: true, writable: true, configurable: true });
     }
     return out;
   } finally {
@@ -48,7 +49,10 @@ export function jsonSafe(value: unknown, ancestors: Set<object> = new Set()): un
 }
 
 /** A JSON-safe copy of a message without the named properties. */
-export function jsonSafeMessage(msg: Record<string, unknown>, omit: (key: string, value: unknown) => boolean): Record<string, unknown> {
+export function jsonSafeMessage(
+  msg: Record<string, unknown>,
+  omit: (key: string, value: unknown) => boolean,
+): Record<string, unknown> {
   const shell: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(msg)) {
     if (!omit(k, v)) shell[k] = v;

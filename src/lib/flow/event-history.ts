@@ -193,8 +193,15 @@ export class EventHistory {
         const seg = this.current(lines[i].t, lines[i].bytes);
         let bytes = lines[i].bytes;
         let j = i + 1;
-        while (j < lines.length && !this.rotates(seg, lines[j].t, seg.bytes + bytes, lines[j].bytes)) bytes += lines[j++].bytes;
-        fs.writeSync(this.fd!, lines.slice(i, j).map((l) => l.line).join(""));
+        while (j < lines.length && !this.rotates(seg, lines[j].t, seg.bytes + bytes, lines[j].bytes))
+          bytes += lines[j++].bytes;
+        fs.writeSync(
+          this.fd!,
+          lines
+            .slice(i, j)
+            .map((l) => l.line)
+            .join(""),
+        );
         seg.bytes += bytes;
         this.dirty = true;
         i = j;
@@ -202,7 +209,9 @@ export class EventHistory {
       this.syncTimer ??= setTimeout(() => this.sync(), SYNC_EVERY_MS);
       if (this.bytes > this.maxBytes) this.prune();
     } catch (err) {
-      this.warnOnce(`the history could not be written (${err instanceof Error ? err.message : String(err)}); events are not kept until it can`);
+      this.warnOnce(
+        `the history could not be written (${err instanceof Error ? err.message : String(err)}); events are not kept until it can`,
+      );
       this.closeFd();
     }
   }
@@ -251,7 +260,9 @@ export class EventHistory {
       try {
         fs.rmSync(first.file, { force: true });
       } catch (err) {
-        this.logger.warn(`history segment ${first.file} could not be removed: ${err instanceof Error ? err.message : String(err)}`);
+        this.logger.warn(
+          `history segment ${first.file} could not be removed: ${err instanceof Error ? err.message : String(err)}`,
+        );
         break;
       }
       this.segments.shift();

@@ -97,12 +97,20 @@ export interface EventPayload {
  * `msg.source` when that is an object (or, for an array of records, the same element of an
  * `msg.source` array), else the record itself. `label` names the place in errors.
  */
-export function eventRoot(msg: { payload?: unknown; source?: unknown }, record: unknown = msg.payload, index?: number): { root: unknown; label: string } {
+export function eventRoot(
+  msg: { payload?: unknown; source?: unknown },
+  record: unknown = msg.payload,
+  index?: number,
+): { root: unknown; label: string } {
   const source = msg.source;
-  if (source !== null && typeof source === "object" && !Array.isArray(source)) return { root: source, label: "msg.source" };
+  if (source !== null && typeof source === "object" && !Array.isArray(source))
+    return { root: source, label: "msg.source" };
   if (index !== undefined && Array.isArray(source)) {
     const el: unknown = source[index];
     if (el !== null && typeof el === "object" && !Array.isArray(el)) return { root: el, label: `msg.source[${index}]` };
   }
-  return { root: record, label: index !== undefined && Array.isArray(msg.payload) ? `msg.payload[${index}]` : "msg.payload" };
+  return {
+    root: record,
+    label: index !== undefined && Array.isArray(msg.payload) ? `msg.payload[${index}]` : "msg.payload",
+  };
 }

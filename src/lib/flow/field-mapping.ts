@@ -118,7 +118,8 @@ const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
 const NON_ASCII = /[^\x00-\x7f]/;
 // ASCII, one @, a local part of atext / dot-atoms, a dotted domain. Linear-time (no nested
 // ambiguous quantifiers), and only run on strings of at most MAX_EMAIL_LENGTH.
-const EMAIL = /^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+$/;
+const EMAIL =
+  /^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+$/;
 const BLANK = /^\s*$/;
 
 // ---------------------------------------------------------------------------------------------
@@ -131,7 +132,10 @@ export function properCase(text: string): string {
   const lower = text.toLowerCase();
   return lower
     .replace(/(^|[^\p{L}\p{M}\p{N}'’])(\p{L})/gu, (_m, pre: string, ch: string) => pre + ch.toUpperCase())
-    .replace(/(^|[^\p{L}\p{M}\p{N}])(\p{L}\p{M}*)(['’])(\p{Ll})/gu, (_m, pre: string, one: string, ap: string, ch: string) => pre + one + ap + ch.toUpperCase());
+    .replace(
+      /(^|[^\p{L}\p{M}\p{N}])(\p{L}\p{M}*)(['’])(\p{Ll})/gu,
+      (_m, pre: string, one: string, ap: string, ch: string) => pre + one + ap + ch.toUpperCase(),
+    );
 }
 
 const CASE_FNS: Record<CaseTransform, ((s: string) => string) | undefined> = {
@@ -179,12 +183,16 @@ function isoDateTime(ms: number): string {
 export function coerceValue(value: string | number | boolean, dataType: string | undefined, length?: number): Coerced {
   if (dataType === undefined) {
     if (typeof value === "string" && value.length > MAX_TEXT_LENGTH) {
-      return fail("length", `too long: ${value.length} characters, no Marketo field holds more than ${MAX_TEXT_LENGTH}`);
+      return fail(
+        "length",
+        `too long: ${value.length} characters, no Marketo field holds more than ${MAX_TEXT_LENGTH}`,
+      );
     }
     return { ok: true, value };
   }
   if (STRING_TYPES.has(dataType)) {
-    if (dataType === "email" && typeof value !== "string") return fail("email", `not a valid email address: expected text, got ${typeName(value)}`);
+    if (dataType === "email" && typeof value !== "string")
+      return fail("email", `not a valid email address: expected text, got ${typeName(value)}`);
     const text = typeof value === "string" ? value : String(value);
     const max = length ?? MAX_TEXT_LENGTH;
     if (text.length > max) return fail("length", `too long: ${text.length} characters, the field holds ${max}`);
@@ -197,11 +205,18 @@ export function coerceValue(value: string | number | boolean, dataType: string |
   const text = typeof value === "string" ? value.trim() : undefined;
   if (INTEGER_TYPES.has(dataType)) {
     const n = typeof value === "number" ? value : text !== undefined && INTEGER.test(text) ? Number(text) : NaN;
-    return Number.isSafeInteger(n) ? { ok: true, value: n } : fail("type", `expected a whole number (${dataType}), got ${typeof value === "string" ? "text" : typeName(value)}`);
+    return Number.isSafeInteger(n)
+      ? { ok: true, value: n }
+      : fail(
+          "type",
+          `expected a whole number (${dataType}), got ${typeof value === "string" ? "text" : typeName(value)}`,
+        );
   }
   if (FLOAT_TYPES.has(dataType)) {
     const n = typeof value === "number" ? value : text !== undefined && NUMBER.test(text) ? Number(text) : NaN;
-    return Number.isFinite(n) ? { ok: true, value: n } : fail("type", `expected a number (${dataType}), got ${typeof value === "string" ? "text" : typeName(value)}`);
+    return Number.isFinite(n)
+      ? { ok: true, value: n }
+      : fail("type", `expected a number (${dataType}), got ${typeof value === "string" ? "text" : typeName(value)}`);
   }
   if (dataType === "boolean") {
     const s = typeof value === "string" ? (text as string).toLowerCase() : String(value);
@@ -210,14 +225,17 @@ export function coerceValue(value: string | number | boolean, dataType: string |
     return fail("type", "expected a boolean (true/false, 1/0)");
   }
   if (dataType === "date") {
-    if (text === undefined) return fail("type", `expected a date (YYYY-MM-DD or an ISO date-time), got ${typeName(value)}`);
+    if (text === undefined)
+      return fail("type", `expected a date (YYYY-MM-DD or an ISO date-time), got ${typeName(value)}`);
     const m = DATE.exec(text);
     if (m) {
       const d = new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])));
       return d.toISOString().slice(0, 10) === text ? { ok: true, value: text } : fail("type", "not a calendar date");
     }
     const ms = Date.parse(text);
-    return Number.isNaN(ms) ? fail("type", "expected a date (YYYY-MM-DD or an ISO date-time)") : { ok: true, value: new Date(ms).toISOString().slice(0, 10) };
+    return Number.isNaN(ms)
+      ? fail("type", "expected a date (YYYY-MM-DD or an ISO date-time)")
+      : { ok: true, value: new Date(ms).toISOString().slice(0, 10) };
   }
   if (dataType === "datetime") {
     if (text === undefined) return fail("type", `expected a date-time (ISO 8601), got ${typeName(value)}`);
@@ -274,7 +292,8 @@ export function parsePath(path: string): Array<string | number> {
       let j = i;
       while (j < n && p[j] !== "." && p[j] !== "[") j++;
       const key = p.slice(i, j);
-      if (/[\s\]"']/.test(key)) throw new Error(`"${path}": "${key}" is not a valid key (use ["..."] for keys with spaces or quotes)`);
+      if (/[\s\]"']/.test(key))
+        throw new Error(`"${path}": "${key}" is not a valid key (use ["..."] for keys with spaces or quotes)`);
       keys.push(key);
       i = j;
       expectKey = false;
@@ -282,7 +301,8 @@ export function parsePath(path: string): Array<string | number> {
   }
   if (expectKey) throw new Error(`"${path}" ends with "."`);
   for (const k of keys) {
-    if (typeof k === "string" && UNSAFE_KEYS.has(k)) throw new Error(`"${path}" uses the key "${k}", which is not allowed`);
+    if (typeof k === "string" && UNSAFE_KEYS.has(k))
+      throw new Error(`"${path}" uses the key "${k}", which is not allowed`);
   }
   return keys;
 }
@@ -351,7 +371,9 @@ function walker(keys: ReadonlyArray<string | number>): (msg: unknown) => Raw {
   const walk = newOwnPathWalk();
   return (msg) => {
     readOwnPath(msg, keys, walk);
-    return walk.stoppedAt < n || walk.value === undefined ? new Missing(keys, walk.stoppedAt, walk.stoppedOn) : walk.value;
+    return walk.stoppedAt < n || walk.value === undefined
+      ? new Missing(keys, walk.stoppedAt, walk.stoppedOn)
+      : walk.value;
   };
 }
 
@@ -388,7 +410,9 @@ function describeSource(type: SourceType, source: string): string {
     case "msg":
       return showPath(parsePath(source), parsePath(source).length);
     case "concat":
-      return splitPaths(source).map((p) => showPath(parsePath(p), parsePath(p).length)).join(" + ");
+      return splitPaths(source)
+        .map((p) => showPath(parsePath(p), parsePath(p).length))
+        .join(" + ");
     case "str":
       return "literal";
     case "env":
@@ -434,7 +458,8 @@ export function compileMapping(rowsInput: unknown, targetFieldsInput: unknown, h
   const fields = checkTargetFields(targetFieldsInput, errors);
   if (!Array.isArray(rowsInput)) return { ok: false, errors: ["rows must be an array of mapping rows", ...errors] };
   if (rowsInput.length === 0) errors.push("there are no mapping rows");
-  if (rowsInput.length > MAX_ROWS) return { ok: false, errors: [`too many rows (${rowsInput.length}, at most ${MAX_ROWS})`] };
+  if (rowsInput.length > MAX_ROWS)
+    return { ok: false, errors: [`too many rows (${rowsInput.length}, at most ${MAX_ROWS})`] };
   const seen = new Set<string>();
   const rows: RowImpl[] = [];
   const policies: Record<string, Exclude<UpdatePolicy, "overwrite">> = {};
@@ -505,7 +530,8 @@ export function compileMapping(rowsInput: unknown, targetFieldsInput: unknown, h
       policies[target] = update as Exclude<UpdatePolicy, "overwrite">;
     }
     const meta = fields.get(target);
-    if (fields.size > 0 && !meta) warnings.push(`${target}: not among the cached Marketo fields (refresh target fields, or Marketo may refuse it)`);
+    if (fields.size > 0 && !meta)
+      warnings.push(`${target}: not among the cached Marketo fields (refresh target fields, or Marketo may refuse it)`);
     if (meta?.readOnly) warnings.push(`${target}: read-only in Marketo; records with a value for it go to output 2`);
     const row: RowImpl = {
       target,
@@ -567,7 +593,10 @@ function compileSource(row: RowImpl, type: SourceType, source: string, separator
       // A lead field is data Marketo stores and shows, and the dialog's preview answers with the
       // value: a secret (the Marketo client secret is often an env var) must reach neither.
       const secret = SECRET_NAME.exec(name);
-      if (secret) throw new Error(`environment variable ${name} looks like a secret (its name says ${secret[0]}): field-mapper does not copy secrets into lead records`);
+      if (secret)
+        throw new Error(
+          `environment variable ${name} looks like a secret (its name says ${secret[0]}): field-mapper does not copy secrets into lead records`,
+        );
       const env = hooks.env ?? ((n: string) => process.env[n]);
       const absent = new Absent(`environment variable ${name} is not set`);
       row.read = () => {
@@ -583,7 +612,9 @@ function compileSource(row: RowImpl, type: SourceType, source: string, separator
         row.jsonata = hooks.jsonata(source);
       } catch (err) {
         const e = err as { message?: string; position?: number };
-        throw new Error(`invalid JSONata expression: ${e.message ?? String(err)}${typeof e.position === "number" ? ` (at ${e.position})` : ""}`);
+        throw new Error(
+          `invalid JSONata expression: ${e.message ?? String(err)}${typeof e.position === "number" ? ` (at ${e.position})` : ""}`,
+        );
       }
       break;
     }
@@ -602,7 +633,8 @@ const MAX_ERROR_TEXT = 200;
 class JsonataFailure {
   readonly message: string;
   constructor(message: string) {
-    this.message = message.length > MAX_ERROR_TEXT ? `${message.slice(0, MAX_ERROR_TEXT)}… (${message.length} characters)` : message;
+    this.message =
+      message.length > MAX_ERROR_TEXT ? `${message.slice(0, MAX_ERROR_TEXT)}… (${message.length} characters)` : message;
   }
 }
 
@@ -658,13 +690,23 @@ class Mapping implements CompiledMapping {
         // Trim first and refuse absurd sizes before any case transform works through them.
         v = row.trim ? raw.trim() : raw;
         if (v.length > MAX_TEXT_LENGTH) {
-          problems.push({ field: row.target, code: "length", problem: `too long: ${v.length} characters, no Marketo field holds more than ${MAX_TEXT_LENGTH}`, value: shortValue(v) });
+          problems.push({
+            field: row.target,
+            code: "length",
+            problem: `too long: ${v.length} characters, no Marketo field holds more than ${MAX_TEXT_LENGTH}`,
+            value: shortValue(v),
+          });
           continue;
         }
         if (row.caseFn) v = row.caseFn(v);
       } else if (typeof raw === "number") {
         if (!Number.isFinite(raw)) {
-          problems.push({ field: row.target, code: "type", problem: `${row.label} is not a finite number`, value: String(raw) });
+          problems.push({
+            field: row.target,
+            code: "type",
+            problem: `${row.label} is not a finite number`,
+            value: String(raw),
+          });
           continue;
         }
         v = raw;
@@ -676,7 +718,11 @@ class Mapping implements CompiledMapping {
         }
         v = raw.toISOString();
       } else {
-        problems.push({ field: row.target, code: "shape", problem: `${row.label} is ${typeName(raw)}; expected a single value (text, number or boolean)` });
+        problems.push({
+          field: row.target,
+          code: "shape",
+          problem: `${row.label} is ${typeName(raw)}; expected a single value (text, number or boolean)`,
+        });
         continue;
       }
 
@@ -736,7 +782,8 @@ export function parsePreviewBody(body: unknown): { ok: true; request: PreviewReq
       return { ok: false, error: `the sample message is not valid JSON: ${(err as Error).message}` };
     }
   }
-  if (!isRecord(msg)) return { ok: false, error: "the sample message must be a JSON object, e.g. {\"topic\": ..., \"payload\": {...}}" };
+  if (!isRecord(msg))
+    return { ok: false, error: 'the sample message must be a JSON object, e.g. {"topic": ..., "payload": {...}}' };
   const id = typeof body.id === "string" && body.id !== "" ? body.id : undefined;
   return { ok: true, request: { rows: body.rows, targetFields: body.targetFields, msg, id } };
 }

@@ -15,19 +15,72 @@ export const BUILTIN_TARGET_FIELDS: readonly TargetField[] = STANDARD_LEAD_FIELD
  * nodes/field-mapper.html; a test checks it). Certain's rule: First Name, Last Name and Email
  * are required by default.
  */
-export const DEFAULT_ROWS: readonly MappingRow[] = Object.freeze([
-  { target: "email", sourceType: "msg", source: "payload.profile.email", separator: " ", trim: true, case: "lower", required: true, default: "" },
-  { target: "firstName", sourceType: "msg", source: "payload.profile.firstName", separator: " ", trim: true, case: "proper", required: true, default: "" },
-  { target: "lastName", sourceType: "msg", source: "payload.profile.lastName", separator: " ", trim: true, case: "proper", required: true, default: "" },
-  { target: "company", sourceType: "msg", source: "payload.profile.company", separator: " ", trim: true, case: "none", required: false, default: "" },
-  { target: "registrationCode", sourceType: "msg", source: "payload.registration.code", separator: " ", trim: true, case: "none", required: false, default: "" },
-].map((r) => Object.freeze(r))) as readonly MappingRow[];
+export const DEFAULT_ROWS: readonly MappingRow[] = Object.freeze(
+  [
+    {
+      target: "email",
+      sourceType: "msg",
+      source: "payload.profile.email",
+      separator: " ",
+      trim: true,
+      case: "lower",
+      required: true,
+      default: "",
+    },
+    {
+      target: "firstName",
+      sourceType: "msg",
+      source: "payload.profile.firstName",
+      separator: " ",
+      trim: true,
+      case: "proper",
+      required: true,
+      default: "",
+    },
+    {
+      target: "lastName",
+      sourceType: "msg",
+      source: "payload.profile.lastName",
+      separator: " ",
+      trim: true,
+      case: "proper",
+      required: true,
+      default: "",
+    },
+    {
+      target: "company",
+      sourceType: "msg",
+      source: "payload.profile.company",
+      separator: " ",
+      trim: true,
+      case: "none",
+      required: false,
+      default: "",
+    },
+    {
+      target: "registrationCode",
+      sourceType: "msg",
+      source: "payload.registration.code",
+      separator: " ",
+      trim: true,
+      case: "none",
+      required: false,
+      default: "",
+    },
+  ].map((r) => Object.freeze(r)),
+) as readonly MappingRow[];
 
 function obj(v: unknown): Record<string, unknown> | undefined {
   return v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
 }
 
-function fieldFrom(name: unknown, displayName: unknown, dataType: unknown, length: unknown, readOnly: boolean): TargetField | undefined {
+function fieldFrom(
+  name: unknown,
+  displayName: unknown,
+  dataType: unknown,
+  length: unknown,
+  readOnly: boolean,
+): TargetField | undefined {
   if (typeof name !== "string" || name === "" || typeof dataType !== "string") return undefined;
   const f: TargetField = { name, displayName: typeof displayName === "string" ? displayName : name, dataType };
   if (typeof length === "number" && Number.isFinite(length) && length > 0) f.length = length;
@@ -56,7 +109,8 @@ export function targetFieldsFromDescribe(result: unknown): TargetField[] {
     if (Array.isArray(o.fields)) {
       for (const raw of o.fields) {
         const f = obj(raw);
-        if (f) push(fieldFrom(f.name, f.displayName, f.dataType, f.length, f.updateable === false || f.readOnly === true));
+        if (f)
+          push(fieldFrom(f.name, f.displayName, f.dataType, f.length, f.updateable === false || f.readOnly === true));
       }
     } else {
       const rest = obj(o.rest);

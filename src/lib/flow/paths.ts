@@ -37,7 +37,11 @@ export function newOwnPathWalk(): OwnPathWalk {
  * Follows `segs` from `root` through own properties only. Fills and returns `into` (a fresh
  * object when none is given); read the result before the next walk with the same `into`.
  */
-export function readOwnPath(root: unknown, segs: ReadonlyArray<PathKey>, into: OwnPathWalk = newOwnPathWalk()): OwnPathWalk {
+export function readOwnPath(
+  root: unknown,
+  segs: ReadonlyArray<PathKey>,
+  into: OwnPathWalk = newOwnPathWalk(),
+): OwnPathWalk {
   const n = segs.length;
   let cur = root;
   let i = 0;

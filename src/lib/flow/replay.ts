@@ -60,7 +60,10 @@ const MAX_CODES = 10_000;
 function time(v: unknown, what: string, fallback: number): number {
   if (v === undefined || v === null || v === "") return fallback;
   const t = typeof v === "number" ? v : typeof v === "string" ? Date.parse(v) : NaN;
-  if (!Number.isFinite(t)) throw new ReplayRequestError(`replay: ${what} must be a date (ISO 8601 text or ms since 1970), not ${JSON.stringify(v)}`);
+  if (!Number.isFinite(t))
+    throw new ReplayRequestError(
+      `replay: ${what} must be a date (ISO 8601 text or ms since 1970), not ${JSON.stringify(v)}`,
+    );
   return t;
 }
 
@@ -68,9 +71,11 @@ function textList(v: unknown, what: string): string[] | undefined {
   if (v === undefined || v === null || v === "") return undefined;
   const list = typeof v === "string" ? v.split(",") : v;
   if (!Array.isArray(list)) throw new ReplayRequestError(`replay: ${what} must be a list or comma-separated text`);
-  if (list.length > MAX_CODES) throw new ReplayRequestError(`replay: ${what} has ${list.length} entries; at most ${MAX_CODES}`);
+  if (list.length > MAX_CODES)
+    throw new ReplayRequestError(`replay: ${what} has ${list.length} entries; at most ${MAX_CODES}`);
   const out = list.map((x) => {
-    if (typeof x !== "string" && typeof x !== "number") throw new ReplayRequestError(`replay: ${what} must hold text, found ${JSON.stringify(x)}`);
+    if (typeof x !== "string" && typeof x !== "number")
+      throw new ReplayRequestError(`replay: ${what} must hold text, found ${JSON.stringify(x)}`);
     return String(x).trim();
   });
   const kept = out.filter((x) => x !== "");
@@ -79,26 +84,36 @@ function textList(v: unknown, what: string): string[] | undefined {
 
 function flag(v: unknown, what: string, fallback: boolean): boolean {
   if (v === undefined || v === null) return fallback;
-  if (typeof v !== "boolean") throw new ReplayRequestError(`replay: ${what} must be true or false, not ${JSON.stringify(v)}`);
+  if (typeof v !== "boolean")
+    throw new ReplayRequestError(`replay: ${what} must be true or false, not ${JSON.stringify(v)}`);
   return v;
 }
 
 /** Checks a request; throws ReplayRequestError naming the first bad field. */
 export function parseReplayRequest(body: unknown, now = Date.now()): ReplayRequest {
   if (body === undefined || body === null) body = {};
-  if (typeof body !== "object" || Array.isArray(body)) throw new ReplayRequestError("replay: the request must be an object { from, to, event, registrations, topics, mode, suppressCampaigns, dryRun }");
+  if (typeof body !== "object" || Array.isArray(body))
+    throw new ReplayRequestError(
+      "replay: the request must be an object { from, to, event, registrations, topics, mode, suppressCampaigns, dryRun }",
+    );
   const b = body as Record<string, unknown>;
-  for (const k of Object.keys(b)) if (!KEYS.has(k)) throw new ReplayRequestError(`replay: unknown field "${k}"; known: ${[...KEYS].join(", ")}`);
+  for (const k of Object.keys(b))
+    if (!KEYS.has(k)) throw new ReplayRequestError(`replay: unknown field "${k}"; known: ${[...KEYS].join(", ")}`);
   const from = time(b.from, "from", 0);
   const to = time(b.to, "to", now);
-  if (from > to) throw new ReplayRequestError(`replay: from (${new Date(from).toISOString()}) is after to (${new Date(to).toISOString()})`);
+  if (from > to)
+    throw new ReplayRequestError(
+      `replay: from (${new Date(from).toISOString()}) is after to (${new Date(to).toISOString()})`,
+    );
   let event: string | undefined;
   if (b.event !== undefined && b.event !== null && b.event !== "") {
-    if (typeof b.event !== "string" && typeof b.event !== "number") throw new ReplayRequestError(`replay: event must be the event's id or code, not ${JSON.stringify(b.event)}`);
+    if (typeof b.event !== "string" && typeof b.event !== "number")
+      throw new ReplayRequestError(`replay: event must be the event's id or code, not ${JSON.stringify(b.event)}`);
     event = String(b.event).trim();
   }
   const mode = b.mode ?? "any";
-  if (mode !== "live" && mode !== "test" && mode !== "any") throw new ReplayRequestError(`replay: mode must be "live", "test" or "any", not ${JSON.stringify(mode)}`);
+  if (mode !== "live" && mode !== "test" && mode !== "any")
+    throw new ReplayRequestError(`replay: mode must be "live", "test" or "any", not ${JSON.stringify(mode)}`);
   const registrations = textList(b.registrations, "registrations");
   const topics = textList(b.topics, "topics");
   return {
@@ -114,7 +129,9 @@ export function parseReplayRequest(body: unknown, now = Date.now()): ReplayReque
 }
 
 function field(o: unknown, k: string): unknown {
-  return o !== null && typeof o === "object" && Object.prototype.hasOwnProperty.call(o, k) ? (o as Record<string, unknown>)[k] : undefined;
+  return o !== null && typeof o === "object" && Object.prototype.hasOwnProperty.call(o, k)
+    ? (o as Record<string, unknown>)[k]
+    : undefined;
 }
 
 function isTest(v: unknown): boolean {
@@ -132,7 +149,11 @@ export function replayMatcher(r: ReplayRequest): (rec: HistoryRecord) => boolean
     if (r.event !== undefined) {
       const id = field(event, "id");
       const code = field(event, "code");
-      if (!((id !== undefined && id !== null && String(id) === r.event) || (typeof code === "string" && code === r.event))) return false;
+      if (!(
+        (id !== undefined && id !== null && String(id) === r.event) ||
+        (typeof code === "string" && code === r.event)
+      ))
+        return false;
     }
     if (regs) {
       const code = field(reg, "code");
@@ -216,7 +237,11 @@ export class ReplayRun {
       if (this.cancelled) return this.end("cancelled");
       if (this.request.dryRun) return this.end("done");
       this.progressNow.state = "running";
-      const mark: ReplayMark = { id: this.id, requestedAt: this.progressNow.requestedAt, suppressCampaigns: this.request.suppressCampaigns };
+      const mark: ReplayMark = {
+        id: this.id,
+        requestedAt: this.progressNow.requestedAt,
+        suppressCampaigns: this.request.suppressCampaigns,
+      };
       const match = replayMatcher(this.request);
       let inChunk = 0;
       for await (const rec of this.history.read(this.request.from, this.request.to)) {

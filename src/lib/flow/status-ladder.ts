@@ -29,7 +29,11 @@ export interface MappedStatus extends ProgramStatus {
 }
 
 /** Marketo's own first rung: every channel has it, the API cannot set it (1025 / member delete). */
-export const NOT_IN_PROGRAM: Readonly<ProgramStatus> = Object.freeze({ name: "Not in Program", step: 0, success: false });
+export const NOT_IN_PROGRAM: Readonly<ProgramStatus> = Object.freeze({
+  name: "Not in Program",
+  step: 0,
+  success: false,
+});
 
 /** Longer values are rejected before normalising: no platform status is this long. */
 export const MAX_STATUS_LENGTH = 255;
@@ -162,13 +166,17 @@ export function compileTable(input: unknown): CompiledTable {
     const name = typeof r.name === "string" ? r.name.trim() : "";
     if (source === "" && name === "" && (r.step === undefined || r.step === "")) return; // blank row
     if (source === "") return void problems.push(`row ${n} has no source status`);
-    if (source.length > MAX_STATUS_LENGTH) return void problems.push(`row ${n}: the source status is longer than ${MAX_STATUS_LENGTH} characters`);
+    if (source.length > MAX_STATUS_LENGTH)
+      return void problems.push(`row ${n}: the source status is longer than ${MAX_STATUS_LENGTH} characters`);
     if (name === "") return void problems.push(`row ${n} (${source}) has no Marketo status`);
     if (normaliseStatus(name) === normaliseStatus(NOT_IN_PROGRAM.name)) {
-      return void problems.push(`row ${n} (${source}): Marketo cannot set "${NOT_IN_PROGRAM.name}"; remove the member instead`);
+      return void problems.push(
+        `row ${n} (${source}): Marketo cannot set "${NOT_IN_PROGRAM.name}"; remove the member instead`,
+      );
     }
     const step = asStep(r.step);
-    if (step === undefined || step < 1) return void problems.push(`row ${n} (${source}): the step must be a whole number of 1 or more`);
+    if (step === undefined || step < 1)
+      return void problems.push(`row ${n} (${source}): the step must be a whole number of 1 or more`);
     const success = asBool(r.success);
     if (success === undefined) return void problems.push(`row ${n} (${source}): success must be true or false`);
     const key = normaliseStatus(source);
@@ -195,7 +203,9 @@ export function compileTable(input: unknown): CompiledTable {
     }
     const existing = lookup.get(key);
     if (existing && existing !== target) {
-      problems.push(`row ${n}: ${source} matches ${sourceOf.get(key)} of an earlier row, which maps to ${existing.name}, not ${name}`);
+      problems.push(
+        `row ${n}: ${source} matches ${sourceOf.get(key)} of an earlier row, which maps to ${existing.name}, not ${name}`,
+      );
       return;
     }
     lookup.set(key, target);
@@ -237,7 +247,9 @@ export function channelTable(input: unknown): { statuses: ChannelStatus[]; probl
 
 /** Tab-separated, with a header: pastes into a spreadsheet or a ticket as a table. */
 export function channelText(statuses: ProgramStatus[]): string {
-  return ["Status\tStep\tSuccess", ...statuses.map((s) => `${s.name}\t${s.step}\t${s.success ? "Yes" : ""}`)].join("\n");
+  return ["Status\tStep\tSuccess", ...statuses.map((s) => `${s.name}\t${s.step}\t${s.success ? "Yes" : ""}`)].join(
+    "\n",
+  );
 }
 
 /** Why a message left on output 2 (or failed): `msg.filtered = {rule, reason}`, as tag-filter does. */
@@ -264,13 +276,19 @@ const walk = newOwnPathWalk();
  * A step the walk took that is an object to the walk but holds no fields: a Buffer (a webhook
  * body nobody parsed). Reported as such rather than as a missing field.
  */
-function unreadableStep(root: unknown, parts: ReadonlyArray<string | number>, walked: number, label: string): string | undefined {
+function unreadableStep(
+  root: unknown,
+  parts: ReadonlyArray<string | number>,
+  walked: number,
+  label: string,
+): string | undefined {
   let cur = root;
   let where = label;
   for (let i = 0; i < parts.length; i++) {
     const p = parts[i];
     if (ArrayBuffer.isView(cur)) return `${where} is a Buffer, not an object (parse it first, e.g. with a json node)`;
-    if (i >= walked || cur === null || typeof cur !== "object" || !Object.prototype.hasOwnProperty.call(cur, p)) return undefined;
+    if (i >= walked || cur === null || typeof cur !== "object" || !Object.prototype.hasOwnProperty.call(cur, p))
+      return undefined;
     cur = (cur as Record<string | number, unknown>)[p];
     where += typeof p === "number" ? `[${p}]` : `.${p}`;
   }
@@ -297,7 +315,8 @@ export function readPath(root: unknown, parts: ReadonlyArray<string | number>, l
   return { ok: false, reason: `${where} is ${typeName(stoppedOn)}, not an object` };
 }
 
-export type StatusResult = { ok: true; source: string; target: Readonly<ProgramStatus> } | { ok: false; filtered: Filtered };
+export type StatusResult =
+  { ok: true; source: string; target: Readonly<ProgramStatus> } | { ok: false; filtered: Filtered };
 
 /** One normalisation and one lookup; anything that is not a usable string says why. */
 export function matchStatus(table: StatusTable, value: unknown, label: string): StatusResult {
@@ -305,19 +324,28 @@ export function matchStatus(table: StatusTable, value: unknown, label: string): 
     if (value === undefined || value === null) {
       return { ok: false, filtered: { rule: "no-status", reason: `no status at ${label}` } };
     }
-    return { ok: false, filtered: { rule: "invalid-status", reason: `the status at ${label} is ${typeName(value)}, not a string` } };
+    return {
+      ok: false,
+      filtered: { rule: "invalid-status", reason: `the status at ${label} is ${typeName(value)}, not a string` },
+    };
   }
   if (value.length > MAX_STATUS_LENGTH) {
     return {
       ok: false,
-      filtered: { rule: "invalid-status", reason: `the status at ${label} is ${value.length} characters long (at most ${MAX_STATUS_LENGTH})` },
+      filtered: {
+        rule: "invalid-status",
+        reason: `the status at ${label} is ${value.length} characters long (at most ${MAX_STATUS_LENGTH})`,
+      },
     };
   }
   const key = normaliseStatus(value);
   if (key === "") return { ok: false, filtered: { rule: "no-status", reason: `the status at ${label} is empty` } };
   const target = table.lookup.get(key);
   if (!target) {
-    return { ok: false, filtered: { rule: "unknown-status", reason: `status "${value.trim()}" (${label}) is not in the status table` } };
+    return {
+      ok: false,
+      filtered: { rule: "unknown-status", reason: `status "${value.trim()}" (${label}) is not in the status table` },
+    };
   }
   return { ok: true, source: value, target };
 }

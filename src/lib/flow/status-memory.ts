@@ -150,7 +150,13 @@ export class StatusMemory {
     const entries = (json as MemoryData).entries;
     for (let i = Math.max(0, entries.length - m.max); i < entries.length; i++) {
       const e = entries[i];
-      if (Array.isArray(e) && typeof e[0] === "string" && typeof e[1] === "number" && Number.isFinite(e[1]) && typeof e[2] === "string") {
+      if (
+        Array.isArray(e) &&
+        typeof e[0] === "string" &&
+        typeof e[1] === "number" &&
+        Number.isFinite(e[1]) &&
+        typeof e[2] === "string"
+      ) {
         m.set(e[0], { name: e[2], step: e[1], success: false });
       }
     }

@@ -60,7 +60,8 @@ export function parsePath(expr: unknown, what: string): PathSegment[] {
   }
   if (expectName) throw new Error(`${what} "${src}" ends with a .`);
   for (const seg of out) {
-    if (typeof seg === "string" && isForbiddenKey(seg)) throw new Error(`${what} "${src}" uses the forbidden key "${seg}"`);
+    if (typeof seg === "string" && isForbiddenKey(seg))
+      throw new Error(`${what} "${src}" uses the forbidden key "${seg}"`);
   }
   return out;
 }
@@ -81,7 +82,8 @@ const hasOwn = Object.prototype.hasOwnProperty;
 /** An own property of a plain object (or an array element), else undefined. */
 export function own(obj: unknown, key: PathSegment): unknown {
   if (obj === null || typeof obj !== "object") return undefined;
-  if (typeof key === "number") return Array.isArray(obj) ? obj[key] : hasOwn.call(obj, key) ? (obj as Record<number, unknown>)[key] : undefined;
+  if (typeof key === "number")
+    return Array.isArray(obj) ? obj[key] : hasOwn.call(obj, key) ? (obj as Record<number, unknown>)[key] : undefined;
   return hasOwn.call(obj, key) ? (obj as Record<string, unknown>)[key] : undefined;
 }
 

@@ -26,7 +26,22 @@ export type RuleScope = (typeof RULE_SCOPES)[number];
  * equals, not equals, contains, does not contain, starts with, ends with, in list, not in list,
  * matches regex, does not match, exists, not exists, greater, less.
  */
-export const RULE_OPERATORS = ["eq", "neq", "cont", "ncont", "starts", "ends", "in", "nin", "regex", "nregex", "exists", "nexists", "gt", "lt"] as const;
+export const RULE_OPERATORS = [
+  "eq",
+  "neq",
+  "cont",
+  "ncont",
+  "starts",
+  "ends",
+  "in",
+  "nin",
+  "regex",
+  "nregex",
+  "exists",
+  "nexists",
+  "gt",
+  "lt",
+] as const;
 export type RuleOperator = (typeof RULE_OPERATORS)[number];
 
 /** One row of the Filters list as the editor saves it. */
@@ -87,7 +102,8 @@ export function compileRule(raw: unknown, index: number, payloadPath: string): C
   if (raw === null || typeof raw !== "object" || Array.isArray(raw)) fail(`must be an object, not ${typeName(raw)}`);
   const r = raw as FilterRuleConfig;
   const on: RuleScope = r.on === undefined || r.on === null ? "event" : r.on;
-  if (!(RULE_SCOPES as readonly string[]).includes(on)) fail(`unknown object "${String(on)}" (use ${RULE_SCOPES.join(", ")})`);
+  if (!(RULE_SCOPES as readonly string[]).includes(on))
+    fail(`unknown object "${String(on)}" (use ${RULE_SCOPES.join(", ")})`);
   const op = r.op;
   if (typeof op !== "string" || !(RULE_OPERATORS as readonly string[]).includes(op)) {
     fail(`unknown operator "${String(op)}" (use ${RULE_OPERATORS.join(", ")})`);
@@ -117,7 +133,9 @@ export function compileRule(raw: unknown, index: number, payloadPath: string): C
   }
   const cmp = ci ? normTag(text) : text;
   const norm = ci ? normTag : (s: string) => s;
-  const description = needsValue ? `${label} ${OP_TEXT[op as RuleOperator]} ${JSON.stringify(text)}` : `${label} ${OP_TEXT[op as RuleOperator]}`;
+  const description = needsValue
+    ? `${label} ${OP_TEXT[op as RuleOperator]} ${JSON.stringify(text)}`
+    : `${label} ${OP_TEXT[op as RuleOperator]}`;
 
   /** Each scalar of the field (one, or each entry of a list) → does it hold? */
   let holds: (s: Scalar) => boolean;
@@ -144,7 +162,10 @@ export function compileRule(raw: unknown, index: number, payloadPath: string): C
       break;
     case "in":
     case "nin": {
-      const items = text.split(",").map((x) => (ci ? normTag(x) : x.trim())).filter((x) => x !== "");
+      const items = text
+        .split(",")
+        .map((x) => (ci ? normTag(x) : x.trim()))
+        .filter((x) => x !== "");
       if (items.length === 0) fail(`${OP_TEXT[op as RuleOperator]} needs at least one comma-separated value`);
       const set = new Set(items);
       holds = (s) => set.has(norm(String(s)));
@@ -190,10 +211,15 @@ export function compileRule(raw: unknown, index: number, payloadPath: string): C
 
   const test = (objects: RuleObjects): string | null => {
     const v = readPath(objects[scopeKey], fieldSegs);
-    const present = v !== undefined && v !== null && !(typeof v === "string" && v.trim() === "") && !(Array.isArray(v) && v.length === 0);
+    const present =
+      v !== undefined &&
+      v !== null &&
+      !(typeof v === "string" && v.trim() === "") &&
+      !(Array.isArray(v) && v.length === 0);
     if (op === "exists") return present ? null : `${label} is ${v === undefined ? "missing" : `empty (${show(v)})`}`;
     if (op === "nexists") return present ? `${label} has a value ${show(v)}` : null;
-    if (v === undefined || v === null) return `${label} is ${v === undefined ? "missing" : "null"}; ${OP_TEXT[op as RuleOperator]} ${expect} needs a value`;
+    if (v === undefined || v === null)
+      return `${label} is ${v === undefined ? "missing" : "null"}; ${OP_TEXT[op as RuleOperator]} ${expect} needs a value`;
     if (typeof v === "string") {
       if (v.length > MAX_TEXT) return `${label} is ${v.length} characters long (at most ${MAX_TEXT} are read)`;
       return verdict(holds(v), v);
@@ -206,7 +232,8 @@ export function compileRule(raw: unknown, index: number, payloadPath: string): C
       for (let i = 0; i < v.length; i++) {
         const x: unknown = v[i];
         if (typeof x === "string") {
-          if (x.length > MAX_TEXT) return `${label}[${i}] is ${x.length} characters long (at most ${MAX_TEXT} are read)`;
+          if (x.length > MAX_TEXT)
+            return `${label}[${i}] is ${x.length} characters long (at most ${MAX_TEXT} are read)`;
         } else if (typeof x !== "number" && typeof x !== "boolean") {
           return `${label}[${i}] is ${typeName(x)}, not a text, number or true/false`;
         }
@@ -221,25 +248,65 @@ export function compileRule(raw: unknown, index: number, payloadPath: string): C
     const list = Array.isArray(v);
     switch (op as RuleOperator) {
       case "eq":
-        return anyHolds ? null : list ? `${label} ${show(v)} has no entry equal to ${expect}` : `${label} is ${show(v)}, not ${expect}`;
+        return anyHolds
+          ? null
+          : list
+            ? `${label} ${show(v)} has no entry equal to ${expect}`
+            : `${label} is ${show(v)}, not ${expect}`;
       case "neq":
-        return anyHolds ? (list ? `${label} ${show(v)} has an entry equal to ${expect}` : `${label} is ${show(v)}, which equals ${expect}`) : null;
+        return anyHolds
+          ? list
+            ? `${label} ${show(v)} has an entry equal to ${expect}`
+            : `${label} is ${show(v)}, which equals ${expect}`
+          : null;
       case "cont":
-        return anyHolds ? null : list ? `${label} ${show(v)} has no entry containing ${expect}` : `${label} ${show(v)} does not contain ${expect}`;
+        return anyHolds
+          ? null
+          : list
+            ? `${label} ${show(v)} has no entry containing ${expect}`
+            : `${label} ${show(v)} does not contain ${expect}`;
       case "ncont":
-        return anyHolds ? (list ? `${label} ${show(v)} has an entry containing ${expect}` : `${label} ${show(v)} contains ${expect}`) : null;
+        return anyHolds
+          ? list
+            ? `${label} ${show(v)} has an entry containing ${expect}`
+            : `${label} ${show(v)} contains ${expect}`
+          : null;
       case "starts":
-        return anyHolds ? null : list ? `${label} ${show(v)} has no entry starting with ${expect}` : `${label} ${show(v)} does not start with ${expect}`;
+        return anyHolds
+          ? null
+          : list
+            ? `${label} ${show(v)} has no entry starting with ${expect}`
+            : `${label} ${show(v)} does not start with ${expect}`;
       case "ends":
-        return anyHolds ? null : list ? `${label} ${show(v)} has no entry ending with ${expect}` : `${label} ${show(v)} does not end with ${expect}`;
+        return anyHolds
+          ? null
+          : list
+            ? `${label} ${show(v)} has no entry ending with ${expect}`
+            : `${label} ${show(v)} does not end with ${expect}`;
       case "in":
-        return anyHolds ? null : list ? `${label} ${show(v)} has no entry in ${expect}` : `${label} ${show(v)} is not in ${expect}`;
+        return anyHolds
+          ? null
+          : list
+            ? `${label} ${show(v)} has no entry in ${expect}`
+            : `${label} ${show(v)} is not in ${expect}`;
       case "nin":
-        return anyHolds ? (list ? `${label} ${show(v)} has an entry in ${expect}` : `${label} ${show(v)} is in ${expect}`) : null;
+        return anyHolds
+          ? list
+            ? `${label} ${show(v)} has an entry in ${expect}`
+            : `${label} ${show(v)} is in ${expect}`
+          : null;
       case "regex":
-        return anyHolds ? null : list ? `${label} ${show(v)} has no entry matching ${expect}` : `${label} ${show(v)} does not match ${expect}`;
+        return anyHolds
+          ? null
+          : list
+            ? `${label} ${show(v)} has no entry matching ${expect}`
+            : `${label} ${show(v)} does not match ${expect}`;
       case "nregex":
-        return anyHolds ? (list ? `${label} ${show(v)} has an entry matching ${expect}` : `${label} ${show(v)} matches ${expect}`) : null;
+        return anyHolds
+          ? list
+            ? `${label} ${show(v)} has an entry matching ${expect}`
+            : `${label} ${show(v)} matches ${expect}`
+          : null;
       case "gt":
       case "lt":
         return anyHolds ? null : `${label} ${show(v)} is not ${OP_TEXT[op as RuleOperator]} ${expect}`;

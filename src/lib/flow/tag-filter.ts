@@ -24,7 +24,13 @@ import {
 import { compileRule, type CompiledRule, type FilterRuleConfig, type RuleObjects } from "./tag-filter-rules";
 
 export { MAX_LIST, MAX_TEXT } from "./tag-filter-paths";
-export { RULE_OPERATORS, RULE_SCOPES, type FilterRuleConfig, type RuleOperator, type RuleScope } from "./tag-filter-rules";
+export {
+  RULE_OPERATORS,
+  RULE_SCOPES,
+  type FilterRuleConfig,
+  type RuleOperator,
+  type RuleScope,
+} from "./tag-filter-rules";
 
 export type TagMatch = "any" | "all";
 export type LiveTestMode = "live" | "test" | "any";
@@ -80,7 +86,14 @@ export interface Rejection {
 }
 
 /** The "Activate for" objects, in the order they are checked. */
-export const ACTIVATION_OBJECTS = ["registration-status", "property", "attendee-type", "event", "event-status", "session-status"] as const;
+export const ACTIVATION_OBJECTS = [
+  "registration-status",
+  "property",
+  "attendee-type",
+  "event",
+  "event-status",
+  "session-status",
+] as const;
 export type ActivationObject = (typeof ACTIVATION_OBJECTS)[number];
 
 /** Topics each source checkbox enables. */
@@ -101,7 +114,11 @@ export const SOURCE_DEFAULTS: Record<SourceKey, boolean> = {
   srcEngagement: false,
 };
 
-const REGISTRATION_TOPICS: readonly EventTopic[] = ["registration.created", "registration.updated", "registration.status_changed"];
+const REGISTRATION_TOPICS: readonly EventTopic[] = [
+  "registration.created",
+  "registration.updated",
+  "registration.status_changed",
+];
 const WITH_REGISTRATION: readonly EventTopic[] = [...REGISTRATION_TOPICS, "session_registration.status_changed"];
 
 /** Which topics each "Activate for" object constrains (other topics ignore it). */
@@ -263,7 +280,8 @@ function listCheck(
     rule,
     check(objects) {
       const obj = objects[objKey];
-      if (obj === undefined || obj === null) return `${objPath} is missing; ${label} must match ${matcher.all ? "all" : "any"} of ${wanted}`;
+      if (obj === undefined || obj === null)
+        return `${objPath} is missing; ${label} must match ${matcher.all ? "all" : "any"} of ${wanted}`;
       matcher.begin();
       for (let l = 0; l < lists.length; l++) {
         const list = own(obj, lists[l]);
@@ -310,11 +328,14 @@ function propertyCheck(matcher: TagMatcher, payloadPath: string): ActivationChec
     rule: "activate-for:property",
     check(objects) {
       const reg = objects.registration;
-      if (reg === undefined || reg === null) return `${regPath} is missing; property tags must match ${matcher.all ? "all" : "any"} of ${wanted}`;
+      if (reg === undefined || reg === null)
+        return `${regPath} is missing; property tags must match ${matcher.all ? "all" : "any"} of ${wanted}`;
       const tags = own(reg, "propertyTags");
       const props = own(reg, "properties");
-      if (tags !== undefined && tags !== null && !isRecord(tags)) return `${tagsPath} is ${typeName(tags)}, not an object of tag lists`;
-      if (props !== undefined && props !== null && !isRecord(props)) return `${propsPath} is ${typeName(props)}, not an object`;
+      if (tags !== undefined && tags !== null && !isRecord(tags))
+        return `${tagsPath} is ${typeName(tags)}, not an object of tag lists`;
+      if (props !== undefined && props !== null && !isRecord(props))
+        return `${propsPath} is ${typeName(props)}, not an object`;
       matcher.begin();
       let keys = 0;
       if (tags) {
@@ -435,7 +456,9 @@ export function compileTagFilter(config: TagFilterConfig): CompiledTagFilter {
   const eventStatusAll = match(cfg.eventStatusMatch, "eventStatusMatch");
   const eventStatusTags = tags(cfg.eventStatusTags, "eventStatusTags");
   const excluded = tags(cfg.excludeDomains, "excludeDomains").map((d) => d.replace(/^@/, "").toLowerCase());
-  for (const d of excluded) if (!/^[a-z0-9-]+(\.[a-z0-9-]+)*$/.test(d)) problems.push(`excludeDomains: ${show(d)} is not an e-mail domain (such as example.com)`);
+  for (const d of excluded)
+    if (!/^[a-z0-9-]+(\.[a-z0-9-]+)*$/.test(d))
+      problems.push(`excludeDomains: ${show(d)} is not an e-mail domain (such as example.com)`);
   const excludedSet = new Set(excluded);
   const sessionTags = tags(cfg.sessionStatusTags, "sessionStatusTags");
 
@@ -443,16 +466,58 @@ export function compileTagFilter(config: TagFilterConfig): CompiledTagFilter {
   if (statusTags.length)
     checks.set(
       "registration-status",
-      listCheck("registration-status", "registration status tags", "registration", ["statusTags"], new TagMatcher(statusTags, statusAll), payloadPath),
+      listCheck(
+        "registration-status",
+        "registration status tags",
+        "registration",
+        ["statusTags"],
+        new TagMatcher(statusTags, statusAll),
+        payloadPath,
+      ),
     );
-  if (propertyTags.length) checks.set("property", propertyCheck(new TagMatcher(propertyTags, propertyAll), payloadPath));
+  if (propertyTags.length)
+    checks.set("property", propertyCheck(new TagMatcher(propertyTags, propertyAll), payloadPath));
   if (attendeeTags.length)
-    checks.set("attendee-type", listCheck("attendee-type", "attendee type tags", "registration", ["attendeeTypeTags"], new TagMatcher(attendeeTags, attendeeAll), payloadPath));
-  if (eventTags.length) checks.set("event", listCheck("event", "event tags", "event", ["tags"], new TagMatcher(eventTags, eventAll), payloadPath));
+    checks.set(
+      "attendee-type",
+      listCheck(
+        "attendee-type",
+        "attendee type tags",
+        "registration",
+        ["attendeeTypeTags"],
+        new TagMatcher(attendeeTags, attendeeAll),
+        payloadPath,
+      ),
+    );
+  if (eventTags.length)
+    checks.set(
+      "event",
+      listCheck("event", "event tags", "event", ["tags"], new TagMatcher(eventTags, eventAll), payloadPath),
+    );
   if (eventStatusTags.length)
-    checks.set("event-status", listCheck("event-status", "event status tags", "event", ["statusTags"], new TagMatcher(eventStatusTags, eventStatusAll), payloadPath));
+    checks.set(
+      "event-status",
+      listCheck(
+        "event-status",
+        "event status tags",
+        "event",
+        ["statusTags"],
+        new TagMatcher(eventStatusTags, eventStatusAll),
+        payloadPath,
+      ),
+    );
   if (sessionTags.length)
-    checks.set("session-status", listCheck("session-status", "session status tags", "session", ["statusTags"], new TagMatcher(sessionTags, sessionAll), payloadPath));
+    checks.set(
+      "session-status",
+      listCheck(
+        "session-status",
+        "session status tags",
+        "session",
+        ["statusTags"],
+        new TagMatcher(sessionTags, sessionAll),
+        payloadPath,
+      ),
+    );
 
   const rules: CompiledRule[] = [];
   if (cfg.rules !== undefined && cfg.rules !== null) {
@@ -476,7 +541,10 @@ export function compileTagFilter(config: TagFilterConfig): CompiledTagFilter {
     }
     if ((topic === "event.created" || topic === "event.updated") && !eventStatusTags.length) {
       const reason = `source ${topic} activates only for the event statuses selected, and no event status tags are configured`;
-      if (topic === "event.created") warnings.push("source event.created and event.updated activates only for the event statuses selected, and no event status tags are configured");
+      if (topic === "event.created")
+        warnings.push(
+          "source event.created and event.updated activates only for the event statuses selected, and no event status tags are configured",
+        );
       return { rule: "activate-for:event-status", reason };
     }
     if (topic === "session_registration.status_changed" && !sessionTags.length) {
@@ -505,16 +573,29 @@ export function compileTagFilter(config: TagFilterConfig): CompiledTagFilter {
   // Reused for every message (evaluation is synchronous); cleared after each so no message is kept.
   const objects: Objects = { event: undefined, registration: undefined, profile: undefined, session: undefined };
   const hasOwn = Object.prototype.hasOwnProperty;
-  const badObject = (k: ObjectKey, v: unknown): Rejection => ({ rule: "input", reason: `${payloadPath}.${k} is ${typeName(v)}, not an object` });
+  const badObject = (k: ObjectKey, v: unknown): Rejection => ({
+    rule: "input",
+    reason: `${payloadPath}.${k} is ${typeName(v)}, not an object`,
+  });
 
   const run = (msg: unknown): Rejection | null => {
     const topic = readPath(msg, topicSegs);
-    if (typeof topic !== "string") return { rule: "source", reason: `${topicPath} is ${typeName(topic)}, not a topic; enabled sources: ${enabledText}` };
-    if (topic.length > MAX_TEXT) return { rule: "source", reason: `${topicPath} is ${topic.length} characters long, not a known topic` };
+    if (typeof topic !== "string")
+      return {
+        rule: "source",
+        reason: `${topicPath} is ${typeName(topic)}, not a topic; enabled sources: ${enabledText}`,
+      };
+    if (topic.length > MAX_TEXT)
+      return { rule: "source", reason: `${topicPath} is ${topic.length} characters long, not a known topic` };
     let plan = plans.get(topic);
     if (plan === undefined) plan = plans.get(normTag(topic));
-    if (plan === undefined) return { rule: "source", reason: `${topicPath} ${show(topic)} is not a known source; enabled sources: ${enabledText}` };
-    if (!plan.enabled) return { rule: "source", reason: `source ${plan.topic} is not enabled; enabled sources: ${enabledText}` };
+    if (plan === undefined)
+      return {
+        rule: "source",
+        reason: `${topicPath} ${show(topic)} is not a known source; enabled sources: ${enabledText}`,
+      };
+    if (!plan.enabled)
+      return { rule: "source", reason: `source ${plan.topic} is not enabled; enabled sources: ${enabledText}` };
     if (plan.blocked) return { rule: plan.blocked.rule, reason: plan.blocked.reason };
 
     const payload = readPath(msg, payloadSegs);
@@ -523,7 +604,8 @@ export function compileTagFilter(config: TagFilterConfig): CompiledTagFilter {
     const event = hasOwn.call(payload, "event") ? payload.event : undefined;
     if (event !== undefined && event !== null && !isRecord(event)) return badObject("event", event);
     const registration = hasOwn.call(payload, "registration") ? payload.registration : undefined;
-    if (registration !== undefined && registration !== null && !isRecord(registration)) return badObject("registration", registration);
+    if (registration !== undefined && registration !== null && !isRecord(registration))
+      return badObject("registration", registration);
     const profile = hasOwn.call(payload, "profile") ? payload.profile : undefined;
     if (profile !== undefined && profile !== null && !isRecord(profile)) return badObject("profile", profile);
     const session = hasOwn.call(payload, "session") ? payload.session : undefined;
@@ -534,12 +616,30 @@ export function compileTagFilter(config: TagFilterConfig): CompiledTagFilter {
     objects.session = session;
 
     if (mode !== "any") {
-      const rt = testFlag(registration && hasOwn.call(registration, "test") ? (registration as Record<string, unknown>).test : undefined);
-      if (rt === undefined) return { rule: "live-test", reason: `${regPath}.test is ${show(own(objects.registration, "test"))}, not true or false` };
+      const rt = testFlag(
+        registration && hasOwn.call(registration, "test") ? (registration as Record<string, unknown>).test : undefined,
+      );
+      if (rt === undefined)
+        return {
+          rule: "live-test",
+          reason: `${regPath}.test is ${show(own(objects.registration, "test"))}, not true or false`,
+        };
       const et = testFlag(event && hasOwn.call(event, "test") ? (event as Record<string, unknown>).test : undefined);
-      if (et === undefined) return { rule: "live-test", reason: `${evPath}.test is ${show(own(objects.event, "test"))}, not true or false` };
-      if (mode === "live" && (rt || et)) return { rule: "live-test", reason: `a live filter drops test data, and ${rt ? `${regPath}.test` : `${evPath}.test`} is true` };
-      if (mode === "test" && !rt && !et) return { rule: "live-test", reason: `a test filter takes only test data, and neither ${regPath}.test nor ${evPath}.test is true` };
+      if (et === undefined)
+        return {
+          rule: "live-test",
+          reason: `${evPath}.test is ${show(own(objects.event, "test"))}, not true or false`,
+        };
+      if (mode === "live" && (rt || et))
+        return {
+          rule: "live-test",
+          reason: `a live filter drops test data, and ${rt ? `${regPath}.test` : `${evPath}.test`} is true`,
+        };
+      if (mode === "test" && !rt && !et)
+        return {
+          rule: "live-test",
+          reason: `a test filter takes only test data, and neither ${regPath}.test nor ${evPath}.test is true`,
+        };
     }
 
     if (excludedSet.size) {
@@ -549,9 +649,16 @@ export function compileTagFilter(config: TagFilterConfig): CompiledTagFilter {
         const at = email.lastIndexOf("@");
         if (at >= 0) {
           // The domain and every parent domain: "eu.acme.com" is held back by "acme.com".
-          let d = email.slice(at + 1).trim().toLowerCase();
+          let d = email
+            .slice(at + 1)
+            .trim()
+            .toLowerCase();
           while (d !== "") {
-            if (excludedSet.has(d)) return { rule: "excluded-domain", reason: `${payloadPath}.profile.email ${show(email)} is at ${d}, an excluded e-mail domain` };
+            if (excludedSet.has(d))
+              return {
+                rule: "excluded-domain",
+                reason: `${payloadPath}.profile.email ${show(email)} is at ${d}, an excluded e-mail domain`,
+              };
             const dot = d.indexOf(".");
             d = dot < 0 ? "" : d.slice(dot + 1);
           }

@@ -35,7 +35,14 @@ interface Probe {
 }
 
 const PROBES: readonly Probe[] = [
-  { permission: "Read-Write Person", kind: "write", method: "POST", path: "/rest/v1/leads.json", json: { input: [] }, neededFor: "leads, program status, form posts" },
+  {
+    permission: "Read-Write Person",
+    kind: "write",
+    method: "POST",
+    path: "/rest/v1/leads.json",
+    json: { input: [] },
+    neededFor: "leads, program status, form posts",
+  },
   {
     permission: "Read-Write Activity",
     kind: "write",
@@ -53,7 +60,14 @@ const PROBES: readonly Probe[] = [
     json: {},
     neededFor: "custom activity types and their fields",
   },
-  { permission: "Read-Write Assets", kind: "read", method: "GET", path: "/rest/asset/v1/channels.json", query: { maxReturn: 1 }, neededFor: "programs and channels" },
+  {
+    permission: "Read-Write Assets",
+    kind: "read",
+    method: "GET",
+    path: "/rest/asset/v1/channels.json",
+    query: { maxReturn: 1 },
+    neededFor: "programs and channels",
+  },
   {
     permission: "Read-Write Campaigns",
     kind: "write",
@@ -105,7 +119,12 @@ export async function checkAccess(ctx: OpContext, tokens: TokenManager): Promise
     await tokens.get();
   } catch (err) {
     const e = asError(err, "identity");
-    return { ok: false, token: { ok: false, code: e.code, category: e.category, message: e.message }, permissions: [], missing: [] };
+    return {
+      ok: false,
+      token: { ok: false, code: e.code, category: e.category, message: e.message },
+      permissions: [],
+      missing: [],
+    };
   }
   const permissions = await Promise.all(
     PROBES.map(async (p): Promise<PermissionCheck> => {

@@ -99,10 +99,26 @@ export async function leadActivitiesSince(
   leadIds: number[],
 ): Promise<FoundActivity[]> {
   const call = (operation: string, path: string, query: Record<string, string | number | Array<string | number>>) =>
-    ctx.transport.call({ operation, method: "GET", path, query, timeoutMs: ctx.timeoutMs(operation === "getPagingToken" ? 300 : 30) });
-  const tokenAnswer = await call("getPagingToken", "/rest/v1/activities/pagingtoken.json", { sinceDatetime: new Date(since).toISOString() });
+    ctx.transport.call({
+      operation,
+      method: "GET",
+      path,
+      query,
+      timeoutMs: ctx.timeoutMs(operation === "getPagingToken" ? 300 : 30),
+    });
+  const tokenAnswer = await call("getPagingToken", "/rest/v1/activities/pagingtoken.json", {
+    sinceDatetime: new Date(since).toISOString(),
+  });
   const first = tokenAnswer.envelope.nextPageToken;
-  if (typeof first !== "string" || !first) throw new MarketoError({ code: "INVALID_RESPONSE", message: "Get Paging Token answered without a token", category: "marketo", action: "retry", retryable: true, operation: "getPagingToken" });
+  if (typeof first !== "string" || !first)
+    throw new MarketoError({
+      code: "INVALID_RESPONSE",
+      message: "Get Paging Token answered without a token",
+      category: "marketo",
+      action: "retry",
+      retryable: true,
+      operation: "getPagingToken",
+    });
   const out: FoundActivity[] = [];
   const types = [...new Set(typeIds)];
   const leads = [...new Set(leadIds)];
@@ -124,8 +140,12 @@ export async function leadActivitiesSince(
             leadId,
             activityTypeId,
             ...(typeof r.activityDate === "string" ? { activityDate: r.activityDate } : {}),
-            ...(n(r.primaryAttributeValueId) !== undefined ? { primaryAttributeValueId: n(r.primaryAttributeValueId) } : {}),
-            ...(r.primaryAttributeValue !== undefined && r.primaryAttributeValue !== null ? { primaryAttributeValue: String(r.primaryAttributeValue) } : {}),
+            ...(n(r.primaryAttributeValueId) !== undefined
+              ? { primaryAttributeValueId: n(r.primaryAttributeValueId) }
+              : {}),
+            ...(r.primaryAttributeValue !== undefined && r.primaryAttributeValue !== null
+              ? { primaryAttributeValue: String(r.primaryAttributeValue) }
+              : {}),
             attributes: Array.isArray(r.attributes) ? (r.attributes as Array<{ name?: string; value?: unknown }>) : [],
           });
         }
@@ -226,7 +246,13 @@ export async function deliverOnce<T>(
         const e = lastError ?? asError(err, op.operation);
         ctx.arrivals.add("unconfirmed", pending.length);
         const s = since;
-        return settleRest(() => unconfirmed(e, s, `whether it reached Marketo could not be checked (${asError(err, "getLeadActivities").message})`));
+        return settleRest(() =>
+          unconfirmed(
+            e,
+            s,
+            `whether it reached Marketo could not be checked (${asError(err, "getLeadActivities").message})`,
+          ),
+        );
       }
       const absent: number[] = [];
       got.forEach((r, k) => {
@@ -237,8 +263,16 @@ export async function deliverOnce<T>(
       if (pending.length === 0) return results as RecordResult[];
       if (lastError && attempts >= ctx.retryAttempts) {
         // Asked after the last attempt: what is absent now did not arrive, and fails as it is.
-        const e = new MarketoError({ ...lastError.toJSON(), message: `${lastError.message} (after ${attempts} attempts)` });
-        return settleRest(() => ({ ok: false, status: "failed", error: e, ...(e.requestId ? { requestId: e.requestId } : {}) }));
+        const e = new MarketoError({
+          ...lastError.toJSON(),
+          message: `${lastError.message} (after ${attempts} attempts)`,
+        });
+        return settleRest(() => ({
+          ok: false,
+          status: "failed",
+          error: e,
+          ...(e.requestId ? { requestId: e.requestId } : {}),
+        }));
       }
       ctx.arrivals.add("resent", pending.length);
     }
@@ -260,7 +294,10 @@ export async function deliverOnce<T>(
       const e = asError(err, op.operation);
       if (e.code === "413" && sending.length > 1) {
         const half = Math.ceil(sending.length / 2);
-        const [a, b] = await Promise.all([deliverOnce(ctx, op, q, sending.slice(0, half)), deliverOnce(ctx, op, q, sending.slice(half))]);
+        const [a, b] = await Promise.all([
+          deliverOnce(ctx, op, q, sending.slice(0, half)),
+          deliverOnce(ctx, op, q, sending.slice(half)),
+        ]);
         const both = [...a, ...b];
         return settleRest((i) => both[pending.indexOf(i)]);
       }
@@ -276,7 +313,14 @@ export async function deliverOnce<T>(
 }
 
 function closedWhileWaiting(operation: string): MarketoError {
-  return new MarketoError({ code: "CLIENT_CLOSED", message: "The Marketo client was closed before the record could be sent again", category: "network", action: "retry", retryable: true, operation });
+  return new MarketoError({
+    code: "CLIENT_CLOSED",
+    message: "The Marketo client was closed before the record could be sent again",
+    category: "network",
+    action: "retry",
+    retryable: true,
+    operation,
+  });
 }
 
 /**
@@ -311,7 +355,8 @@ export async function sendSealedOnce<T>(
   } catch (err) {
     if (!sealed) items = seal();
     const e = asError(err, op.operation);
-    if (sealed && mayHaveArrived(e)) return { items, results: await deliverOnce(ctx, op, q, items, { since: sentAt, attempts: 1, lastError: e }) };
+    if (sealed && mayHaveArrived(e))
+      return { items, results: await deliverOnce(ctx, op, q, items, { since: sentAt, attempts: 1, lastError: e }) };
     if (e.code === "413" && items.length > 1) return { items, results: await deliverOnce(ctx, op, q, items) };
     return { items, results: failAll(items.length, e) };
   }
@@ -327,8 +372,10 @@ function second(v: unknown): number | undefined {
 
 /** A value as Marketo may echo it back: numbers and dates compared by value, the rest as text. */
 function norm(v: unknown): string {
-  if (typeof v === "number" || (typeof v === "string" && v.trim() !== "" && Number.isFinite(Number(v)))) return `n:${Number(v)}`;
-  if (typeof v === "string" && /^\d{4}-\d\d-\d\dT/.test(v) && Number.isFinite(Date.parse(v))) return `t:${Math.floor(Date.parse(v) / 1000)}`;
+  if (typeof v === "number" || (typeof v === "string" && v.trim() !== "" && Number.isFinite(Number(v))))
+    return `n:${Number(v)}`;
+  if (typeof v === "string" && /^\d{4}-\d\d-\d\dT/.test(v) && Number.isFinite(Date.parse(v)))
+    return `t:${Math.floor(Date.parse(v) / 1000)}`;
   if (typeof v === "boolean") return `s:${v}`;
   return `s:${String(v)}`;
 }
@@ -381,7 +428,8 @@ export function campaignQuestion(campaignId: number): ArrivalQuestion<number> {
     leadIds: async (items) => items,
     typeIds: () => [ACTIVITY_REQUEST_CAMPAIGN],
     from: (_items, since) => since - SERVER_CLOCK_MARGIN_MS,
-    matches: (_id, _leadId, f) => f.activityTypeId === ACTIVITY_REQUEST_CAMPAIGN && f.primaryAttributeValueId === campaignId,
+    matches: (_id, _leadId, f) =>
+      f.activityTypeId === ACTIVITY_REQUEST_CAMPAIGN && f.primaryAttributeValueId === campaignId,
     found: (id) => ({ ok: true, status: "triggered", id, arrived: true }),
   };
 }
@@ -393,7 +441,13 @@ export function campaignQuestion(campaignId: number): ArrivalQuestion<number> {
 export function formQuestion(formId: number): ArrivalQuestion<Record<string, unknown>> {
   return {
     leadIds: async (items, ctx) =>
-      Promise.all(items.map((f) => (typeof f.email === "string" && f.email.trim() ? leadIdByEmail(ctx, f.email.trim()) : Promise.resolve(undefined)))),
+      Promise.all(
+        items.map((f) =>
+          typeof f.email === "string" && f.email.trim()
+            ? leadIdByEmail(ctx, f.email.trim())
+            : Promise.resolve(undefined),
+        ),
+      ),
     typeIds: () => [ACTIVITY_FILL_OUT_FORM],
     from: (_items, since) => since - SERVER_CLOCK_MARGIN_MS,
     matches: (_f, _leadId, a) => a.activityTypeId === ACTIVITY_FILL_OUT_FORM && a.primaryAttributeValueId === formId,

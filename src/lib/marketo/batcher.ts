@@ -159,7 +159,8 @@ export class Batcher<T> {
       .dispatch(seal)
       .then(
         ({ results }) => taken.forEach((h, i) => h.resolve(results[i] ?? missing(this.o.operation))),
-        (err: unknown) => taken.forEach((h) => h.resolve({ ok: false, status: "failed", error: asError(err, this.o.operation) })),
+        (err: unknown) =>
+          taken.forEach((h) => h.resolve({ ok: false, status: "failed", error: asError(err, this.o.operation) })),
       )
       .finally(() => {
         if (!sealed) this.armed--;

@@ -188,7 +188,9 @@ async function runJob(
       }
     }
   } catch (err) {
-    ctx.logger.warn(`marketo: could not read the outcome files of bulk job ${batchId}: ${asError(err, paths.operation).message}`);
+    ctx.logger.warn(
+      `marketo: could not read the outcome files of bulk job ${batchId}: ${asError(err, paths.operation).message}`,
+    );
   }
   if (matcher.unmatched > 0) {
     ctx.logger.warn(`marketo: ${matcher.unmatched} row(s) of bulk job ${batchId}'s outcome files match no input row`);
@@ -254,7 +256,12 @@ async function pollJob(ctx: OpContext, paths: Paths, batchId: number): Promise<R
   }
 }
 
-async function download(ctx: OpContext, paths: Paths, batchId: number, which: "failures" | "warnings"): Promise<string> {
+async function download(
+  ctx: OpContext,
+  paths: Paths,
+  batchId: number,
+  which: "failures" | "warnings",
+): Promise<string> {
   const answer = await ctx.transport.call({
     operation: `${paths.operation}Files`,
     method: "GET",

@@ -23,7 +23,12 @@ export function triggerCampaignOp(ctx: OpContext, campaignId: number, tokens?: C
       writeOnce: true,
     }),
     map: (items, answer): RecordResult[] =>
-      items.map((id) => ({ ok: true, status: "triggered", id, ...(answer.requestId ? { requestId: answer.requestId } : {}) })),
+      items.map((id) => ({
+        ok: true,
+        status: "triggered",
+        id,
+        ...(answer.requestId ? { requestId: answer.requestId } : {}),
+      })),
   };
 }
 

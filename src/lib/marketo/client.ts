@@ -4,8 +4,21 @@ import https from "node:https";
 import path from "node:path";
 import axios from "axios";
 import { checkAccess, type AccessReport } from "./access";
-import { activityQuestion, ArrivalCounter, campaignQuestion, deliverOnce, sendSealedOnce, type ArrivalQuestion, type OnceContext } from "./arrival-check";
-import { addCustomActivitiesOp, describeCustomActivityType, getActivityTypes, listCustomActivityTypes } from "./activities";
+import {
+  activityQuestion,
+  ArrivalCounter,
+  campaignQuestion,
+  deliverOnce,
+  sendSealedOnce,
+  type ArrivalQuestion,
+  type OnceContext,
+} from "./arrival-check";
+import {
+  addCustomActivitiesOp,
+  describeCustomActivityType,
+  getActivityTypes,
+  listCustomActivityTypes,
+} from "./activities";
 import { Batcher } from "./batcher";
 import { bulkImport } from "./bulk";
 import { getCampaign, triggerCampaignOp } from "./campaigns";
@@ -138,7 +151,9 @@ export class MarketoClient extends EventEmitter<MarketoClientEvents> {
       quotaProbeIntervalMs: this.o.quotaProbeIntervalMs,
       logger: log,
       onChange: () => this.refresh(),
-      ...(this.o.stateDir ? { dayFile: path.join(this.o.stateDir, `${instance.replace(/[^A-Za-z0-9.-]/g, "_")}.json`) } : {}),
+      ...(this.o.stateDir
+        ? { dayFile: path.join(this.o.stateDir, `${instance.replace(/[^A-Za-z0-9.-]/g, "_")}.json`) }
+        : {}),
       ...(this.o.redisUrl ? { redisUrl: this.o.redisUrl } : {}),
       ...(this.o.leaseMs ? { leaseMs: this.o.leaseMs } : {}),
     });
@@ -188,8 +203,16 @@ export class MarketoClient extends EventEmitter<MarketoClientEvents> {
    * and earlier runs made count against the daily budget too. undefined when not readable.
    */
   private async dailyUsage(): Promise<number | undefined> {
-    const a = await this.transport.call({ operation: "getDailyUsage", method: "GET", path: "/rest/v1/stats/usage.json", timeoutMs: 10_000, first: true });
-    const days = Array.isArray(a.envelope.result) ? (a.envelope.result as Array<{ date?: unknown; total?: unknown }>) : [];
+    const a = await this.transport.call({
+      operation: "getDailyUsage",
+      method: "GET",
+      path: "/rest/v1/stats/usage.json",
+      timeoutMs: 10_000,
+      first: true,
+    });
+    const days = Array.isArray(a.envelope.result)
+      ? (a.envelope.result as Array<{ date?: unknown; total?: unknown }>)
+      : [];
     const today = days.find((d) => d && d.date === chicagoDay()) ?? (days.length === 1 ? days[0] : undefined);
     const total = Number(today?.total);
     return Number.isFinite(total) && total >= 0 ? total : undefined;
@@ -199,7 +222,10 @@ export class MarketoClient extends EventEmitter<MarketoClientEvents> {
 
   /** Creates/updates one lead; batched per (action, lookupField, partitionName). */
   syncLead(record: LeadRecord, opts: SyncLeadOptions = {}): Promise<RecordResult> {
-    const bad = this.rejectInput("syncLeads", isRecord(record) ? unserialisable(record, "lead") : "a lead must be an object of REST field names");
+    const bad = this.rejectInput(
+      "syncLeads",
+      isRecord(record) ? unserialisable(record, "lead") : "a lead must be an object of REST field names",
+    );
     if (bad) return bad;
     const lookupField = opts.lookupField ?? "email";
     const action = opts.action ?? "createOrUpdate";
@@ -207,29 +233,57 @@ export class MarketoClient extends EventEmitter<MarketoClientEvents> {
     const key = `syncLeads|${action}|${lookupField}|${opts.partitionName ?? ""}${opts.background ? "|replay" : ""}`;
     // createDuplicate always inserts: holding back same-key records would not prevent anything.
     const dedupe = action === "createDuplicate" ? undefined : (r: LeadRecord) => leadKey(r, lookupField);
-    return this.counted(this.recordBatcher(key, syncLeadsOp(this.ctx, opts), dedupe, opts.background === true).submit(record));
+    return this.counted(
+      this.recordBatcher(key, syncLeadsOp(this.ctx, opts), dedupe, opts.background === true).submit(record),
+    );
   }
 
   /**
    * Sets a lead's program status (Sync Program Member Status); batched per (programId, statusName).
    * `background` (a replayed record): its calls take only the capacity live records leave.
    */
-  setProgramStatus(programId: number, statusName: string, leadId: number, opts: { background?: boolean } = {}): Promise<RecordResult> {
+  setProgramStatus(
+    programId: number,
+    statusName: string,
+    leadId: number,
+    opts: { background?: boolean } = {},
+  ): Promise<RecordResult> {
     const bad = this.rejectInput(
       "syncProgramMemberStatus",
-      !isId(programId) ? "programId must be a positive integer" : !isId(leadId) ? "leadId must be a positive integer" : !statusName ? "statusName is required" : undefined,
+      !isId(programId)
+        ? "programId must be a positive integer"
+        : !isId(leadId)
+          ? "leadId must be a positive integer"
+          : !statusName
+            ? "statusName is required"
+            : undefined,
     );
     if (bad) return bad;
     const op = syncProgramMemberStatusOp(this.ctx, programId, statusName);
     const bg = opts.background === true;
-    return this.counted(this.recordBatcher(`pms|${programId}|${statusName}${bg ? "|replay" : ""}`, op, (id) => String(id), bg).submit(leadId));
+    return this.counted(
+      this.recordBatcher(`pms|${programId}|${statusName}${bg ? "|replay" : ""}`, op, (id) => String(id), bg).submit(
+        leadId,
+      ),
+    );
   }
 
   /** Takes a lead out of a program (Delete Program Members); batched per program. */
   removeProgramMember(programId: number, leadId: number): Promise<RecordResult> {
-    const bad = this.rejectInput("deleteProgramMembers", !isId(programId) ? "programId must be a positive integer" : !isId(leadId) ? "leadId must be a positive integer" : undefined);
+    const bad = this.rejectInput(
+      "deleteProgramMembers",
+      !isId(programId)
+        ? "programId must be a positive integer"
+        : !isId(leadId)
+          ? "leadId must be a positive integer"
+          : undefined,
+    );
     if (bad) return bad;
-    return this.counted(this.recordBatcher(`pmd|${programId}`, deleteProgramMembersOp(this.ctx, programId), (id) => String(id)).submit(leadId));
+    return this.counted(
+      this.recordBatcher(`pmd|${programId}`, deleteProgramMembersOp(this.ctx, programId), (id) => String(id)).submit(
+        leadId,
+      ),
+    );
   }
 
   /**
@@ -241,18 +295,30 @@ export class MarketoClient extends EventEmitter<MarketoClientEvents> {
   addCustomActivity(activity: CustomActivity, opts: UnconfirmedOptions = {}): Promise<RecordResult> {
     const bad = this.rejectInput(
       "addCustomActivities",
-      !isRecord(activity) || !isId(activity.leadId) ? "an activity needs a numeric leadId" : unserialisable(activity, "activity") ?? badSince(opts),
+      !isRecord(activity) || !isId(activity.leadId)
+        ? "an activity needs a numeric leadId"
+        : (unserialisable(activity, "activity") ?? badSince(opts)),
     );
     if (bad) return bad;
     const op = addCustomActivitiesOp(this.ctx);
-    return this.counted(this.onceBatcher("activities", op, activityQuestion<CustomActivity>(), undefined, activity, opts));
+    return this.counted(
+      this.onceBatcher("activities", op, activityQuestion<CustomActivity>(), undefined, activity, opts),
+    );
   }
 
   /** Upserts one custom object record; batched per (apiName, action, dedupeBy). */
-  async syncCustomObject(apiName: string, record: CustomObjectRecord, opts: SyncCustomObjectOptions = {}): Promise<RecordResult> {
+  async syncCustomObject(
+    apiName: string,
+    record: CustomObjectRecord,
+    opts: SyncCustomObjectOptions = {},
+  ): Promise<RecordResult> {
     const bad = this.rejectInput(
       "syncCustomObjects",
-      !apiName ? "apiName is required" : !isRecord(record) ? "a record must be an object" : unserialisable(record, "record"),
+      !apiName
+        ? "apiName is required"
+        : !isRecord(record)
+          ? "a record must be an object"
+          : unserialisable(record, "record"),
     );
     if (bad) return bad;
     const dedupeBy = opts.dedupeBy ?? "dedupeFields";
@@ -266,10 +332,19 @@ export class MarketoClient extends EventEmitter<MarketoClientEvents> {
   }
 
   /** Requests a trigger campaign for one lead; batched per (campaignId, tokens), 100 leads a call. */
-  triggerCampaignFor(campaignId: number, leadId: number, tokens?: CampaignToken[], opts: UnconfirmedOptions = {}): Promise<RecordResult> {
+  triggerCampaignFor(
+    campaignId: number,
+    leadId: number,
+    tokens?: CampaignToken[],
+    opts: UnconfirmedOptions = {},
+  ): Promise<RecordResult> {
     const bad = this.rejectInput(
       "triggerCampaign",
-      !isId(campaignId) ? "campaignId must be a positive integer" : !isId(leadId) ? "leadId must be a positive integer" : badSince(opts),
+      !isId(campaignId)
+        ? "campaignId must be a positive integer"
+        : !isId(leadId)
+          ? "leadId must be a positive integer"
+          : badSince(opts),
     );
     if (bad) return bad;
     const op = triggerCampaignOp(this.ctx, campaignId, tokens);
@@ -367,12 +442,21 @@ export class MarketoClient extends EventEmitter<MarketoClientEvents> {
   }
 
   /** Submit Form, once as Marketo sees it (see addCustomActivity for `unconfirmedSince`). */
-  async submitForm(formId: number, leadFormFields: LeadRecord, opts: SubmitFormOptions & UnconfirmedOptions = {}): Promise<RecordResult> {
+  async submitForm(
+    formId: number,
+    leadFormFields: LeadRecord,
+    opts: SubmitFormOptions & UnconfirmedOptions = {},
+  ): Promise<RecordResult> {
     const bad = this.rejectInput("submitForm", badSince(opts));
     if (bad) return bad;
     const { unconfirmedSince, ...rest } = opts;
     const since = unconfirmedSince === undefined ? undefined : Date.parse(String(unconfirmedSince));
-    return this.counted(submitForm(this.onceCtx, formId, leadFormFields, { ...rest, ...(since !== undefined ? { unconfirmedSince: since } : {}) }));
+    return this.counted(
+      submitForm(this.onceCtx, formId, leadFormFields, {
+        ...rest,
+        ...(since !== undefined ? { unconfirmedSince: since } : {}),
+      }),
+    );
   }
 
   addCustomActivities(activities: CustomActivity[]): Promise<RecordResult[]> {
@@ -391,7 +475,11 @@ export class MarketoClient extends EventEmitter<MarketoClientEvents> {
     return this.read("describeCustomActivityType", () => describeCustomActivityType(this.ctx, apiName));
   }
 
-  syncCustomObjects(apiName: string, records: CustomObjectRecord[], opts: SyncCustomObjectOptions = {}): Promise<RecordResult[]> {
+  syncCustomObjects(
+    apiName: string,
+    records: CustomObjectRecord[],
+    opts: SyncCustomObjectOptions = {},
+  ): Promise<RecordResult[]> {
     return this.records(syncCustomObjectsOp(this.ctx, apiName, opts), records);
   }
 
@@ -408,7 +496,9 @@ export class MarketoClient extends EventEmitter<MarketoClientEvents> {
   }
 
   bulkImportCustomObjects(apiName: string, rows: CsvRow[]): Promise<BulkImportResult> {
-    return this.bulk("bulkImportCustomObjects", rows, () => bulkImport(this.ctx, { kind: "customObjects", apiName }, rows));
+    return this.bulk("bulkImportCustomObjects", rows, () =>
+      bulkImport(this.ctx, { kind: "customObjects", apiName }, rows),
+    );
   }
 
   bulkImportProgramMembers(programId: number, statusName: string, rows: CsvRow[]): Promise<BulkImportResult> {
@@ -424,7 +514,12 @@ export class MarketoClient extends EventEmitter<MarketoClientEvents> {
   async checkAccess(): Promise<AccessReport> {
     if (this.closed) {
       const e = clientClosedError("checkAccess");
-      return { ok: false, token: { ok: false, code: e.code, category: e.category, message: e.message }, permissions: [], missing: [] };
+      return {
+        ok: false,
+        token: { ok: false, code: e.code, category: e.category, message: e.message },
+        permissions: [],
+        missing: [],
+      };
     }
     return checkAccess(this.ctx, this.tokens);
   }
@@ -507,8 +602,10 @@ export class MarketoClient extends EventEmitter<MarketoClientEvents> {
     const l = this.limiter.state();
     if (l.kind === "waiting") return { state: "waiting", reason: l.reason };
     if (l.kind === "quota") return { state: "quota", resumesAt: l.resumesAt.toISOString(), reason: l.reason };
-    if (l.kind === "rate-limited") return { state: "rate-limited", resumesAt: l.resumesAt.toISOString(), reason: l.reason };
-    if (this.transport.backoffCount > 0) return { state: "backoff", reason: "retrying after a transient Marketo error" };
+    if (l.kind === "rate-limited")
+      return { state: "rate-limited", resumesAt: l.resumesAt.toISOString(), reason: l.reason };
+    if (this.transport.backoffCount > 0)
+      return { state: "backoff", reason: "retrying after a transient Marketo error" };
     return { state: "ok" };
   }
 
@@ -523,7 +620,12 @@ export class MarketoClient extends EventEmitter<MarketoClientEvents> {
     this.usageTracker.changed();
   }
 
-  private recordBatcher<T>(key: string, op: RecordOp<T>, dedupeKey?: (item: T) => string | undefined, background = false): Batcher<T> {
+  private recordBatcher<T>(
+    key: string,
+    op: RecordOp<T>,
+    dedupeKey?: (item: T) => string | undefined,
+    background = false,
+  ): Batcher<T> {
     let b = this.batchers.get(key) as Batcher<T> | undefined;
     if (!b) {
       this.sweepIdleBatchers();
@@ -562,12 +664,24 @@ export class MarketoClient extends EventEmitter<MarketoClientEvents> {
       operation: op.operation,
       maxBatchSize: op.maxBatchSize,
       spec: (items) => op.spec(items.map((u) => u.item)),
-      map: (items, answer) => op.map(items.map((u) => u.item), answer),
+      map: (items, answer) =>
+        op.map(
+          items.map((u) => u.item),
+          answer,
+        ),
     };
     const uq: ArrivalQuestion<Unsure> = {
-      leadIds: (items, ctx) => q.leadIds(items.map((u) => u.item), ctx),
+      leadIds: (items, ctx) =>
+        q.leadIds(
+          items.map((u) => u.item),
+          ctx,
+        ),
       typeIds: (items) => q.typeIds(items.map((u) => u.item)),
-      from: (items, s) => q.from(items.map((u) => u.item), s),
+      from: (items, s) =>
+        q.from(
+          items.map((u) => u.item),
+          s,
+        ),
       matches: (u, leadId, a) => q.matches(u.item, leadId, a),
       found: (u, leadId) => q.found(u.item, leadId),
     };
@@ -622,12 +736,18 @@ export class MarketoClient extends EventEmitter<MarketoClientEvents> {
         windowMs: this.o.batchWindowMs,
         dispatch: async (seal) => {
           const r = await findLeadMatches(this.ctx, seal, extra);
-          if ("error" in r) return { items: r.items, results: failAll(r.items.length, asError(r.error, "getLeadsByFilter")) };
+          if ("error" in r)
+            return { items: r.items, results: failAll(r.items.length, asError(r.error, "getLeadsByFilter")) };
           return {
             items: r.items,
             results: r.results.map((matches): RecordResult => {
               // The matches ride along on the lookup's result: findLeads reads them back.
-              const found: RecordResult & { matches: LeadMatch[] } = { ok: true, status: "unchanged", ...(matches.length ? { id: matches[0].id } : {}), matches };
+              const found: RecordResult & { matches: LeadMatch[] } = {
+                ok: true,
+                status: "unchanged",
+                ...(matches.length ? { id: matches[0].id } : {}),
+                matches,
+              };
               return found;
             }),
           };
@@ -647,7 +767,9 @@ export class MarketoClient extends EventEmitter<MarketoClientEvents> {
       p = describeCustomObject(this.ctx, apiName).then(
         (d) => (Array.isArray(d?.dedupeFields) ? d.dedupeFields.map(String) : undefined),
         (err: unknown) => {
-          this.o.logger.warn(`marketo: could not describe custom object ${apiName}: ${asError(err, "describeCustomObject").message}`);
+          this.o.logger.warn(
+            `marketo: could not describe custom object ${apiName}: ${asError(err, "describeCustomObject").message}`,
+          );
           this.dedupeFieldsCache.delete(apiName);
           return undefined;
         },
@@ -660,7 +782,14 @@ export class MarketoClient extends EventEmitter<MarketoClientEvents> {
   private rejectInput(operation: string, problem: string | undefined): Promise<RecordResult> | undefined {
     if (this.closed) return Promise.resolve({ ok: false, status: "failed", error: clientClosedError(operation) });
     if (!problem) return undefined;
-    const error = new MarketoError({ code: "INVALID_INPUT", message: problem, category: "validation", action: "permanent", retryable: false, operation });
+    const error = new MarketoError({
+      code: "INVALID_INPUT",
+      message: problem,
+      category: "validation",
+      action: "permanent",
+      retryable: false,
+      operation,
+    });
     return Promise.resolve({ ok: false, status: "failed", error });
   }
 
@@ -695,7 +824,11 @@ export class MarketoClient extends EventEmitter<MarketoClientEvents> {
     }
   }
 
-  private async bulk(operation: string, rows: CsvRow[], fn: () => Promise<BulkImportResult>): Promise<BulkImportResult> {
+  private async bulk(
+    operation: string,
+    rows: CsvRow[],
+    fn: () => Promise<BulkImportResult>,
+  ): Promise<BulkImportResult> {
     if (this.closed) {
       const error = clientClosedError(operation);
       return { jobs: [], rows: rows.map(() => ({ ok: false, status: "failed", outcome: "failed", error })) };

@@ -19,10 +19,7 @@ export function columnsOf(rows: CsvRow[]): string[] {
 }
 
 export function toCsv(rows: CsvRow[], columns = columnsOf(rows)): string {
-  return Papa.unparse(
-    { fields: columns, data: rows.map((r) => columns.map((c) => cell(r[c]))) },
-    { newline: "\n" },
-  );
+  return Papa.unparse({ fields: columns, data: rows.map((r) => columns.map((c) => cell(r[c]))) }, { newline: "\n" });
 }
 
 /** One CSV line (no newline) for the given values. */

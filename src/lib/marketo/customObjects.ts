@@ -35,7 +35,10 @@ export function customObjectKey(
   return JSON.stringify(values.map((v) => (typeof v === "string" ? v.trim().toLowerCase() : v)));
 }
 
-export async function describeCustomObject(ctx: OpContext, apiName: string): Promise<Record<string, unknown> | undefined> {
+export async function describeCustomObject(
+  ctx: OpContext,
+  apiName: string,
+): Promise<Record<string, unknown> | undefined> {
   const answer = await ctx.transport.call({
     operation: "describeCustomObject",
     method: "GET",

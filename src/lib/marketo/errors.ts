@@ -69,11 +69,7 @@ export class MarketoError extends Error {
   }
 }
 
-const c = (
-  category: ErrorCategory,
-  action: ErrorAction,
-  benign = false,
-): Classification => ({
+const c = (category: ErrorCategory, action: ErrorAction, benign = false): Classification => ({
   category,
   action,
   retryable: action !== "permanent",

@@ -26,5 +26,9 @@ export function getForms(ctx: OpContext): Promise<FormAsset[]> {
 
 /** Get Form Fields: the fields of one form (none when Marketo knows no such form). */
 export function getFormFields(ctx: OpContext, formId: number): Promise<FormFieldAsset[]> {
-  return assetGet<FormFieldAsset>(ctx, "getFormFields", `/rest/asset/v1/form/${encodeURIComponent(formId)}/fields.json`);
+  return assetGet<FormFieldAsset>(
+    ctx,
+    "getFormFields",
+    `/rest/asset/v1/form/${encodeURIComponent(formId)}/fields.json`,
+  );
 }

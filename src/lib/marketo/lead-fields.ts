@@ -8,7 +8,8 @@
 export interface StandardLeadField {
   name: string;
   displayName: string;
-  dataType: "string" | "text" | "email" | "phone" | "url" | "integer" | "float" | "currency" | "boolean" | "date" | "datetime";
+  dataType:
+    "string" | "text" | "email" | "phone" | "url" | "integer" | "float" | "currency" | "boolean" | "date" | "datetime";
   length?: number;
   readOnly?: boolean;
 }
@@ -23,7 +24,7 @@ export const STANDARD_LEAD_FIELDS: readonly StandardLeadField[] = Object.freeze(
       { name: "title", displayName: "Job Title", dataType: "string", length: 255 },
       { name: "phone", displayName: "Phone Number", dataType: "phone", length: 255 },
       { name: "mobilePhone", displayName: "Mobile Phone Number", dataType: "phone", length: 255 },
-      { name: "address", displayName: "Address", dataType: "text"},
+      { name: "address", displayName: "Address", dataType: "text" },
       { name: "city", displayName: "City", dataType: "string", length: 255 },
       { name: "state", displayName: "State", dataType: "string", length: 255 },
       { name: "country", displayName: "Country", dataType: "string", length: 255 },
@@ -32,11 +33,11 @@ export const STANDARD_LEAD_FIELDS: readonly StandardLeadField[] = Object.freeze(
       { name: "industry", displayName: "Industry", dataType: "string", length: 255 },
       { name: "leadSource", displayName: "Person Source", dataType: "string", length: 255 },
       { name: "leadStatus", displayName: "Lead Status", dataType: "string", length: 255 },
-      { name: "leadScore", displayName: "Lead Score", dataType: "integer"},
-      { name: "numberOfEmployees", displayName: "Num Employees", dataType: "integer"},
-      { name: "annualRevenue", displayName: "Annual Revenue", dataType: "currency"},
-      { name: "unsubscribed", displayName: "Unsubscribed", dataType: "boolean"},
-      { name: "dateOfBirth", displayName: "Date of Birth", dataType: "date"},
+      { name: "leadScore", displayName: "Lead Score", dataType: "integer" },
+      { name: "numberOfEmployees", displayName: "Num Employees", dataType: "integer" },
+      { name: "annualRevenue", displayName: "Annual Revenue", dataType: "currency" },
+      { name: "unsubscribed", displayName: "Unsubscribed", dataType: "boolean" },
+      { name: "dateOfBirth", displayName: "Date of Birth", dataType: "date" },
       { name: "externalId", displayName: "External Id", dataType: "string", length: 255 },
       { name: "eventCode", displayName: "Event Code", dataType: "string", length: 255 },
       { name: "registrationCode", displayName: "Registration Code", dataType: "string", length: 255 },

@@ -60,11 +60,7 @@ function more(answer: Answer): string | undefined {
 const MAX_PAGES = 1000;
 
 /** Follows nextPageToken from a first answer. */
-async function allPages(
-  ctx: OpContext,
-  first: Answer,
-  next: (token: string) => CallSpec,
-): Promise<LeadRecord[]> {
+async function allPages(ctx: OpContext, first: Answer, next: (token: string) => CallSpec): Promise<LeadRecord[]> {
   const out: LeadRecord[] = [...((first.envelope.result ?? []) as LeadRecord[])];
   let token = more(first);
   for (let page = 1; token && page < MAX_PAGES; page++) {
@@ -134,8 +130,15 @@ export async function findLeadMatches(
     const id = numberOr(lead.id);
     if (!email || id === undefined) continue;
     const list = byEmail.get(email) ?? [];
-    const extra = extraFields.length ? { fields: Object.fromEntries(extraFields.map((f) => [f, lead[f] ?? null])) } : {};
-    list.push({ id, ...(lead.updatedAt ? { updatedAt: String(lead.updatedAt) } : {}), ...(lead.createdAt ? { createdAt: String(lead.createdAt) } : {}), ...extra });
+    const extra = extraFields.length
+      ? { fields: Object.fromEntries(extraFields.map((f) => [f, lead[f] ?? null])) }
+      : {};
+    list.push({
+      id,
+      ...(lead.updatedAt ? { updatedAt: String(lead.updatedAt) } : {}),
+      ...(lead.createdAt ? { createdAt: String(lead.createdAt) } : {}),
+      ...extra,
+    });
     byEmail.set(email, list);
   }
   for (const list of byEmail.values()) list.sort((a, b) => (newer(a, b) ? -1 : newer(b, a) ? 1 : 0));

@@ -28,7 +28,13 @@ export interface ResolvedOptions {
 const SILENT: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 
 function invalid(message: string): MarketoError {
-  return new MarketoError({ code: "INVALID_OPTION", message, category: "validation", action: "permanent", retryable: false });
+  return new MarketoError({
+    code: "INVALID_OPTION",
+    message,
+    category: "validation",
+    action: "permanent",
+    retryable: false,
+  });
 }
 
 function positive(name: string, value: unknown, fallback: number, max = Number.MAX_SAFE_INTEGER): number {
@@ -79,7 +85,8 @@ export function resolveOptions(o: MarketoClientOptions): ResolvedOptions {
   if (typeof o.stateDir === "string" && o.stateDir !== "") resolved.stateDir = o.stateDir;
   if (o.redisUrl !== undefined && o.redisUrl !== "") resolved.redisUrl = redisUrl(o.redisUrl);
   if (o.leaseMs !== undefined) resolved.leaseMs = positive("leaseMs", o.leaseMs, 3000);
-  if (o.requestTimeoutMs !== undefined) resolved.requestTimeoutMs = positive("requestTimeoutMs", o.requestTimeoutMs, 30_000);
+  if (o.requestTimeoutMs !== undefined)
+    resolved.requestTimeoutMs = positive("requestTimeoutMs", o.requestTimeoutMs, 30_000);
   return resolved;
 }
 

@@ -193,7 +193,13 @@ async function handleFailure<T>(
   }
   if (error.code === "413" && items.length === 1) {
     // Split down to one record: the record itself is the problem, and only a person can fix it.
-    return failAll(1, new MarketoError({ ...error.toJSON(), message: `${error.message}: this record alone is over the limit; shorten its longest field` }));
+    return failAll(
+      1,
+      new MarketoError({
+        ...error.toJSON(),
+        message: `${error.message}: this record alone is over the limit; shorten its longest field`,
+      }),
+    );
   }
   return failAll(items.length, error);
 }

@@ -14,20 +14,26 @@ export class Timers {
   sleep(ms: number): Promise<void> {
     if (this.closed) return Promise.reject(clientClosedError(undefined, true));
     return new Promise<void>((resolve, reject) => {
-      const t = setTimeout(() => {
-        this.sleeping.delete(t);
-        resolve();
-      }, Math.max(0, ms));
+      const t = setTimeout(
+        () => {
+          this.sleeping.delete(t);
+          resolve();
+        },
+        Math.max(0, ms),
+      );
       this.sleeping.set(t, reject);
     });
   }
 
   /** A one-shot callback that is cancelled on close; `keepAlive` for timers that hold pending work. */
   after(ms: number, fn: () => void, keepAlive = false): NodeJS.Timeout {
-    const t = setTimeout(() => {
-      this.repeating.delete(t);
-      fn();
-    }, Math.max(0, ms));
+    const t = setTimeout(
+      () => {
+        this.repeating.delete(t);
+        fn();
+      },
+      Math.max(0, ms),
+    );
     if (!keepAlive) t.unref();
     this.repeating.add(t);
     return t;
@@ -67,11 +73,7 @@ export function backoffDelay(
 }
 
 /** The whole-client pause after consecutive 606s: ≈ window/4, doubling, capped at the window, ±20 %. */
-export function rateLimitPause(
-  consecutive: number,
-  windowMs: number,
-  random: () => number = Math.random,
-): number {
+export function rateLimitPause(consecutive: number, windowMs: number, random: () => number = Math.random): number {
   const base = Math.min(windowMs, (windowMs / 4) * 2 ** Math.max(0, consecutive - 1));
   return Math.round(Math.min(windowMs, base * (0.8 + 0.4 * random())));
 }

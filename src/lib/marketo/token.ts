@@ -170,7 +170,8 @@ export class TokenManager {
 }
 
 export function parseJson(text: unknown): Record<string, unknown> | undefined {
-  if (typeof text !== "string") return typeof text === "object" && text !== null ? (text as Record<string, unknown>) : undefined;
+  if (typeof text !== "string")
+    return typeof text === "object" && text !== null ? (text as Record<string, unknown>) : undefined;
   try {
     const v: unknown = JSON.parse(text);
     return typeof v === "object" && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;

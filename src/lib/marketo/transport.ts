@@ -120,7 +120,11 @@ export class Transport {
     let rateWaitStart: number | undefined;
     for (;;) {
       const queuedAt = Date.now();
-      const r = await this.o.limiter.schedule((grant) => this.attempt(st, queuedAt, grant), st.spec?.first === true, st.background === true);
+      const r = await this.o.limiter.schedule(
+        (grant) => this.attempt(st, queuedAt, grant),
+        st.spec?.first === true,
+        st.background === true,
+      );
       if (r.kind === "nothing") return undefined;
       if (r.kind === "answer") {
         this.consecutive606 = 0;
@@ -198,7 +202,9 @@ export class Transport {
       // Any HTTP 5xx (520-524 from a CDN, 501, 505...) is classified "retry" like the listed
       // ones; it used to surface at once because only the listed statuses were retried.
       const transportRetry =
-        e.category === "network" || TRANSPORT_RETRY.has(e.code) || (e.httpStatus !== undefined && e.httpStatus >= 500 && /^5\d\d$/.test(e.code));
+        e.category === "network" ||
+        TRANSPORT_RETRY.has(e.code) ||
+        (e.httpStatus !== undefined && e.httpStatus >= 500 && /^5\d\d$/.test(e.code));
       if (!transportRetry) throw e;
       attempts++;
       if (e.code === "611") tries611++;

@@ -84,7 +84,10 @@ export class UsageTracker {
       limiterWaitMs: Math.round(this.limiterWaitMs),
       ...live,
       // Every call sent for a question, retries included: they are named `<write>:<question>`.
-      arrivalChecks: { ...live.arrivalChecks, calls: Object.entries(this.callsByOperation).reduce((n, [op, k]) => (op.includes(":") ? n + k : n), 0) },
+      arrivalChecks: {
+        ...live.arrivalChecks,
+        calls: Object.entries(this.callsByOperation).reduce((n, [op, k]) => (op.includes(":") ? n + k : n), 0),
+      },
     };
   }
 

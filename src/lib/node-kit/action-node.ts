@@ -7,13 +7,29 @@
  * Types only from node-red: the runtime API comes in as `RED`, so this stays testable.
  */
 import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from "node-red";
-import { errorInfo, invalidRecord, leadIdOf, recordsOf, RecordFailure, unexpectedFailure, type RecordErrorInfo } from "../actions/action-outcome";
+import {
+  errorInfo,
+  invalidRecord,
+  leadIdOf,
+  recordsOf,
+  RecordFailure,
+  unexpectedFailure,
+  type RecordErrorInfo,
+} from "../actions/action-outcome";
 import { clientClosedError } from "../marketo/errors";
 import { statusFor, type ActionCounts, type StatusLabels } from "./client-status";
 import type { MarketoClient, RecordResult, StateEvent } from "../marketo";
 import { isMarketoConfig, type ConfigUser, type MarketoConfigNode } from "./marketo-config-api";
 import { journalFile } from "../delivery/journal-path";
-import { messageOf, recordBook, replayMessage, type BookEntry, type BookOwner, type StoredAnswer, type StoredRecord } from "../delivery/record-journal";
+import {
+  messageOf,
+  recordBook,
+  replayMessage,
+  type BookEntry,
+  type BookOwner,
+  type StoredAnswer,
+  type StoredRecord,
+} from "../delivery/record-journal";
 import { reportRetryOutcome } from "../delivery/retry-registry";
 import { markResent, stampAccepted } from "../delivery/delivery-once";
 import { metrics } from "../sidebar/metrics";
@@ -88,7 +104,8 @@ function asBool(v: unknown, fallback: boolean): boolean {
 
 /** `msg.marketo` for one outcome: what earlier nodes put there stays, a stale error goes. */
 function marketoFor(prev: unknown, outcome: Outcome): MarketoInfo {
-  const base: MarketoInfo = prev !== null && typeof prev === "object" && !Array.isArray(prev) ? { ...(prev as MarketoInfo) } : {};
+  const base: MarketoInfo =
+    prev !== null && typeof prev === "object" && !Array.isArray(prev) ? { ...(prev as MarketoInfo) } : {};
   delete base.error;
   const r = outcome.result;
   const leadId = leadIdOf(r);
@@ -128,7 +145,10 @@ export function startActionNode(RED: NodeAPI, node: Node, def: ActionNodeDef, sp
   /** Calls running: what close waits for (bounded by the live limit). */
   const pending = new Set<Promise<void>>();
   /** Array payloads whose records are not all answered yet: one Catch per message, with the count. */
-  const groups = new Map<string, { left: number; total: number; failed: number; first?: { error: RecordErrorInfo; msg: NodeMessage } }>();
+  const groups = new Map<
+    string,
+    { left: number; total: number; failed: number; first?: { error: RecordErrorInfo; msg: NodeMessage } }
+  >();
   let closed = false;
   const book = recordBook(journalFile(RED.settings as { userDir?: unknown }, spec.type, node.id), {
     warn: (m: string) => RED.log.warn(`[${spec.type}:${node.id}] ${m}`),
@@ -175,9 +195,19 @@ export function startActionNode(RED: NodeAPI, node: Node, def: ActionNodeDef, sp
   /** The result for one record, never rejecting. */
   const run = async (record: unknown, msg: NodeMessageInFlow, index: number): Promise<Outcome> => {
     if (!config) {
-      return { result: invalidRecord(def.marketo ? `${spec.type}: the marketo-config node ${def.marketo} is not deployed` : `${spec.type}: no marketo-config chosen`, spec.operation) };
+      return {
+        result: invalidRecord(
+          def.marketo
+            ? `${spec.type}: the marketo-config node ${def.marketo} is not deployed`
+            : `${spec.type}: no marketo-config chosen`,
+          spec.operation,
+        ),
+      };
     }
-    if (spec.configProblem) return { result: invalidRecord(`${spec.type} is not configured correctly: ${spec.configProblem}`, spec.operation) };
+    if (spec.configProblem)
+      return {
+        result: invalidRecord(`${spec.type} is not configured correctly: ${spec.configProblem}`, spec.operation),
+      };
     let client: MarketoClient;
     try {
       client = config.getClient();
@@ -217,7 +247,8 @@ export function startActionNode(RED: NodeAPI, node: Node, def: ActionNodeDef, sp
     }
     if (--group.left > 0) return;
     groups.delete(stored.group!);
-    if (group.first) node.error(new RecordFailure(spec.type, group.first.error, group.failed, group.total), group.first.msg);
+    if (group.first)
+      node.error(new RecordFailure(spec.type, group.first.error, group.failed, group.total), group.first.msg);
   };
 
   /** One answer out of the node: the right output, the counters, and the retry-queue told. */
@@ -227,7 +258,14 @@ export function startActionNode(RED: NodeAPI, node: Node, def: ActionNodeDef, sp
     else counts.failed++;
     refreshStatus();
     reportRetryOutcome(m.marketo.retry, answer.ok, m.marketo.error);
-    metrics.record(source, def.marketo ?? "", m as unknown as Record<string, unknown>, answer.ok, String(m.marketo.status ?? ""), m.marketo.error);
+    metrics.record(
+      source,
+      def.marketo ?? "",
+      m as unknown as Record<string, unknown>,
+      answer.ok,
+      String(m.marketo.status ?? ""),
+      m.marketo.error,
+    );
     send(answer.ok ? [m, null] : [null, m]);
   };
 
@@ -241,7 +279,9 @@ export function startActionNode(RED: NodeAPI, node: Node, def: ActionNodeDef, sp
       book.settle(entry, answerFor((msg as ActionMessage).marketo, outcome), cutOff(outcome));
     });
     // A send() that throws (a bug downstream) must not leave the record counted as pending forever.
-    const tracked = p.catch((err: unknown) => node.error(`${spec.type}: ${err instanceof Error ? err.message : String(err)}`, msg)).finally(() => pending.delete(tracked));
+    const tracked = p
+      .catch((err: unknown) => node.error(`${spec.type}: ${err instanceof Error ? err.message : String(err)}`, msg))
+      .finally(() => pending.delete(tracked));
     pending.add(tracked);
   };
 
@@ -267,7 +307,8 @@ export function startActionNode(RED: NodeAPI, node: Node, def: ActionNodeDef, sp
     // journal with the message rebuilt from what was stored.
     run(entry) {
       // A record read back from the journal is its own: its message needs no copy of it.
-      const msg = (entry.msg ?? replayMessage(entry.stored, RED.util.generateId(), !entry.readBack)) as NodeMessageInFlow;
+      const msg = (entry.msg ??
+        replayMessage(entry.stored, RED.util.generateId(), !entry.readBack)) as NodeMessageInFlow;
       // Run again after a restart or a cut-off call: here and in every node after this one, writes
       // Marketo does not deduplicate ask whether it arrived before sending it.
       if (book.mayHaveBeenSent(entry)) markResent(msg as unknown as Record<string, unknown>);
@@ -276,7 +317,13 @@ export function startActionNode(RED: NodeAPI, node: Node, def: ActionNodeDef, sp
     },
     deliver(entry, answer) {
       const live = entry.msg as NodeMessageInFlow | undefined;
-      const m = (live ? (entry.stored.many ? answerOfMany(live, entry.stored.index) : live) : messageOf(entry.stored, RED.util.generateId(), !entry.readBack)) as ActionMessage;
+      const m = (
+        live
+          ? entry.stored.many
+            ? answerOfMany(live, entry.stored.index)
+            : live
+          : messageOf(entry.stored, RED.util.generateId(), !entry.readBack)
+      ) as ActionMessage;
       try {
         emit(m, answer, (out) => node.send(out));
       } finally {
@@ -336,8 +383,12 @@ export function startActionNode(RED: NodeAPI, node: Node, def: ActionNodeDef, sp
     // No next instance: what still waits is answered now, as the closing client answers what it
     // held (output 2, retryable), rather than left unanswered.
     else {
-      const closedOutcome: Outcome = { result: { ok: false, status: "failed", error: clientClosedError(spec.operation, true) } };
-      book.answerWaiting(owner, (entry) => answerFor(((entry.msg ?? entry.stored.msg) as ActionMessage).marketo, closedOutcome));
+      const closedOutcome: Outcome = {
+        result: { ok: false, status: "failed", error: clientClosedError(spec.operation, true) },
+      };
+      book.answerWaiting(owner, (entry) =>
+        answerFor(((entry.msg ?? entry.stored.msg) as ActionMessage).marketo, closedOutcome),
+      );
     }
     let finished = false;
     const finish = (): void => {

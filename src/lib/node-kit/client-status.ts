@@ -34,7 +34,12 @@ export interface StatusLabels {
 export function chicagoClock(iso: string | undefined): string {
   const d = iso ? new Date(iso) : undefined;
   if (!d || Number.isNaN(d.getTime())) return "?";
-  const t = new Intl.DateTimeFormat("en-US", { timeZone: "America/Chicago", hour: "2-digit", minute: "2-digit", hourCycle: "h23" }).format(d);
+  const t = new Intl.DateTimeFormat("en-US", {
+    timeZone: "America/Chicago",
+    hour: "2-digit",
+    minute: "2-digit",
+    hourCycle: "h23",
+  }).format(d);
   return `${t} CT`;
 }
 
@@ -51,7 +56,11 @@ export function statusFor(state: StateEvent, counts: ActionCounts, labels: Statu
       // The backlog stays in sight while Marketo refuses calls: it is what a person weighs
       // before pressing "Try now" or buying more quota.
       const quota = labels.quota.replace("__time__", chicagoClock(state.resumesAt));
-      return { fill: "red", shape: "ring", text: counts.queued > 0 ? `${quota} · ${countsText([[labels.queued, counts.queued]])}` : quota };
+      return {
+        fill: "red",
+        shape: "ring",
+        text: counts.queued > 0 ? `${quota} · ${countsText([[labels.queued, counts.queued]])}` : quota,
+      };
     }
     case "rate-limited":
       return { fill: "yellow", shape: "ring", text: `${labels.rateLimited} · ${countText}` };

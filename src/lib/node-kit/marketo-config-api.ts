@@ -39,11 +39,21 @@ export interface MarketoConfigNode extends Node {
 }
 
 export function isMarketoConfig(n: unknown): n is MarketoConfigNode {
-  return typeof n === "object" && n !== null && (n as { type?: unknown }).type === "marketo-config" && typeof (n as { getClient?: unknown }).getClient === "function";
+  return (
+    typeof n === "object" &&
+    n !== null &&
+    (n as { type?: unknown }).type === "marketo-config" &&
+    typeof (n as { getClient?: unknown }).getClient === "function"
+  );
 }
 
 /** What is missing or wrong in a marketo-config, in the few words a node's status has room for. */
-export function configStatusText(problem: { missingEnv?: string[]; clientId?: boolean; clientSecret?: boolean; endpoint?: string }): string {
+export function configStatusText(problem: {
+  missingEnv?: string[];
+  clientId?: boolean;
+  clientSecret?: boolean;
+  endpoint?: string;
+}): string {
   if (problem.missingEnv?.length) return `${problem.missingEnv.join(", ")} not set`;
   if (problem.clientId === false && problem.clientSecret === false) return "no Client Id or Secret";
   if (problem.clientId === false) return "no Client Id";

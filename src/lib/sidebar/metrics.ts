@@ -63,7 +63,8 @@ export function describeEvent(msg: Record<string, unknown>): { registration?: st
   const payload = obj(msg.payload) ?? {};
   const registration = obj(ev.registration);
   return {
-    registration: str(registration?.code) ?? str(ev.registrationCode) ?? str(ev.registration_code) ?? str(registration?.id),
+    registration:
+      str(registration?.code) ?? str(ev.registrationCode) ?? str(ev.registration_code) ?? str(registration?.id),
     event: str(msg.topic) ?? str(ev.type) ?? str(ev.event) ?? str(ev.eventType),
     email: str(payload.email) ?? str(obj(ev.profile)?.email) ?? str(ev.email),
   };
@@ -78,7 +79,14 @@ export class Metrics {
   private readonly listeners = new Set<Listener>();
 
   /** One record answered by an action node. */
-  record(node: NodeRef, config: string, msg: Record<string, unknown>, ok: boolean, status: string, error?: { category?: string; code?: string }): void {
+  record(
+    node: NodeRef,
+    config: string,
+    msg: Record<string, unknown>,
+    ok: boolean,
+    status: string,
+    error?: { category?: string; code?: string },
+  ): void {
     let n = this.nodes.get(node.id);
     if (!n) {
       n = { ...node, config, outcomes: {}, failures: {}, backlog: 0 };
@@ -90,7 +98,14 @@ export class Metrics {
     n.outcomes[outcome] = (n.outcomes[outcome] ?? 0) + 1;
     const category = error?.category ?? "marketo";
     if (!ok) n.failures[category] = (n.failures[category] ?? 0) + 1;
-    const item: FeedItem = { at: new Date().toISOString(), node: { ...node }, config, ok, outcome: ok ? outcome : category, ...describeEvent(msg) };
+    const item: FeedItem = {
+      at: new Date().toISOString(),
+      node: { ...node },
+      config,
+      ok,
+      outcome: ok ? outcome : category,
+      ...describeEvent(msg),
+    };
     if (!ok && error?.code) item.code = error.code;
     this.feedItems.push(item);
     // Trimmed in steps, not per record: a shift per record is O(n) on a busy flow.

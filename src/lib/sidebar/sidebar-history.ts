@@ -76,7 +76,14 @@ export class History {
       spanMs: this.spanMs,
       points: this.buckets
         .filter((b) => b.start > oldest)
-        .map((b) => ({ at: new Date(b.start).toISOString(), records: b.records, failed: b.failed, calls: b.calls, backlog: b.backlog, retry: b.retry })),
+        .map((b) => ({
+          at: new Date(b.start).toISOString(),
+          records: b.records,
+          failed: b.failed,
+          calls: b.calls,
+          backlog: b.backlog,
+          retry: b.retry,
+        })),
     };
   }
 }

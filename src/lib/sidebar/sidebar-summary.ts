@@ -168,7 +168,8 @@ function addNode(s: ConfigSummary, f: NodeFigures, settings: NodeSettings | unde
   s.records.processed += delivered + failed;
   s.records.delivered += delivered;
   s.records.failed += failed;
-  for (const [category, count] of Object.entries(f.failures)) s.failures[category] = (s.failures[category] ?? 0) + count;
+  for (const [category, count] of Object.entries(f.failures))
+    s.failures[category] = (s.failures[category] ?? 0) + count;
   if (f.type === "marketo-lead") {
     const action = settings?.action || "sync";
     if (action === "trigger") s.campaigns.triggered += delivered;
@@ -243,7 +244,12 @@ export function buildSummary(input: SummaryInput): SidebarSummary {
         .map(([operation, calls]) => {
           const possible = operationUsers(operation);
           const deployed = possible.filter((t) => usedBy.has(t));
-          return { operation, calls, records: u.recordsByOperation[operation] ?? 0, nodeTypes: deployed.length ? deployed : possible };
+          return {
+            operation,
+            calls,
+            records: u.recordsByOperation[operation] ?? 0,
+            nodeTypes: deployed.length ? deployed : possible,
+          };
         })
         .sort((a, b) => b.calls - a.calls || a.operation.localeCompare(b.operation)),
     };

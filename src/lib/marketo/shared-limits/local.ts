@@ -39,7 +39,8 @@ export class LocalStore implements LimitsStore {
   private load(file: string): void {
     try {
       const saved = JSON.parse(fs.readFileSync(file, "utf8")) as Partial<DayFile>;
-      if (saved.day === this.day && typeof saved.calls === "number" && saved.calls > this.calls) this.calls = Math.floor(saved.calls);
+      if (saved.day === this.day && typeof saved.calls === "number" && saved.calls > this.calls)
+        this.calls = Math.floor(saved.calls);
     } catch {
       // No file yet (first start) or unreadable: Marketo's own figure is read at start too.
     }
@@ -49,12 +50,19 @@ export class LocalStore implements LimitsStore {
     const now = Date.now();
     this.rollDay();
     const callsToday = this.calls;
-    if (now < this.pausedUntil) return { granted: false, why: "pause", waitMs: this.pausedUntil - now, callsToday, reason: this.pauseReason };
+    if (now < this.pausedUntil)
+      return { granted: false, why: "pause", waitMs: this.pausedUntil - now, callsToday, reason: this.pauseReason };
     let probe = false;
     if (this.quota) {
       if (now >= this.quota.resetAt) this.quota = undefined;
       else if (now < this.quota.probeAt || !opts.probeAllowed) {
-        return { granted: false, why: "quota", waitMs: Math.min(this.quota.probeAt, this.quota.resetAt) - now, callsToday, reason: this.quota.reason };
+        return {
+          granted: false,
+          why: "quota",
+          waitMs: Math.min(this.quota.probeAt, this.quota.resetAt) - now,
+          callsToday,
+          reason: this.quota.reason,
+        };
       } else probe = true;
     }
     if (this.running.size >= l.concurrency) return { granted: false, why: "concurrency", waitMs: 0, callsToday };
@@ -69,7 +77,8 @@ export class LocalStore implements LimitsStore {
       return { granted: false, why: "window", waitMs: oldest === Infinity ? 0 : oldest - cutoff + 1, callsToday };
     }
     const spacing = minSpacing(l);
-    if (now < this.lastGrantAt + spacing) return { granted: false, why: "window", waitMs: this.lastGrantAt + spacing - now, callsToday };
+    if (now < this.lastGrantAt + spacing)
+      return { granted: false, why: "window", waitMs: this.lastGrantAt + spacing - now, callsToday };
     if (this.calls >= l.dailyBudget) {
       return { granted: false, why: "budget", waitMs: nextChicagoMidnight(now).getTime() - now + 1000, callsToday };
     }

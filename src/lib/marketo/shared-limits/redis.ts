@@ -2,7 +2,15 @@ import type { Redis as RedisClient, RedisOptions } from "ioredis";
 import { scrub } from "../errors";
 import { chicagoDay, nextChicagoMidnight } from "../time";
 import type { Logger } from "../types";
-import { minSpacing, windowCap, type CallEnd, type Decision, type Limits, type LimitsStore, type WaitReason } from "./types";
+import {
+  minSpacing,
+  windowCap,
+  type CallEnd,
+  type Decision,
+  type Limits,
+  type LimitsStore,
+  type WaitReason,
+} from "./types";
 
 const DAY_TTL_MS = 48 * 3600_000;
 /** The stored limits outlive the last process that renews them by this much. */
@@ -214,7 +222,8 @@ export class RedisStore implements LimitsStore {
       // It may be a new Redis (restarted, failed over) that knows nothing of the last window.
       this.reseedNeeded = true;
     });
-    const define = (name: string, numberOfKeys: number, lua: string): void => redis.defineCommand(name, { numberOfKeys, lua });
+    const define = (name: string, numberOfKeys: number, lua: string): void =>
+      redis.defineCommand(name, { numberOfKeys, lua });
     define("mkGrant", 6, GRANT);
     define("mkRenew", 2, RENEW);
     define("mkEnd", 3, END);
@@ -260,12 +269,20 @@ export class RedisStore implements LimitsStore {
       this.mine.set(id, { at, running: true });
     }
     if (ok === 1) return { granted: true, probe: why === "probe" && opts.probeAllowed, callsToday: Number(callsToday) };
-    return { granted: false, why: why as WaitReason, waitMs: Number(waitMs), callsToday: Number(callsToday), ...(reason ? { reason } : {}) };
+    return {
+      granted: false,
+      why: why as WaitReason,
+      waitMs: Number(waitMs),
+      callsToday: Number(callsToday),
+      ...(reason ? { reason } : {}),
+    };
   }
 
   async renew(ids: string[], l: Limits): Promise<void> {
     if (ids.length === 0) return;
-    await this.run(() => this.redis.mkRenew(this.key("window"), this.key("leases"), l.windowMs, this.o.leaseMs, ...ids));
+    await this.run(() =>
+      this.redis.mkRenew(this.key("window"), this.key("leases"), l.windowMs, this.o.leaseMs, ...ids),
+    );
   }
 
   async end(id: string, how: CallEnd): Promise<void> {
@@ -287,7 +304,14 @@ export class RedisStore implements LimitsStore {
 
   async quotaReached(reason: string, l: Limits): Promise<void> {
     const now = Date.now();
-    await this.run(() => this.redis.mkQuota(this.key("quota"), l.quotaProbeIntervalMs, reason, nextChicagoMidnight(now).getTime() - now + 1000));
+    await this.run(() =>
+      this.redis.mkQuota(
+        this.key("quota"),
+        l.quotaProbeIntervalMs,
+        reason,
+        nextChicagoMidnight(now).getTime() - now + 1000,
+      ),
+    );
   }
 
   async quotaAvailable(): Promise<void> {
@@ -343,7 +367,17 @@ export class RedisStore implements LimitsStore {
       else args.push(id, Math.max(0, now - m.at), m.running ? "1" : "0");
     }
     if (this.lastDay !== chicagoDay()) this.lastDayCount = 0;
-    await this.run(() => this.redis.mkReseed(this.key("window"), this.key("leases"), this.dayKey(), l.windowMs, this.o.leaseMs, this.lastDayCount, ...args));
+    await this.run(() =>
+      this.redis.mkReseed(
+        this.key("window"),
+        this.key("leases"),
+        this.dayKey(),
+        l.windowMs,
+        this.o.leaseMs,
+        this.lastDayCount,
+        ...args,
+      ),
+    );
     this.reseedNeeded = false;
   }
 

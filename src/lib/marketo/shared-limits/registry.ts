@@ -57,16 +57,27 @@ export function limitsFor(req: LimitsRequest): { shared: SharedLimits; release: 
       } else if (req.dayFile) local.useDayFile(req.dayFile);
       store = local;
     }
-    const shared = new SharedLimits({ instance: req.instance, store, limits: req.limits, logger: req.logger, ...(storeName ? { storeName } : {}), ...(renewEveryMs ? { renewEveryMs } : {}) });
+    const shared = new SharedLimits({
+      instance: req.instance,
+      store,
+      limits: req.limits,
+      logger: req.logger,
+      ...(storeName ? { storeName } : {}),
+      ...(renewEveryMs ? { renewEveryMs } : {}),
+    });
     e = { shared, store, users: [], ...(req.redisUrl ? { redisUrl: req.redisUrl } : {}) };
     byInstance.set(req.instance, e);
   } else {
     if (req.dayFile && e.store instanceof LocalStore) e.store.useDayFile(req.dayFile);
     if (!sameLimits(e.shared.limits, req.limits)) {
-      req.logger.warn(`marketo: another config on ${req.instance} set the limits first (${describeLimits(e.shared.limits)}); using them instead of ${describeLimits(req.limits)}`);
+      req.logger.warn(
+        `marketo: another config on ${req.instance} set the limits first (${describeLimits(e.shared.limits)}); using them instead of ${describeLimits(req.limits)}`,
+      );
     }
     if ((e.redisUrl ?? "") !== (req.redisUrl ?? "")) {
-      req.logger.warn(`marketo: another config on ${req.instance} chose ${e.redisUrl ? "a different Redis" : "no Redis"}; its choice applies to every config of this instance`);
+      req.logger.warn(
+        `marketo: another config on ${req.instance} chose ${e.redisUrl ? "a different Redis" : "no Redis"}; its choice applies to every config of this instance`,
+      );
     }
   }
   const entry = e;

@@ -122,7 +122,9 @@ export class SharedLimits {
     const differs = !sameLimits(agreed, mine);
     const text = describeLimits(agreed);
     if (differs && this.agreedWarned !== text) {
-      this.o.logger.warn(`marketo: another Node-RED on ${this.instance} set the limits first (${text}); using them instead of ${describeLimits(mine)}`);
+      this.o.logger.warn(
+        `marketo: another Node-RED on ${this.instance} set the limits first (${text}); using them instead of ${describeLimits(mine)}`,
+      );
     }
     this.agreedWarned = differs ? text : "";
     this.limits = agreed;
@@ -170,7 +172,11 @@ export class SharedLimits {
         // Marketo's figure may not include the read itself yet: count it, erring on the safe side.
         if (total !== undefined) this.calls = await this.o.store.observeDailyTotal(total + 1);
       })
-      .catch((err: unknown) => this.o.logger.debug(`marketo: could not read the day's usage: ${err instanceof Error ? err.message : String(err)}`));
+      .catch((err: unknown) =>
+        this.o.logger.debug(
+          `marketo: could not read the day's usage: ${err instanceof Error ? err.message : String(err)}`,
+        ),
+      );
     const timeout = new Promise<void>((r) => setTimeout(r, DAILY_SYNC_WAIT_MS).unref());
     this.dailySync = Promise.race([done, timeout]).then(() => {
       this.dailySynced = true;
@@ -205,7 +211,10 @@ export class SharedLimits {
   end(g: Grant): void {
     if (!this.running.delete(g.id)) return;
     const how: CallEnd = g.answered ? "answered" : g.sent ? "unanswered" : "unsent";
-    void this.o.store.end(g.id, how).catch(() => undefined).then(() => this.poke());
+    void this.o.store
+      .end(g.id, how)
+      .catch(() => undefined)
+      .then(() => this.poke());
     if (g.probe && !g.answered) void this.o.store.probeInconclusive().catch(() => undefined);
   }
 
@@ -216,15 +225,20 @@ export class SharedLimits {
 
   pause(ms: number, reason: string): void {
     const until = Date.now() + ms;
-    if (this.view.kind !== "rate-limited" || this.view.resumesAt.getTime() < until) this.setView({ kind: "rate-limited", resumesAt: new Date(until), reason });
+    if (this.view.kind !== "rate-limited" || this.view.resumesAt.getTime() < until)
+      this.setView({ kind: "rate-limited", resumesAt: new Date(until), reason });
     void this.o.store.pause(ms, reason).catch(() => undefined);
     setTimeout(() => this.poke(), ms + 5).unref();
   }
 
   quotaReached(reason: string): void {
-    if (this.view.kind !== "quota") this.o.logger.warn(`marketo: daily quota reached (${reason}); calls wait for 00:00 America/Chicago`);
+    if (this.view.kind !== "quota")
+      this.o.logger.warn(`marketo: daily quota reached (${reason}); calls wait for 00:00 America/Chicago`);
     this.setView({ kind: "quota", resumesAt: nextChicagoMidnight(), reason });
-    void this.o.store.quotaReached(reason, this.limits).catch(() => undefined).then(() => this.poke());
+    void this.o.store
+      .quotaReached(reason, this.limits)
+      .catch(() => undefined)
+      .then(() => this.poke());
   }
 
   /**
@@ -234,7 +248,10 @@ export class SharedLimits {
    */
   probeNow(): boolean {
     if (this.view.kind !== "quota" || this.view.reason === "daily budget used") return false;
-    void this.o.store.probeInconclusive().catch(() => undefined).then(() => this.poke());
+    void this.o.store
+      .probeInconclusive()
+      .catch(() => undefined)
+      .then(() => this.poke());
     return true;
   }
 
@@ -314,7 +331,9 @@ export class SharedLimits {
           if (now - this.unreachableSince >= SHOW_WAITING_AFTER_MS) {
             this.setView({ kind: "waiting", reason: `waiting for ${this.o.storeName ?? "the limits store"}` });
           }
-          this.o.logger.debug(`marketo: ${this.o.storeName ?? "limits store"} unreachable: ${err instanceof Error ? err.message : String(err)}`);
+          this.o.logger.debug(
+            `marketo: ${this.o.storeName ?? "limits store"} unreachable: ${err instanceof Error ? err.message : String(err)}`,
+          );
           await this.sleep(this.unreachableSince === now ? 50 : STORE_RETRY_MS);
           continue;
         }
@@ -330,7 +349,11 @@ export class SharedLimits {
           this.budgetWarned = false;
           const g: Grant = { id, probe: d.probe, answered: false, sent: false };
           this.running.set(id, g);
-          if (this.view.kind === "waiting" || (this.view.kind === "quota" && this.view.reason === "daily budget used") || (this.view.kind === "rate-limited" && this.view.resumesAt.getTime() <= Date.now())) {
+          if (
+            this.view.kind === "waiting" ||
+            (this.view.kind === "quota" && this.view.reason === "daily budget used") ||
+            (this.view.kind === "rate-limited" && this.view.resumesAt.getTime() <= Date.now())
+          ) {
             this.setView({ kind: "ok" });
           }
           if (d.probe) this.o.logger.info("marketo: probing whether the daily quota is available again");
@@ -339,11 +362,14 @@ export class SharedLimits {
         }
         const resumesAt = new Date(Date.now() + d.waitMs);
         if (d.why === "pause") this.setView({ kind: "rate-limited", resumesAt, reason: d.reason ?? "rate limit" });
-        else if (d.why === "quota") this.setView({ kind: "quota", resumesAt: nextChicagoMidnight(), reason: d.reason ?? "daily quota reached" });
+        else if (d.why === "quota")
+          this.setView({ kind: "quota", resumesAt: nextChicagoMidnight(), reason: d.reason ?? "daily quota reached" });
         else if (d.why === "budget") {
           if (!this.budgetWarned) {
             this.budgetWarned = true;
-            this.o.logger.warn(`marketo: daily budget of ${this.limits.dailyBudget} calls used; calls wait for 00:00 America/Chicago`);
+            this.o.logger.warn(
+              `marketo: daily budget of ${this.limits.dailyBudget} calls used; calls wait for 00:00 America/Chicago`,
+            );
           }
           this.setView({ kind: "quota", resumesAt: nextChicagoMidnight(), reason: "daily budget used" });
         } else if (this.view.kind === "waiting") this.setView({ kind: "ok" });
