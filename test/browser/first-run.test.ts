@@ -7,7 +7,8 @@
  *   was saved over), and no node may turn red;
  * - each example imported as a user does (Import ▸ Examples), its comment followed (the
  *   connection's credentials typed into its dialog, or taken from the environment), deployed
- *   with the Deploy button: every node ends green or grey with a count, never `config invalid`.
+ *   with the Deploy button: every node ends green or grey with a count, never `config invalid`,
+ *   and no node or status runs into another.
  *
  * Screenshots go to test-artifacts/browser/.
  */
@@ -15,6 +16,7 @@ import fs from "node:fs";
 import path from "node:path";
 import should from "should";
 import type { Browser, Page } from "playwright-core";
+import { canvasBoxes, layoutProblems } from "./canvas-layout";
 import { ARTIFACTS, openEditor, requireChromium } from "./chromium";
 import { startEmulator, type EmulatorHandle } from "../../src/emulator";
 import { editorDefaults } from "../helpers/editor-defaults";
@@ -414,6 +416,12 @@ describe("first run in a real browser (chromium): deploy twice, examples importe
         s.text.should.match(/\d|^empty$/, `${s.id} (${s.type}) shows a count`);
         s.text.should.not.match(/config invalid|not set|no Client/);
       }
+      // Every node and status readable where the example puts it; zoomed out, the screenshot shows the whole tab.
+      await page.evaluate(() => {
+        for (let i = 0; i < 4; i++) (window as any).RED.actions.invoke("core:zoom-out");
+      });
+      await page.screenshot({ path: path.join(ARTIFACTS, `import-${name}-whole-flow.png`) });
+      layoutProblems(await canvasBoxes(page)).should.eql([]);
       pageErrors.should.eql([]);
     });
   }
