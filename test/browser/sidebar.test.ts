@@ -9,6 +9,7 @@
 import path from "node:path";
 import "should";
 import type { Browser, Page } from "playwright-core";
+import { canvasBoxes, layoutProblems } from "./canvas-layout";
 import { ARTIFACTS, openEditor, requireChromium } from "./chromium";
 import { startEmulator, type EmulatorHandle } from "../../src/emulator";
 import { configNode } from "../helpers/marketo-flow";
@@ -230,14 +231,6 @@ describe("Marketo sidebar in a real browser (chromium)", function () {
   });
 });
 
-/** Where a node and its status are on screen, from the editor's own SVG. */
-interface Box {
-  id: string;
-  type: string;
-  node: { x: number; y: number; w: number; h: number };
-  status?: { x: number; y: number; w: number; h: number; text: string };
-}
-
 describe("the demo in a real browser at 1600×1000 (chromium)", function () {
   this.timeout(180_000);
   let demo: Demo | undefined;
@@ -280,24 +273,7 @@ describe("the demo in a real browser at 1600×1000 (chromium)", function () {
       undefined,
       { timeout: 60_000 },
     );
-    const boxes = await page.evaluate(() => {
-      const RED = (window as any).RED;
-      const out: Box[] = [];
-      document.querySelectorAll<SVGGElement>("#red-ui-workspace-chart g.red-ui-flow-node-group").forEach((g) => {
-        const n = RED.nodes.node(g.id);
-        if (!n) return;
-        const r = (g.querySelector("rect.red-ui-flow-node") as SVGRectElement).getBoundingClientRect();
-        const b: Box = { id: n.id, type: n.type, node: { x: r.left, y: r.top, w: r.width, h: r.height } };
-        const sg = g.querySelector<SVGGElement>("g.red-ui-flow-node-status-group");
-        const label = g.querySelector<SVGTextElement>(".red-ui-flow-node-status-label");
-        if (sg && label && sg.style.display !== "none" && (label.textContent ?? "").trim()) {
-          const s = sg.getBoundingClientRect();
-          b.status = { x: s.left, y: s.top, w: s.width, h: s.height, text: label.textContent ?? "" };
-        }
-        out.push(b);
-      });
-      return out;
-    });
+    const boxes = await canvasBoxes(page);
     const chart = await page.evaluate(() => {
       const c = document.getElementById("red-ui-workspace-chart")!;
       const r = c.getBoundingClientRect();
@@ -309,29 +285,13 @@ describe("the demo in a real browser at 1600×1000 (chromium)", function () {
     boxes.length.should.be.aboveOrEqual(19);
     const inside = (b: { x: number; y: number; w: number; h: number }) =>
       b.x >= chart.x && b.y >= chart.y && b.x + b.w <= chart.x + chart.w && b.y + b.h <= chart.y + chart.h;
-    const GAP = 4;
-    const overlap = (
-      a: { x: number; y: number; w: number; h: number },
-      b: { x: number; y: number; w: number; h: number },
-    ) => a.x < b.x + b.w + GAP && b.x < a.x + a.w + GAP && a.y < b.y + b.h + GAP && b.y < a.y + a.h + GAP;
     const problems: string[] = [];
     for (const b of boxes) {
       if (!inside(b.node)) problems.push(`${b.id} is outside the window`);
       if (b.status && !inside(b.status)) problems.push(`${b.id}'s status "${b.status.text}" is outside the window`);
       if (b.status && /config invalid/.test(b.status.text)) problems.push(`${b.id} says ${b.status.text}`);
     }
-    for (let i = 0; i < boxes.length; i++) {
-      for (let j = 0; j < boxes.length; j++) {
-        if (i === j) continue;
-        const a = boxes[i];
-        const b = boxes[j];
-        if (i < j && overlap(a.node, b.node)) problems.push(`${a.id} touches ${b.id}`);
-        if (a.status && overlap(a.status, b.node))
-          problems.push(`${a.id}'s status "${a.status.text}" runs into ${b.id}`);
-        if (i < j && a.status && b.status && overlap(a.status, b.status))
-          problems.push(`the statuses of ${a.id} and ${b.id} overlap`);
-      }
-    }
+    problems.push(...layoutProblems(boxes));
     problems.should.eql([]);
     pageErrors.should.eql([]);
   });
