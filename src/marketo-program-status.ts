@@ -31,8 +31,10 @@ import {
   type Read,
 } from "./lib/actions/program-status";
 import { readPath } from "./lib/flow/status-ladder";
+import { startNoShowSweep, type NoShowNode } from "./lib/node-kit/no-show-node";
+import type { NoShowSettingsInput } from "./lib/actions/no-show-sweep";
 
-interface ProgramStatusDef extends ActionNodeDef {
+interface ProgramStatusDef extends ActionNodeDef, NoShowSettingsInput {
   program?: string;
   programType?: string;
   programStatus?: string;
@@ -135,6 +137,7 @@ export = function (RED: NodeAPI) {
     let closed = false;
     let configNode: MarketoConfigNode | null = null;
     const channels = new ChannelCache((programId) => readProgramChannel(configNode!.getClient(), programId));
+    let noShow: NoShowNode | undefined;
 
     const handle = async (
       record: unknown,
@@ -151,6 +154,7 @@ export = function (RED: NodeAPI) {
       const program = p.ok ? programIdFrom(p.value, readProgram!.label) : p;
       if (!program.ok) return { result: invalidRecord(program.message, OPERATION) };
       marketo.programId = program.value;
+      noShow?.saw(program.value, msg);
 
       const s = await readStatus!.read(msg);
       const status = s.ok ? statusNameFrom(s.value, readStatus!.label) : s;
@@ -234,11 +238,23 @@ export = function (RED: NodeAPI) {
       operation: OPERATION,
       ...(problems.length ? { configProblem: problems.join("; ") } : {}),
       handle: (record, msg, ctx) => handle(record, msg, ctx.client, ctx.config),
+      intercept: (msg, send, done) => noShow?.intercept(msg, send, done) ?? false,
       close: () => {
         closed = true;
+        noShow?.close();
       },
     });
     configNode = action.config;
+    noShow = startNoShowSweep(RED, node, def, {
+      type: NODE_TYPE,
+      client: () => {
+        if (!configNode) throw new Error("no marketo-config is deployed for this node");
+        return configNode.getClient();
+      },
+      channels,
+      ...(fixedProgram !== undefined ? { fixedProgram } : {}),
+      raiseErrors: def.raiseErrors !== false && def.raiseErrors !== "false",
+    });
 
     /**
      * At deploy, with a fixed program: read the program and its channel (2 calls, kept for the

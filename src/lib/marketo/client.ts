@@ -37,6 +37,7 @@ import { submitForm } from "./forms";
 import { getFormFields, getForms, type FormAsset, type FormFieldAsset } from "./form-assets";
 import { describeLeads, findLeadMatches, getLeadsByFilter, leadKey, syncLeadsOp, type LeadMatch } from "./leads";
 import { CallLimiter } from "./limiter";
+import { getProgramMembers, type ProgramMember } from "./program-members";
 import { resolveOptions, type ResolvedOptions } from "./options";
 import {
   changeLeadProgramStatusOp,
@@ -407,6 +408,16 @@ export class MarketoClient extends EventEmitter<MarketoClientEvents> {
 
   changeLeadProgramStatus(programId: number, status: string, leadIds: number[]): Promise<RecordResult[]> {
     return this.records(changeLeadProgramStatusOp(this.ctx, programId, status), leadIds);
+  }
+
+  /** Query Program Members by statusName or leadId, every page. */
+  getProgramMembers(
+    programId: number,
+    filterType: "statusName" | "leadId",
+    values: Array<string | number>,
+    fields: readonly string[] = [],
+  ): Promise<ProgramMember[]> {
+    return this.read("getProgramMembers", () => getProgramMembers(this.ctx, programId, filterType, values, fields));
   }
 
   getProgram(id: number): Promise<Program | undefined> {

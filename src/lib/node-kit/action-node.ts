@@ -68,6 +68,8 @@ export interface ActionSpec {
   close?(): void;
   /** Records live at once (default LIVE_RECORDS): a node that needs more to fill its calls says so. */
   liveRecords?: number;
+  /** A message the node answers itself rather than as records (a command): true when it took it. */
+  intercept?(msg: NodeMessageInFlow, send: Send, done: Done): boolean;
 }
 
 export interface ActionNode {
@@ -337,6 +339,7 @@ export function startActionNode(RED: NodeAPI, node: Node, def: ActionNodeDef, sp
   RED.events.once("flows:started", resume);
 
   node.on("input", (msg: NodeMessageInFlow, send: Send, done: Done) => {
+    if (spec.intercept?.(msg, send, done)) return;
     const records = recordsOf(msg.payload);
     if (records.length === 0) {
       const r = invalidRecord(`${spec.type}: msg.payload is an empty array: no record to send`, spec.operation);
