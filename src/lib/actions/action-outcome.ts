@@ -4,6 +4,13 @@
  */
 import { MarketoError, type ErrorCategory, type RecordResult } from "../marketo";
 
+/** What a node's handler says about one record. */
+export interface Outcome {
+  result: RecordResult;
+  /** Merged into `msg.marketo` (programId, campaignId, activity...). */
+  marketo?: Record<string, unknown>;
+}
+
 /** `msg.marketo.error`: enough for a person or the retry-queue to decide what to do. */
 export interface RecordErrorInfo {
   code: string;

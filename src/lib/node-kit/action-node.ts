@@ -14,11 +14,12 @@ import {
   recordsOf,
   RecordFailure,
   unexpectedFailure,
+  type Outcome,
   type RecordErrorInfo,
 } from "../actions/action-outcome";
 import { clientClosedError } from "../marketo/errors";
 import { statusFor, type ActionCounts, type StatusLabels } from "./client-status";
-import type { MarketoClient, RecordResult, StateEvent } from "../marketo";
+import type { MarketoClient, StateEvent } from "../marketo";
 import { isMarketoConfig, type ConfigUser, type MarketoConfigNode } from "./marketo-config-api";
 import { journalFile } from "../delivery/journal-path";
 import {
@@ -41,12 +42,7 @@ export interface ActionNodeDef extends NodeDef {
   raiseErrors?: boolean | string;
 }
 
-/** What a node's handler says about one record. */
-export interface Outcome {
-  result: RecordResult;
-  /** Merged into `msg.marketo` (programId, campaignId, activity...). */
-  marketo?: Record<string, unknown>;
-}
+export type { Outcome };
 
 export interface HandleContext {
   client: MarketoClient;
