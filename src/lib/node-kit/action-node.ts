@@ -60,6 +60,8 @@ export interface ActionSpec {
   configProblem?: string;
   /** One record to Marketo. May reject: the record then fails with that error. */
   handle(record: unknown, msg: NodeMessageInFlow, ctx: HandleContext): Promise<Outcome>;
+  /** Close began: start what the node holds back (a bulk window), so the wait that follows sees it answered. */
+  closing?(): void;
   /** After close has waited for the records on their way: release the node's own timers. */
   close?(): void;
   /** Records live at once (default LIVE_RECORDS): a node that needs more to fill its calls says so. */
@@ -386,6 +388,7 @@ export function startActionNode(RED: NodeAPI, node: Node, def: ActionNodeDef, sp
         answerFor(((entry.msg ?? entry.stored.msg) as ActionMessage).marketo, closedOutcome),
       );
     }
+    spec.closing?.();
     let finished = false;
     const finish = (): void => {
       if (finished) return;
