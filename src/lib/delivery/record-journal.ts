@@ -45,8 +45,6 @@ export interface StoredAnswer {
 export interface BookEntry {
   readonly id: string;
   readonly stored: StoredRecord;
-  /** A call is working on it in this process. */
-  running: boolean;
   /**
    * The message the record came in, while this process still holds it: a record that went live
    * as it arrived, or one waiting in memory. A record read back from the journal has none; its
@@ -290,7 +288,7 @@ export class RecordBook {
     const stored: StoredRecord = { msg, payload: record, many, index };
     if (source.has) stored.source = source.value;
     if (group !== undefined) stored.group = group;
-    return { id, stored, running: false, msg };
+    return { id, stored, msg };
   }
 
   /** Journaled, after accept kept it: it goes live with its message if there is room still. */
@@ -323,7 +321,7 @@ export class RecordBook {
       );
       return;
     }
-    this.waitInMemory(kept ?? { id, stored, running: false });
+    this.waitInMemory(kept ?? { id, stored });
   }
 
   private waitInMemory(entry: BookEntry): void {
@@ -334,12 +332,11 @@ export class RecordBook {
 
   /** A call finished with this answer. `cutOff`: the client closed under it; nothing was decided. */
   settle(entry: BookEntry, answer: StoredAnswer, cutOff: boolean): void {
-    entry.running = false;
     if (this.live.get(entry.id) !== entry) return;
     if (cutOff) this.cutOffIds.add(entry.id);
     const owner = this.owner;
     if (owner && this.ready) {
-      if (cutOff) this.start(owner, entry);
+      if (cutOff) owner.run(entry);
       else owner.deliver(entry, answer);
       return;
     }
@@ -351,7 +348,7 @@ export class RecordBook {
     }
     const stored: StoredRecord = { ...entry.stored, answer };
     if (!this.journal) {
-      this.memory.push({ id: entry.id, stored, running: false });
+      this.memory.push({ id: entry.id, stored });
       return;
     }
     // A record kept with its message is written as accept writes it; one read back is JSON already.
@@ -360,7 +357,7 @@ export class RecordBook {
       this.warnOnce(
         `answer kept in memory only, not in ${this.file}: ${err instanceof Error ? err.message : String(err)}`,
       );
-      this.memory.push({ id: entry.id, stored, running: false });
+      this.memory.push({ id: entry.id, stored });
     });
   }
 
@@ -458,18 +455,13 @@ export class RecordBook {
         this.live.set(entry.id, entry);
         if (this.live.size > this.peak) this.peak = this.live.size;
         if (entry.stored.answer) owner.deliver(entry, entry.stored.answer);
-        else this.start(owner, entry);
+        else owner.run(entry);
       }
     } finally {
       this.pumping = false;
       // Not taken now: they wait in the journal, without their message.
       this.arriving.clear();
     }
-  }
-
-  private start(owner: BookOwner, entry: BookEntry): void {
-    entry.running = true;
-    owner.run(entry);
   }
 
   /** The next record waiting (not live), from memory first, then from the journal; undefined if none. */
@@ -505,7 +497,7 @@ export class RecordBook {
         );
         continue;
       }
-      if (stored) return { id, stored, running: false, readBack: true };
+      if (stored) return { id, stored, readBack: true };
     }
     return undefined;
   }
