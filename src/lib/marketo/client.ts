@@ -1,4 +1,5 @@
 import { EventEmitter } from "node:events";
+import type { BatchDispatch } from "./batch-seal";
 import http from "node:http";
 import https from "node:https";
 import path from "node:path";
@@ -697,7 +698,7 @@ export class MarketoClient extends EventEmitter<MarketoClientEvents> {
   private batcherFor<T>(
     key: string,
     op: RecordOp<T>,
-    dispatch: (seal: () => T[]) => Promise<{ items: T[]; results: RecordResult[] }>,
+    dispatch: BatchDispatch<T>,
     dedupeKey?: (item: T) => string | undefined,
   ): Batcher<T> {
     let b = this.batchers.get(key) as Batcher<T> | undefined;

@@ -1,4 +1,5 @@
 import { MARKETO_MAX_RECORDS, type OpContext } from "./context";
+import { SealedBatch, type BatchSeal } from "./batch-seal";
 import { MarketoError, classify, marketoError } from "./errors";
 import type { Answer, CallSpec, Transport } from "./transport";
 import type { MarketoReason, RecordResult } from "./types";
@@ -212,27 +213,26 @@ export async function sendRecords<T>(transport: Transport, op: RecordOp<T>, item
   return parts.flat();
 }
 
-/** Batched use: the records are sealed by `seal()` only when the limiter runs the call. */
+/** Batched use: the batch is sealed only when the limiter runs the call (see batch-seal.ts). */
 export async function sendSealed<T>(
   transport: Transport,
   op: RecordOp<T>,
-  seal: () => T[],
+  seal: BatchSeal<T>,
   background = false,
 ): Promise<{ items: T[]; results: RecordResult[] }> {
-  let items: T[] = [];
-  let sealed = false;
+  const batch = new SealedBatch(seal);
   try {
     const answer = await transport.callPrepared(() => {
-      sealed = true;
-      items = seal();
+      const items = batch.items();
       return items.length ? op.spec(items) : undefined;
     }, background);
+    const items = batch.sent;
     if (!answer) return { items, results: [] };
     return { items, results: op.map(items, answer) };
   } catch (err) {
     // Failed before the batch was sealed (no token, client closed): the records that would
-    // have gone share the failure, or the batcher would re-arm the same call forever.
-    if (!sealed) items = seal();
+    // have gone share the failure.
+    const items = batch.items();
     return { items, results: await handleFailure(transport, op, items, err) };
   }
 }
