@@ -32,7 +32,7 @@ import { metrics } from "./lib/sidebar/metrics";
 import { acceptedAtOf, unconfirmedSinceOf } from "./lib/delivery/delivery-once";
 import { MarketoError, type MarketoClient } from "./lib/marketo";
 import { isRecord } from "./lib/flow/paths";
-import { readPath } from "./lib/flow/status-ladder";
+import { readPath } from "./lib/flow/paths";
 
 interface CustomActivityDef extends ActionNodeDef {
   target?: string;
