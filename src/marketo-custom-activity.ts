@@ -7,7 +7,7 @@
  */
 import type { Node, NodeAPI } from "node-red";
 import { eventRoot } from "./lib/flow/event";
-import { readPath } from "./lib/flow/status-ladder";
+import { readPath } from "./lib/flow/paths";
 import { startActionNode, type ActionNodeDef } from "./lib/node-kit/action-node";
 import {
   engagementHandler,

@@ -30,7 +30,7 @@ import {
   type ProgramChannel,
   type Read,
 } from "./lib/actions/program-status";
-import { readPath } from "./lib/flow/status-ladder";
+import { readPath } from "./lib/flow/paths";
 
 interface ProgramStatusDef extends ActionNodeDef {
   program?: string;

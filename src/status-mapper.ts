@@ -11,12 +11,11 @@ import {
   compileTable,
   matchStatus,
   presetRows,
-  readPath,
   PRESET_NAMES,
   type Filtered,
   type MappedStatus,
-  type PathRead,
 } from "./lib/flow/status-ladder";
+import { readPath, type PathRead } from "./lib/flow/paths";
 import {
   backwardReason,
   classifyMove,
