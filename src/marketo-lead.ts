@@ -5,7 +5,8 @@
  * one record sends, and src/lib/node-kit/lead-form-routes.ts serves the dialog's form picker.
  */
 import type { Node, NodeAPI } from "node-red";
-import { eventRoot } from "./lib/flow/event";
+import { typedInputReader } from "./lib/node-kit/typed-input";
+import { errorText } from "./lib/node-kit/guards";
 import { startActionNode, type ActionNodeDef } from "./lib/node-kit/action-node";
 import { describeValue, parseLeadSettings, type LeadNodeProps } from "./lib/actions/lead-action";
 import { BULK_LIVE_RECORDS } from "./lib/actions/lead-bulk";
@@ -24,41 +25,22 @@ import { registerLeadFormRoutes } from "./lib/node-kit/lead-form-routes";
 type MarketoLeadDef = ActionNodeDef & LeadNodeProps & LeadPropertyProps;
 
 export = function (RED: NodeAPI) {
-  /** A TypedInput property, read per message. An empty msg/flow/global path reads nothing. */
+  /**
+   * A TypedInput property, read per message. An empty msg/flow/global path reads nothing; a
+   * missing step of an event path reads as missing (the node's value then applies), never as an
+   * error; any other failure fails the record with its reason.
+   */
   function makeReader(node: Node, value: string | undefined, type: string | undefined): Reader {
     const t = type || "msg";
     const v = value ?? "";
-    if (v.trim() === "" && t !== "str") return () => Promise.resolve(undefined);
-    if (t === "jsonata") {
-      const expr = RED.util.prepareJSONataExpression(v, node);
-      return (msg) =>
-        new Promise((resolve, reject) =>
-          RED.util.evaluateJSONataExpression(expr, msg, (err, result) => (err ? reject(err) : resolve(result))),
-        );
-    }
-    if (t === "json") {
-      const parsed: unknown = JSON.parse(v);
-      return () => Promise.resolve(structuredClone(parsed));
-    }
-    if (t === "event") {
-      // The platform event wherever it is now: msg.source once field-mapper has run, else msg.payload.
-      // A missing step reads as missing (the node's value then applies), never as an error.
-      const parts = RED.util.normalisePropertyExpression(v);
-      return (msg) => {
-        let cur: unknown = eventRoot(msg as { payload?: unknown; source?: unknown }).root;
-        for (const p of parts) {
-          if (cur === null || typeof cur !== "object" || !Object.prototype.hasOwnProperty.call(cur, p))
-            return Promise.resolve(undefined);
-          cur = (cur as Record<string | number, unknown>)[p];
-        }
-        return Promise.resolve(cur);
-      };
-    }
-    if (t === "msg") RED.util.normalisePropertyExpression(v); // a bad path is a deploy problem, not a per-record one
-    return (msg) =>
-      new Promise((resolve, reject) =>
-        RED.util.evaluateNodeProperty(v, t, node, msg, (err, result) => (err ? reject(err) : resolve(result))),
-      );
+    if (v.trim() === "" && t !== "str") return noReader;
+    const r = typedInputReader(RED, node, v, t);
+    return async (msg) => {
+      const got = await r.readAsync(msg);
+      if (got.ok) return got.value;
+      if (t === "event") return undefined;
+      throw new Error(got.reason);
+    };
   }
 
   function MarketoLeadNode(this: Node, def: MarketoLeadDef) {
@@ -70,9 +52,7 @@ export = function (RED: NodeAPI) {
       try {
         readers[p.key] = makeReader(node, p.value, p.type);
       } catch (err) {
-        problems.push(
-          `${p.what} ${describeValue(p.value)} cannot be read: ${err instanceof Error ? err.message : String(err)}`,
-        );
+        problems.push(`${p.what} ${describeValue(p.value)} cannot be read: ${errorText(err)}`);
       }
     }
     const handler = leadHandler({

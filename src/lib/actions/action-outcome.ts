@@ -4,6 +4,9 @@
  */
 import { MarketoError, type ErrorCategory, type RecordResult } from "../marketo";
 
+/** `msg.marketo` as an action node sets it. */
+export type MarketoInfo = Record<string, unknown> & { error?: RecordErrorInfo };
+
 /** What a node's handler says about one record. */
 export interface Outcome {
   result: RecordResult;
@@ -100,4 +103,28 @@ export class RecordFailure extends Error {
 /** The lead id a result names, for `msg.marketo.leadId`. */
 export function leadIdOf(r: RecordResult): number | undefined {
   return typeof r.id === "number" && Number.isInteger(r.id) && r.id > 0 ? r.id : undefined;
+}
+
+/** `msg.marketo` for one outcome: what earlier nodes put there stays, a stale error goes. */
+export function marketoFor(prev: unknown, outcome: Outcome): MarketoInfo {
+  const base: MarketoInfo =
+    prev !== null && typeof prev === "object" && !Array.isArray(prev) ? { ...(prev as MarketoInfo) } : {};
+  delete base.error;
+  const r = outcome.result;
+  const leadId = leadIdOf(r);
+  if (leadId !== undefined) base.leadId = leadId;
+  base.status = r.status;
+  if (r.requestId) base.requestId = r.requestId;
+  else delete base.requestId;
+  if (r.marketoGUID) base.marketoGUID = r.marketoGUID;
+  // Only the last attempt's word counts: a retry that settled it leaves nothing to check.
+  if (r.unconfirmedSince) base.unconfirmedSince = r.unconfirmedSince;
+  else delete base.unconfirmedSince;
+  if (r.arrived) base.arrived = true;
+  else delete base.arrived;
+  if (r.reasons?.length) base.reasons = r.reasons;
+  else delete base.reasons;
+  Object.assign(base, outcome.marketo);
+  if (!r.ok && r.error) base.error = errorInfo(r.error);
+  return base;
 }

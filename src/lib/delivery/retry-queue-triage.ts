@@ -6,6 +6,7 @@
 import { DEFAULTS, errorFields, failureOf, parseBackoff, parseDuration, parseFilter, summary } from "./retry-queue";
 import type { ErrorInfo, Failure, Filter, QueueOptions, RetryEntry } from "./retry-queue";
 import { retryTagOf, type RetryTag } from "./retry-registry";
+import { isRecord } from "../node-kit/guards";
 
 type Msg = Record<string, unknown>;
 
@@ -13,8 +14,7 @@ export const COMMANDS = new Set(["resubmit", "flush", "discard", "stats"]);
 export const LIST_LIMIT = 100;
 export const LIST_MAX = 1000;
 
-export const isObject = (v: unknown): v is Record<string, unknown> =>
-  v !== null && typeof v === "object" && !Array.isArray(v);
+const isObject = isRecord;
 
 export interface RetryQueueSettings {
   maxAttempts?: number | string;

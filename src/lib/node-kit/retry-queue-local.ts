@@ -5,6 +5,8 @@
  */
 import type { Node, NodeAPI, NodeMessage, NodeMessageInFlow } from "node-red";
 import { countsText } from "./counts";
+import { errorText } from "./guards";
+import { throttledStatus, type ThrottledStatus } from "./node-status";
 import { Journal } from "../delivery/journal";
 import { journalFile } from "../delivery/journal-path";
 import { MemoryStore, RetryQueue, type ErrorInfo, type QueueStore, type RetryEntry } from "../delivery/retry-queue";
@@ -27,11 +29,8 @@ export type Translate = (key: string, sub?: Record<string, string | number>) => 
 
 /** Resubmissions sent per turn of the event loop: 10,000 due at once must not block it. */
 const CHUNK = 500;
-const STATUS_INTERVAL_MS = 250;
 /** setTimeout's limit; a longer wait is taken in steps. */
 const MAX_TIMER_MS = 2_147_483_647;
-
-export const errorText = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
 /** The journal, or memory when there is no user directory or the journal cannot open. */
 function openStore(
@@ -65,8 +64,7 @@ export class LocalRetryQueue {
   private closed = false;
   /** Work under way (input, outcome, drain): close waits for it before closing the journal. */
   private readonly pending = new Set<Promise<unknown>>();
-  private statusTimer: NodeJS.Timeout | undefined;
-  private lastPaint = 0;
+  private readonly status: ThrottledStatus = throttledStatus(() => this.paint());
   private wakeTimer: NodeJS.Timeout | undefined;
   private wakeTime = Infinity;
   private draining: Promise<void> | undefined;
@@ -108,7 +106,7 @@ export class LocalRetryQueue {
     registerQueue(node.id, this.sink);
     this.deployed = { id: node.id, name, z, queue: this.queue, file, kick: () => this.kick() };
     node.on("input", (msg: NodeMessageInFlow, send: Send, done: Done) => this.input(msg as unknown as Msg, send, done));
-    this.paint();
+    this.status.paintNow();
     // Recovered entries: due ones go once flows have started, so they reach running nodes.
     if (this.queue.size) {
       const start = (): void => {
@@ -131,9 +129,7 @@ export class LocalRetryQueue {
 
   // --- status -------------------------------------------------------------------------------
   private paint(): void {
-    this.statusTimer = undefined;
     if (this.closed) return;
-    this.lastPaint = Date.now();
     const { queue, node, t } = this;
     const c = queue.counts().state;
     if (queue.full) {
@@ -152,10 +148,7 @@ export class LocalRetryQueue {
   }
 
   private refresh(): void {
-    if (this.statusTimer || this.closed) return;
-    const wait = STATUS_INTERVAL_MS - (Date.now() - this.lastPaint);
-    if (wait <= 0) this.paint();
-    else this.statusTimer = setTimeout(() => this.paint(), wait);
+    if (!this.closed) this.status.refresh();
   }
 
   private warnOnce(key: string, message: string): void {
@@ -350,8 +343,8 @@ export class LocalRetryQueue {
     this.closed = true;
     unregisterQueue(this.node.id, this.sink);
     if (this.wakeTimer) clearTimeout(this.wakeTimer);
-    if (this.statusTimer) clearTimeout(this.statusTimer);
-    this.wakeTimer = this.statusTimer = undefined;
+    this.status.close();
+    this.wakeTimer = undefined;
     Promise.allSettled([...this.pending])
       .then(() => this.journal?.flush())
       .then(() => this.journal?.close())

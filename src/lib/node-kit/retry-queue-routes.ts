@@ -6,6 +6,8 @@ import type { NodeAPI } from "node-red";
 import type { RetryQueue } from "../delivery/retry-queue";
 import type { RedisRetryQueue } from "../delivery/retry-queue-redis";
 import { entriesQuery, selection } from "../delivery/retry-queue-triage";
+import { answerErrorsInJson } from "./admin-routes";
+import { errorText } from "./guards";
 
 /** A deployed retry-queue as the routes see it. */
 export interface DeployedQueue {
@@ -20,9 +22,7 @@ export interface DeployedQueue {
   kick(): void;
 }
 
-type Res = { status(n: number): Res; json(body: unknown): void; headersSent?: boolean };
-
-const text = (err: unknown): string => (err instanceof Error ? err.message : String(err));
+type Res = { status(n: number): Res; json(body: unknown): void };
 
 export function registerRetryQueueRoutes(RED: NodeAPI, deployed: Map<string, DeployedQueue>): void {
   const read = RED.auth.needsPermission("retry-queue.read");
@@ -36,7 +36,7 @@ export function registerRetryQueueRoutes(RED: NodeAPI, deployed: Map<string, Dep
     if (!q) bad(res, 404, `no retry-queue ${String(id)} is deployed`);
     return q;
   };
-  const fail500 = (res: Res) => (err: unknown) => res.status(500).json({ error: text(err) });
+  const fail500 = (res: Res) => (err: unknown) => res.status(500).json({ error: errorText(err) });
 
   RED.httpAdmin.get("/retry-queue", read, (_req, res) => {
     Promise.all(
@@ -118,16 +118,5 @@ export function registerRetryQueueRoutes(RED: NodeAPI, deployed: Map<string, Dep
     (q.shared ?? q.queue!).discard(s.filter).then((n) => res.json({ discarded: n }), fail500(res as unknown as Res));
   });
 
-  // Malformed bodies fail in the admin app's body parser before a route runs: answer in JSON.
-  RED.httpAdmin.use("/retry-queue", (err: unknown, _req: unknown, res: Res, next: (e?: unknown) => void) => {
-    if (res.headersSent) {
-      next(err);
-      return;
-    }
-    const e = err as { status?: number; statusCode?: number; type?: string; message?: string };
-    const status = e.status ?? e.statusCode ?? 500;
-    const message =
-      e.type === "entity.parse.failed" ? `the body is not valid JSON: ${e.message}` : (e.message ?? "bad request");
-    res.status(status >= 400 && status < 600 ? status : 500).json({ error: message, category: "validation" });
-  });
+  answerErrorsInJson(RED, "retry-queue");
 }

@@ -6,6 +6,7 @@
 import fs from "node:fs";
 import type { Node, NodeAPI, NodeMessage, NodeMessageInFlow } from "node-red";
 import { countsText } from "./counts";
+import { STATUS_INTERVAL_MS } from "./node-status";
 import { scrub } from "../marketo/errors";
 import { Journal } from "../delivery/journal";
 import { journalFile } from "../delivery/journal-path";
@@ -22,11 +23,11 @@ import {
 } from "../delivery/retry-queue-triage";
 import { isQueueRegistered, registerQueue, unregisterQueue, type RetryOutcomeSink } from "../delivery/retry-registry";
 import type { DeployedQueue } from "./retry-queue-routes";
-import { errorText, type Done, type Send, type Translate } from "./retry-queue-local";
+import type { Done, Send, Translate } from "./retry-queue-local";
+import { errorText } from "./guards";
 
 type Msg = Record<string, unknown>;
 
-const STATUS_INTERVAL_MS = 250;
 /** How often a shared queue's status reads the counts again (other replicas change them too). */
 const SHARED_STATUS_MS = 5000;
 
