@@ -78,7 +78,7 @@ describe("lead handler", () => {
     out.result.ok.should.be.true();
     out.marketo!.should.eql({ fieldsKept: ["firstName"] });
     calls[1][0].should.equal("syncLead");
-    calls[1][1].should.eql({ email: "a@x.com", city: "Oslo" });
+    should(calls[1][1]).eql({ email: "a@x.com", city: "Oslo" });
   });
 
   it("fails a record whose campaign cannot be read before any call, naming the property", async () => {
