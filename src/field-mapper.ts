@@ -16,6 +16,7 @@ import {
 } from "./lib/flow/field-mapping";
 import { isMarketoConfig } from "./lib/node-kit/marketo-config-api";
 import { BUILTIN_TARGET_FIELDS, targetFieldsFromDescribe } from "./lib/flow/field-targets";
+import { errorText, isRecord, toError } from "./lib/node-kit/guards";
 
 interface FieldMapperDef extends NodeDef {
   rows: MappingRow[];
@@ -74,14 +75,6 @@ async function describeThrough(RED: RED, configId: string): Promise<DescribeAnsw
     return { status: "no-client", error: errorText(err) };
   }
   return { status: "ok", fields: targetFieldsFromDescribe(await client.describeLeads("describe2")) };
-}
-
-function asError(err: unknown): Error {
-  return err instanceof Error ? err : new Error(String(err));
-}
-
-function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }
 
 export = function (RED: RED) {
@@ -143,7 +136,7 @@ export = function (RED: RED) {
         if (fieldUpdates) {
           const prev = msg.marketo;
           msg.marketo = {
-            ...(prev !== null && typeof prev === "object" && !Array.isArray(prev) ? prev : {}),
+            ...(isRecord(prev) ? prev : {}),
             fieldUpdates: { ...fieldUpdates },
           };
         }
@@ -175,7 +168,7 @@ export = function (RED: RED) {
       try {
         out = compiled.mapping.map(msg);
       } catch (err) {
-        done(err instanceof Error ? err : new Error(String(err)));
+        done(toError(err));
         return;
       }
       if (out instanceof Promise) {
@@ -196,8 +189,8 @@ export = function (RED: RED) {
         );
         tail = tail
           .then(() => settled)
-          .then((r) => ("o" in r ? deliver(msg as MappedMessage, r.o, send as never, fin) : fin(asError(r.err))))
-          .catch((err: unknown) => fin(asError(err)));
+          .then((r) => ("o" in r ? deliver(msg as MappedMessage, r.o, send as never, fin) : fin(toError(r.err))))
+          .catch((err: unknown) => fin(toError(err)));
       } else {
         deliver(msg as MappedMessage, out, send as never, done);
       }

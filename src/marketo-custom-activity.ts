@@ -31,8 +31,8 @@ import { duplicatePolicy, forEachLead, resolveLeadId } from "./lib/actions/lead-
 import { metrics } from "./lib/sidebar/metrics";
 import { acceptedAtOf, unconfirmedSinceOf } from "./lib/delivery/delivery-once";
 import { MarketoError, type MarketoClient } from "./lib/marketo";
-import { isRecord } from "./lib/flow/paths";
 import { readPath } from "./lib/flow/paths";
+import { errorText, isRecord } from "./lib/node-kit/guards";
 
 interface CustomActivityDef extends ActionNodeDef {
   target?: string;
@@ -136,7 +136,7 @@ export = function (RED: NodeAPI) {
       if (dateType !== "engagement" && dateType !== "now" && dateType !== "date")
         readDate = makeReader(node, def.activityDate ?? "", dateType);
     } catch (err) {
-      problems.push(`a property cannot be read: ${err instanceof Error ? err.message : String(err)}`);
+      problems.push(`a property cannot be read: ${errorText(err)}`);
     }
 
     // ---- metadata: one describe per deploy (per client), shared by every record waiting for it ----
@@ -163,7 +163,7 @@ export = function (RED: NodeAPI) {
           ? err
           : new MarketoError({
               code: "INTERNAL",
-              message: err instanceof Error ? err.message : String(err),
+              message: errorText(err),
               category: "marketo",
               action: "permanent",
               retryable: false,
@@ -309,7 +309,7 @@ export = function (RED: NodeAPI) {
     if (problems.length === 0 && action.config && !action.config.configError) {
       try {
         planFor(action.config.getClient()).catch((err: unknown) => {
-          if (!closed) node.warn(`${TYPE}: ${err instanceof Error ? err.message : String(err)}`);
+          if (!closed) node.warn(`${TYPE}: ${errorText(err)}`);
         });
       } catch {
         /* the records report an unusable config */

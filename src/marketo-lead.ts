@@ -30,6 +30,7 @@ import { isMarketoConfig } from "./lib/node-kit/marketo-config-api";
 import { MarketoError } from "./lib/marketo";
 import { unconfirmedSinceOf } from "./lib/delivery/delivery-once";
 import type { BulkRowResult, MarketoClient } from "./lib/marketo";
+import { errorText } from "./lib/node-kit/guards";
 
 interface MarketoLeadDef extends ActionNodeDef, LeadNodeProps {
   /** Where a message names its campaign (default msg.campaignId); blank there: the node's campaign. */
@@ -100,9 +101,7 @@ export = function (RED: NodeAPI) {
       try {
         return makeReader(node, value, type);
       } catch (err) {
-        problems.push(
-          `${what} ${describeValue(value)} cannot be read: ${err instanceof Error ? err.message : String(err)}`,
-        );
+        problems.push(`${what} ${describeValue(value)} cannot be read: ${errorText(err)}`);
         return noReader;
       }
     };
@@ -141,7 +140,7 @@ export = function (RED: NodeAPI) {
       } catch (err) {
         return {
           ok: false,
-          outcome: invalid(`${what} could not be read: ${err instanceof Error ? err.message : String(err)}`),
+          outcome: invalid(`${what} could not be read: ${errorText(err)}`),
         };
       }
     };
@@ -446,14 +445,14 @@ export = function (RED: NodeAPI) {
     try {
       return { ok: true, client: config.getClient() };
     } catch (err) {
-      return { ok: false, message: err instanceof Error ? err.message : String(err) };
+      return { ok: false, message: errorText(err) };
     }
   };
   const failed = (res: { status(n: number): { json(b: unknown): void } }, err: unknown): void => {
     const e =
       err instanceof MarketoError
         ? { category: err.category, code: err.code, message: err.message }
-        : { category: "network", message: err instanceof Error ? err.message : String(err) };
+        : { category: "network", message: errorText(err) };
     res.status(200).json({ ok: false, error: e });
   };
   RED.httpAdmin.get("/marketo-lead/forms", RED.auth.needsPermission("marketo-lead.read"), (req, res) => {

@@ -37,6 +37,7 @@ import {
   type RetryOutcomeSink,
   type RetryTag,
 } from "./lib/delivery/retry-registry";
+import { errorText, isRecord as isObject, toError } from "./lib/node-kit/guards";
 
 interface RetryQueueDef extends NodeDef {
   maxAttempts?: number | string;
@@ -74,9 +75,6 @@ interface Deployed {
   /** Resubmit now what a route just made due. */
   kick(): void;
 }
-
-const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v);
-const text = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
 function wholeNumber(v: unknown, fallback: number, min: number): { value: number; problem?: string } {
   if (v === undefined || v === null || v === "") return { value: fallback };
@@ -183,7 +181,7 @@ export = function (RED: NodeAPI) {
         recovered = journal.recovered();
         store = journal;
       } catch (err) {
-        node.error(t("errors.journal", { error: text(err) }));
+        node.error(t("errors.journal", { error: errorText(err) }));
         store = new MemoryStore();
       }
     } else {
@@ -277,7 +275,7 @@ export = function (RED: NodeAPI) {
             refresh();
             return drain();
           })
-          .catch((err: unknown) => node.error(t("errors.store", { error: text(err) }))),
+          .catch((err: unknown) => node.error(t("errors.store", { error: errorText(err) }))),
       ).finally(() => wakeBy(queue.nextWake()));
     };
 
@@ -323,7 +321,7 @@ export = function (RED: NodeAPI) {
       return draining;
     };
     const kick = (): void => {
-      track(drain().catch((err: unknown) => node.error(t("errors.store", { error: text(err) })))).finally(() =>
+      track(drain().catch((err: unknown) => node.error(t("errors.store", { error: errorText(err) })))).finally(() =>
         wakeBy(queue.nextWake()),
       );
     };
@@ -343,7 +341,9 @@ export = function (RED: NodeAPI) {
     const sink: RetryOutcomeSink = {
       outcome(tag, ok, error) {
         if (closed) return;
-        track(onOutcome(tag, ok, error)).catch((err: unknown) => node.error(t("errors.store", { error: text(err) })));
+        track(onOutcome(tag, ok, error)).catch((err: unknown) =>
+          node.error(t("errors.store", { error: errorText(err) })),
+        );
       },
       figures: () => {
         const counts = queue.counts();
@@ -401,7 +401,7 @@ export = function (RED: NodeAPI) {
       if (!hasError && !tag && typeof msg.topic === "string" && COMMANDS.has(msg.topic)) {
         track(command(msg, send)).then(
           () => done(),
-          (err: unknown) => done(err instanceof Error ? err : new Error(text(err))),
+          (err: unknown) => done(toError(err)),
         );
         return;
       }
@@ -419,7 +419,7 @@ export = function (RED: NodeAPI) {
           : errorFields(failureOf(msg) as ErrorInfo);
         track(onOutcome(tag, false, error)).then(
           () => done(),
-          (err: unknown) => done(new Error(t("errors.store", { error: text(err) }))),
+          (err: unknown) => done(new Error(t("errors.store", { error: errorText(err) }))),
         );
         return;
       }
@@ -471,7 +471,7 @@ export = function (RED: NodeAPI) {
         },
         (err: unknown) => {
           refresh();
-          done(new Error(t("errors.store", { error: text(err) })));
+          done(new Error(t("errors.store", { error: errorText(err) })));
         },
       );
     });
@@ -490,7 +490,7 @@ export = function (RED: NodeAPI) {
       Promise.allSettled([...pending])
         .then(() => journal?.flush())
         .then(() => journal?.close())
-        .catch((err: unknown) => node.error(t("errors.journal", { error: text(err) })))
+        .catch((err: unknown) => node.error(t("errors.journal", { error: errorText(err) })))
         .finally(() => done());
     });
 
@@ -520,7 +520,7 @@ export = function (RED: NodeAPI) {
   ): void {
     // The Redis URL may carry a password: no error text shows it.
     const secrets = [url, ...(/\/\/(?:([^:@/]*):)?([^@/]*)@/.exec(url)?.slice(1) ?? [])];
-    const redisError = (err: unknown): string => t("errors.redis", { error: scrub(text(err), secrets) });
+    const redisError = (err: unknown): string => t("errors.redis", { error: scrub(errorText(err), secrets) });
     // Loaded only in Redis mode, so a single-process install never loads the queue engine.
     const { RedisRetryQueue: Shared } =
       // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -665,7 +665,7 @@ export = function (RED: NodeAPI) {
       const marketo = isObject(msg.marketo) ? msg.marketo : undefined;
       const hasError = isObject(marketo?.error) || isObject(msg.error);
       const tag = retryTagOf(marketo?.retry);
-      const fail = (err: unknown): void => done(err instanceof Error ? err : new Error(text(err)));
+      const fail = (err: unknown): void => done(toError(err));
       if (!hasError && !tag && typeof msg.topic === "string" && COMMANDS.has(msg.topic)) {
         ready.then(() => command(msg, send)).then(() => done(), fail);
         return;
@@ -788,7 +788,7 @@ export = function (RED: NodeAPI) {
     return { ok: true, filter };
   };
 
-  const fail500 = (res: Res) => (err: unknown) => res.status(500).json({ error: text(err) });
+  const fail500 = (res: Res) => (err: unknown) => res.status(500).json({ error: errorText(err) });
 
   RED.httpAdmin.get("/retry-queue", read, (_req, res) => {
     Promise.all(

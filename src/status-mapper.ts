@@ -29,6 +29,7 @@ import {
   type BackwardPolicy,
   type RepeatPolicy,
 } from "./lib/flow/status-memory";
+import { toError } from "./lib/node-kit/guards";
 
 interface StatusMapperDef extends NodeDef {
   preset?: string;
@@ -238,7 +239,7 @@ export = function (RED: NodeAPI) {
           try {
             handle(m, s, fin);
           } catch (err) {
-            fin(err instanceof Error ? err : new Error(String(err)));
+            fin(toError(err));
           }
         }
       } finally {

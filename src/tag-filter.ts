@@ -28,6 +28,7 @@ import {
   type ReplayMark,
   type ReplayProgress,
 } from "./lib/flow/replay";
+import { errorText, toError } from "./lib/node-kit/guards";
 
 type TagFilterDef = NodeDef &
   TagFilterConfig & {
@@ -122,7 +123,7 @@ export = function (RED: NodeAPI) {
           logger: { warn: (m) => node.warn(m) },
         });
       } catch (err) {
-        node.warn(RED._("tag-filter.warnings.history", { error: err instanceof Error ? err.message : String(err) }));
+        node.warn(RED._("tag-filter.warnings.history", { error: errorText(err) }));
       }
     }
 
@@ -189,7 +190,7 @@ export = function (RED: NodeAPI) {
         (msg as NodeMessage & { replay: ReplayMark }).replay = mark;
         deliver(msg, judge(msg), (m) => node.send(m));
       } catch (err) {
-        node.error(err instanceof Error ? err : new Error(String(err)), msg);
+        node.error(toError(err), msg);
       }
     }
 
@@ -207,7 +208,7 @@ export = function (RED: NodeAPI) {
         try {
           run = startReplay(msg.payload);
         } catch (err) {
-          return done(new Error(`tag-filter: validation: ${err instanceof Error ? err.message : String(err)}`));
+          return done(new Error(`tag-filter: validation: ${errorText(err)}`));
         }
         // The request itself is no event: once counted it leaves on output 2, saying what it started.
         run.counted.then(
@@ -221,12 +222,7 @@ export = function (RED: NodeAPI) {
             send([null, m]);
             done();
           },
-          (err: unknown) =>
-            done(
-              new Error(
-                `tag-filter: replay could not read the history: ${err instanceof Error ? err.message : String(err)}`,
-              ),
-            ),
+          (err: unknown) => done(new Error(`tag-filter: replay could not read the history: ${errorText(err)}`)),
         );
         return;
       }
@@ -242,7 +238,7 @@ export = function (RED: NodeAPI) {
           );
         }
       } catch (err) {
-        done(err instanceof Error ? err : new Error(String(err)));
+        done(toError(err));
         return;
       }
       deliver(msg, verdict, send);
@@ -266,7 +262,7 @@ export = function (RED: NodeAPI) {
   const answerError = (res: { status(n: number): { json(b: unknown): void } }, err: unknown): void => {
     const validation = err instanceof ReplayRequestError;
     res.status(validation ? 400 : 500).json({
-      error: err instanceof Error ? err.message : String(err),
+      error: errorText(err),
       category: validation ? "validation" : "internal",
     });
   };

@@ -11,6 +11,7 @@ import { randomBytes } from "node:crypto";
 import { describeEvent } from "../sidebar/metrics";
 import { jsonSafeMessage } from "./storable";
 import { nextChicagoMidnight } from "../marketo/time";
+import { isRecord as isObject } from "../node-kit/guards";
 
 export type EntryState = "waiting" | "retrying" | "held" | "abandoned";
 export const STATES: readonly EntryState[] = ["waiting", "retrying", "held", "abandoned"];
@@ -174,7 +175,6 @@ export function storableMessage(msg: Record<string, unknown>): Record<string, un
   return out;
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v);
 const str = (v: unknown, fallback: string): string =>
   typeof v === "string" && v ? v : typeof v === "number" ? String(v) : fallback;
 

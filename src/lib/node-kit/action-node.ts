@@ -33,6 +33,7 @@ import {
 import { reportRetryOutcome } from "../delivery/retry-registry";
 import { markResent, stampAccepted } from "../delivery/delivery-once";
 import { metrics } from "../sidebar/metrics";
+import { errorText } from "./guards";
 
 export interface ActionNodeDef extends NodeDef {
   /** id of the marketo-config node. */
@@ -280,7 +281,7 @@ export function startActionNode(RED: NodeAPI, node: Node, def: ActionNodeDef, sp
     });
     // A send() that throws (a bug downstream) must not leave the record counted as pending forever.
     const tracked = p
-      .catch((err: unknown) => node.error(`${spec.type}: ${err instanceof Error ? err.message : String(err)}`, msg))
+      .catch((err: unknown) => node.error(`${spec.type}: ${errorText(err)}`, msg))
       .finally(() => pending.delete(tracked));
     pending.add(tracked);
   };
