@@ -4,6 +4,9 @@
  */
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from "node-red";
 import { countsText } from "./lib/node-kit/counts";
+import { answerErrorsInJson } from "./lib/node-kit/admin-routes";
+import { throttledStatus } from "./lib/node-kit/node-status";
+import { sendHeld, sendPassed } from "./lib/node-kit/pass-hold";
 import {
   compileMapping,
   parsePreviewBody,
@@ -32,7 +35,6 @@ type MappedMessage = NodeMessageInFlow & {
 };
 
 /** Canvas status is refreshed at most this often; heavy traffic must not flood the editor. */
-const STATUS_INTERVAL_MS = 250;
 
 type RED = NodeAPI;
 
@@ -97,14 +99,7 @@ export = function (RED: RED) {
 
     let mapped = 0;
     let invalid = 0;
-    let lastStatus = 0;
-    let timer: NodeJS.Timeout | undefined;
-    // Set by close: a JSONata message still in flight then must not re-arm the status timer
-    // (its paint would overwrite the status of the node that replaces this one on redeploy).
-    let closed = false;
-    const showStatus = (): void => {
-      timer = undefined;
-      lastStatus = Date.now();
+    const status = throttledStatus((): void => {
       node.status({
         fill: invalid > 0 ? "yellow" : "green",
         shape: "dot",
@@ -113,13 +108,7 @@ export = function (RED: RED) {
           [RED._("field-mapper.status.invalid"), invalid],
         ]),
       });
-    };
-    const scheduleStatus = (): void => {
-      if (timer || closed) return;
-      const wait = STATUS_INTERVAL_MS - (Date.now() - lastStatus);
-      if (wait <= 0) showStatus();
-      else timer = setTimeout(showStatus, wait);
-    };
+    });
 
     const deliver = (
       msg: MappedMessage,
@@ -130,9 +119,6 @@ export = function (RED: RED) {
       if (out.problems.length === 0) {
         msg.source = msg.payload;
         msg.payload = out.record;
-        // msg.filtered says why a message was rejected; a mapped one must not carry an earlier
-        // node's rejection (a tag-filter's, or this node's from a retried message) on.
-        if (Object.prototype.hasOwnProperty.call(msg, "filtered")) delete msg.filtered;
         if (fieldUpdates) {
           const prev = msg.marketo;
           msg.marketo = {
@@ -141,18 +127,16 @@ export = function (RED: RED) {
           };
         }
         mapped++;
-        send([msg, null]);
+        sendPassed(msg, send);
       } else {
-        msg.filtered = {
-          rule: "validation",
-          reason: problemsReason(out.problems),
-          problems: out.problems,
-          record: out.record,
-        };
         invalid++;
-        send([null, msg]);
+        sendHeld(
+          msg,
+          { rule: "validation", reason: problemsReason(out.problems), problems: out.problems, record: out.record },
+          send,
+        );
       }
-      scheduleStatus();
+      status.refresh();
       done();
     };
 
@@ -197,9 +181,7 @@ export = function (RED: RED) {
     });
 
     node.on("close", (_removed: boolean, done: () => void) => {
-      closed = true;
-      if (timer) clearTimeout(timer);
-      timer = undefined;
+      status.close();
       done();
     });
   }
@@ -287,23 +269,5 @@ export = function (RED: RED) {
 
   // Malformed bodies (bad JSON, too large) fail in the admin app's body parser before any route
   // runs; answer those for our paths with JSON instead of express's HTML page.
-  RED.httpAdmin.use(
-    "/field-mapper",
-    (
-      err: unknown,
-      _req: unknown,
-      res: { headersSent: boolean; status: (n: number) => { json: (b: unknown) => void } },
-      next: (e?: unknown) => void,
-    ) => {
-      if (res.headersSent) {
-        next(err);
-        return;
-      }
-      const e = err as { status?: number; statusCode?: number; type?: string; message?: string };
-      const status = e.status ?? e.statusCode ?? 500;
-      const message =
-        e.type === "entity.parse.failed" ? `the body is not valid JSON: ${e.message}` : (e.message ?? "bad request");
-      res.status(status >= 400 && status < 600 ? status : 500).json({ error: message });
-    },
-  );
+  answerErrorsInJson(RED, "field-mapper");
 };

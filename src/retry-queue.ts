@@ -8,7 +8,9 @@
  */
 import fs from "node:fs";
 import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from "node-red";
+import { answerErrorsInJson } from "./lib/node-kit/admin-routes";
 import { countsText } from "./lib/node-kit/counts";
+import { STATUS_INTERVAL_MS, throttledStatus } from "./lib/node-kit/node-status";
 import { scrub } from "./lib/marketo/errors";
 import { Journal } from "./lib/delivery/journal";
 import { journalFile } from "./lib/delivery/journal-path";
@@ -53,7 +55,6 @@ type Done = (err?: Error) => void;
 
 /** Resubmissions sent per turn of the event loop: 10,000 due at once must not block it. */
 const CHUNK = 500;
-const STATUS_INTERVAL_MS = 250;
 /** setTimeout's limit; a longer wait is taken in steps. */
 const MAX_TIMER_MS = 2_147_483_647;
 const COMMANDS = new Set(["resubmit", "flush", "discard", "stats"]);
@@ -212,12 +213,7 @@ export = function (RED: NodeAPI) {
     };
 
     // --- status -------------------------------------------------------------------------------
-    let statusTimer: NodeJS.Timeout | undefined;
-    let lastPaint = 0;
-    const paint = (): void => {
-      statusTimer = undefined;
-      if (closed) return;
-      lastPaint = Date.now();
+    const status = throttledStatus((): void => {
       const c = queue.counts().state;
       if (queue.full) {
         node.status({ fill: "red", shape: "ring", text: `${t("status.full")} ${queue.size.toLocaleString("en-US")}` });
@@ -232,13 +228,8 @@ export = function (RED: NodeAPI) {
         ];
         node.status({ fill: c.held + c.abandoned > 0 ? "yellow" : "blue", shape: "dot", text: countsText(parts) });
       }
-    };
-    const refresh = (): void => {
-      if (statusTimer || closed) return;
-      const wait = STATUS_INTERVAL_MS - (Date.now() - lastPaint);
-      if (wait <= 0) paint();
-      else statusTimer = setTimeout(paint, wait);
-    };
+    });
+    const refresh = (): void => status.refresh();
 
     // --- warnings said once per episode -------------------------------------------------------
     let fullEpisode = false;
@@ -485,8 +476,8 @@ export = function (RED: NodeAPI) {
       unregisterQueue(node.id, sink);
       if (deployed.get(node.id) === self) deployed.delete(node.id);
       if (wakeTimer) clearTimeout(wakeTimer);
-      if (statusTimer) clearTimeout(statusTimer);
-      wakeTimer = statusTimer = undefined;
+      status.close();
+      wakeTimer = undefined;
       Promise.allSettled([...pending])
         .then(() => journal?.flush())
         .then(() => journal?.close())
@@ -494,7 +485,7 @@ export = function (RED: NodeAPI) {
         .finally(() => done());
     });
 
-    paint();
+    status.paintNow();
     // Recovered entries: due ones go once flows have started, so they reach running nodes.
     if (queue.size) {
       const start = (): void => {
@@ -879,15 +870,5 @@ export = function (RED: NodeAPI) {
   });
 
   // Malformed bodies fail in the admin app's body parser before a route runs: answer in JSON.
-  RED.httpAdmin.use("/retry-queue", (err: unknown, _req: unknown, res: Res, next: (e?: unknown) => void) => {
-    if (res.headersSent) {
-      next(err);
-      return;
-    }
-    const e = err as { status?: number; statusCode?: number; type?: string; message?: string };
-    const status = e.status ?? e.statusCode ?? 500;
-    const message =
-      e.type === "entity.parse.failed" ? `the body is not valid JSON: ${e.message}` : (e.message ?? "bad request");
-    res.status(status >= 400 && status < 600 ? status : 500).json({ error: message, category: "validation" });
-  });
+  answerErrorsInJson(RED, "retry-queue");
 };

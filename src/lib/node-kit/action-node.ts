@@ -34,6 +34,7 @@ import { reportRetryOutcome } from "../delivery/retry-registry";
 import { markResent, stampAccepted } from "../delivery/delivery-once";
 import { metrics } from "../sidebar/metrics";
 import { errorText } from "./guards";
+import { throttledStatus } from "./node-status";
 
 export interface ActionNodeDef extends NodeDef {
   /** id of the marketo-config node. */
@@ -84,7 +85,6 @@ type ActionMessage = NodeMessageInFlow & { marketo?: MarketoInfo; source?: unkno
 type Send = (msg: Array<NodeMessage | NodeMessage[] | null>) => void;
 type Done = (err?: Error) => void;
 
-const STATUS_INTERVAL_MS = 250;
 const NO_SOURCE = { has: false };
 /**
  * How many records of one node are live at once (handed to the client, a call chain each); the
@@ -150,14 +150,10 @@ export function startActionNode(RED: NodeAPI, node: Node, def: ActionNodeDef, sp
     string,
     { left: number; total: number; failed: number; first?: { error: RecordErrorInfo; msg: NodeMessage } }
   >();
-  let closed = false;
   const book = recordBook(journalFile(RED.settings as { userDir?: unknown }, spec.type, node.id), {
     warn: (m: string) => RED.log.warn(`[${spec.type}:${node.id}] ${m}`),
   });
   const source = { id: node.id, type: spec.type, name: def.name || "" };
-
-  let timer: NodeJS.Timeout | undefined;
-  let lastPaint = 0;
 
   /** Why nothing can reach Marketo, if so: shown instead of counts, and every record fails with it. */
   const fatal = (): string | undefined => {
@@ -167,10 +163,7 @@ export function startActionNode(RED: NodeAPI, node: Node, def: ActionNodeDef, sp
     return undefined;
   };
 
-  const paint = (): void => {
-    timer = undefined;
-    if (closed) return;
-    lastPaint = Date.now();
+  const status = throttledStatus((): void => {
     const problem = fatal();
     if (problem) {
       node.status({ fill: "red", shape: "ring", text: problem });
@@ -180,18 +173,13 @@ export function startActionNode(RED: NodeAPI, node: Node, def: ActionNodeDef, sp
     counts.queued = book.size;
     node.status(statusFor(state, counts, labels));
     metrics.backlog(source, def.marketo ?? "", counts.queued);
-  };
-  const refreshStatus = (): void => {
-    if (timer || closed) return;
-    const wait = STATUS_INTERVAL_MS - (Date.now() - lastPaint);
-    if (wait <= 0) paint();
-    else timer = setTimeout(paint, wait);
-  };
+  });
+  const refreshStatus = (): void => status.refresh();
 
   const user: ConfigUser = { id: node.id, clientChanged: refreshStatus };
   config?.register(user);
   if (spec.configProblem) node.error(`${spec.type}: ${spec.configProblem}`);
-  paint();
+  status.paintNow();
 
   /** The result for one record, never rejecting. */
   const run = async (record: unknown, msg: NodeMessageInFlow, index: number): Promise<Outcome> => {
@@ -395,10 +383,8 @@ export function startActionNode(RED: NodeAPI, node: Node, def: ActionNodeDef, sp
     const finish = (): void => {
       if (finished) return;
       finished = true;
-      closed = true;
       book.detach(owner);
-      if (timer) clearTimeout(timer);
-      timer = undefined;
+      status.close();
       book
         .flush()
         .catch(() => undefined)
