@@ -3,6 +3,7 @@
  * `msg.marketo` on output 1, `msg.marketo.error` on output 2, and the Error a Catch node gets.
  */
 import { MarketoError, type ErrorCategory, type RecordResult } from "../marketo";
+import { errorText } from "../node-kit/guards";
 
 /** `msg.marketo` as an action node sets it. */
 export type MarketoInfo = Record<string, unknown> & { error?: RecordErrorInfo };
@@ -65,7 +66,7 @@ export function unexpectedFailure(err: unknown, operation: string): RecordResult
     status: "failed",
     error: new MarketoError({
       code: "INTERNAL",
-      message: `Unexpected failure in ${operation}: ${err instanceof Error ? err.message : String(err)}`,
+      message: `Unexpected failure in ${operation}: ${errorText(err)}`,
       category: "marketo",
       action: "permanent",
       retryable: false,

@@ -4,6 +4,7 @@
  * per client and shared by every record waiting for it. Settings and property readers come in,
  * so it runs without a Node-RED runtime.
  */
+import { errorText, isRecord } from "../node-kit/guards";
 import { MarketoError, type MarketoClient } from "../marketo";
 import { invalidRecord, type Outcome } from "./action-outcome";
 import {
@@ -29,7 +30,6 @@ import type { EngagementField } from "./engagement-fields";
 import type { LeadIdCache } from "./lead-ids";
 import { duplicatePolicy, forEachLead, resolveLeadId, type DuplicatePolicy } from "./lead-lookup";
 import { acceptedAtOf, unconfirmedSinceOf } from "../delivery/delivery-once";
-import { isRecord } from "../flow/paths";
 
 type Msg = { payload?: unknown; marketo?: unknown } & Record<string, unknown>;
 
@@ -179,7 +179,7 @@ export function engagementHandler(o: EngagementHandlerOptions): EngagementHandle
         ? err
         : new MarketoError({
             code: "INTERNAL",
-            message: err instanceof Error ? err.message : String(err),
+            message: errorText(err),
             category: "marketo",
             action: "permanent",
             retryable: false,

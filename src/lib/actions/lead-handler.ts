@@ -4,6 +4,7 @@
  * campaign request for a lead found by id or email, or a form fill. The node's settings and
  * readers of its TypedInput properties come in, so it runs without a Node-RED runtime.
  */
+import { errorText } from "../node-kit/guards";
 import type { BulkRowResult, CampaignToken, MarketoClient } from "../marketo";
 import { invalidRecord, type Outcome } from "./action-outcome";
 import {
@@ -144,7 +145,7 @@ export function leadHandler(o: LeadHandlerOptions): LeadHandler {
     } catch (err) {
       return {
         ok: false,
-        outcome: invalid(`${what} could not be read: ${err instanceof Error ? err.message : String(err)}`),
+        outcome: invalid(`${what} could not be read: ${errorText(err)}`),
       };
     }
   };

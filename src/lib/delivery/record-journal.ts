@@ -19,6 +19,7 @@
  */
 import { Journal, JournalWriteError, type IndexCursor } from "./journal";
 import { jsonSafe, jsonSafeMessage } from "./storable";
+import { errorText } from "../node-kit/guards";
 
 export interface StoredRecord {
   /** The message the record came in: JSON-safe, without `payload`, `req` and `res`. */
@@ -311,14 +312,10 @@ export class RecordBook {
   /** The journal could not take a record: it waits in memory instead (with a warning), never lost. */
   private refused(id: string, err: unknown, kept: BookEntry | undefined, expected: boolean): void {
     if (expected) this.expected--;
-    this.warnOnce(
-      `record kept in memory only, not in ${this.file}: ${err instanceof Error ? err.message : String(err)}`,
-    );
+    this.warnOnce(`record kept in memory only, not in ${this.file}: ${errorText(err)}`);
     const stored = kept?.stored ?? (err instanceof JournalWriteError ? err.unsaved<StoredRecord>(id) : undefined);
     if (!stored) {
-      this.logger.warn(
-        `a record refused by ${this.file} could not be kept: ${err instanceof Error ? err.message : String(err)}`,
-      );
+      this.logger.warn(`a record refused by ${this.file} could not be kept: ${errorText(err)}`);
       return;
     }
     this.waitInMemory(kept ?? { id, stored });
@@ -354,9 +351,7 @@ export class RecordBook {
     // A record kept with its message is written as accept writes it; one read back is JSON already.
     const replacer = entry.readBack ? undefined : storableReplacer(stored.msg, stored.many);
     this.journal.put(entry.id, stored, replacer).catch((err: unknown) => {
-      this.warnOnce(
-        `answer kept in memory only, not in ${this.file}: ${err instanceof Error ? err.message : String(err)}`,
-      );
+      this.warnOnce(`answer kept in memory only, not in ${this.file}: ${errorText(err)}`);
       this.memory.push({ id: entry.id, stored });
     });
   }
@@ -368,9 +363,7 @@ export class RecordBook {
     this.cutOffIds.delete(entry.id);
     this.unanswered--;
     this.journal?.delete(entry.id).catch((err: unknown) => {
-      this.warnOnce(
-        `could not remove an answered record from ${this.file}: ${err instanceof Error ? err.message : String(err)}`,
-      );
+      this.warnOnce(`could not remove an answered record from ${this.file}: ${errorText(err)}`);
     });
     this.queuePump();
   }
@@ -492,9 +485,7 @@ export class RecordBook {
         stored = journal.get(id);
       } catch (err) {
         // A damaged line: the record cannot be read back, say so and go on with the others.
-        this.logger.warn(
-          `a record could not be read back from ${this.file}: ${err instanceof Error ? err.message : String(err)}`,
-        );
+        this.logger.warn(`a record could not be read back from ${this.file}: ${errorText(err)}`);
         continue;
       }
       if (stored) return { id, stored, readBack: true };
@@ -526,7 +517,7 @@ export function recordBook(file: string | undefined, logger: BookLogger): Record
     try {
       journal = Journal.openOwn<StoredRecord>(file, { logger });
     } catch (err) {
-      logger.warn(`records are kept in memory only: ${err instanceof Error ? err.message : String(err)}`);
+      logger.warn(`records are kept in memory only: ${errorText(err)}`);
     }
     book = new RecordBook(file, journal, logger);
     books.set(file, book);

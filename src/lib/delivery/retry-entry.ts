@@ -4,6 +4,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { describeEvent } from "../sidebar/metrics";
+import { isRecord as isObject } from "../node-kit/guards";
 
 export type EntryState = "waiting" | "retrying" | "held" | "abandoned";
 export const STATES: readonly EntryState[] = ["waiting", "retrying", "held", "abandoned"];
@@ -79,8 +80,7 @@ export interface Filter {
 /** Journal id of the totals; entry ids never start with "~". */
 export const TOTALS_ID = "~totals";
 
-export const isObject = (v: unknown): v is Record<string, unknown> =>
-  v !== null && typeof v === "object" && !Array.isArray(v);
+export { isRecord as isObject } from "../node-kit/guards";
 export const str = (v: unknown, fallback: string): string =>
   typeof v === "string" && v ? v : typeof v === "number" ? String(v) : fallback;
 

@@ -56,11 +56,6 @@ export function readOwnPath(
   return into;
 }
 
-/** A plain (non-array) object. */
-export function isRecord(v: unknown): v is Record<string, unknown> {
-  return v !== null && typeof v === "object" && !Array.isArray(v);
-}
-
 /** "missing", "null", "an array", "an object", "a string", "a number"... for reasons. */
 export function typeName(v: unknown): string {
   if (v === undefined) return "missing";

@@ -70,6 +70,7 @@ import type {
   Usage,
 } from "./types";
 import { UsageTracker } from "./usage";
+import { errorText, isRecord } from "../node-kit/guards";
 
 interface BatcherLike {
   flush(): void;
@@ -850,7 +851,7 @@ function unserialisable(v: unknown, what: string): string | undefined {
     JSON.stringify(v);
     return undefined;
   } catch (err) {
-    return `the ${what} cannot be sent as JSON: ${err instanceof Error ? err.message : String(err)}`;
+    return `the ${what} cannot be sent as JSON: ${errorText(err)}`;
   }
 }
 
@@ -864,10 +865,6 @@ function badSince(opts: UnconfirmedOptions): string | undefined {
   const s = opts?.unconfirmedSince;
   if (s === undefined) return undefined;
   return Number.isFinite(typeof s === "number" ? s : Date.parse(s)) ? undefined : "unconfirmedSince must be a date";
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
 function isId(v: unknown): v is number {

@@ -3,6 +3,7 @@ import { SealedBatch, type BatchSeal } from "./batch-seal";
 import { MarketoError, classify, marketoError } from "./errors";
 import type { Answer, CallSpec, Transport } from "./transport";
 import type { MarketoReason, RecordResult } from "./types";
+import { errorText } from "../node-kit/guards";
 
 /** A Marketo write that takes a list of records and answers one result per record. */
 export interface RecordOp<T> {
@@ -241,7 +242,7 @@ export function asError(err: unknown, operation: string): MarketoError {
   if (err instanceof MarketoError) return err.operation ? err : err.withOperation(operation);
   return new MarketoError({
     code: "INTERNAL",
-    message: `Unexpected failure in ${operation}: ${err instanceof Error ? err.message : String(err)}`,
+    message: `Unexpected failure in ${operation}: ${errorText(err)}`,
     category: "marketo",
     action: "permanent",
     retryable: false,

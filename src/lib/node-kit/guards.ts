@@ -23,3 +23,8 @@ export function isUnsafeKey(key: string | number): boolean {
 export function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
+
+/** Anything thrown as an Error, for done(err) and node.error: an Error as it is, anything else wrapped. */
+export function toError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
+}

@@ -2,6 +2,7 @@
  * marketo-lead's dialog form picker: Get Forms, and Get Form Fields of the chosen one, through a
  * deployed marketo-config (its shared limits and day count apply). Errors name their category.
  */
+import { errorText } from "./guards";
 import type { NodeAPI } from "node-red";
 import { MarketoError, type MarketoClient } from "../marketo";
 import { positiveId } from "../actions/lead-action";
@@ -17,14 +18,14 @@ export function registerLeadFormRoutes(RED: NodeAPI): void {
     try {
       return { ok: true, client: config.getClient() };
     } catch (err) {
-      return { ok: false, message: err instanceof Error ? err.message : String(err) };
+      return { ok: false, message: errorText(err) };
     }
   };
   const failed = (res: { status(n: number): { json(b: unknown): void } }, err: unknown): void => {
     const e =
       err instanceof MarketoError
         ? { category: err.category, code: err.code, message: err.message }
-        : { category: "network", message: err instanceof Error ? err.message : String(err) };
+        : { category: "network", message: errorText(err) };
     res.status(200).json({ ok: false, error: e });
   };
   RED.httpAdmin.get("/marketo-lead/forms", RED.auth.needsPermission("marketo-lead.read"), (req, res) => {

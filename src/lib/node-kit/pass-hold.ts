@@ -5,18 +5,20 @@
  * retried message), so passing removes it.
  */
 
-type Send = (msgs: Array<object | null>) => void;
-
 const hasOwn = Object.prototype.hasOwnProperty;
 
 /** Sends `msg` on output 1, without any earlier `msg.filtered`. */
-export function sendPassed<M extends object>(msg: M, send: Send): void {
+export function sendPassed<M extends object>(msg: M, send: (msgs: Array<NoInfer<M> | null>) => void): void {
   if (hasOwn.call(msg, "filtered")) delete (msg as { filtered?: unknown }).filtered;
   send([msg, null]);
 }
 
 /** Sets `msg.filtered` to why it is held back, and sends it on output 2. */
-export function sendHeld<M extends object, F>(msg: M, filtered: F, send: Send): void {
+export function sendHeld<M extends object, F>(
+  msg: M,
+  filtered: F,
+  send: (msgs: Array<NoInfer<M> | null>) => void,
+): void {
   (msg as { filtered?: F }).filtered = filtered;
   send([null, msg]);
 }

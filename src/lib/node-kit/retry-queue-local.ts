@@ -5,7 +5,7 @@
  */
 import type { Node, NodeAPI, NodeMessage, NodeMessageInFlow } from "node-red";
 import { countsText } from "./counts";
-import { errorText } from "./guards";
+import { errorText, toError } from "./guards";
 import { throttledStatus, type ThrottledStatus } from "./node-status";
 import { Journal } from "../delivery/journal";
 import { journalFile } from "../delivery/journal-path";
@@ -285,7 +285,7 @@ export class LocalRetryQueue {
       case "command":
         this.track(this.command(arrival.topic, msg, send)).then(
           () => done(),
-          (err: unknown) => done(err instanceof Error ? err : new Error(errorText(err))),
+          (err: unknown) => done(toError(err)),
         );
         return;
       case "ownWithoutError":

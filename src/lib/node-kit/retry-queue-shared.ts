@@ -24,7 +24,7 @@ import {
 import { isQueueRegistered, registerQueue, unregisterQueue, type RetryOutcomeSink } from "../delivery/retry-registry";
 import type { DeployedQueue } from "./retry-queue-routes";
 import type { Done, Send, Translate } from "./retry-queue-local";
-import { errorText } from "./guards";
+import { errorText, toError } from "./guards";
 
 type Msg = Record<string, unknown>;
 
@@ -207,7 +207,7 @@ export class SharedRetryQueue {
   private input(msg: Msg, send: Send, done: Done): void {
     const { node, t } = this;
     const arrival = triage(msg, node.id, isQueueRegistered);
-    const fail = (err: unknown): void => done(err instanceof Error ? err : new Error(errorText(err)));
+    const fail = (err: unknown): void => done(toError(err));
     switch (arrival.kind) {
       case "command":
         this.ready.then(() => this.command(arrival.topic, msg, send)).then(() => done(), fail);
