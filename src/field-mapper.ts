@@ -4,6 +4,9 @@
  */
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from "node-red";
 import { countsText } from "./lib/node-kit/counts";
+import { answerErrorsInJson } from "./lib/node-kit/admin-routes";
+import { throttledStatus } from "./lib/node-kit/node-status";
+import { sendHeld, sendPassed } from "./lib/node-kit/pass-hold";
 import {
   compileMapping,
   parsePreviewBody,
@@ -16,6 +19,7 @@ import {
 } from "./lib/flow/field-mapping";
 import { isMarketoConfig } from "./lib/node-kit/marketo-config-api";
 import { BUILTIN_TARGET_FIELDS, targetFieldsFromDescribe } from "./lib/flow/field-targets";
+import { errorText, isRecord, toError } from "./lib/node-kit/guards";
 
 interface FieldMapperDef extends NodeDef {
   rows: MappingRow[];
@@ -31,7 +35,6 @@ type MappedMessage = NodeMessageInFlow & {
 };
 
 /** Canvas status is refreshed at most this often; heavy traffic must not flood the editor. */
-const STATUS_INTERVAL_MS = 250;
 
 type RED = NodeAPI;
 
@@ -76,14 +79,6 @@ async function describeThrough(RED: RED, configId: string): Promise<DescribeAnsw
   return { status: "ok", fields: targetFieldsFromDescribe(await client.describeLeads("describe2")) };
 }
 
-function asError(err: unknown): Error {
-  return err instanceof Error ? err : new Error(String(err));
-}
-
-function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
-
 export = function (RED: RED) {
   function FieldMapperNode(this: Node, config: FieldMapperDef) {
     RED.nodes.createNode(this, config);
@@ -104,14 +99,7 @@ export = function (RED: RED) {
 
     let mapped = 0;
     let invalid = 0;
-    let lastStatus = 0;
-    let timer: NodeJS.Timeout | undefined;
-    // Set by close: a JSONata message still in flight then must not re-arm the status timer
-    // (its paint would overwrite the status of the node that replaces this one on redeploy).
-    let closed = false;
-    const showStatus = (): void => {
-      timer = undefined;
-      lastStatus = Date.now();
+    const status = throttledStatus((): void => {
       node.status({
         fill: invalid > 0 ? "yellow" : "green",
         shape: "dot",
@@ -120,13 +108,7 @@ export = function (RED: RED) {
           [RED._("field-mapper.status.invalid"), invalid],
         ]),
       });
-    };
-    const scheduleStatus = (): void => {
-      if (timer || closed) return;
-      const wait = STATUS_INTERVAL_MS - (Date.now() - lastStatus);
-      if (wait <= 0) showStatus();
-      else timer = setTimeout(showStatus, wait);
-    };
+    });
 
     const deliver = (
       msg: MappedMessage,
@@ -137,29 +119,24 @@ export = function (RED: RED) {
       if (out.problems.length === 0) {
         msg.source = msg.payload;
         msg.payload = out.record;
-        // msg.filtered says why a message was rejected; a mapped one must not carry an earlier
-        // node's rejection (a tag-filter's, or this node's from a retried message) on.
-        if (Object.prototype.hasOwnProperty.call(msg, "filtered")) delete msg.filtered;
         if (fieldUpdates) {
           const prev = msg.marketo;
           msg.marketo = {
-            ...(prev !== null && typeof prev === "object" && !Array.isArray(prev) ? prev : {}),
+            ...(isRecord(prev) ? prev : {}),
             fieldUpdates: { ...fieldUpdates },
           };
         }
         mapped++;
-        send([msg, null]);
+        sendPassed(msg, send);
       } else {
-        msg.filtered = {
-          rule: "validation",
-          reason: problemsReason(out.problems),
-          problems: out.problems,
-          record: out.record,
-        };
         invalid++;
-        send([null, msg]);
+        sendHeld(
+          msg,
+          { rule: "validation", reason: problemsReason(out.problems), problems: out.problems, record: out.record },
+          send,
+        );
       }
-      scheduleStatus();
+      status.refresh();
       done();
     };
 
@@ -175,7 +152,7 @@ export = function (RED: RED) {
       try {
         out = compiled.mapping.map(msg);
       } catch (err) {
-        done(err instanceof Error ? err : new Error(String(err)));
+        done(toError(err));
         return;
       }
       if (out instanceof Promise) {
@@ -196,17 +173,15 @@ export = function (RED: RED) {
         );
         tail = tail
           .then(() => settled)
-          .then((r) => ("o" in r ? deliver(msg as MappedMessage, r.o, send as never, fin) : fin(asError(r.err))))
-          .catch((err: unknown) => fin(asError(err)));
+          .then((r) => ("o" in r ? deliver(msg as MappedMessage, r.o, send as never, fin) : fin(toError(r.err))))
+          .catch((err: unknown) => fin(toError(err)));
       } else {
         deliver(msg as MappedMessage, out, send as never, done);
       }
     });
 
     node.on("close", (_removed: boolean, done: () => void) => {
-      closed = true;
-      if (timer) clearTimeout(timer);
-      timer = undefined;
+      status.close();
       done();
     });
   }
@@ -294,23 +269,5 @@ export = function (RED: RED) {
 
   // Malformed bodies (bad JSON, too large) fail in the admin app's body parser before any route
   // runs; answer those for our paths with JSON instead of express's HTML page.
-  RED.httpAdmin.use(
-    "/field-mapper",
-    (
-      err: unknown,
-      _req: unknown,
-      res: { headersSent: boolean; status: (n: number) => { json: (b: unknown) => void } },
-      next: (e?: unknown) => void,
-    ) => {
-      if (res.headersSent) {
-        next(err);
-        return;
-      }
-      const e = err as { status?: number; statusCode?: number; type?: string; message?: string };
-      const status = e.status ?? e.statusCode ?? 500;
-      const message =
-        e.type === "entity.parse.failed" ? `the body is not valid JSON: ${e.message}` : (e.message ?? "bad request");
-      res.status(status >= 400 && status < 600 ? status : 500).json({ error: message });
-    },
-  );
+  answerErrorsInJson(RED, "field-mapper");
 };

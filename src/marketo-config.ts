@@ -18,6 +18,7 @@ import {
 import { resolveOptions } from "./lib/marketo/options";
 import { configStatusText, type ConfigUser, type MarketoConfigNode } from "./lib/node-kit/marketo-config-api";
 import { metrics } from "./lib/sidebar/metrics";
+import { errorText } from "./lib/node-kit/guards";
 
 interface MarketoConfigDef extends NodeDef {
   endpoint: string;
@@ -73,7 +74,7 @@ function asMarketoError(err: unknown): MarketoError {
   if (err instanceof MarketoError) return err;
   return new MarketoError({
     code: "INVALID_OPTION",
-    message: err instanceof Error ? err.message : String(err),
+    message: errorText(err),
     category: "validation",
     action: "permanent",
     retryable: false,
@@ -257,7 +258,7 @@ export = function (RED: NodeAPI) {
       // close() sends what is held and waits (bounded) for calls in flight, so the records of
       // a redeploy reach Marketo; what cannot is failed as retryable, never dropped silently.
       c.close().then(done, (err: unknown) => {
-        node.error(`marketo-config close: ${err instanceof Error ? err.message : String(err)}`);
+        node.error(`marketo-config close: ${errorText(err)}`);
         done();
       });
     });

@@ -11,7 +11,6 @@ import { metrics } from "./lib/sidebar/metrics";
 import { MarketoError, type MarketoClient } from "./lib/marketo";
 import { isMarketoConfig, type MarketoConfigNode } from "./lib/node-kit/marketo-config-api";
 import { eventRoot } from "./lib/flow/event";
-import { isRecord } from "./lib/flow/paths";
 import {
   checkReport,
   parseSettings,
@@ -30,7 +29,8 @@ import {
   type ProgramChannel,
   type Read,
 } from "./lib/actions/program-status";
-import { readPath } from "./lib/flow/status-ladder";
+import { readPath } from "./lib/flow/paths";
+import { errorText, isRecord } from "./lib/node-kit/guards";
 import { startNoShowSweep, type NoShowNode } from "./lib/node-kit/no-show-node";
 import type { NoShowSettingsInput } from "./lib/actions/no-show-sweep";
 
@@ -55,7 +55,7 @@ type Reader = (msg: Message) => Promise<Read<unknown>>;
 function describeError(err: unknown): { code?: string; text: string } {
   if (err instanceof MarketoError)
     return { code: err.code, text: `${err.category}: ${err.message}${readFailureHint(err.code)}` };
-  return { text: err instanceof Error ? err.message : String(err) };
+  return { text: errorText(err) };
 }
 
 export = function (RED: NodeAPI) {

@@ -11,6 +11,7 @@ import { metrics } from "./lib/sidebar/metrics";
 import { buildSummary, type ConfigView, type NodeSettings, type SidebarSummary } from "./lib/sidebar/sidebar-summary";
 import { queueFigures } from "./lib/delivery/retry-registry";
 import { History, type HistorySample } from "./lib/sidebar/sidebar-history";
+import { errorText } from "./lib/node-kit/guards";
 
 /** The parts of the runtime's RED this plugin uses (the published types lack plugins and comms). */
 interface PluginRED {
@@ -88,7 +89,7 @@ export = function (RED: PluginRED) {
     try {
       res.json(summary());
     } catch (err) {
-      res.status(500).json({ error: err instanceof Error ? err.message : String(err) });
+      res.status(500).json({ error: errorText(err) });
     }
   });
 
@@ -166,7 +167,7 @@ export = function (RED: PluginRED) {
         false,
       );
     } catch (err) {
-      RED.log.warn(`marketo-sidebar: could not publish an update: ${err instanceof Error ? err.message : String(err)}`);
+      RED.log.warn(`marketo-sidebar: could not publish an update: ${errorText(err)}`);
     }
   };
   function schedule(): void {
@@ -184,7 +185,7 @@ export = function (RED: PluginRED) {
       history.sample(sample(s));
       if (JSON.stringify({ ...s, at: "" }) !== lastSent) schedule();
     } catch (err) {
-      RED.log.warn(`marketo-sidebar: could not read the figures: ${err instanceof Error ? err.message : String(err)}`);
+      RED.log.warn(`marketo-sidebar: could not read the figures: ${errorText(err)}`);
     }
   }, SAMPLE_EVERY_MS).unref();
 };

@@ -5,18 +5,19 @@
 import { eventRoot } from "./lib/flow/event";
 import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from "node-red";
 import { countsText } from "./lib/node-kit/counts";
+import { throttledStatus } from "./lib/node-kit/node-status";
+import { sendHeld, sendPassed } from "./lib/node-kit/pass-hold";
 import {
   channelTable,
   channelText,
   compileTable,
   matchStatus,
   presetRows,
-  readPath,
   PRESET_NAMES,
   type Filtered,
   type MappedStatus,
-  type PathRead,
 } from "./lib/flow/status-ladder";
+import { readPath, type PathRead } from "./lib/flow/paths";
 import {
   backwardReason,
   classifyMove,
@@ -30,6 +31,7 @@ import {
   type BackwardPolicy,
   type RepeatPolicy,
 } from "./lib/flow/status-memory";
+import { toError } from "./lib/node-kit/guards";
 
 interface StatusMapperDef extends NodeDef {
   preset?: string;
@@ -54,7 +56,6 @@ type Reader = (msg: NodeMessageInFlow, cb: (r: PathRead, where?: string) => void
 /** The context key the memory is kept under (node context, the chosen store). */
 const MEMORY_KEY = "statusMapperLastStatus";
 const PERSIST_DELAY_MS = 1000;
-const STATUS_INTERVAL_MS = 250;
 /** Longest JSONata error text kept in a reason: some quote the offending value, which may be huge. */
 const MAX_ERROR_TEXT = 200;
 
@@ -145,10 +146,7 @@ export = function (RED: NodeAPI) {
     let mapped = 0;
     let skipped = 0;
     let errors = 0;
-    let statusTimer: NodeJS.Timeout | undefined;
-    let lastPaint = 0;
     function paint() {
-      lastPaint = Date.now();
       const text = countsText([
         [RED._("status-mapper.status.mapped"), mapped],
         [RED._("status-mapper.status.skipped"), skipped],
@@ -160,18 +158,8 @@ export = function (RED: NodeAPI) {
         text,
       });
     }
-    /** At most one status update per STATUS_INTERVAL_MS, the last one always shown. */
-    function showCounts() {
-      // After close a message still in flight must not paint: the node replacing this one on a
-      // redeploy has the same id, and would show these stale counts.
-      if (statusTimer || closed) return;
-      const wait = STATUS_INTERVAL_MS - (Date.now() - lastPaint);
-      if (wait <= 0) return paint();
-      statusTimer = setTimeout(() => {
-        statusTimer = undefined;
-        paint();
-      }, wait);
-    }
+    const status = throttledStatus(paint);
+    const showCounts = (): void => status.refresh();
 
     // Memory of the last status per (lead, program), loaded once from the context store.
     const ctx = node.context();
@@ -239,7 +227,7 @@ export = function (RED: NodeAPI) {
           try {
             handle(m, s, fin);
           } catch (err) {
-            fin(err instanceof Error ? err : new Error(String(err)));
+            fin(toError(err));
           }
         }
       } finally {
@@ -254,8 +242,8 @@ export = function (RED: NodeAPI) {
       filtered: Filtered,
       policy: "skip" | "error" | "pass",
     ) {
-      (msg as NodeMessageInFlow & { filtered?: Filtered }).filtered = filtered;
       if (policy === "error") {
+        (msg as NodeMessageInFlow & { filtered?: Filtered }).filtered = filtered;
         errors++;
         showCounts();
         done(new Error(filtered.reason));
@@ -263,7 +251,7 @@ export = function (RED: NodeAPI) {
       }
       skipped++;
       showCounts();
-      send([null, msg]);
+      sendHeld(msg, filtered, send);
       done();
     }
 
@@ -315,10 +303,7 @@ export = function (RED: NodeAPI) {
           };
           if (mk) (mk as Record<string, unknown>).programStatus = ps;
           else (msg as { marketo?: unknown }).marketo = { programStatus: ps };
-          // msg.filtered says why a message was rejected; a mapped one must not carry an earlier
-          // node's rejection (tag-filter's, field-mapper's) on.
-          if (Object.prototype.hasOwnProperty.call(msg, "filtered")) delete (msg as { filtered?: unknown }).filtered;
-          send([msg, null]);
+          sendPassed(msg, send);
           mapped++;
           showCounts();
         };
@@ -370,8 +355,7 @@ export = function (RED: NodeAPI) {
 
     node.on("close", (removed: boolean, done: () => void) => {
       closed = true;
-      if (statusTimer) clearTimeout(statusTimer);
-      statusTimer = undefined;
+      status.close();
       for (const [, , d] of waiting.splice(0))
         d(
           new Error(

@@ -6,6 +6,8 @@
  */
 import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from "node-red";
 import { countsText } from "./lib/node-kit/counts";
+import { throttledStatus } from "./lib/node-kit/node-status";
+import { sendHeld, sendPassed } from "./lib/node-kit/pass-hold";
 import {
   compileTagFilter,
   TagFilterConfigError,
@@ -28,6 +30,7 @@ import {
   type ReplayMark,
   type ReplayProgress,
 } from "./lib/flow/replay";
+import { errorText, toError } from "./lib/node-kit/guards";
 
 type TagFilterDef = NodeDef &
   TagFilterConfig & {
@@ -50,7 +53,6 @@ type Send = (msg: NodeMessage | Array<NodeMessage | NodeMessage[] | null>) => vo
 type Done = (err?: Error) => void;
 
 /** The status is redrawn at most this often under load (the first change shows at once). */
-const STATUS_INTERVAL_MS = 250;
 const hasOwn = Object.prototype.hasOwnProperty;
 
 function positive(v: unknown, fallback: number): number {
@@ -78,8 +80,6 @@ export = function (RED: NodeAPI) {
     const rejectedLabel = RED._("tag-filter.status.rejected");
     let passed = 0;
     let rejected = 0;
-    let timer: NodeJS.Timeout | undefined;
-    let dirty = false;
 
     const show = () => {
       node.status({
@@ -91,24 +91,10 @@ export = function (RED: NodeAPI) {
         ]),
       });
     };
-    const tick = () => {
-      timer = undefined;
-      if (!dirty) return;
-      dirty = false;
-      show();
-      timer = setTimeout(tick, STATUS_INTERVAL_MS);
-    };
-    const counted = () => {
-      if (timer) {
-        dirty = true;
-        return;
-      }
-      show();
-      timer = setTimeout(tick, STATUS_INTERVAL_MS);
-    };
+    const status = throttledStatus(show);
 
     if (configProblem !== undefined) node.status({ fill: "red", shape: "ring", text: "tag-filter.status.invalid" });
-    else show();
+    else status.paintNow();
 
     const topicProp = config.topicProp || "topic";
     const payloadProp = config.payloadProp || "payload";
@@ -122,7 +108,7 @@ export = function (RED: NodeAPI) {
           logger: { warn: (m) => node.warn(m) },
         });
       } catch (err) {
-        node.warn(RED._("tag-filter.warnings.history", { error: err instanceof Error ? err.message : String(err) }));
+        node.warn(RED._("tag-filter.warnings.history", { error: errorText(err) }));
       }
     }
 
@@ -163,17 +149,13 @@ export = function (RED: NodeAPI) {
     const deliver = (msg: NodeMessageInFlow | NodeMessage, verdict: Rejection | null, send: Send): void => {
       if (verdict === null) {
         passed++;
-        // msg.filtered says why a message was rejected; one that passes here (say a second filter
-        // on the first one's output 2) must not carry an earlier node's rejection on.
-        if (hasOwn.call(msg, "filtered")) delete (msg as NodeMessage & { filtered?: Rejection }).filtered;
-        send([msg, null]);
+        sendPassed(msg, send);
       } else {
         rejected++;
         if (configProblem === undefined) metrics.filtered({ id: node.id, type: "tag-filter", name: config.name || "" });
-        (msg as NodeMessage & { filtered?: Rejection }).filtered = verdict;
-        send([null, msg]);
+        sendHeld(msg, verdict, send);
       }
-      if (configProblem === undefined) counted();
+      if (configProblem === undefined) status.refresh();
     };
     const judge = (msg: unknown): Rejection | null =>
       filter
@@ -189,7 +171,7 @@ export = function (RED: NodeAPI) {
         (msg as NodeMessage & { replay: ReplayMark }).replay = mark;
         deliver(msg, judge(msg), (m) => node.send(m));
       } catch (err) {
-        node.error(err instanceof Error ? err : new Error(String(err)), msg);
+        node.error(toError(err), msg);
       }
     }
 
@@ -207,7 +189,7 @@ export = function (RED: NodeAPI) {
         try {
           run = startReplay(msg.payload);
         } catch (err) {
-          return done(new Error(`tag-filter: validation: ${err instanceof Error ? err.message : String(err)}`));
+          return done(new Error(`tag-filter: validation: ${errorText(err)}`));
         }
         // The request itself is no event: once counted it leaves on output 2, saying what it started.
         run.counted.then(
@@ -221,12 +203,7 @@ export = function (RED: NodeAPI) {
             send([null, m]);
             done();
           },
-          (err: unknown) =>
-            done(
-              new Error(
-                `tag-filter: replay could not read the history: ${err instanceof Error ? err.message : String(err)}`,
-              ),
-            ),
+          (err: unknown) => done(new Error(`tag-filter: replay could not read the history: ${errorText(err)}`)),
         );
         return;
       }
@@ -242,7 +219,7 @@ export = function (RED: NodeAPI) {
           );
         }
       } catch (err) {
-        done(err instanceof Error ? err : new Error(String(err)));
+        done(toError(err));
         return;
       }
       deliver(msg, verdict, send);
@@ -254,9 +231,7 @@ export = function (RED: NodeAPI) {
       for (const run of runs.values()) run.cancel();
       if (targets.get(node.id) === target) targets.delete(node.id);
       history?.close();
-      if (timer) clearTimeout(timer);
-      timer = undefined;
-      dirty = false;
+      status.close();
       done();
     });
   }
@@ -266,7 +241,7 @@ export = function (RED: NodeAPI) {
   const answerError = (res: { status(n: number): { json(b: unknown): void } }, err: unknown): void => {
     const validation = err instanceof ReplayRequestError;
     res.status(validation ? 400 : 500).json({
-      error: err instanceof Error ? err.message : String(err),
+      error: errorText(err),
       category: validation ? "validation" : "internal",
     });
   };

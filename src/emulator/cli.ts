@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { parseArgs } from "node:util";
 import { startEmulator, type EmulatorOptions } from "./index";
+import { errorText } from "../lib/node-kit/guards";
 
 const USAGE = `Usage: marketo-emulator [options]
 
@@ -110,7 +111,7 @@ function parse(argv: string[]): { options: EmulatorOptions; quiet: boolean; help
       },
     }));
   } catch (err) {
-    throw new UsageError(err instanceof Error ? err.message : String(err));
+    throw new UsageError(errorText(err));
   }
   const limits = Object.fromEntries(
     Object.entries({
@@ -206,6 +207,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  console.error(`marketo-emulator: ${err instanceof Error ? err.message : String(err)}`);
+  console.error(`marketo-emulator: ${errorText(err)}`);
   process.exitCode = 1;
 });

@@ -7,6 +7,7 @@
  */
 import Papa from "papaparse";
 import { ApiError, type DomainContext } from "./types";
+import { errorText } from "../lib/node-kit/guards";
 
 export type ImportStatus = "Queued" | "Importing" | "Complete" | "Failed";
 export type ImportFormat = "csv" | "tsv" | "ssv";
@@ -162,7 +163,7 @@ export class ImportQueue {
       job.message = importMessage(job);
     } catch (err) {
       job.status = "Failed";
-      job.message = `Import failed: ${err instanceof Error ? err.message : String(err)}`;
+      job.message = `Import failed: ${errorText(err)}`;
       this.ctx.log?.(`bulk import ${job.batchId} failed: ${job.message}`);
     }
   }

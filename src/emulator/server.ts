@@ -7,6 +7,7 @@ import { bearerToken, mediaType, parseMultipart, readBody } from "./requestBody"
 import type { EmulatorRuntime } from "./runtime";
 import type { ApiClient } from "./auth";
 import { ApiError, type EmuRequest, type RouteDef } from "./types";
+import { errorText } from "../lib/node-kit/guards";
 
 const IDENTITY_PATH = "/identity/oauth/token";
 const DEFAULT_TIMEOUT_MS = 30_000;
@@ -20,7 +21,7 @@ export function createHttpServer(rt: EmulatorRuntime): http.Server {
   return http.createServer({ maxHeaderSize: 256 * 1024 }, (req, res) => {
     handle(rt, req, res).catch((err: unknown) => {
       if (res.destroyed || res.writableEnded) return;
-      rt.log(`error: ${err instanceof Error ? err.message : String(err)}`);
+      rt.log(`error: ${errorText(err)}`);
       res.writeHead(500, { "Content-Type": "text/plain;charset=UTF-8" });
       res.end("Internal Server Error");
     });
@@ -239,9 +240,7 @@ async function admitted(
     if (isApiError(err)) {
       reply.error(err.code, err.message);
     } else {
-      rt.log(
-        `error: handler for ${route.method} ${route.pattern} threw: ${err instanceof Error ? err.message : String(err)}`,
-      );
+      rt.log(`error: handler for ${route.method} ${route.pattern} threw: ${errorText(err)}`);
       reply.error("611", messageFor("611"));
     }
     return false;

@@ -50,9 +50,9 @@ describe("lead-bulk: collector", () => {
       onChange: () => changes++,
     });
     const answers = Promise.all([
-      c.submit({ email: "a", x: undefined }),
-      c.submit({ email: "bad" }),
-      c.submit({ email: "b", firstName: "B" }),
+      c.submit({ email: "a", x: undefined }, "client"),
+      c.submit({ email: "bad" }, "client"),
+      c.submit({ email: "b", firstName: "B" }, "client"),
     ]);
     c.pending.should.equal(3);
     calls.should.have.length(0);
@@ -65,6 +65,23 @@ describe("lead-bulk: collector", () => {
     changes.should.be.above(3);
   });
 
+  it("rows that came through different clients go in separate jobs, each through its own", async () => {
+    const calls: Array<[string, CsvRow[]]> = [];
+    const c = new BulkCollector<string>({
+      windowMs: 20,
+      run: async (rows, via) => (calls.push([via, rows]), imported(rows, calls.length)),
+    });
+    await Promise.all([
+      c.submit({ email: "a" }, "one"),
+      c.submit({ email: "b" }, "two"),
+      c.submit({ email: "c" }, "one"),
+    ]);
+    calls.should.eql([
+      ["one", [{ email: "a" }, { email: "c" }]],
+      ["two", [{ email: "b" }]],
+    ]);
+  });
+
   it("a full window starts at once; close starts what waits and later rows do not wait", async () => {
     const calls: number[] = [];
     const c = new BulkCollector({
@@ -72,14 +89,14 @@ describe("lead-bulk: collector", () => {
       maxRows: 2,
       run: async (rows) => (calls.push(rows.length), imported(rows, 1)),
     });
-    await Promise.all([c.submit({ email: "a" }), c.submit({ email: "b" })]);
+    await Promise.all([c.submit({ email: "a" }, "client"), c.submit({ email: "b" }, "client")]);
     calls.should.eql([2]);
-    const waiting = c.submit({ email: "c" });
+    const waiting = c.submit({ email: "c" }, "client");
     await new Promise((r) => setImmediate(r));
     calls.should.eql([2]);
     c.close();
     (await waiting).ok.should.be.true();
-    (await c.submit({ email: "d" })).ok.should.be.true();
+    (await c.submit({ email: "d" }, "client")).ok.should.be.true();
     calls.should.eql([2, 1, 1]);
   });
 
@@ -88,7 +105,7 @@ describe("lead-bulk: collector", () => {
       windowMs: 1,
       run: () => Promise.reject(new Error("boom")),
     });
-    const r = await c.submit({ email: "a" });
+    const r = await c.submit({ email: "a" }, "client");
     r.ok.should.be.false();
     r.outcome.should.equal("failed");
     should(r.error?.message).match(/boom/);

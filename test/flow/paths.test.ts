@@ -3,7 +3,7 @@
  * the status-mapper and the field-mapper.
  */
 import "should";
-import { isRecord, newOwnPathWalk, readOwnPath, typeName } from "../../src/lib/flow/paths";
+import { newOwnPathWalk, readOwnPath, typeName } from "../../src/lib/flow/paths";
 
 describe("lib/paths readOwnPath", () => {
   it("reads a whole path, objects and array elements", () => {
@@ -65,13 +65,6 @@ describe("lib/paths readOwnPath", () => {
 });
 
 describe("lib/paths helpers", () => {
-  it("isRecord is true only for non-array objects", () => {
-    isRecord({}).should.be.true();
-    isRecord([]).should.be.false();
-    isRecord(null).should.be.false();
-    isRecord("x").should.be.false();
-  });
-
   it("typeName names values for reasons", () => {
     typeName(undefined).should.equal("missing");
     typeName(null).should.equal("null");

@@ -12,11 +12,11 @@ import {
   matchStatus,
   normaliseStatus,
   presetRows,
-  readPath,
   PRESETS,
   MAX_STATUS_LENGTH,
   type StatusRow,
 } from "../../src/lib/flow/status-ladder";
+import { readPath } from "../../src/lib/flow/paths";
 import {
   backwardReason,
   classifyMove,

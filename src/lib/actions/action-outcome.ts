@@ -3,6 +3,17 @@
  * `msg.marketo` on output 1, `msg.marketo.error` on output 2, and the Error a Catch node gets.
  */
 import { MarketoError, type ErrorCategory, type RecordResult } from "../marketo";
+import { errorText } from "../node-kit/guards";
+
+/** `msg.marketo` as an action node sets it. */
+export type MarketoInfo = Record<string, unknown> & { error?: RecordErrorInfo };
+
+/** What a node's handler says about one record. */
+export interface Outcome {
+  result: RecordResult;
+  /** Merged into `msg.marketo` (programId, campaignId, activity...). */
+  marketo?: Record<string, unknown>;
+}
 
 /** `msg.marketo.error`: enough for a person or the retry-queue to decide what to do. */
 export interface RecordErrorInfo {
@@ -55,7 +66,7 @@ export function unexpectedFailure(err: unknown, operation: string): RecordResult
     status: "failed",
     error: new MarketoError({
       code: "INTERNAL",
-      message: `Unexpected failure in ${operation}: ${err instanceof Error ? err.message : String(err)}`,
+      message: `Unexpected failure in ${operation}: ${errorText(err)}`,
       category: "marketo",
       action: "permanent",
       retryable: false,
@@ -93,4 +104,28 @@ export class RecordFailure extends Error {
 /** The lead id a result names, for `msg.marketo.leadId`. */
 export function leadIdOf(r: RecordResult): number | undefined {
   return typeof r.id === "number" && Number.isInteger(r.id) && r.id > 0 ? r.id : undefined;
+}
+
+/** `msg.marketo` for one outcome: what earlier nodes put there stays, a stale error goes. */
+export function marketoFor(prev: unknown, outcome: Outcome): MarketoInfo {
+  const base: MarketoInfo =
+    prev !== null && typeof prev === "object" && !Array.isArray(prev) ? { ...(prev as MarketoInfo) } : {};
+  delete base.error;
+  const r = outcome.result;
+  const leadId = leadIdOf(r);
+  if (leadId !== undefined) base.leadId = leadId;
+  base.status = r.status;
+  if (r.requestId) base.requestId = r.requestId;
+  else delete base.requestId;
+  if (r.marketoGUID) base.marketoGUID = r.marketoGUID;
+  // Only the last attempt's word counts: a retry that settled it leaves nothing to check.
+  if (r.unconfirmedSince) base.unconfirmedSince = r.unconfirmedSince;
+  else delete base.unconfirmedSince;
+  if (r.arrived) base.arrived = true;
+  else delete base.arrived;
+  if (r.reasons?.length) base.reasons = r.reasons;
+  else delete base.reasons;
+  Object.assign(base, outcome.marketo);
+  if (!r.ok && r.error) base.error = errorInfo(r.error);
+  return base;
 }

@@ -3,7 +3,7 @@
  * and custom activity tables of Kaltura's Marketo guide), the custom field list a user edits,
  * and the coercion of one value to the type Marketo declares for it. No Node-RED import.
  */
-import { isRecord } from "../flow/paths";
+import { isRecord, UNSAFE_KEYS } from "../node-kit/guards";
 
 /** Marketo's field data types, as describe names them (lower-cased). */
 export const ENGAGEMENT_TYPES = [
@@ -85,10 +85,9 @@ export const KALTURA_ACTIVITY_FIELD_COUNT = 20;
 
 /** A Marketo API name: letters, digits and underscores, not starting with a digit. */
 export const API_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-const UNSAFE = new Set(["__proto__", "constructor", "prototype"]);
 
 export function isApiName(v: unknown): v is string {
-  return typeof v === "string" && API_NAME.test(v) && !UNSAFE.has(v);
+  return typeof v === "string" && API_NAME.test(v) && !UNSAFE_KEYS.has(v);
 }
 
 export function toEngagementType(v: unknown): EngagementType | undefined {

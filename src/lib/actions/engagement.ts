@@ -5,7 +5,7 @@
  */
 import type { CustomActivity } from "../marketo";
 import { coerceValue, isApiName, shown, type EngagementField } from "./engagement-fields";
-import { isRecord } from "../flow/paths";
+import { isRecord } from "../node-kit/guards";
 
 export * from "./engagement-fields";
 

@@ -47,42 +47,47 @@ export function groupByColumns(rows: CsvRow[]): number[][] {
   return [...groups.values()];
 }
 
-export interface BulkCollectorOptions {
-  /** One import of rows of one shape (client.bulkImportLeads with the node's options). */
-  run(rows: CsvRow[]): Promise<BulkImportResult>;
+/**
+ * `Via` is what a row is imported through (the Marketo client of the record): each submit names
+ * it, and rows of one window that came through different clients go in separate jobs.
+ */
+export interface BulkCollectorOptions<Via> {
+  /** One import of rows of one shape through one client (client.bulkImportLeads with the node's options). */
+  run(rows: CsvRow[], via: Via): Promise<BulkImportResult>;
   windowMs?: number;
   maxRows?: number;
   /** Called when the count of pending rows changes (status repaint). */
   onChange?(): void;
 }
 
-interface Waiting {
+interface Waiting<Via> {
   row: CsvRow;
+  via: Via;
   resolve(r: BulkRowResult): void;
 }
 
 const OPERATION = "bulkImportLeads";
 
-export class BulkCollector {
-  private waiting: Waiting[] = [];
+export class BulkCollector<Via> {
+  private waiting: Waiting<Via>[] = [];
   private timer: NodeJS.Timeout | undefined;
   private unanswered = 0;
   private closed = false;
 
-  constructor(private readonly o: BulkCollectorOptions) {}
+  constructor(private readonly o: BulkCollectorOptions<Via>) {}
 
   /** Rows handed to the collector and not answered yet (waiting or in a running job). */
   get pending(): number {
     return this.unanswered;
   }
 
-  submit(row: CsvRow): Promise<BulkRowResult> {
+  submit(row: CsvRow, via: Via): Promise<BulkRowResult> {
     return new Promise<BulkRowResult>((resolve) => {
       this.unanswered++;
       // An undefined field is no field: it must not become an empty column of the job.
       const defined: CsvRow = {};
       for (const [k, v] of Object.entries(row)) if (v !== undefined) defined[k] = v;
-      this.waiting.push({ row: defined, resolve });
+      this.waiting.push({ row: defined, via, resolve });
       if (this.closed || this.waiting.length >= (this.o.maxRows ?? BULK_MAX_ROWS)) this.flush();
       else this.timer ??= setTimeout(() => this.flush(), this.o.windowMs ?? BULK_WINDOW_MS);
       this.o.onChange?.();
@@ -96,10 +101,18 @@ export class BulkCollector {
     const batch = this.waiting;
     this.waiting = [];
     if (batch.length === 0) return;
-    for (const indexes of groupByColumns(batch.map((w) => w.row))) {
-      const group = indexes.map((i) => batch[i]);
-      void this.importGroup(group);
+    const byVia = new Map<Via, Waiting<Via>[]>();
+    for (const w of batch) {
+      const list = byVia.get(w.via);
+      if (list) list.push(w);
+      else byVia.set(w.via, [w]);
     }
+    for (const [via, rows] of byVia)
+      for (const indexes of groupByColumns(rows.map((w) => w.row)))
+        void this.importGroup(
+          indexes.map((i) => rows[i]),
+          via,
+        );
   }
 
   /** On close: what waits starts now, and later rows do not wait for a window. */
@@ -108,10 +121,13 @@ export class BulkCollector {
     this.flush();
   }
 
-  private async importGroup(group: Waiting[]): Promise<void> {
+  private async importGroup(group: Waiting<Via>[], via: Via): Promise<void> {
     let rows: BulkRowResult[];
     try {
-      const result = await this.o.run(group.map((w) => w.row));
+      const result = await this.o.run(
+        group.map((w) => w.row),
+        via,
+      );
       rows = result.rows;
     } catch (err) {
       const failed = unexpectedFailure(err, OPERATION);

@@ -9,7 +9,7 @@
  * - `msg.marketo.unconfirmedSince`: the last attempt failed without Marketo saying whether the
  *   write arrived (a retry-queue resubmits it with this).
  */
-import { isRecord } from "../flow/paths";
+import { isRecord } from "../node-kit/guards";
 
 function marketoOf(msg: unknown): Record<string, unknown> | undefined {
   if (!isRecord(msg)) return undefined;

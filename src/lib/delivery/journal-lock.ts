@@ -12,6 +12,7 @@ import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { errorText } from "../node-kit/guards";
 
 export const HEARTBEAT_MS = 10_000;
 export const STALE_MS = 60_000;
@@ -97,10 +98,7 @@ export function lockJournal(journalFile: string): JournalLock {
       break;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "EEXIST")
-        throw new Error(
-          `journal ${journalFile}: cannot take its lock ${lockFile}: ${err instanceof Error ? err.message : String(err)}`,
-          { cause: err },
-        );
+        throw new Error(`journal ${journalFile}: cannot take its lock ${lockFile}: ${errorText(err)}`, { cause: err });
       const holder = readHolder(lockFile);
       if (tries >= 3 || !stale(lockFile, holder, Date.now())) {
         throw new JournalLockedError(journalFile, holder ?? { host: "unknown", pid: 0, since: "?", token: "" });

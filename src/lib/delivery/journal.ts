@@ -30,6 +30,7 @@ import {
   otherInstanceFiles,
   type JournalLock,
 } from "./journal-lock";
+import { errorText } from "../node-kit/guards";
 
 export type { IndexCursor } from "./journal-index";
 
@@ -83,7 +84,7 @@ interface Group {
 }
 
 function message(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+  return errorText(err);
 }
 
 function syncFolder(dir: string): void {

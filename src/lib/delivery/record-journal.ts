@@ -19,6 +19,7 @@
  */
 import { Journal, JournalWriteError, type IndexCursor } from "./journal";
 import { jsonSafe, jsonSafeMessage } from "./storable";
+import { errorText } from "../node-kit/guards";
 
 export interface StoredRecord {
   /** The message the record came in: JSON-safe, without `payload`, `req` and `res`. */
@@ -45,8 +46,6 @@ export interface StoredAnswer {
 export interface BookEntry {
   readonly id: string;
   readonly stored: StoredRecord;
-  /** A call is working on it in this process. */
-  running: boolean;
   /**
    * The message the record came in, while this process still holds it: a record that went live
    * as it arrived, or one waiting in memory. A record read back from the journal has none; its
@@ -290,7 +289,7 @@ export class RecordBook {
     const stored: StoredRecord = { msg, payload: record, many, index };
     if (source.has) stored.source = source.value;
     if (group !== undefined) stored.group = group;
-    return { id, stored, running: false, msg };
+    return { id, stored, msg };
   }
 
   /** Journaled, after accept kept it: it goes live with its message if there is room still. */
@@ -313,17 +312,13 @@ export class RecordBook {
   /** The journal could not take a record: it waits in memory instead (with a warning), never lost. */
   private refused(id: string, err: unknown, kept: BookEntry | undefined, expected: boolean): void {
     if (expected) this.expected--;
-    this.warnOnce(
-      `record kept in memory only, not in ${this.file}: ${err instanceof Error ? err.message : String(err)}`,
-    );
+    this.warnOnce(`record kept in memory only, not in ${this.file}: ${errorText(err)}`);
     const stored = kept?.stored ?? (err instanceof JournalWriteError ? err.unsaved<StoredRecord>(id) : undefined);
     if (!stored) {
-      this.logger.warn(
-        `a record refused by ${this.file} could not be kept: ${err instanceof Error ? err.message : String(err)}`,
-      );
+      this.logger.warn(`a record refused by ${this.file} could not be kept: ${errorText(err)}`);
       return;
     }
-    this.waitInMemory(kept ?? { id, stored, running: false });
+    this.waitInMemory(kept ?? { id, stored });
   }
 
   private waitInMemory(entry: BookEntry): void {
@@ -334,12 +329,11 @@ export class RecordBook {
 
   /** A call finished with this answer. `cutOff`: the client closed under it; nothing was decided. */
   settle(entry: BookEntry, answer: StoredAnswer, cutOff: boolean): void {
-    entry.running = false;
     if (this.live.get(entry.id) !== entry) return;
     if (cutOff) this.cutOffIds.add(entry.id);
     const owner = this.owner;
     if (owner && this.ready) {
-      if (cutOff) this.start(owner, entry);
+      if (cutOff) owner.run(entry);
       else owner.deliver(entry, answer);
       return;
     }
@@ -351,16 +345,14 @@ export class RecordBook {
     }
     const stored: StoredRecord = { ...entry.stored, answer };
     if (!this.journal) {
-      this.memory.push({ id: entry.id, stored, running: false });
+      this.memory.push({ id: entry.id, stored });
       return;
     }
     // A record kept with its message is written as accept writes it; one read back is JSON already.
     const replacer = entry.readBack ? undefined : storableReplacer(stored.msg, stored.many);
     this.journal.put(entry.id, stored, replacer).catch((err: unknown) => {
-      this.warnOnce(
-        `answer kept in memory only, not in ${this.file}: ${err instanceof Error ? err.message : String(err)}`,
-      );
-      this.memory.push({ id: entry.id, stored, running: false });
+      this.warnOnce(`answer kept in memory only, not in ${this.file}: ${errorText(err)}`);
+      this.memory.push({ id: entry.id, stored });
     });
   }
 
@@ -371,9 +363,7 @@ export class RecordBook {
     this.cutOffIds.delete(entry.id);
     this.unanswered--;
     this.journal?.delete(entry.id).catch((err: unknown) => {
-      this.warnOnce(
-        `could not remove an answered record from ${this.file}: ${err instanceof Error ? err.message : String(err)}`,
-      );
+      this.warnOnce(`could not remove an answered record from ${this.file}: ${errorText(err)}`);
     });
     this.queuePump();
   }
@@ -458,18 +448,13 @@ export class RecordBook {
         this.live.set(entry.id, entry);
         if (this.live.size > this.peak) this.peak = this.live.size;
         if (entry.stored.answer) owner.deliver(entry, entry.stored.answer);
-        else this.start(owner, entry);
+        else owner.run(entry);
       }
     } finally {
       this.pumping = false;
       // Not taken now: they wait in the journal, without their message.
       this.arriving.clear();
     }
-  }
-
-  private start(owner: BookOwner, entry: BookEntry): void {
-    entry.running = true;
-    owner.run(entry);
   }
 
   /** The next record waiting (not live), from memory first, then from the journal; undefined if none. */
@@ -500,12 +485,10 @@ export class RecordBook {
         stored = journal.get(id);
       } catch (err) {
         // A damaged line: the record cannot be read back, say so and go on with the others.
-        this.logger.warn(
-          `a record could not be read back from ${this.file}: ${err instanceof Error ? err.message : String(err)}`,
-        );
+        this.logger.warn(`a record could not be read back from ${this.file}: ${errorText(err)}`);
         continue;
       }
-      if (stored) return { id, stored, running: false, readBack: true };
+      if (stored) return { id, stored, readBack: true };
     }
     return undefined;
   }
@@ -534,7 +517,7 @@ export function recordBook(file: string | undefined, logger: BookLogger): Record
     try {
       journal = Journal.openOwn<StoredRecord>(file, { logger });
     } catch (err) {
-      logger.warn(`records are kept in memory only: ${err instanceof Error ? err.message : String(err)}`);
+      logger.warn(`records are kept in memory only: ${errorText(err)}`);
     }
     book = new RecordBook(file, journal, logger);
     books.set(file, book);

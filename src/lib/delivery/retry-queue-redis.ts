@@ -37,6 +37,7 @@ import {
   newEntry,
   summary,
 } from "./retry-queue";
+import { errorText } from "../node-kit/guards";
 
 export interface RedisQueueOptions extends QueueOptions {
   url: string;
@@ -88,7 +89,7 @@ export async function persistenceProblems(client: RedisClient): Promise<string[]
       problems.push(`maxmemory-policy is ${policy}: Redis may evict entries when full (set noeviction)`);
   } catch (err) {
     problems.push(
-      `cannot check the Redis persistence settings (CONFIG GET is refused: ${err instanceof Error ? err.message : String(err)}); make sure appendonly is yes and maxmemory-policy is noeviction`,
+      `cannot check the Redis persistence settings (CONFIG GET is refused: ${errorText(err)}); make sure appendonly is yes and maxmemory-policy is noeviction`,
     );
   }
   return problems;
@@ -157,11 +158,7 @@ export class RedisRetryQueue {
   /** Connects, checks Redis's persistence settings (returned as warnings) and starts taking jobs. */
   async start(): Promise<string[]> {
     const problems = await persistenceProblems(this.client);
-    void this.worker
-      .run()
-      .catch((err: unknown) =>
-        this.handlers.warn(`retry queue worker stopped: ${err instanceof Error ? err.message : String(err)}`),
-      );
+    void this.worker.run().catch((err: unknown) => this.handlers.warn(`retry queue worker stopped: ${errorText(err)}`));
     await this.worker.waitUntilReady();
     await this.refresh();
     return problems;

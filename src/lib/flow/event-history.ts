@@ -17,6 +17,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as zlib from "zlib";
+import { errorText } from "../node-kit/guards";
 
 export interface HistoryOptions {
   /** Days an event is kept. Default 30. */
@@ -163,7 +164,7 @@ export class EventHistory {
       json = JSON.stringify(heldBack ? { t, k: topic, p: payload, h: 1 } : { t, k: topic, p: payload });
     } catch (err) {
       this.skipped++;
-      this.warnOnce(`an event could not be kept in the history (${err instanceof Error ? err.message : String(err)})`);
+      this.warnOnce(`an event could not be kept in the history (${errorText(err)})`);
       return;
     }
     const line = `${crc32Of(json).toString(16).padStart(8, "0")} ${json}\n`;
@@ -209,9 +210,7 @@ export class EventHistory {
       this.syncTimer ??= setTimeout(() => this.sync(), SYNC_EVERY_MS);
       if (this.bytes > this.maxBytes) this.prune();
     } catch (err) {
-      this.warnOnce(
-        `the history could not be written (${err instanceof Error ? err.message : String(err)}); events are not kept until it can`,
-      );
+      this.warnOnce(`the history could not be written (${errorText(err)}); events are not kept until it can`);
       this.closeFd();
     }
   }
@@ -260,9 +259,7 @@ export class EventHistory {
       try {
         fs.rmSync(first.file, { force: true });
       } catch (err) {
-        this.logger.warn(
-          `history segment ${first.file} could not be removed: ${err instanceof Error ? err.message : String(err)}`,
-        );
+        this.logger.warn(`history segment ${first.file} could not be removed: ${errorText(err)}`);
         break;
       }
       this.segments.shift();
@@ -308,7 +305,7 @@ export class EventHistory {
     try {
       fs.fdatasyncSync(this.fd);
     } catch (err) {
-      this.warnOnce(`the history could not be synced (${err instanceof Error ? err.message : String(err)})`);
+      this.warnOnce(`the history could not be synced (${errorText(err)})`);
     }
   }
 

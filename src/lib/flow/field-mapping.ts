@@ -10,7 +10,8 @@
  * go through `compileMapping` + `mapping.map`, so the preview shows exactly what the runtime does.
  */
 
-import { isRecord, newOwnPathWalk, readOwnPath, typeName } from "./paths";
+import { newOwnPathWalk, readOwnPath, typeName } from "./paths";
+import { errorText, isRecord, UNSAFE_KEYS } from "../node-kit/guards";
 
 export const SOURCE_TYPES = ["msg", "concat", "str", "env", "jsonata"] as const;
 export type SourceType = (typeof SOURCE_TYPES)[number];
@@ -107,7 +108,6 @@ const MAX_SOURCE_LENGTH = 10000;
 /** Marketo REST field names: letters, digits, underscores (custom fields end in __c). */
 const TARGET_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /** Keys that could reach an object's prototype; refused as targets and in paths. */
-const UNSAFE_KEYS = new Set(["__proto__", "constructor", "prototype"]);
 
 const STRING_TYPES = new Set(["string", "text", "email", "phone", "url", "reference"]);
 const INTEGER_TYPES = new Set(["integer", "score", "link"]);
@@ -547,7 +547,7 @@ export function compileMapping(rowsInput: unknown, targetFieldsInput: unknown, h
     try {
       (row as { label: string }).label = compileSource(row, sourceType as SourceType, source, separator, hooks);
     } catch (err) {
-      errors.push(`${at}: ${err instanceof Error ? err.message : String(err)}`);
+      errors.push(`${at}: ${errorText(err)}`);
       return;
     }
     rows.push(row);
@@ -656,7 +656,7 @@ class Mapping implements CompiledMapping {
       this.jsonataRows.map((r) =>
         (r.jsonata as (m: unknown) => Promise<unknown>)(msg).then(
           (v) => v,
-          (err: unknown) => new JsonataFailure(err instanceof Error ? err.message : String(err)),
+          (err: unknown) => new JsonataFailure(errorText(err)),
         ),
       ),
     ).then((values) => {

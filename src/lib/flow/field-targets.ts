@@ -6,6 +6,7 @@
  */
 import type { MappingRow, TargetField } from "./field-mapping";
 import { STANDARD_LEAD_FIELDS } from "../marketo/lead-fields";
+import { isRecord } from "../node-kit/guards";
 
 /** The dialog's fallback list: the standard lead fields one would map to (not the cookie). */
 export const BUILTIN_TARGET_FIELDS: readonly TargetField[] = STANDARD_LEAD_FIELDS.filter((f) => f.name !== "cookies");
@@ -71,7 +72,7 @@ export const DEFAULT_ROWS: readonly MappingRow[] = Object.freeze(
 ) as readonly MappingRow[];
 
 function obj(v: unknown): Record<string, unknown> | undefined {
-  return v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+  return isRecord(v) ? v : undefined;
 }
 
 function fieldFrom(

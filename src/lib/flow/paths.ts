@@ -56,11 +56,6 @@ export function readOwnPath(
   return into;
 }
 
-/** A plain (non-array) object. */
-export function isRecord(v: unknown): v is Record<string, unknown> {
-  return v !== null && typeof v === "object" && !Array.isArray(v);
-}
-
 /** "missing", "null", "an array", "an object", "a string", "a number"... for reasons. */
 export function typeName(v: unknown): string {
   if (v === undefined) return "missing";
@@ -68,4 +63,51 @@ export function typeName(v: unknown): string {
   if (Array.isArray(v)) return "an array";
   const t = typeof v;
   return t === "object" ? "an object" : `a ${t}`;
+}
+
+export type PathRead = { ok: true; value: unknown } | { ok: false; reason: string };
+
+const walk = newOwnPathWalk();
+
+/**
+ * A step the walk took that is an object to the walk but holds no fields: a Buffer (a webhook
+ * body nobody parsed). Reported as such rather than as a missing field.
+ */
+function unreadableStep(
+  root: unknown,
+  parts: ReadonlyArray<string | number>,
+  walked: number,
+  label: string,
+): string | undefined {
+  let cur = root;
+  let where = label;
+  for (let i = 0; i < parts.length; i++) {
+    const p = parts[i];
+    if (ArrayBuffer.isView(cur)) return `${where} is a Buffer, not an object (parse it first, e.g. with a json node)`;
+    if (i >= walked || cur === null || typeof cur !== "object" || !Object.prototype.hasOwnProperty.call(cur, p))
+      return undefined;
+    cur = (cur as Record<string | number, unknown>)[p];
+    where += typeof p === "number" ? `[${p}]` : `.${p}`;
+  }
+  return undefined;
+}
+
+/**
+ * Reads a pre-split path (`["payload","registration","status"]`) from an object, own properties
+ * only — so `__proto__`, `constructor` and the like never reach the prototype — without throwing.
+ * A missing final property reads as `undefined`; a missing or non-object step on the way is a
+ * failure naming that step (`msg.payload is a string, not an object`).
+ */
+export function readPath(root: unknown, parts: ReadonlyArray<string | number>, label = "msg"): PathRead {
+  const { stoppedAt, stoppedOn } = readOwnPath(root, parts, walk);
+  const unreadable = unreadableStep(root, parts, stoppedAt, label);
+  if (unreadable) return { ok: false, reason: unreadable };
+  if (stoppedAt === parts.length) return { ok: true, value: stoppedOn };
+  if (stoppedAt > 0 && stoppedOn === undefined) return { ok: true, value: undefined };
+  let where = label;
+  for (let i = 0; i < stoppedAt; i++) {
+    const p = parts[i];
+    where = typeof p === "number" ? `${where}[${p}]` : `${where}.${p}`;
+  }
+  return { ok: false, reason: `${where} is ${typeName(stoppedOn)}, not an object` };
 }

@@ -4,6 +4,7 @@
  */
 import crypto from "node:crypto";
 import type { EventHistory, HistoryRecord } from "./event-history";
+import { errorText } from "../node-kit/guards";
 
 export type ReplayMode = "live" | "test" | "any";
 
@@ -258,7 +259,7 @@ export class ReplayRun {
       }
       return this.end(this.cancelled ? "cancelled" : "done");
     } catch (err) {
-      return this.end("failed", err instanceof Error ? err.message : String(err));
+      return this.end("failed", errorText(err));
     }
   }
 }

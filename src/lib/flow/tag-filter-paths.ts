@@ -4,19 +4,13 @@
  * short printable descriptions of values for rejection reasons. No Node-RED import.
  */
 
-import { isRecord as isObject, newOwnPathWalk, readOwnPath, typeName as sharedTypeName } from "./paths";
+import { isRecord, isUnsafeKey } from "../node-kit/guards";
+import { newOwnPathWalk, readOwnPath, typeName as sharedTypeName } from "./paths";
 
 /** Longest string the filter reads (topics, tags, field values); longer ones are rejected. */
 export const MAX_TEXT = 10_000;
 /** Longest list the filter reads (tag lists, list-valued fields); longer ones are rejected. */
 export const MAX_LIST = 1_000;
-
-const FORBIDDEN = new Set(["__proto__", "constructor", "prototype"]);
-
-/** Keys that must never be followed or trusted in message data or configured paths. */
-export function isForbiddenKey(key: string): boolean {
-  return FORBIDDEN.has(key);
-}
 
 export type PathSegment = string | number;
 
@@ -60,7 +54,7 @@ export function parsePath(expr: unknown, what: string): PathSegment[] {
   }
   if (expectName) throw new Error(`${what} "${src}" ends with a .`);
   for (const seg of out) {
-    if (typeof seg === "string" && isForbiddenKey(seg))
+    if (typeof seg === "string" && isUnsafeKey(seg))
       throw new Error(`${what} "${src}" uses the forbidden key "${seg}"`);
   }
   return out;
@@ -94,9 +88,9 @@ export function readPath(obj: unknown, segs: readonly PathSegment[]): unknown {
   return readOwnPath(obj, segs, walk).value;
 }
 
-/** A plain (non-array) object: a Buffer payload (a binary webhook body) is not an event. */
-export function isRecord(v: unknown): v is Record<string, unknown> {
-  return isObject(v) && !ArrayBuffer.isView(v);
+/** A plain (non-array) object holding fields: a Buffer payload (a binary webhook body) is not an event. */
+export function isFieldObject(v: unknown): v is Record<string, unknown> {
+  return isRecord(v) && !ArrayBuffer.isView(v);
 }
 
 /** "a string", "a number", "a list", "an object", "a Buffer", "null", "missing"... for reasons. */

@@ -5,13 +5,13 @@
  * reads, set look-ups and comparisons run; an object is allocated only to describe a rejection.
  * No Node-RED import.
  */
+import { isUnsafeKey } from "../node-kit/guards";
 import { EVENT_TOPICS, type EventTopic } from "./event";
 import {
   MAX_LIST,
   MAX_TEXT,
   formatPath,
-  isForbiddenKey,
-  isRecord,
+  isFieldObject,
   normTag,
   own,
   parsePath,
@@ -332,9 +332,9 @@ function propertyCheck(matcher: TagMatcher, payloadPath: string): ActivationChec
         return `${regPath} is missing; property tags must match ${matcher.all ? "all" : "any"} of ${wanted}`;
       const tags = own(reg, "propertyTags");
       const props = own(reg, "properties");
-      if (tags !== undefined && tags !== null && !isRecord(tags))
+      if (tags !== undefined && tags !== null && !isFieldObject(tags))
         return `${tagsPath} is ${typeName(tags)}, not an object of tag lists`;
-      if (props !== undefined && props !== null && !isRecord(props))
+      if (props !== undefined && props !== null && !isFieldObject(props))
         return `${propsPath} is ${typeName(props)}, not an object`;
       matcher.begin();
       let keys = 0;
@@ -342,7 +342,7 @@ function propertyCheck(matcher: TagMatcher, payloadPath: string): ActivationChec
         for (const key in tags) {
           if (!hasOwn.call(tags, key)) continue;
           if (++keys > MAX_LIST) return `${tagsPath} has more than ${MAX_LIST} properties`;
-          if (isForbiddenKey(key)) return `${tagsPath} has the forbidden key ${JSON.stringify(key)}`;
+          if (isUnsafeKey(key)) return `${tagsPath} has the forbidden key ${JSON.stringify(key)}`;
           const list = tags[key];
           // show(): the key comes from the message and may be huge; the reason names it shortened.
           const bad = badTagList(list, `${tagsPath}[${show(key)}]`);
@@ -599,17 +599,18 @@ export function compileTagFilter(config: TagFilterConfig): CompiledTagFilter {
     if (plan.blocked) return { rule: plan.blocked.rule, reason: plan.blocked.reason };
 
     const payload = readPath(msg, payloadSegs);
-    if (!isRecord(payload)) return { rule: "input", reason: `${payloadPath} is ${typeName(payload)}, not an object` };
+    if (!isFieldObject(payload))
+      return { rule: "input", reason: `${payloadPath} is ${typeName(payload)}, not an object` };
     // Named reads (monomorphic, fast) of own properties only.
     const event = hasOwn.call(payload, "event") ? payload.event : undefined;
-    if (event !== undefined && event !== null && !isRecord(event)) return badObject("event", event);
+    if (event !== undefined && event !== null && !isFieldObject(event)) return badObject("event", event);
     const registration = hasOwn.call(payload, "registration") ? payload.registration : undefined;
-    if (registration !== undefined && registration !== null && !isRecord(registration))
+    if (registration !== undefined && registration !== null && !isFieldObject(registration))
       return badObject("registration", registration);
     const profile = hasOwn.call(payload, "profile") ? payload.profile : undefined;
-    if (profile !== undefined && profile !== null && !isRecord(profile)) return badObject("profile", profile);
+    if (profile !== undefined && profile !== null && !isFieldObject(profile)) return badObject("profile", profile);
     const session = hasOwn.call(payload, "session") ? payload.session : undefined;
-    if (session !== undefined && session !== null && !isRecord(session)) return badObject("session", session);
+    if (session !== undefined && session !== null && !isFieldObject(session)) return badObject("session", session);
     objects.event = event;
     objects.registration = registration;
     objects.profile = profile;

@@ -6,6 +6,7 @@
  * to 30 lead ids a call), and only the absent ones go again. A call that succeeds costs nothing
  * extra.
  */
+import { SealedBatch, type BatchSeal } from "./batch-seal";
 import type { OpContext } from "./context";
 import { MarketoError } from "./errors";
 import { getLeadsByFilter } from "./leads";
@@ -331,7 +332,7 @@ export async function sendSealedOnce<T>(
   ctx: OnceContext,
   op: RecordOp<T>,
   q: ArrivalQuestion<T>,
-  seal: () => T[],
+  seal: BatchSeal<T>,
   unconfirmedSince?: (items: T[]) => number | undefined,
 ): Promise<{ items: T[]; results: RecordResult[] }> {
   if (unconfirmedSince) {
@@ -340,20 +341,21 @@ export async function sendSealedOnce<T>(
     if (!items.length) return { items, results: [] };
     return { items, results: await deliverOnce(ctx, op, q, items, { since: unconfirmedSince(items) }) };
   }
-  let items: T[] = [];
-  let sealed = false;
+  const batch = new SealedBatch(seal);
   let sentAt = 0;
   try {
     const answer = await ctx.transport.callPrepared(() => {
-      sealed = true;
-      items = seal();
+      const items = batch.items();
       sentAt = Date.now();
       return items.length ? op.spec(items) : undefined;
     });
+    const items = batch.sent;
     if (!answer) return { items, results: [] };
     return { items, results: op.map(items, answer) };
   } catch (err) {
-    if (!sealed) items = seal();
+    // Sealed before the failure: the call may have reached Marketo. Not sealed: it never left.
+    const sealed = batch.sealed;
+    const items = batch.items();
     const e = asError(err, op.operation);
     if (sealed && mayHaveArrived(e))
       return { items, results: await deliverOnce(ctx, op, q, items, { since: sentAt, attempts: 1, lastError: e }) };

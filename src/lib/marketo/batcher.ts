@@ -2,6 +2,7 @@ import { asError } from "./results";
 import type { MarketoError } from "./errors";
 import type { Timers } from "./timers";
 import type { RecordResult } from "./types";
+import type { BatchDispatch, BatchSeal } from "./batch-seal";
 
 export interface BatcherOptions<T> {
   /** Operation name, for errors. */
@@ -13,8 +14,8 @@ export interface BatcherOptions<T> {
    * its key is in flight: Marketo can create duplicates for close upserts or answer 1036.
    */
   dedupeKey?: (item: T) => string | undefined;
-  /** Sends one call; `seal()` is invoked when the limiter runs it and returns the records to send. */
-  dispatch: (seal: () => T[]) => Promise<{ items: T[]; results: RecordResult[] }>;
+  /** Sends one call, sealing the batch when the limiter runs it (see batch-seal.ts). */
+  dispatch: BatchDispatch<T>;
   timers: Timers;
   onChange: () => void;
 }
@@ -29,7 +30,8 @@ interface Held<T> {
 /**
  * Collects records for one (operation, key) and sends them in calls of up to maxBatchSize.
  * A call is armed when a full batch is held or the oldest record is batchWindowMs old, but
- * its contents are sealed only when the limiter runs it: under load every call leaves full.
+ * its contents are sealed only when the limiter runs it (the BatchSeal protocol of
+ * batch-seal.ts): under load every call leaves full.
  */
 export class Batcher<T> {
   private held: Held<T>[] = [];
@@ -147,7 +149,7 @@ export class Batcher<T> {
     this.armed++;
     let taken: Held<T>[] = [];
     let sealed = false;
-    const seal = (): T[] => {
+    const seal: BatchSeal<T> = () => {
       sealed = true;
       this.armed--;
       taken = this.take();

@@ -4,6 +4,7 @@ import { MarketoError } from "./errors";
 import { asError, numberOr } from "./results";
 import type { Answer } from "./transport";
 import type { BulkImportOptions, BulkImportResult, BulkJobSummary, BulkRowResult } from "./types";
+import { errorText } from "../node-kit/guards";
 
 /** 1016 (import queue full) and 1019 (list being imported) clear as other jobs finish. */
 const QUEUE_CODES = new Set(["1016", "1019"]);
@@ -73,7 +74,7 @@ export async function bulkImport(ctx: OpContext, target: BulkTarget, rows: CsvRo
   } catch (err) {
     const error = new MarketoError({
       code: "413",
-      message: `Bulk import refused before sending: ${err instanceof Error ? err.message : String(err)}`,
+      message: `Bulk import refused before sending: ${errorText(err)}`,
       category: "validation",
       action: "permanent",
       retryable: false,

@@ -1,4 +1,5 @@
 import { EventEmitter } from "node:events";
+import type { BatchDispatch } from "./batch-seal";
 import http from "node:http";
 import https from "node:https";
 import path from "node:path";
@@ -70,6 +71,7 @@ import type {
   Usage,
 } from "./types";
 import { UsageTracker } from "./usage";
+import { errorText, isRecord } from "../node-kit/guards";
 
 interface BatcherLike {
   flush(): void;
@@ -708,7 +710,7 @@ export class MarketoClient extends EventEmitter<MarketoClientEvents> {
   private batcherFor<T>(
     key: string,
     op: RecordOp<T>,
-    dispatch: (seal: () => T[]) => Promise<{ items: T[]; results: RecordResult[] }>,
+    dispatch: BatchDispatch<T>,
     dedupeKey?: (item: T) => string | undefined,
   ): Batcher<T> {
     let b = this.batchers.get(key) as Batcher<T> | undefined;
@@ -860,7 +862,7 @@ function unserialisable(v: unknown, what: string): string | undefined {
     JSON.stringify(v);
     return undefined;
   } catch (err) {
-    return `the ${what} cannot be sent as JSON: ${err instanceof Error ? err.message : String(err)}`;
+    return `the ${what} cannot be sent as JSON: ${errorText(err)}`;
   }
 }
 
@@ -874,10 +876,6 @@ function badSince(opts: UnconfirmedOptions): string | undefined {
   const s = opts?.unconfirmedSince;
   if (s === undefined) return undefined;
   return Number.isFinite(typeof s === "number" ? s : Date.parse(s)) ? undefined : "unconfirmedSince must be a date";
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
 function isId(v: unknown): v is number {

@@ -1,4 +1,5 @@
 import type { OpContext } from "./context";
+import { SealedBatch, type BatchSeal } from "./batch-seal";
 import { MARKETO_MAX_RECORDS } from "./context";
 import { MarketoError } from "./errors";
 import { numberOr, postRecordsOp, type RecordOp } from "./results";
@@ -103,26 +104,25 @@ export interface LeadMatch {
  */
 export async function findLeadMatches(
   ctx: OpContext,
-  seal: () => string[],
+  seal: BatchSeal<string>,
   extraFields: readonly string[] = [],
 ): Promise<{ items: string[]; results: LeadMatch[][] } | { items: string[]; error: unknown }> {
-  let items: string[] = [];
+  const batch = new SealedBatch(seal);
   let values: string[] = [];
   const fields = [...new Set(["id", "email", "updatedAt", "createdAt", ...extraFields])];
   let leads: LeadRecord[];
-  let sealed = false;
+  let items: string[] = [];
   try {
     const first = await ctx.transport.callPrepared(() => {
-      sealed = true;
-      items = seal();
+      items = batch.items();
       values = [...new Set(items.map((e) => e.trim().toLowerCase()))];
       return values.length ? filterSpec(ctx, "email", values, fields) : undefined;
     });
     if (!first) return { items, results: [] };
     leads = await allPages(ctx, first, (t) => filterSpec(ctx, "email", values, fields, t));
   } catch (error) {
-    if (!sealed) items = seal(); // failed before sealing: these lookups share the failure
-    return { items, error };
+    // Failed before sealing: these lookups share the failure.
+    return { items: batch.items(), error };
   }
   const byEmail = new Map<string, LeadMatch[]>();
   for (const lead of leads) {

@@ -1,7 +1,9 @@
 import { MARKETO_MAX_RECORDS, type OpContext } from "./context";
+import { SealedBatch, type BatchSeal } from "./batch-seal";
 import { MarketoError, classify, marketoError } from "./errors";
 import type { Answer, CallSpec, Transport } from "./transport";
 import type { MarketoReason, RecordResult } from "./types";
+import { errorText } from "../node-kit/guards";
 
 /** A Marketo write that takes a list of records and answers one result per record. */
 export interface RecordOp<T> {
@@ -133,7 +135,7 @@ export function postRecordsOp<T>(
   call: {
     path: string;
     body: (items: T[]) => Record<string, unknown>;
-    /** Marketo's own timeout for this endpoint (reference §4); the client waits a little longer. */
+    /** Marketo's own timeout for this endpoint; the client waits a little longer. */
     serverTimeoutS: number;
     idOf: (entry: Entry | undefined, item: T) => number | undefined;
   },
@@ -212,27 +214,26 @@ export async function sendRecords<T>(transport: Transport, op: RecordOp<T>, item
   return parts.flat();
 }
 
-/** Batched use: the records are sealed by `seal()` only when the limiter runs the call. */
+/** Batched use: the batch is sealed only when the limiter runs the call (see batch-seal.ts). */
 export async function sendSealed<T>(
   transport: Transport,
   op: RecordOp<T>,
-  seal: () => T[],
+  seal: BatchSeal<T>,
   background = false,
 ): Promise<{ items: T[]; results: RecordResult[] }> {
-  let items: T[] = [];
-  let sealed = false;
+  const batch = new SealedBatch(seal);
   try {
     const answer = await transport.callPrepared(() => {
-      sealed = true;
-      items = seal();
+      const items = batch.items();
       return items.length ? op.spec(items) : undefined;
     }, background);
+    const items = batch.sent;
     if (!answer) return { items, results: [] };
     return { items, results: op.map(items, answer) };
   } catch (err) {
     // Failed before the batch was sealed (no token, client closed): the records that would
-    // have gone share the failure, or the batcher would re-arm the same call forever.
-    if (!sealed) items = seal();
+    // have gone share the failure.
+    const items = batch.items();
     return { items, results: await handleFailure(transport, op, items, err) };
   }
 }
@@ -241,7 +242,7 @@ export function asError(err: unknown, operation: string): MarketoError {
   if (err instanceof MarketoError) return err.operation ? err : err.withOperation(operation);
   return new MarketoError({
     code: "INTERNAL",
-    message: `Unexpected failure in ${operation}: ${err instanceof Error ? err.message : String(err)}`,
+    message: `Unexpected failure in ${operation}: ${errorText(err)}`,
     category: "marketo",
     action: "permanent",
     retryable: false,

@@ -10,15 +10,19 @@ import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from "nod
 import {
   errorInfo,
   invalidRecord,
-  leadIdOf,
   recordsOf,
   RecordFailure,
+  marketoFor,
   unexpectedFailure,
-  type RecordErrorInfo,
+  type MarketoInfo,
+  type Outcome,
 } from "../actions/action-outcome";
 import { clientClosedError } from "../marketo/errors";
+import { CatchGroups } from "./action-catch";
+import { throttledStatus } from "./node-status";
+import { errorText } from "./guards";
 import { statusFor, type ActionCounts, type StatusLabels } from "./client-status";
-import type { MarketoClient, RecordResult, StateEvent } from "../marketo";
+import type { MarketoClient, StateEvent } from "../marketo";
 import { isMarketoConfig, type ConfigUser, type MarketoConfigNode } from "./marketo-config-api";
 import { journalFile } from "../delivery/journal-path";
 import {
@@ -28,7 +32,6 @@ import {
   type BookEntry,
   type BookOwner,
   type StoredAnswer,
-  type StoredRecord,
 } from "../delivery/record-journal";
 import { reportRetryOutcome } from "../delivery/retry-registry";
 import { markResent, stampAccepted } from "../delivery/delivery-once";
@@ -41,12 +44,7 @@ export interface ActionNodeDef extends NodeDef {
   raiseErrors?: boolean | string;
 }
 
-/** What a node's handler says about one record. */
-export interface Outcome {
-  result: RecordResult;
-  /** Merged into `msg.marketo` (programId, campaignId, activity...). */
-  marketo?: Record<string, unknown>;
-}
+export type { Outcome };
 
 export interface HandleContext {
   client: MarketoClient;
@@ -64,6 +62,8 @@ export interface ActionSpec {
   configProblem?: string;
   /** One record to Marketo. May reject: the record then fails with that error. */
   handle(record: unknown, msg: NodeMessageInFlow, ctx: HandleContext): Promise<Outcome>;
+  /** Close began: start what the node holds back (a bulk window), so the wait that follows sees it answered. */
+  closing?(): void;
   /** After close has waited for the records on their way: release the node's own timers. */
   close?(): void;
   /** Records live at once (default LIVE_RECORDS): a node that needs more to fill its calls says so. */
@@ -80,12 +80,10 @@ export interface ActionNode {
   backlog(): number;
 }
 
-type MarketoInfo = Record<string, unknown> & { error?: RecordErrorInfo };
 type ActionMessage = NodeMessageInFlow & { marketo?: MarketoInfo; source?: unknown };
 type Send = (msg: Array<NodeMessage | NodeMessage[] | null>) => void;
 type Done = (err?: Error) => void;
 
-const STATUS_INTERVAL_MS = 250;
 const NO_SOURCE = { has: false };
 /**
  * How many records of one node are live at once (handed to the client, a call chain each); the
@@ -102,30 +100,6 @@ const CLOSE_WAIT_MS = 12_000;
 function asBool(v: unknown, fallback: boolean): boolean {
   if (v === undefined || v === null || v === "") return fallback;
   return v === true || v === "true";
-}
-
-/** `msg.marketo` for one outcome: what earlier nodes put there stays, a stale error goes. */
-function marketoFor(prev: unknown, outcome: Outcome): MarketoInfo {
-  const base: MarketoInfo =
-    prev !== null && typeof prev === "object" && !Array.isArray(prev) ? { ...(prev as MarketoInfo) } : {};
-  delete base.error;
-  const r = outcome.result;
-  const leadId = leadIdOf(r);
-  if (leadId !== undefined) base.leadId = leadId;
-  base.status = r.status;
-  if (r.requestId) base.requestId = r.requestId;
-  else delete base.requestId;
-  if (r.marketoGUID) base.marketoGUID = r.marketoGUID;
-  // Only the last attempt's word counts: a retry that settled it leaves nothing to check.
-  if (r.unconfirmedSince) base.unconfirmedSince = r.unconfirmedSince;
-  else delete base.unconfirmedSince;
-  if (r.arrived) base.arrived = true;
-  else delete base.arrived;
-  if (r.reasons?.length) base.reasons = r.reasons;
-  else delete base.reasons;
-  Object.assign(base, outcome.marketo);
-  if (!r.ok && r.error) base.error = errorInfo(r.error);
-  return base;
 }
 
 export function startActionNode(RED: NodeAPI, node: Node, def: ActionNodeDef, spec: ActionSpec): ActionNode {
@@ -146,19 +120,12 @@ export function startActionNode(RED: NodeAPI, node: Node, def: ActionNodeDef, sp
   const counts: ActionCounts = { sent: 0, failed: 0, queued: 0 };
   /** Calls running: what close waits for (bounded by the live limit). */
   const pending = new Set<Promise<void>>();
-  /** Array payloads whose records are not all answered yet: one Catch per message, with the count. */
-  const groups = new Map<
-    string,
-    { left: number; total: number; failed: number; first?: { error: RecordErrorInfo; msg: NodeMessage } }
-  >();
+  const catches = new CatchGroups(RED, node, spec.type);
   let closed = false;
   const book = recordBook(journalFile(RED.settings as { userDir?: unknown }, spec.type, node.id), {
     warn: (m: string) => RED.log.warn(`[${spec.type}:${node.id}] ${m}`),
   });
   const source = { id: node.id, type: spec.type, name: def.name || "" };
-
-  let timer: NodeJS.Timeout | undefined;
-  let lastPaint = 0;
 
   /** Why nothing can reach Marketo, if so: shown instead of counts, and every record fails with it. */
   const fatal = (): string | undefined => {
@@ -168,10 +135,8 @@ export function startActionNode(RED: NodeAPI, node: Node, def: ActionNodeDef, sp
     return undefined;
   };
 
-  const paint = (): void => {
-    timer = undefined;
+  const status = throttledStatus((): void => {
     if (closed) return;
-    lastPaint = Date.now();
     const problem = fatal();
     if (problem) {
       node.status({ fill: "red", shape: "ring", text: problem });
@@ -181,76 +146,24 @@ export function startActionNode(RED: NodeAPI, node: Node, def: ActionNodeDef, sp
     counts.queued = book.size;
     node.status(statusFor(state, counts, labels));
     metrics.backlog(source, def.marketo ?? "", counts.queued);
-  };
+  });
   const refreshStatus = (): void => {
-    if (timer || closed) return;
-    const wait = STATUS_INTERVAL_MS - (Date.now() - lastPaint);
-    if (wait <= 0) paint();
-    else timer = setTimeout(paint, wait);
+    if (!closed) status.refresh();
   };
 
   const user: ConfigUser = { id: node.id, clientChanged: refreshStatus };
   config?.register(user);
   if (spec.configProblem) node.error(`${spec.type}: ${spec.configProblem}`);
-  paint();
+  status.paintNow();
 
-  /** The result for one record, never rejecting. */
-  const run = async (record: unknown, msg: NodeMessageInFlow, index: number): Promise<Outcome> => {
-    if (!config) {
-      return {
-        result: invalidRecord(
-          def.marketo
-            ? `${spec.type}: the marketo-config node ${def.marketo} is not deployed`
-            : `${spec.type}: no marketo-config chosen`,
-          spec.operation,
-        ),
-      };
-    }
-    if (spec.configProblem)
-      return {
-        result: invalidRecord(`${spec.type} is not configured correctly: ${spec.configProblem}`, spec.operation),
-      };
-    let client: MarketoClient;
-    try {
-      client = config.getClient();
-    } catch (err) {
-      return { result: unexpectedFailure(err, spec.operation) };
-    }
-    try {
-      return await spec.handle(record, msg, { client, config, index });
-    } catch (err) {
-      return { result: unexpectedFailure(err, spec.operation) };
-    }
-  };
+  const run = (record: unknown, msg: NodeMessageInFlow, index: number): Promise<Outcome> =>
+    outcomeOf(spec, config, def.marketo, record, msg, index);
 
   /** `msg.marketo` for an outcome; a failure names this node, as a Catch node's msg.error.source would. */
   const answerFor = (prev: unknown, outcome: Outcome): StoredAnswer => {
     const marketo = marketoFor(prev, outcome);
     if (marketo.error) marketo.error = { ...marketo.error, source };
     return { ok: outcome.result.ok, marketo };
-  };
-
-  /**
-   * Failed records reach Catch nodes (raiseErrors) by node.error(err, msg), since the message's
-   * own done() was called when its records were journaled: one Catch per record of a one-record
-   * message, one per message (the first error and the count) once every record of an array
-   * payload is answered.
-   */
-  const raise = (stored: StoredRecord, m: ActionMessage, answer: StoredAnswer): void => {
-    if (!raiseErrors) return;
-    const group = stored.group !== undefined ? groups.get(stored.group) : undefined;
-    if (!group) {
-      if (!answer.ok && m.marketo?.error) node.error(new RecordFailure(spec.type, m.marketo.error), m);
-      return;
-    }
-    if (!answer.ok && m.marketo?.error) {
-      group.failed++;
-      group.first ??= { error: m.marketo.error, msg: RED.util.cloneMessage(m as NodeMessage) };
-    }
-    if (--group.left > 0) return;
-    groups.delete(stored.group!);
-    if (group.first)
-      node.error(new RecordFailure(spec.type, group.first.error, group.failed, group.total), group.first.msg);
   };
 
   /** One answer out of the node: the right output, the counters, and the retry-queue told. */
@@ -282,26 +195,9 @@ export function startActionNode(RED: NodeAPI, node: Node, def: ActionNodeDef, sp
     });
     // A send() that throws (a bug downstream) must not leave the record counted as pending forever.
     const tracked = p
-      .catch((err: unknown) => node.error(`${spec.type}: ${err instanceof Error ? err.message : String(err)}`, msg))
+      .catch((err: unknown) => node.error(`${spec.type}: ${errorText(err)}`, msg))
       .finally(() => pending.delete(tracked));
     pending.add(tracked);
-  };
-
-  /**
-   * The answer to one record of an array payload: the message as it came, with that record as
-   * its payload and, when msg.source is the parallel array field-mapper makes, that record's
-   * event. Cloned without the arrays: cloning them whole for each of 10,000 records is
-   * quadratic.
-   */
-  const answerOfMany = (msg: NodeMessageInFlow, index: number): NodeMessage => {
-    const { payload, source, ...rest } = msg as ActionMessage;
-    const m = RED.util.cloneMessage(rest as NodeMessage) as ActionMessage;
-    m.payload = RED.util.cloneMessage({ payload: (payload as unknown[])[index] } as NodeMessage).payload;
-    if (source !== undefined) {
-      const own = Array.isArray(source) ? source[index] : source;
-      m.source = RED.util.cloneMessage({ payload: own } as NodeMessage).payload;
-    }
-    return m;
   };
 
   const owner: BookOwner = {
@@ -322,7 +218,7 @@ export function startActionNode(RED: NodeAPI, node: Node, def: ActionNodeDef, sp
       const m = (
         live
           ? entry.stored.many
-            ? answerOfMany(live, entry.stored.index)
+            ? answerOfMany(RED, live, entry.stored.index)
             : live
           : messageOf(entry.stored, RED.util.generateId(), !entry.readBack)
       ) as ActionMessage;
@@ -331,7 +227,7 @@ export function startActionNode(RED: NodeAPI, node: Node, def: ActionNodeDef, sp
       } finally {
         book.forget(entry);
       }
-      raise(entry.stored, m, answer);
+      if (raiseErrors) catches.answered(entry.stored.group, m as NodeMessage, answer.ok ? undefined : m.marketo?.error);
     },
   };
   book.claim(owner, spec.liveRecords ?? LIVE_RECORDS);
@@ -354,10 +250,7 @@ export function startActionNode(RED: NodeAPI, node: Node, def: ActionNodeDef, sp
     stampAccepted(msg as unknown as Record<string, unknown>);
     const sources = (msg as ActionMessage).source;
     let group: string | undefined;
-    if (many && raiseErrors) {
-      group = RED.util.generateId();
-      groups.set(group, { left: records.length, total: records.length, failed: 0 });
-    }
+    if (many && raiseErrors) group = catches.open(records.length);
     let left = records.length;
     refreshStatus();
     // Node-RED's tracking of the message ends once every record is journaled (done() below):
@@ -393,52 +286,118 @@ export function startActionNode(RED: NodeAPI, node: Node, def: ActionNodeDef, sp
         answerFor(((entry.msg ?? entry.stored.msg) as ActionMessage).marketo, closedOutcome),
       );
     }
-    let finished = false;
-    const finish = (): void => {
-      if (finished) return;
-      finished = true;
-      closed = true;
-      book.detach(owner);
-      if (timer) clearTimeout(timer);
-      timer = undefined;
-      book
-        .flush()
-        .catch(() => undefined)
-        .then(() => {
-          try {
-            spec.close?.();
-          } finally {
-            done();
-          }
-        });
-    };
-    if (pending.size === 0) {
-      finish();
-      return;
-    }
-    // Records held in a batch go now instead of after the batch window; a record never answered
-    // is cut off by the client's close and stays in the book for the next instance.
-    // Flushed again while waiting: a record still on a lead lookup when close began reaches
-    // its batch later, and would otherwise wait out the whole batch window.
-    const flushAll = (): void => {
-      try {
-        config?.client?.flush();
-      } catch {
-        /* an unusable config has no batches */
-      }
-    };
-    flushAll();
-    const again = setInterval(flushAll, 50);
-    const wait = setTimeout(() => {
-      clearInterval(again);
-      finish();
-    }, CLOSE_WAIT_MS);
-    Promise.allSettled([...pending]).then(() => {
-      clearTimeout(wait);
-      clearInterval(again);
-      finish();
-    });
+    spec.closing?.();
+    waitForCalls(
+      pending,
+      () => config?.client?.flush(),
+      () => {
+        closed = true;
+        book.detach(owner);
+        status.close();
+        book
+          .flush()
+          .catch(() => undefined)
+          .then(() => {
+            try {
+              spec.close?.();
+            } finally {
+              done();
+            }
+          });
+      },
+    );
   });
 
   return { config, refreshStatus, backlog: () => book.size };
+}
+
+/**
+ * Close waits for the calls still running, at most CLOSE_WAIT_MS, then `finish` runs once.
+ * Records held in a batch go now instead of after the batch window; a record never answered is
+ * cut off by the client's close and stays in the book for the next instance. The batches are
+ * flushed again while waiting: a record still on a lead lookup when close began reaches its
+ * batch later, and would otherwise wait out the whole batch window.
+ */
+function waitForCalls(pending: ReadonlySet<Promise<void>>, flush: () => void, finish: () => void): void {
+  let finished = false;
+  const once = (): void => {
+    if (finished) return;
+    finished = true;
+    finish();
+  };
+  if (pending.size === 0) {
+    once();
+    return;
+  }
+  const flushAll = (): void => {
+    try {
+      flush();
+    } catch {
+      /* an unusable config has no batches */
+    }
+  };
+  flushAll();
+  const again = setInterval(flushAll, 50);
+  const wait = setTimeout(() => {
+    clearInterval(again);
+    once();
+  }, CLOSE_WAIT_MS);
+  Promise.allSettled([...pending]).then(() => {
+    clearTimeout(wait);
+    clearInterval(again);
+    once();
+  });
+}
+
+/** The result for one record, never rejecting. */
+async function outcomeOf(
+  spec: ActionSpec,
+  config: MarketoConfigNode | null,
+  configId: string | undefined,
+  record: unknown,
+  msg: NodeMessageInFlow,
+  index: number,
+): Promise<Outcome> {
+  if (!config) {
+    return {
+      result: invalidRecord(
+        configId
+          ? `${spec.type}: the marketo-config node ${configId} is not deployed`
+          : `${spec.type}: no marketo-config chosen`,
+        spec.operation,
+      ),
+    };
+  }
+  if (spec.configProblem)
+    return {
+      result: invalidRecord(`${spec.type} is not configured correctly: ${spec.configProblem}`, spec.operation),
+    };
+  let client: MarketoClient;
+  try {
+    client = config.getClient();
+  } catch (err) {
+    return { result: unexpectedFailure(err, spec.operation) };
+  }
+  try {
+    return await spec.handle(record, msg, { client, config, index });
+  } catch (err) {
+    return { result: unexpectedFailure(err, spec.operation) };
+  }
+}
+
+/**
+ * The answer to one record of an array payload: the message as it came, with that record as
+ * its payload and, when msg.source is the parallel array field-mapper makes, that record's
+ * event. Cloned without the arrays: cloning them whole for each of 10,000 records is
+ * quadratic.
+ */
+function answerOfMany(RED: NodeAPI, msg: NodeMessageInFlow, index: number): NodeMessage {
+  const { payload, source, ...rest } = msg as ActionMessage;
+  const m = RED.util.cloneMessage(rest as NodeMessage) as ActionMessage;
+  m.payload = RED.util.cloneMessage({ payload: (payload as unknown[])[index] } as NodeMessage).payload;
+  if (source !== undefined) {
+    const own = Array.isArray(source) ? source[index] : source;
+    m.source = RED.util.cloneMessage({ payload: own } as NodeMessage).payload;
+  }
+  return m;
 }

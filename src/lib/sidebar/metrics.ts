@@ -5,6 +5,7 @@
  * (calls today, per operation, limiter state) come from each config's client, not from here.
  */
 import { eventRoot } from "../flow/event";
+import { isRecord } from "../node-kit/guards";
 
 export interface NodeRef {
   id: string;
@@ -53,7 +54,7 @@ function str(v: unknown): string | undefined {
 }
 
 function obj(v: unknown): Record<string, unknown> | undefined {
-  return v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+  return isRecord(v) ? v : undefined;
 }
 
 /** Registration code and event name of the platform event a message carries, where they usually are. */

@@ -11,6 +11,7 @@ import {
   type LimitsStore,
   type WaitReason,
 } from "./types";
+import { errorText } from "../../node-kit/guards";
 
 const DAY_TTL_MS = 48 * 3600_000;
 /** The stored limits outlive the last process that renews them by this much. */
@@ -391,7 +392,7 @@ export class RedisStore implements LimitsStore {
     try {
       return await fn();
     } catch (err) {
-      throw new Error(scrub(err instanceof Error ? err.message : String(err), this.secrets));
+      throw new Error(scrub(errorText(err), this.secrets));
     }
   }
 }

@@ -3,6 +3,7 @@ import { clientClosedError } from "../errors";
 import { nextChicagoMidnight } from "../time";
 import type { Logger } from "../types";
 import type { CallEnd, Decision, Limits, LimitsStore } from "./types";
+import { errorText } from "../../node-kit/guards";
 
 export function sameLimits(a: Limits, b: Limits): boolean {
   return (
@@ -172,11 +173,7 @@ export class SharedLimits {
         // Marketo's figure may not include the read itself yet: count it, erring on the safe side.
         if (total !== undefined) this.calls = await this.o.store.observeDailyTotal(total + 1);
       })
-      .catch((err: unknown) =>
-        this.o.logger.debug(
-          `marketo: could not read the day's usage: ${err instanceof Error ? err.message : String(err)}`,
-        ),
-      );
+      .catch((err: unknown) => this.o.logger.debug(`marketo: could not read the day's usage: ${errorText(err)}`));
     const timeout = new Promise<void>((r) => setTimeout(r, DAILY_SYNC_WAIT_MS).unref());
     this.dailySync = Promise.race([done, timeout]).then(() => {
       this.dailySynced = true;
@@ -331,9 +328,7 @@ export class SharedLimits {
           if (now - this.unreachableSince >= SHOW_WAITING_AFTER_MS) {
             this.setView({ kind: "waiting", reason: `waiting for ${this.o.storeName ?? "the limits store"}` });
           }
-          this.o.logger.debug(
-            `marketo: ${this.o.storeName ?? "limits store"} unreachable: ${err instanceof Error ? err.message : String(err)}`,
-          );
+          this.o.logger.debug(`marketo: ${this.o.storeName ?? "limits store"} unreachable: ${errorText(err)}`);
           await this.sleep(this.unreachableSince === now ? 50 : STORE_RETRY_MS);
           continue;
         }

@@ -1,0 +1,323 @@
+/**
+ * marketo-custom-activity's handler: one session engagement per record into Marketo, as a custom
+ * activity or a custom object record linked to the lead. The target's metadata is described once
+ * per client and shared by every record waiting for it. Settings and property readers come in,
+ * so it runs without a Node-RED runtime.
+ */
+import { errorText, isRecord } from "../node-kit/guards";
+import { MarketoError, type MarketoClient } from "../marketo";
+import { invalidRecord, type Outcome } from "./action-outcome";
+import {
+  activityDate,
+  activityShape,
+  buildActivity,
+  buildCustomObject,
+  customObjectShape,
+  engagementDate,
+  engagementFields,
+  engagementOf,
+  missingFieldsText,
+  planFields,
+  settingsProblems,
+  DEFAULT_ACTIVITY_TYPE,
+  DEFAULT_CUSTOM_OBJECT,
+  DEFAULT_LINK_FIELD,
+  type Plan,
+  type ShapeResult,
+  type Target,
+} from "./engagement";
+import type { EngagementField } from "./engagement-fields";
+import type { LeadIdCache } from "./lead-ids";
+import { duplicatePolicy, forEachLead, resolveLeadId, type DuplicatePolicy } from "./lead-lookup";
+import { acceptedAtOf, unconfirmedSinceOf } from "../delivery/delivery-once";
+
+type Msg = { payload?: unknown; marketo?: unknown } & Record<string, unknown>;
+
+/** A property read from one record of a message, or why it could not be. */
+export type Read = { ok: true; value: unknown; where: string } | { ok: false; reason: string };
+export type EngagementReader = (msg: Msg, record: unknown, index: number) => Promise<Read>;
+
+export interface EngagementReaders {
+  engagement: EngagementReader;
+  email: EngagementReader;
+  /** Absent when the date is the engagement's own, now, or a fixed date. */
+  date?: EngagementReader;
+}
+
+/** The node's settings as the editor saves them. */
+export interface EngagementProps {
+  target?: string;
+  activityType?: string;
+  customObject?: string;
+  linkField?: string;
+  preset?: string;
+  fields?: unknown;
+  engagement?: string;
+  engagementType?: string;
+  email?: string;
+  emailType?: string;
+  activityDate?: string;
+  activityDateType?: string;
+  createMissing?: boolean | string;
+  /** Several leads with the email: fail, newest, oldest or all. */
+  duplicates?: string;
+}
+
+export interface EngagementSettings {
+  target: Target;
+  /** The activity type's or custom object's API name. */
+  apiName: string;
+  linkField: string;
+  createMissing: boolean;
+  fields: EngagementField[];
+  duplicates: DuplicatePolicy | undefined;
+  /** engagement, now, date, or the TypedInput type the date is read with. */
+  dateType: string;
+  operation: "syncCustomObjects" | "addCustomActivities";
+}
+
+function text(v: unknown, fallback: string): string {
+  return typeof v === "string" && v.trim() !== "" ? v.trim() : fallback;
+}
+
+/** The settings, and every problem with them (each fails every record). */
+export function engagementSettings(def: EngagementProps): { settings: EngagementSettings; problems: string[] } {
+  const target = text(def.target, "activity") as Target;
+  const linkField = text(def.linkField, DEFAULT_LINK_FIELD);
+  const problems = settingsProblems({
+    target,
+    activityType: text(def.activityType, DEFAULT_ACTIVITY_TYPE),
+    customObject: text(def.customObject, DEFAULT_CUSTOM_OBJECT),
+    linkField,
+  });
+  const { fields, problems: fieldProblems } = engagementFields(def.preset, def.fields, target);
+  problems.push(...fieldProblems);
+  const duplicates = duplicatePolicy(def.duplicates);
+  if (duplicates === undefined)
+    problems.push(`duplicate leads must be fail, newest, oldest or all, not ${JSON.stringify(def.duplicates)}`);
+  return {
+    settings: {
+      target,
+      apiName:
+        target === "customObject"
+          ? text(def.customObject, DEFAULT_CUSTOM_OBJECT)
+          : text(def.activityType, DEFAULT_ACTIVITY_TYPE),
+      linkField,
+      createMissing: def.createMissing === true || def.createMissing === "true",
+      fields,
+      duplicates,
+      dateType: text(def.activityDateType, "engagement"),
+      operation: target === "customObject" ? "syncCustomObjects" : "addCustomActivities",
+    },
+    problems,
+  };
+}
+
+/** The properties read per record: where each is, and with which TypedInput type. */
+export function engagementProperties(
+  def: EngagementProps,
+  dateType: string,
+): Array<{ key: keyof EngagementReaders; value: string; type: string }> {
+  const out: Array<{ key: keyof EngagementReaders; value: string; type: string }> = [
+    { key: "engagement", value: def.engagement ?? "engagement", type: text(def.engagementType, "event") },
+    { key: "email", value: def.email ?? "profile.email", type: text(def.emailType, "event") },
+  ];
+  if (dateType !== "engagement" && dateType !== "now" && dateType !== "date")
+    out.push({ key: "date", value: def.activityDate ?? "", type: dateType });
+  return out;
+}
+
+export interface EngagementContext {
+  client: MarketoClient;
+  config: { leadIds: LeadIdCache };
+  /** Position of the record in an array payload. */
+  index: number;
+}
+
+export interface EngagementHandlerOptions {
+  settings: EngagementSettings;
+  readers: EngagementReaders;
+  /** Said once per deploy: the fields the target lacks. */
+  warn(text: string): void;
+  /** A lead was found more than once by email. */
+  duplicateLeads(): void;
+}
+
+export interface EngagementHandler {
+  handle(record: unknown, msg: Msg, ctx: EngagementContext): Promise<Outcome>;
+  /** The target's metadata through this client: described once, shared by every record waiting for it. */
+  planFor(client: MarketoClient): Promise<Plan>;
+  /** No warning after close. */
+  close(): void;
+  readonly closed: boolean;
+}
+
+export function engagementHandler(o: EngagementHandlerOptions): EngagementHandler {
+  const { readers } = o;
+  const { target, apiName, linkField, createMissing, fields, duplicates, dateType, operation } = o.settings;
+  // ---- metadata: one describe per deploy (per client), shared by every record waiting for it ----
+  let closed = false;
+  let warned = false;
+  let meta: { client: MarketoClient; plan: Promise<Plan> } | undefined;
+
+  const describeTarget = async (client: MarketoClient): Promise<ShapeResult> => {
+    if (target === "customObject")
+      return customObjectShape(await client.describeCustomObject(apiName), apiName, linkField);
+    const described = await client.describeCustomActivityType(apiName);
+    if (isRecord(described) && described.id === undefined) {
+      // Describe answered without the id: the type list has it (one more call, once).
+      const listed = (await client.listCustomActivityTypes()).find((t) => t.apiName === apiName);
+      return activityShape(listed ? { ...described, id: listed.id } : described, apiName);
+    }
+    return activityShape(described, apiName);
+  };
+
+  const what = target === "customObject" ? `the custom object ${apiName}` : `the custom activity type ${apiName}`;
+  const metadataError = (err: unknown): MarketoError => {
+    const e =
+      err instanceof MarketoError
+        ? err
+        : new MarketoError({
+            code: "INTERNAL",
+            message: errorText(err),
+            category: "marketo",
+            action: "permanent",
+            retryable: false,
+          });
+    return new MarketoError({ ...e.toJSON(), message: `cannot read ${what} from Marketo: ${e.message}`, operation });
+  };
+
+  const planFor = (client: MarketoClient): Promise<Plan> => {
+    if (meta && meta.client === client) return meta.plan;
+    const plan: Promise<Plan> = describeTarget(client).then(
+      (shape) => {
+        if (!shape.ok)
+          throw new MarketoError({
+            code: "INVALID_INPUT",
+            message: shape.message,
+            category: "validation",
+            action: "permanent",
+            retryable: false,
+            operation,
+          });
+        const p = planFields(fields, shape.shape);
+        const missing = missingFieldsText(p);
+        if (missing && !warned && !closed) {
+          warned = true;
+          o.warn(missing);
+        }
+        return p;
+      },
+      (err: unknown) => {
+        throw metadataError(err);
+      },
+    );
+    const entry = { client, plan };
+    meta = entry;
+    // A failed describe is not kept: the next record asks again.
+    plan.catch(() => {
+      if (meta === entry) meta = undefined;
+    });
+    return plan;
+  };
+
+  const handle = async (record: unknown, msg: Msg, ctx: EngagementContext): Promise<Outcome> => {
+    const got = await readers.engagement(msg, record, ctx.index);
+    if (!got.ok) return { result: invalidRecord(got.reason, operation) };
+    const eng = engagementOf(got.value, got.where);
+    if (!eng.ok) return { result: invalidRecord(eng.message, operation) };
+    const engagement = eng.record;
+
+    let when: string | undefined;
+    if (target === "activity") {
+      let raw: unknown;
+      if (dateType === "engagement") raw = engagementDate(engagement);
+      else if (readers.date) {
+        const d = await readers.date(msg, record, ctx.index);
+        if (!d.ok) return { result: invalidRecord(d.reason, operation) };
+        raw = d.value;
+      }
+      // Without a date of its own the activity is dated when the flow took the record in, so a
+      // second attempt (after a restart, or from a retry-queue) sends the very same activity.
+      const date = activityDate(raw, acceptedAtOf(msg) ?? Date.now());
+      if (!date.ok) return { result: invalidRecord(date.message, operation) };
+      when = date.value;
+    }
+
+    const plan = await planFor(ctx.client);
+
+    // The lead: msg.marketo.leadId, else by email (the event's, else the engagement's own).
+    const marketoIn = (msg as { marketo?: unknown }).marketo;
+    const leadIdIn = isRecord(marketoIn) ? marketoIn.leadId : undefined;
+    let email: unknown;
+    if (leadIdIn === undefined || leadIdIn === null || leadIdIn === "") {
+      const e = await readers.email(msg, record, ctx.index);
+      email = e.ok ? e.value : undefined;
+      if (email === undefined || email === null || email === "") email = engagement.email;
+      if (!e.ok && (email === undefined || email === null || email === ""))
+        return { result: invalidRecord(`no lead: ${e.reason}`, operation) };
+    }
+
+    const lead = async (): ReturnType<typeof resolveLeadId> => {
+      const found = await resolveLeadId(ctx.client, ctx.config.leadIds, {
+        leadId: leadIdIn,
+        email,
+        createMissing,
+        operation,
+        ...(duplicates ? { duplicates } : {}),
+      });
+      if (found.duplicates) o.duplicateLeads();
+      return found;
+    };
+    /** What msg.marketo says about the lead(s): the id, every id with policy "all", the duplicates met. */
+    const leadInfo = (found: Awaited<ReturnType<typeof resolveLeadId>>): Record<string, unknown> =>
+      found.ok
+        ? {
+            leadId: found.leadId,
+            ...(found.leadIds.length > 1 ? { leadIds: found.leadIds } : {}),
+            ...(found.duplicates ? { duplicates: found.duplicates } : {}),
+          }
+        : found.duplicates
+          ? { duplicates: found.duplicates }
+          : {};
+
+    // Built before the lead is looked up or created: a record that cannot be sent costs no call.
+    if (target === "activity") {
+      const built = buildActivity(plan, engagement, { leadId: 0, activityDate: when! });
+      if (!built.ok) return { result: invalidRecord(built.message, operation) };
+      const found = await lead();
+      if (!found.ok) return { result: found.result, marketo: leadInfo(found) };
+      const since = unconfirmedSinceOf(msg);
+      const result = await forEachLead(found.leadIds, (leadId) =>
+        ctx.client.addCustomActivity({ ...built.record, leadId }, since ? { unconfirmedSince: since } : {}),
+      );
+      return {
+        result,
+        marketo: { ...leadInfo(found), activityTypeId: plan.shape.typeId, activityType: apiName, activityDate: when },
+      };
+    }
+    const built = buildCustomObject(plan, engagement, { leadId: 0 });
+    if (!built.ok) return { result: invalidRecord(built.message, operation) };
+    const found = await lead();
+    if (!found.ok) return { result: found.result, marketo: leadInfo(found) };
+    const result = await forEachLead(found.leadIds, (leadId) =>
+      ctx.client.syncCustomObject(
+        apiName,
+        { ...built.record, [linkField]: leadId },
+        { action: "createOrUpdate", dedupeBy: "dedupeFields", dedupeFields: plan.shape.dedupeFields ?? [] },
+      ),
+    );
+    return { result, marketo: { ...leadInfo(found), customObject: apiName } };
+  };
+
+  return {
+    handle,
+    planFor,
+    close: () => {
+      closed = true;
+    },
+    get closed() {
+      return closed;
+    },
+  };
+}
