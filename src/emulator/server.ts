@@ -229,6 +229,7 @@ async function admitted(
   let counted: boolean;
   try {
     const response = await route.handler(req);
+    if (route.writes) rt.stats.results(`${route.method} ${route.pattern}`, response.body);
     if (fault) {
       // "604 but the write applied": the handler ran, the client sees only the failure.
       sendFault(rt, fault, reply);
