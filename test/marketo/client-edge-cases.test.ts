@@ -1,5 +1,7 @@
 /**
- * Regressions from a review of the Marketo client: each test failed before its fix.
+ * The Marketo client's edge cases: calls released together after a pause, close() while calls
+ * wait or hang, unlisted 5xx statuses, a 414 on a POST, a token Marketo echoes, records JSON
+ * cannot carry, bulk outcomes it cannot read, and many calls meeting a stale token at once.
  */
 import "should";
 import { CallLimiter } from "../../nodes/lib/marketo/limiter";
@@ -15,7 +17,7 @@ function created(req: FakeRequest) {
   return { json: envelope(input.map((_, i) => ({ id: i + 1, status: "created" }))) };
 }
 
-describe("client: review regressions", function () {
+describe("client: edge cases", function () {
   this.timeout(30_000);
   const { fake, client } = useFakeMarketo({
     clientSecret: "review-secret",

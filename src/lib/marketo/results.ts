@@ -133,7 +133,7 @@ export function postRecordsOp<T>(
   call: {
     path: string;
     body: (items: T[]) => Record<string, unknown>;
-    /** Marketo's own timeout for this endpoint (reference §4); the client waits a little longer. */
+    /** Marketo's own timeout for this endpoint; the client waits a little longer. */
     serverTimeoutS: number;
     idOf: (entry: Entry | undefined, item: T) => number | undefined;
   },
