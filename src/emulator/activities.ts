@@ -1,5 +1,5 @@
 /**
- * Activities (reference §6.8): activity type metadata, Add Custom Activities, and the activity
+ * Activities: activity type metadata, Add Custom Activities, and the activity
  * log that other modules write system activities into (status changes, form fills, campaign
  * requests).
  */
@@ -372,7 +372,7 @@ export function createActivitiesModule(ctx: DomainContext): ActivitiesModule {
         const input = inputArray(req);
         const result = input.map((item) => {
           const outcome = validate(item);
-          // This endpoint names per-record failures `errors`, not `reasons` (reference §6.8).
+          // This endpoint names per-record failures `errors`, not `reasons`.
           if (!outcome.ok) return { status: "skipped", errors: [outcome.error] };
           const stored = store(outcome.record);
           return { id: stored.id, marketoGUID: stored.marketoGUID, status: "added" };

@@ -30,7 +30,7 @@ export type Verification =
   { ok: true; client: ApiClient } | { ok: false; code: "600" | "601" | "602"; message: string };
 
 /**
- * Marketo's token model (reference §2.4): one token per client id, handed out again with its
+ * Marketo's token model: one token per client id, handed out again with its
  * remaining lifetime until it expires, then replaced. Tokens belong to the client id, so two
  * API users get independent tokens.
  */
@@ -76,7 +76,7 @@ export class TokenStore {
     const client = this.clients.get(clientId);
     if (!client) return unauthorized("unauthorized", `No client with requested id: ${clientId}`);
     if (secret !== client.clientSecret) return unauthorized("invalid_client", "Bad client credentials");
-    // Client authentication passed, so these are request errors: OAuth 2.0 (RFC 6749 §5.2)
+    // Client authentication passed, so these are request errors: OAuth 2.0
     // answers them with 400 and keeps 401 for bad client credentials (the Spring OAuth server
     // whose messages Marketo's identity returns does the same).
     if (!grantType) return badRequest("invalid_request", "Missing grant type");

@@ -1,5 +1,5 @@
 /**
- * Bulk import endpoints (reference §6.10) for leads, custom objects and program members. Each
+ * Bulk import endpoints for leads, custom objects and program members. Each
  * upload becomes a job in the shared ImportQueue; its rows go through the same validation as
  * the REST calls (leads sync, custom object sync, program member status) and failing rows end
  * up in the job's failures file with Marketo's reason text.

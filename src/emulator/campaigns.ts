@@ -1,5 +1,5 @@
 /**
- * Smart campaigns (reference §6.7): list/get, Request Campaign (trigger) and Schedule Campaign.
+ * Smart campaigns: list/get, Request Campaign (trigger) and Schedule Campaign.
  * Runs are recorded rather than executed; tests read them from the state snapshot.
  */
 import { chicagoDay } from "../lib/marketo/time";

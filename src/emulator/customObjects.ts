@@ -1,5 +1,5 @@
 /**
- * Custom objects (reference §6.9): type list and describe, Sync (createOrUpdate/createOnly/
+ * Custom objects: type list and describe, Sync (createOrUpdate/createOnly/
  * updateOnly by dedupe fields or marketoGUID), query by searchable fields or compound dedupe
  * keys, and delete. Records link to leads through `link` fields checked against the leads store.
  * The same per-record validation serves the bulk custom object import.

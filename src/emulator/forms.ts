@@ -1,5 +1,5 @@
 /**
- * Submit Form (reference §6.6): one form fill per call, upserted by email through the leads
+ * Submit Form: one form fill per call, upserted by email through the leads
  * module, with the "Fill Out Form" activity and the visitor data Marketo keeps.
  */
 import type { ActivityLog } from "./activities";

@@ -1,7 +1,7 @@
 /**
- * The bulk import queue shared by lead, custom object and program member imports (reference
- * §4, §6.10): FIFO, `importsRunning` jobs importing at once, `importsQueued` jobs in the queue
- * including those importing (1016 beyond). Jobs move Queued → Importing → Complete | Failed,
+ * The bulk import queue shared by lead, custom object and program member imports: FIFO,
+ * `importsRunning` jobs importing at once, `importsQueued` jobs in the queue including those
+ * importing (1016 beyond). Jobs move Queued → Importing → Complete | Failed,
  * each step taking `importDelayMs` of the context's clock. State advances lazily whenever the
  * queue is read, and from an unref'd timer so real-time runs progress without polling.
  */

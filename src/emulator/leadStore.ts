@@ -34,7 +34,7 @@ interface FieldIndex {
 }
 
 /**
- * The leads table and the Sync Leads rules (reference §6.1). Other domain modules reach it
+ * The leads table and the Sync Leads rules. Other domain modules reach it
  * through `LeadsApi` (form fills, bulk import, program members); the HTTP routes live in
  * leads.ts.
  */

@@ -27,7 +27,7 @@ const REST_ONLY = new Set(["createdAt", "updatedAt", "cookies"]);
 const MAX_FILTER_MATCHES = 1000;
 const MAX_PAGE = 300;
 
-/** The leads domain: Sync/Get/Describe/Push routes over a LeadStore (reference §6.1–§6.3, §6.5). */
+/** The leads domain: Sync/Get/Describe/Push routes over a LeadStore. */
 export function createLeadsModule(ctx: DomainContext): DomainModule & LeadsApi {
   // No seeded leads: tests and demos count the leads they create, so the table starts empty.
   const store = new LeadStore(ctx);

@@ -1,5 +1,5 @@
 /**
- * Programs and channels (asset API, reference §6.4c) and program membership (§6.4a/b):
+ * Programs and channels (asset API) and program membership:
  * Sync Program Member Status, the legacy Change Lead Program Status, member queries and
  * member deletion. Status changes follow the channel's steps: a lead only moves forward.
  */

@@ -194,10 +194,10 @@ export class EmulatorRuntime {
   }
 
   /**
-   * Ends pending delays and releases held calls at once. They used to be dropped, which left
-   * every call that was sleeping through its latency admitted forever: stats() after stop()
-   * reported it in flight. Released calls see `stopped` and unwind through the limiter's
-   * finish() without running their handler (their sockets are closed by then).
+   * Ends pending delays and releases held calls at once, so that no call sleeping through its
+   * latency stays admitted forever (stats() after stop() reports none in flight). Released
+   * calls see `stopped` and unwind through the limiter's finish() without running their
+   * handler (their sockets are closed by then).
    */
   shutdown(): void {
     this.stopped = true;

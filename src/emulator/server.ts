@@ -34,8 +34,8 @@ async function handle(rt: EmulatorRuntime, req: IncomingMessage, res: ServerResp
   const url = parseUrl(rawUrl);
   if (!url) {
     // Node's parser lets through request targets the WHATWG URL parser refuses (`//[`). They
-    // used to throw out of handle() into a bare, unrecorded 500; Marketo's docs promise only
-    // 413/414 at HTTP level, and a path it cannot route is a 610 envelope.
+    // are answered and recorded here rather than thrown out of handle() as a bare 500: Marketo
+    // answers only 413/414 at HTTP level, and a path it cannot route is a 610 envelope.
     rt.stats.totalRequests += 1;
     const reply = new Reply(rt, res, "rest", rawMethod, "(unparseable URL)");
     await readBody(req, 0);
@@ -230,6 +230,7 @@ async function admitted(
   let counted: boolean;
   try {
     const response = await route.handler(req);
+    if (route.writes) rt.stats.results(`${route.method} ${route.pattern}`, response.body);
     if (fault) {
       // "604 but the write applied": the handler ran, the client sees only the failure.
       sendFault(rt, fault, reply);

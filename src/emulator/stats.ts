@@ -13,6 +13,13 @@ export interface StatsJson extends LimiterSnapshot {
   answersByCode: Record<string, number>;
   /** Answers per HTTP status. */
   answersByStatus: Record<string, number>;
+  /**
+   * Record results of the writes the emulator applied, per route and status (`created`,
+   * `updated`, `skipped`), counted when the write applies even if a fault then replaces the
+   * answer: a record sent twice shows as a second result (`updated`, or `skipped` for a
+   * program status it already has), which the stored data alone cannot show.
+   */
+  resultsByRoute: Record<string, Record<string, number>>;
   /** Faults injected (resets included). */
   faultsInjected: number;
   /** Connections reset on purpose. */
@@ -33,6 +40,19 @@ export class Stats {
   callsByRoute: Record<string, number> = {};
   answersByCode: Record<string, number> = {};
   answersByStatus: Record<string, number> = {};
+  resultsByRoute: Record<string, Record<string, number>> = {};
+
+  /** Counts the per-record statuses of an applied call's result. */
+  results(key: string, body: unknown): void {
+    const result = (body as { result?: unknown } | null)?.result;
+    if (!Array.isArray(result)) return;
+    for (const r of result) {
+      const status = (r as { status?: unknown } | null)?.status;
+      if (typeof status !== "string") continue;
+      const counts = (this.resultsByRoute[key] ??= {});
+      counts[status] = (counts[status] ?? 0) + 1;
+    }
+  }
 
   route(key: string): void {
     this.callsByRoute[key] = (this.callsByRoute[key] ?? 0) + 1;
@@ -56,6 +76,7 @@ export class Stats {
     this.callsByRoute = {};
     this.answersByCode = {};
     this.answersByStatus = {};
+    this.resultsByRoute = {};
   }
 
   json(limits: LimiterSnapshot, paused: boolean, held: number): StatsJson {
@@ -66,6 +87,7 @@ export class Stats {
       callsByRoute: { ...this.callsByRoute },
       answersByCode: { ...this.answersByCode },
       answersByStatus: { ...this.answersByStatus },
+      resultsByRoute: Object.fromEntries(Object.entries(this.resultsByRoute).map(([k, v]) => [k, { ...v }])),
       faultsInjected: this.faultsInjected,
       connectionResets: this.connectionResets,
       ...limits,

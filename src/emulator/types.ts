@@ -191,7 +191,7 @@ export interface DomainContext {
   /** The emulator's log sink (one line per call; never log secrets or tokens). */
   log?: (line: string) => void;
   /**
-   * The transport's per-day usage, newest day first, for the stats routes (reference §6.12).
+   * The transport's per-day usage, newest day first, for the stats routes.
    * Without it those routes answer an empty day.
    */
   usage?: () => UsageDay[];
@@ -221,7 +221,7 @@ export interface AnswerOptions {
 
 export const DEFAULT_ANSWERS: Readonly<AnswerOptions> = { unsetLeadFields: "null", missingLinkedLead: "1004" };
 
-/** One day of API usage as the transport counted it (reference §6.12). */
+/** One day of API usage as the transport counted it. */
 export interface UsageDay {
   /** The day in America/Chicago (Marketo's quota day), `YYYY-MM-DD`. */
   date: string;
@@ -231,7 +231,7 @@ export interface UsageDay {
   errors: Record<string, number>;
 }
 
-/** Gateway and queue limits of one emulated Marketo instance (reference §4). */
+/** Gateway and queue limits of one emulated Marketo instance. */
 export interface EmulatorLimits {
   /** Calls allowed in one rolling window (Marketo: 100). */
   callsPerWindow: number;

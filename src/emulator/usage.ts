@@ -1,5 +1,5 @@
 /**
- * Usage statistics (reference §6.12): Marketo lets an integration read its own call and error
+ * Usage statistics: Marketo lets an integration read its own call and error
  * counts. The counts belong to the transport; this module only shapes them, from the optional
  * `ctx.usage()` accessor.
  */

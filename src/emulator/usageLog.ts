@@ -4,9 +4,9 @@ import type { UsageDay } from "./types";
 const DAYS_KEPT = 7;
 
 /**
- * Calls per API user and error answers per code, by Marketo quota day, for the usage routes
- * (reference §6.12). Kept apart from the inspection stats because Marketo's own figures are
- * per day and per user, and survive a stats reset.
+ * Calls per API user and error answers per code, by Marketo quota day, for the usage routes.
+ * Kept apart from the inspection stats because Marketo's own figures are per day and per user,
+ * and survive a stats reset.
  */
 export class UsageLog {
   private days: UsageDay[] = [];

@@ -19,7 +19,7 @@ export interface TypedField {
 export type Coerced = { ok: true; value: unknown } | { ok: false; message: string };
 
 const STRING_TYPES = new Set<FieldDataType>(["string", "text", "phone", "url", "email", "reference"]);
-// Marketo requires ASCII email addresses (reference §6.1): printable ASCII other than `@` on
+// Marketo requires ASCII email addresses: printable ASCII other than `@` on
 // either side of the one `@`, and a dot in the domain.
 const EMAIL = /^[\x21-\x3f\x41-\x7e]+@[\x21-\x3f\x41-\x7e]+\.[\x21-\x3f\x41-\x7e]+$/;
 const INTEGER = /^[+-]?\d+$/;

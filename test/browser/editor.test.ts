@@ -1,5 +1,5 @@
 /**
- * Issue 6, the editor in a real browser: Debian's chromium driven by playwright-core against a
+ * The editor in a real browser: Debian's chromium driven by playwright-core against a
  * real Node-RED 4.1 holding the package and a flow with one node of each type, whose connection
  * points at the emulator. What only a browser shows: the palette and its icons, each dialog's
  * own script running without a page error, the help the info sidebar renders, Test connection

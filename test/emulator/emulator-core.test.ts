@@ -519,6 +519,19 @@ describe("emulator core", function () {
   });
 
   describe("stats and the inspection API", () => {
+    it("counts the record results of applied writes per route, so a record sent twice shows", async () => {
+      await start({ faults: { rate: 1, codes: ["604"], applyBeforeFailure: true } });
+      const tok = await token(emu);
+      const sync = (email: string) => call(emu, "/rest/v1/leads.json", { token: tok, json: { input: [{ email }] } });
+      // The write applies, the client sees 604: the result still counts, as Marketo stored it.
+      (await sync("ann@example.com")).json.errors[0].code.should.equal("604");
+      emu.setFaults({ rate: 0 });
+      await sync("ann@example.com");
+      await sync("bob@example.com");
+      await call(emu, "/rest/v1/leads.json?filterType=email&filterValues=ann@example.com", { token: tok });
+      emu.stats().resultsByRoute.should.eql({ "POST /rest/v1/leads.json": { created: 2, updated: 1 } });
+    });
+
     it("reports counts per route, code and status, and high-water marks", async () => {
       await start({ latencyMs: 100 });
       const tok = await token(emu);
@@ -531,6 +544,7 @@ describe("emulator core", function () {
       s.callsByRoute.should.eql({ "GET /rest/v1/leads/describe.json": 3 });
       s.answersByCode.should.eql({ "610": 1 });
       s.answersByStatus.should.eql({ "200": 5 });
+      s.resultsByRoute.should.eql({});
       s.maxInFlight.should.equal(3);
       s.maxCallsInWindow.should.equal(3);
       s.callsInWindow.should.equal(3);

@@ -1,4 +1,4 @@
-/** Activities (reference §6.8) and custom objects (§6.9), driven through the module routes. */
+/** Activities and custom objects, driven through the module routes. */
 import should from "should";
 import { errorOf, harness, type Harness } from "./emulator-domains-fixture";
 

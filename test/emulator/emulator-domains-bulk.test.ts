@@ -1,4 +1,4 @@
-/** Bulk import (reference §6.10): shared queue, state machine, status bodies, failures/warnings files. */
+/** Bulk import: shared queue, state machine, status bodies, failures/warnings files. */
 import should from "should";
 import { errorOf, harness, type Harness } from "./emulator-domains-fixture";
 

@@ -1,4 +1,4 @@
-/** Smart campaigns (reference §6.7) and Submit Form (§6.6), driven through the module routes. */
+/** Smart campaigns and Submit Form, driven through the module routes. */
 import should from "should";
 import { errorOf, harness, type Harness } from "./emulator-domains-fixture";
 

@@ -1,4 +1,4 @@
-/** Programs, channels and program membership (reference §6.4), driven through the module routes. */
+/** Programs, channels and program membership, driven through the module routes. */
 import should from "should";
 import { errorOf, harness, type Harness } from "./emulator-domains-fixture";
 

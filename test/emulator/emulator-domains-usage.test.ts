@@ -1,4 +1,4 @@
-/** Usage statistics (reference §6.12), shaped from the transport's per-day counts. */
+/** Usage statistics, shaped from the transport's per-day counts. */
 import "should";
 import type { UsageDay } from "../../nodes/emulator/types";
 import { harness, T0 } from "./emulator-domains-fixture";

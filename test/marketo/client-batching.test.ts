@@ -9,6 +9,7 @@ import {
 import { Timers } from "../../nodes/lib/marketo/timers";
 import { envelope, type FakeRequest } from "../helpers/fake-marketo";
 import { useFakeMarketo } from "../helpers/use-fake-marketo";
+import { until } from "../helpers/until";
 
 const LEADS = "/rest/v1/leads.json";
 
@@ -58,11 +59,13 @@ describe("client: batcher", () => {
 
   it("arms a partial batch when its oldest record is batchWindowMs old", async () => {
     const { b, gates, release, timers } = manualBatcher({ max: 3, windowMs: 30 });
+    const t0 = Date.now();
     const p = b.submit("a");
-    await new Promise((r) => setTimeout(r, 10));
+    await new Promise((r) => setTimeout(r, 0));
     gates.length.should.equal(0);
-    await new Promise((r) => setTimeout(r, 40));
-    gates.length.should.equal(1);
+    await until(() => gates.length === 1, "the call armed");
+    // Timers never fire early, however loaded the machine: the record waited out the window.
+    (Date.now() - t0).should.be.aboveOrEqual(29);
     await release();
     (await p).ok.should.be.true();
     timers.close();
@@ -143,7 +146,7 @@ describe("client: batching through the limiter", function () {
     // 2 calls per second → ≈ 526 ms between calls
     const c = client({ callsPerWindow: 2, windowMs: 1000, concurrency: 1 });
     const first = c.syncLead({ email: "first@x.com" });
-    await new Promise((r) => setTimeout(r, 60)); // first call is on the wire
+    await until(() => fake().api(LEADS).length === 1, "the first call on the wire");
     const more = Array.from({ length: 50 }, (_, i) => c.syncLead({ email: `m${i}@x.com` }));
     await Promise.all([first, ...more]);
     fake()
@@ -300,13 +303,13 @@ describe("client: batching through the limiter", function () {
     fake().on("POST", LEADS, () => ({
       json: { success: false, requestId: "1#1", errors: [{ code: "607", message: "Daily quota reached" }] },
     }));
-    const c = client({ quotaProbeIntervalMs: 60_000, closeTimeoutMs: 2000 });
+    const c = client({ quotaProbeIntervalMs: 60_000, closeTimeoutMs: 20_000 });
     const p = c.syncLead({ email: "a@x.com" });
-    await new Promise((r) => setTimeout(r, 100));
-    c.usage().state.should.equal("quota");
+    await until(() => c.usage().state === "quota", "the quota state");
     const t = Date.now();
     await c.close();
-    (Date.now() - t).should.be.below(1000);
+    // Waiting for the pause would take the whole closeTimeoutMs (20 s).
+    (Date.now() - t).should.be.below(10_000);
     const r = await p;
     r.should.containEql({ ok: false, status: "failed" });
     r.error!.should.containEql({ code: "CLIENT_CLOSED", retryable: true });

@@ -1,21 +1,23 @@
 /**
- * Regressions from a review of the Marketo client: each test failed before its fix.
+ * The Marketo client's edge cases: calls released together after a pause, close() while calls
+ * wait or hang, unlisted 5xx statuses, a 414 on a POST, a token Marketo echoes, records JSON
+ * cannot carry, bulk outcomes it cannot read, and many calls meeting a stale token at once.
  */
 import "should";
 import { CallLimiter } from "../../nodes/lib/marketo/limiter";
 import { envelope, failure, type FakeRequest } from "../helpers/fake-marketo";
 import { useFakeMarketo } from "../helpers/use-fake-marketo";
+import { until } from "../helpers/until";
 
 const LEADS = "/rest/v1/leads.json";
 const SILENT = { debug() {}, info() {}, warn() {}, error() {} };
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function created(req: FakeRequest) {
   const input = (req.json as { input: unknown[] }).input;
   return { json: envelope(input.map((_, i) => ({ id: i + 1, status: "created" }))) };
 }
 
-describe("client: review regressions", function () {
+describe("client: edge cases", function () {
   this.timeout(30_000);
   const { fake, client } = useFakeMarketo({
     clientSecret: "review-secret",
@@ -56,8 +58,7 @@ describe("client: review regressions", function () {
     fake().on("POST", LEADS, created, { json: failure("606", "Max rate limit '100' exceeded with in '20' secs") });
     const c = client({ windowMs: 1000, closeTimeoutMs: 5000 });
     const p = c.syncLeads([{ email: "a@x.com" }]);
-    await sleep(80);
-    c.state().state.should.equal("rate-limited");
+    await until(() => c.state().state === "rate-limited", "the 606 pause");
     c.pending().should.equal(1);
     await c.close();
     (await p)[0].should.containEql({ ok: true, status: "created" });
@@ -66,12 +67,13 @@ describe("client: review regressions", function () {
 
   it("close() returns within closeTimeoutMs although a call hangs on the wire", async () => {
     fake().on("POST", LEADS, () => "hang");
-    const c = client({ closeTimeoutMs: 200, requestTimeoutMs: 5000 });
+    const c = client({ closeTimeoutMs: 200, requestTimeoutMs: 30_000 });
     const p = c.syncLead({ email: "a@x.com" });
-    await sleep(100);
+    await until(() => fake().api(LEADS).length === 1, "the call on the wire");
     const t0 = Date.now();
     await c.close();
-    (Date.now() - t0).should.be.below(1500);
+    // Waiting for the call would take requestTimeoutMs (30 s).
+    (Date.now() - t0).should.be.below(10_000);
     (await p).error!.should.containEql({ code: "CLIENT_CLOSED", retryable: true });
   });
 
@@ -131,11 +133,12 @@ describe("client: review regressions", function () {
     fake().on("POST", "/rest/v1/customobjects/car_c.json", () => ({ json: envelope([{ seq: 0, status: "created" }]) }));
     const c = client({ batchWindowMs: 60_000 });
     const p = c.syncCustomObject("car_c", { vin: "V1" });
-    await sleep(30);
+    await until(() => fake().api("/rest/v1/customobjects/car_c/describe.json").length === 1, "the describe call");
     await c.close();
     const t0 = Date.now();
     const r = await p;
-    (Date.now() - t0).should.be.below(1000);
+    // Left to its batch, the record would wait out batchWindowMs (60 s).
+    (Date.now() - t0).should.be.below(10_000);
     r.error!.should.containEql({ code: "CLIENT_CLOSED", retryable: true });
   });
 
@@ -163,7 +166,8 @@ describe("client: review regressions", function () {
     fake().acceptToken = () => true;
     fake().on("GET", "/rest/v1/leads/describe2.json", async (req) => {
       const token = String(req.headers.authorization).replace("Bearer ", "");
-      await sleep(300); // every call is on the wire before the first answer, even on a loaded machine
+      // Every call is on the wire before the first answer.
+      if (stale) await until(() => fake().api().length >= 11, "the ten calls on the wire");
       if (stale && token === "tok-1") return { json: failure("601", "Access token invalid") };
       return { json: envelope([{ name: "API Lead" }]) };
     });

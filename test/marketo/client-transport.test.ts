@@ -1,8 +1,8 @@
 import should from "should";
 import { MarketoError, type StateEvent } from "../../nodes/lib/marketo";
-import { until } from "../helpers/marketo-flow";
 import { FakeMarketo, envelope, failure, type FakeRequest } from "../helpers/fake-marketo";
 import { useFakeMarketo } from "../helpers/use-fake-marketo";
+import { until } from "../helpers/until";
 
 const SECRET = "s3cr3t-client-secret-value";
 const LEADS = "/rest/v1/leads.json";
@@ -217,10 +217,12 @@ describe("client against a scripted Marketo", function () {
       fake().on("GET", "/rest/v1/leads/describe2.json", () => ({ json: envelope([{}]) }));
       const c = client({ windowMs: 800 });
       const sync = c.syncLead({ email: "a@x.com" });
-      await new Promise((r) => setTimeout(r, 60));
-      const t = Date.now();
+      await until(() => c.state().state === "rate-limited", "the 606 pause");
       await c.describeLeads();
-      (Date.now() - t).should.be.aboveOrEqual(100); // held behind the pause (≥ 160 ms from the 606)
+      // Held behind the pause: it reached Marketo at least 160 ms after the 606.
+      const [rejected] = fake().api(LEADS);
+      const [described] = fake().api("/rest/v1/leads/describe2.json");
+      (described.at - rejected.at).should.be.aboveOrEqual(150);
       (await sync).ok.should.be.true();
     });
 
@@ -231,7 +233,8 @@ describe("client against a scripted Marketo", function () {
       const r = await c.syncLead({ email: "a@x.com" });
       r.ok.should.be.false();
       r.error!.should.containEql({ code: "606", category: "rate-limit", retryable: true });
-      (Date.now() - t).should.be.below(1500);
+      // It waited out maxRateLimitWaitMs, and gave up (a few calls, not a loop till the timeout).
+      (Date.now() - t).should.be.aboveOrEqual(550);
       fake().api(LEADS).length.should.be.within(2, 8);
     });
 
@@ -258,8 +261,7 @@ describe("client against a scripted Marketo", function () {
       const states: StateEvent[] = [];
       c.on("state", (s) => states.push(s));
       const r1 = c.syncLead({ email: "a@x.com" });
-      await new Promise((r) => setTimeout(r, 100));
-      c.usage().state.should.equal("quota");
+      await until(() => c.usage().state === "quota", "the quota state");
       const resumesAt = new Date(c.usage().resumesAt!);
       (resumesAt.getTime() - Date.now()).should.be.within(0, 25 * 3600_000);
       const r2 = c.syncLead({ email: "b@x.com" });

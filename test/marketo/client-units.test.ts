@@ -68,7 +68,7 @@ describe("client: endpoint normalisation", () => {
   });
 });
 
-describe("client: error classification (reference §5)", () => {
+describe("client: error classification", () => {
   const expect: Record<string, [string, string]> = {
     "401": ["auth", "permanent"],
     "413": ["validation", "permanent"],

@@ -52,7 +52,9 @@ describe("client against the emulator: limits and batching", function () {
     emu.state().leads.length.should.equal(1000);
   });
 
-  it("moves 10,000 records pushed at once at production limits in <= 35 calls, no 606/615", async () => {
+  // At production limits 10,000 records fill 34 calls, a third of a window: this proves the
+  // batching and the slots, not the window; the scaled test below makes calls beyond the window.
+  it("moves 10,000 records pushed at once at production limits in <= 35 calls, at most 10 in flight, no 606/615", async () => {
     emu = await startEmulator({ latencyMs: 40, latencyJitterMs: 40 });
     const c = client();
     const results = await Promise.all(leadsFor(10_000).map((l) => c.syncLead(l)));
@@ -62,7 +64,6 @@ describe("client against the emulator: limits and batching", function () {
     stats.callsByRoute["POST /rest/v1/leads.json"].should.be.belowOrEqual(35);
     should(stats.answersByCode["606"] ?? 0).equal(0);
     should(stats.answersByCode["615"] ?? 0).equal(0);
-    stats.maxCallsInWindow.should.be.belowOrEqual(100);
     stats.maxInFlight.should.be.belowOrEqual(10);
     emu.state().leads.length.should.equal(10_000);
   });

@@ -1,5 +1,5 @@
 /**
- * Issue 6, the examples under Import ▸ Examples: each is a well-formed flow that starts with a
+ * The examples under Import ▸ Examples: each is a well-formed flow that starts with a
  * comment and carries no secret, all of them together use every node of the package and only
  * core nodes besides, and each one deploys into a real Node-RED 4.1 (as the editor deploys an
  * imported example once its connection is filled in) without an error. The Kaltura-style one,

@@ -1,5 +1,5 @@
 /**
- * Issue 4's promise: tag-filter → field-mapper → status-mapper, each exactly as the editor
+ * Flow shaping: tag-filter → field-mapper → status-mapper, each exactly as the editor
  * creates it (its HTML defaults), turns the Kaltura- and Certain-style samples into Marketo
  * records with a program status, and says why it held back the rest.
  */

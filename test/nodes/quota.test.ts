@@ -1,5 +1,5 @@
 /**
- * Issue 5, quota suite: Marketo's daily quota runs out mid-delivery. The nodes pause and say when
+ * Quota suite: Marketo's daily quota runs out mid-delivery. The nodes pause and say when
  * they resume (00:00 America/Chicago); nothing fails and nothing is lost; when the emulator's day
  * rolls over, delivery resumes by itself and every record arrives.
  */

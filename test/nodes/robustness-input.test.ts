@@ -1,5 +1,5 @@
 /**
- * Bad input and bad config (issue 5), through node-red-node-test-helper against the BUILT nodes
+ * Bad input and bad config, through node-red-node-test-helper against the BUILT nodes
  * and the emulator: every bad message or setting ends as one clear answer naming the problem and
  * its category, on output 2 and in a Catch node; nothing throws out of a node; nothing pollutes
  * Object.prototype; and a good record sent afterwards still goes through.

@@ -1,10 +1,12 @@
 /**
- * Issue 5, crash suite: a real Node-RED 4.1 process (CLI, scratch userDir) delivering
+ * Crash suite: a real Node-RED 4.1 process (CLI, scratch userDir) delivering
  * registrations through marketo-lead → marketo-program-status → marketo-custom-activity (and a
  * campaign request per registration, a form post for one in 30) is killed with SIGKILL
  * mid-delivery three times and restarted each time. Afterwards every record the flow
  * acknowledged is in Marketo (or listed in the retry queue): 0 lost; and none is there twice:
- * a record that runs again after the restart is asked about before it is sent.
+ * a record that runs again after the restart is asked about before it is sent. Leads and program
+ * statuses may be sent again (Marketo deduplicates them); the emulator's record results show
+ * that a repeat only ever updated the lead and never set a status a second time.
  *
  * A record counts as acknowledged when the flow's http-in answered 200 for it and the test then
  * let 100 ms pass before the kill — the time a message takes across a wire into the lead node,
@@ -226,9 +228,24 @@ describe("crash: a real Node-RED killed with SIGKILL mid-delivery three times", 
 
     const s = state();
     const crashLeads = s.leads.filter((l) => l.email.startsWith("crash"));
-    crashLeads.should.have.length(total); // upserts: exactly once
+    crashLeads.should.have.length(total);
     const ids = new Set(crashLeads.map((l) => l.id));
     s.programs.programMembers.filter((m) => m.programId === 1001 && ids.has(m.leadId)).should.have.length(total);
+    // Each lead created once (by its sync or its form post, whichever came first), a repeat only
+    // updating it; each member's status set once, a repeat answered `1037` (skipped). Only the
+    // crash leads' calls write leads and this program's statuses.
+    const results = emu.stats().resultsByRoute;
+    const leadResults = results["POST /rest/v1/leads.json"] ?? {};
+    const formResults = results["POST /rest/v1/leads/submitForm.json"] ?? {};
+    const statusResults = results["POST /rest/v1/programs/:programId/members/status.json"] ?? {};
+    ((leadResults.created ?? 0) + (formResults.created ?? 0)).should.equal(total);
+    Object.keys(leadResults)
+      .filter((k) => k !== "created" && k !== "updated")
+      .should.eql([]);
+    statusResults.should.containEql({ created: total });
+    Object.keys(statusResults)
+      .filter((k) => k !== "created" && k !== "skipped")
+      .should.eql([]);
     const count = (type: number, id?: number) => {
       const of = s.activities.activities.filter(
         (a) => a.activityTypeId === type && ids.has(a.leadId) && (id === undefined || a.primaryAttributeValueId === id),
@@ -239,7 +256,7 @@ describe("crash: a real Node-RED killed with SIGKILL mid-delivery three times", 
     const requests = count(47, 2001);
     const fills = count(2, 3001);
     console.log(
-      `      ${kills.join("\n      ")}\n      after restarts: ${total} leads, ${total} members, ${activities.n} activities (${activities.n - activities.leads} duplicates), ` +
+      `      ${kills.join("\n      ")}\n      after restarts: ${total} leads (${leadResults.updated ?? 0} sent again), ${total} members (${statusResults.skipped ?? 0} sent again), ${activities.n} activities (${activities.n - activities.leads} duplicates), ` +
         `${requests.n} campaign requests (${requests.n - requests.leads} duplicates), ${fills.n} form fills for ${formEmails.length} posts (${fills.n - fills.leads} duplicates)`,
     );
     // Exactly once: records run again after a restart were asked about before they were sent.

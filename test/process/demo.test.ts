@@ -1,8 +1,9 @@
 /**
  * `npm start` (scripts/demo.js): it stops everything it started when it is told to stop, whether
  * the signal reaches the demo itself or only the `npm start` process above it (what a process
- * manager or an IDE sends), and it says when a busy port was replaced. Each demo runs on free
- * ports, so it never meets a developer's own Node-RED on 1880.
+ * manager or an IDE sends), it says when a busy port was replaced, and the flow it runs delivers
+ * the posted events into the emulator. Each demo runs on free ports, so it never meets a
+ * developer's own Node-RED on 1880.
  */
 import "should";
 import net from "node:net";
@@ -95,6 +96,50 @@ describe("npm start (the demo)", function () {
       port.should.not.equal(busy);
       demo.out().should.containEql(`Node-RED editor   http://127.0.0.1:${port}/`);
       (await fetch(`http://127.0.0.1:${port}/`)).status.should.equal(200);
+      demo.child.kill("SIGTERM");
+      await demo.exited;
+    } finally {
+      blocker.close();
+    }
+  });
+  it("replaces a busy emulator port, says so, and the flow delivers the posted events into that emulator", async () => {
+    const blocker = net.createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, "127.0.0.1", () => resolve()));
+    const busy = (blocker.address() as net.AddressInfo).port;
+    try {
+      const demo = startDemo(process.execPath, ["scripts/demo.js"], {
+        PORT: String(await freePort()),
+        EMULATOR_PORT: String(busy),
+      });
+      started.push(demo);
+      await until(() => /Node-RED editor/.test(demo.out()), "the demo's printout", 90_000);
+      const m = new RegExp(`Port ${busy} is in use: the emulator listens on (\\d+) instead`).exec(demo.out());
+      (m !== null).should.be.true(`no "port in use" line in:\n${demo.out()}`);
+      const port = Number(m![1]);
+      port.should.not.equal(busy);
+      demo.out().should.containEql(`Marketo emulator  http://127.0.0.1:${port} `);
+      // Marketo's side of the delivery, as the emulator counts the records it applied: leads
+      // synced, program statuses set and engagement activities added, from the posted events.
+      type Results = Record<string, Record<string, number>>;
+      let results: Results = {};
+      const applied = (route: string): number =>
+        Object.values(results[route] ?? {}).reduce((a, b) => a + b, 0) - (results[route]?.skipped ?? 0);
+      const end = Date.now() + 90_000;
+      for (;;) {
+        const res = await fetch(`http://127.0.0.1:${port}/_emulator/stats`);
+        results = ((await res.json()) as { resultsByRoute: Results }).resultsByRoute;
+        if (
+          applied("POST /rest/v1/leads.json") >= 5 &&
+          applied("POST /rest/v1/programs/:programId/members/status.json") >= 5 &&
+          applied("POST /rest/v1/activities/external.json") >= 5
+        )
+          break;
+        if (Date.now() > end)
+          throw new Error(`the demo delivered too little: ${JSON.stringify(results)}\n${demo.out()}`);
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      // And the demo's own tally says so.
+      await until(() => /in Marketo: [1-9]\d* leads/.test(demo.out()), "a tally with leads in Marketo", 30_000);
       demo.child.kill("SIGTERM");
       await demo.exited;
     } finally {

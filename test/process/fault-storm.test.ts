@@ -1,17 +1,18 @@
 /**
- * Issue 5, fault storm: 20,000 registrations through marketo-lead → marketo-program-status →
+ * Fault storm: 20,000 registrations through marketo-lead → marketo-program-status →
  * marketo-custom-activity while Marketo misbehaves — 10 % of calls fail (5xx, 604, 608, 611, 713,
  * some after the write applied), a second tool bursts into the same instance's limits (606/615),
  * and every access token expires mid-run. Each registration also requests the confirmation
  * campaign, and one in 20 posts the registration form. Failures go to a retry-queue that
  * resubmits them to the node that failed. Afterwards every record is delivered or listed in the
- * queue with a category, and Marketo holds each lead, program member, custom activity, campaign
- * request and form fill exactly once.
+ * queue with a category — all but the 80 records Marketo must refuse are delivered — and Marketo
+ * holds each lead and program member once (a repeat only updates a lead and never moves a status
+ * again), and each custom activity, campaign request and form fill exactly once.
  *
  * Windows are 2 s instead of 20 s (the config's hidden windowMs and the emulator agree), so the
  * storm takes seconds; the limits are otherwise Marketo's: 100 calls a window, 10 at once.
  */
-import "should";
+import should from "should";
 import helper = require("node-red-node-test-helper");
 import marketoConfig = require("../../nodes/marketo-config");
 import marketoLead = require("../../nodes/marketo-lead");
@@ -97,7 +98,8 @@ async function burst(emu: EmulatorHandle, calls: number, parallel: number): Prom
 }
 
 describe("fault storm: 20,000 records, 10 % faults, bursts from another tool, tokens expiring", function () {
-  this.timeout(300_000);
+  // Long enough for a machine shared with other jobs: the run fails on a stall, not on a slow pace.
+  this.timeout(900_000);
   let emu: EmulatorHandle | undefined;
   afterEach(async () => {
     await helper.unload();
@@ -172,11 +174,11 @@ describe("fault storm: 20,000 records, 10 % faults, bursts from another tool, to
         else await burst(emu!, 15, 15);
       }
     })();
-    // Every token expires once the run is under way (a tenth of its calls made), so calls after
-    // it meet 602 however fast the machine gets through the records.
+    // Every token expires once the run is under way; the calls after it meet 602.
+    let expiredAt: { tokens: number; calls: number } | undefined;
     const expiry = (async () => {
       while (!stop && emu!.stats().countedCalls < 20) await sleep(10);
-      if (!stop) emu!.expireTokens();
+      if (!stop) expiredAt = { tokens: emu!.expireTokens().expired, calls: emu!.stats().countedCalls };
     })();
 
     for (let from = 0; from < N; from += PER_MESSAGE) {
@@ -205,7 +207,9 @@ describe("fault storm: 20,000 records, 10 % faults, bursts from another tool, to
     const posted = new Set<string>();
     const formEmails = [...Array(FORMS).keys()].map((k) => `storm${k * FORM_EVERY}@example.com`);
     // Settled: every record delivered or in the queue, and no queue entry still on its way.
-    const settle = Date.now() + 200_000;
+    // A loaded machine only slows the storm down: it fails when nothing has moved for a minute.
+    let progress = "";
+    let movedAt = Date.now();
     for (;;) {
       for (const m of got.done.splice(0)) delivered.add(m.payload.email as string);
       for (const m of got.triggered.splice(0)) triggered.add(m.payload.email as string);
@@ -223,9 +227,19 @@ describe("fault storm: 20,000 records, 10 % faults, bursts from another tool, to
         (i) => triggered.has(`storm${i}@example.com`) || listedEmails.has(`storm${i}@example.com`),
       ).length;
       if (accounted === N && formsAccounted === FORMS && triggersAccounted === N && busy === 0) break;
-      if (Date.now() > settle) {
+      const now = `${accounted} ${formsAccounted} ${triggersAccounted} ${busy} ${listed.length}`;
+      if (now !== progress) {
+        progress = now;
+        movedAt = Date.now();
+      }
+      if (Date.now() - movedAt > 60_000) {
         throw new Error(
-          `not settled: ${accounted} of ${N} accounted for, ${triggersAccounted} of ${N} campaign requests, ${formsAccounted} of ${FORMS} form posts, ${busy} queue entries still retrying`,
+          `stalled for a minute: ${accounted} of ${N} accounted for, ${triggersAccounted} of ${N} campaign requests, ${formsAccounted} of ${FORMS} form posts, ${busy} queue entries still retrying; ` +
+            `unaccounted: ${[...Array(N).keys()]
+              .map((i) => `storm${i}@example.com`)
+              .filter((e) => !delivered.has(e) && !listedEmails.has(e))
+              .slice(0, 5)
+              .join(", ")}`,
         );
       }
       await sleep(500);
@@ -242,20 +256,30 @@ describe("fault storm: 20,000 records, 10 % faults, bursts from another tool, to
     lost.should.eql([]);
     for (const e of listed)
       ["validation", "auth", "rate-limit", "quota", "network", "marketo"].should.containEql(e.category);
-    // The 80 records with bad engagement are held for a person, named as validation failures.
+    // The 80 records with bad engagement are held for a person, named as validation failures;
+    // every other record is delivered: none is left abandoned in the queue after its retries.
     const held = listed.filter(
       (e) => e.state === "held" && e.category === "validation" && e.integration.type === "marketo-custom-activity",
     );
     held.length.should.equal(N / 250);
+    listed.length.should.equal(N / 250);
+    delivered.size.should.equal(N - N / 250);
+    triggered.size.should.equal(N);
+    posted.size.should.equal(FORMS);
 
     const stats = emu.stats();
     const faults = Object.entries(stats.answersByCode)
       .filter(([code]) => ["502", "500", "604", "608", "611", "713", "606", "615", "602"].includes(code))
       .map(([code, n]) => `${code}×${n}`)
       .join(" ");
-    // The storm did happen: injected faults, the other tool's 606/615, the expired tokens.
+    // The storm did happen: injected faults, the other tool's 606/615, the expired tokens. The
+    // tokens expired with calls still to come (20 of hundreds made), and a client learns of an
+    // expiry only from a 602.
     (stats.answersByCode["604"] ?? 0).should.be.above(0);
     ((stats.answersByCode["606"] ?? 0) + (stats.answersByCode["615"] ?? 0)).should.be.above(0);
+    should(expiredAt).not.be.undefined();
+    expiredAt!.tokens.should.be.above(0);
+    stats.countedCalls.should.be.above(expiredAt!.calls);
     (stats.answersByCode["602"] ?? 0).should.be.above(0);
 
     // Exactly once where the operation is idempotent.
@@ -265,10 +289,22 @@ describe("fault storm: 20,000 records, 10 % faults, bursts from another tool, to
       activities: { activities: Array<{ leadId: number; activityTypeId: number; primaryAttributeValueId?: number }> };
     };
     const stormLeads = state.leads.filter((l) => /^storm\d+@example\.com$/.test(l.email));
-    new Set(stormLeads.map((l) => l.email)).size.should.equal(stormLeads.length);
+    stormLeads.should.have.length(N);
     const stormIds = new Set(stormLeads.map((l) => l.id));
     const members = state.programs.programMembers.filter((m) => m.programId === 1001 && stormIds.has(m.leadId));
-    new Set(members.map((m) => m.leadId)).size.should.equal(members.length);
+    members.should.have.length(N);
+    // A lead or status sent again after a fault that applied the write is no harm, but it must
+    // land as a repeat: a lead only updated, a status answered 1037 (skipped), never moved a
+    // second time. (Records the lead node sent by bulk import are outside these REST counts.)
+    const results = stats.resultsByRoute;
+    const leadResults = results["POST /rest/v1/leads.json"] ?? {};
+    const statusResults = results["POST /rest/v1/programs/:programId/members/status.json"] ?? {};
+    Object.keys(leadResults)
+      .filter((k) => k !== "created" && k !== "updated")
+      .should.eql([]);
+    Object.keys(statusResults)
+      .filter((k) => k !== "created" && k !== "skipped")
+      .should.eql([]);
     // Exactly once where Marketo does not deduplicate: a 604 after the write applied is followed
     // by a question to Marketo, not a blind retry.
     const byType = (type: number, extra: (a: { primaryAttributeValueId?: number }) => boolean = () => true) =>
@@ -297,7 +333,7 @@ describe("fault storm: 20,000 records, 10 % faults, bursts from another tool, to
       .usage();
     console.log(
       `      storm: ${delivered.size} delivered, ${triggered.size} campaign requests, ${posted.size} form fills, ${listed.length} listed (${[...new Set(listed.map((e) => `${e.integration.type}/${e.category}/${e.state}`))].join(", ")}), ` +
-        `${got.gaveup.length} given up; answers ${faults}\n` +
+        `${got.gaveup.length} given up; answers ${faults}; sent again: ${leadResults.updated ?? 0} leads, ${statusResults.skipped ?? 0} statuses\n` +
         `      duplicates: ${activities.length - withActivity.size} activities (${activities.length} for ${withActivity.size} leads), ` +
         `${requests.length - withRequest.size} campaign requests (${requests.length} for ${withRequest.size}), ${fills.length - withFill.size} form fills (${fills.length} for ${withFill.size}); ` +
         `questions asked: ${JSON.stringify(u.arrivalChecks)}`,

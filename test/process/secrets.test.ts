@@ -1,5 +1,5 @@
 /**
- * Secrets (issue 5) in a REAL Node-RED process against the emulator in this process: records
+ * Secrets in a REAL Node-RED process against the emulator in this process: records
  * that succeed and records that fail (a bad record, a status the program lacks, a wrong secret
  * on a second config), then the client secrets and every access token the emulator issued are
  * looked for in the process log (status texts and Catch errors reach it through debug nodes),

@@ -161,6 +161,26 @@ describe("shared limits in Redis (one process, two replicas' worth)", function (
     a.state().kind.should.equal("ok");
   });
 
+  it("Redis restarted empty: the day count put back is every call made, including those made on a lower figure first", async () => {
+    redis = await startRedis(bin);
+    instanceSeq++;
+    const rs = [replica(redis.url), replica(redis.url), replica(redis.url)];
+    const o = {};
+    for (const r of rs) r.attach(o, () => undefined);
+    const call = async (r: SharedLimits): Promise<void> => {
+      const g = await r.acquire(o);
+      g.sent = g.answered = true;
+      r.end(g);
+    };
+    // One after another, so the three last saw the day at 1, 2 and 3 calls.
+    for (const r of rs) await call(r);
+    await redis.stop();
+    await redis.start();
+    // The one that knows least puts its figure back first and calls on it; the others follow.
+    for (const r of rs) await call(r);
+    rs[2].callsToday.should.equal(6);
+  });
+
   it("replicas configured with different limits: the first set wins, the other warns", async () => {
     redis = await startRedis(bin);
     instanceSeq++;

@@ -1,6 +1,6 @@
 /**
  * A durable journal of entries by id: what action nodes and the retry queue have accepted, kept so
- * that a redeploy, a restart or a kill -9 loses nothing (issue 5).
+ * that a redeploy, a restart or a kill -9 loses nothing.
  *
  * The file is append-only, one line per change: `<crc32 hex8> <json>\n`, the json being
  * `{"p":id,"v":value}` (put) or `{"d":id}` (delete). The CRC covers the json's UTF-8 bytes.

@@ -147,7 +147,7 @@ async function runJob(
       failures = await download(ctx, paths, batchId, "failures");
     } catch (err) {
       // Marketo says some rows failed but we cannot tell which: no row of this job may be
-      // reported as imported (it used to be, with only a log line). Retryable: the import
+      // reported as imported, as a log line alone would hide the failures. Retryable: the import
       // is an upsert, so sending the rows again is the way to learn their outcome.
       const why = asError(err, paths.operation).message;
       const error = new MarketoError({

@@ -5,7 +5,7 @@ import type { Logger } from "./types";
 /** What every operation module needs from the client. */
 export interface OpContext {
   transport: Transport;
-  /** Marketo's server-side timeout for the operation (reference §4) plus margin, unless overridden. */
+  /** Marketo's server-side timeout for the operation plus margin, unless overridden. */
   timeoutMs(serverSeconds: number): number;
   maxBatchSize: number;
   bulkPollIntervalMs: number;

@@ -81,8 +81,8 @@ const RETRY = c("marketo", "retry");
 const SERVER_FAIL = c("marketo", "permanent");
 
 /**
- * Reference §5, code by code. Decisions on points the reference leaves open [U] are
- * commented inline.
+ * Every code Marketo documents, code by code. Decisions on points Marketo's documentation leaves
+ * open are marked [U] and commented inline.
  */
 const TABLE: Record<string, Classification> = {
   // HTTP statuses

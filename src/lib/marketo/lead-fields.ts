@@ -1,8 +1,8 @@
 /**
  * Marketo lead fields this package knows without asking Marketo: the common standard fields,
- * with their REST names and types as describe reports them for a standard instance (reference
- * §6.3), and the custom fields an event integration writes (eventCode, registrationCode,
- * attendeeType, externalId). The field-mapper offers them until a describe has been read, and
+ * with their REST names and types as describe reports them for a standard instance, and the
+ * custom fields an event integration writes (eventCode, registrationCode, attendeeType,
+ * externalId). The field-mapper offers them until a describe has been read, and
  * the emulator describes them, so both speak of the same fields.
  */
 export interface StandardLeadField {

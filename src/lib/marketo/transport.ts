@@ -199,8 +199,8 @@ export class Transport {
         continue;
       }
       if (st.spec?.writeOnce && r.sentAt !== undefined && mayHaveArrived(e)) throw e;
-      // Any HTTP 5xx (520-524 from a CDN, 501, 505...) is classified "retry" like the listed
-      // ones; it used to surface at once because only the listed statuses were retried.
+      // Any HTTP 5xx (520-524 from a CDN, 501, 505...) is classified "retry" and retried like
+      // the listed ones: an unlisted status is no reason to fail a record at once.
       const transportRetry =
         e.category === "network" ||
         TRANSPORT_RETRY.has(e.code) ||

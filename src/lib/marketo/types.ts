@@ -6,7 +6,7 @@ export interface MarketoReason {
   message: string;
 }
 
-/** The JSON envelope every REST/bulk answer uses (reference §3). */
+/** The JSON envelope every REST/bulk answer uses. */
 export interface MarketoEnvelope<T = Record<string, unknown>> {
   requestId?: string;
   success?: boolean;

@@ -128,14 +128,26 @@ return 1
 /**
  * After Redis comes back (a restart loses everything without persistence), each process puts
  * back what it knows: its own calls of the last window (by age, on the Redis clock), its
- * running calls' leases and the highest day count it saw. KEYS: window, leases, day.
- * ARGV: windowMs, leaseMs, dayCount, then id, age, running (1/0) triples.
+ * running calls' leases and the highest day count it saw. The day count is not simply raised to
+ * that figure: processes that put theirs back first may already have made calls on a lower
+ * one, and those calls are on top of it. So the day key grows by how far this figure exceeds
+ * the highest one put back so far (the `base` key, kept through the reseeds that follow one
+ * comeback); a day key that survived already holds every figure. KEYS: window, leases, day,
+ * base. ARGV: windowMs, leaseMs, dayCount, then id, age, running (1/0) triples.
  */
 const RESEED = `${CLOCK}
 local W = tonumber(ARGV[1])
 local lease = tonumber(ARGV[2])
-local cur = tonumber(redis.call('GET', KEYS[3]) or '0')
-if tonumber(ARGV[3]) > cur then redis.call('SET', KEYS[3], ARGV[3], 'PX', ${DAY_TTL_MS}) end
+local day = redis.call('GET', KEYS[3])
+local base = redis.call('GET', KEYS[4])
+if base then base = tonumber(base) elseif day then base = tonumber(day) else base = 0 end
+local mine = tonumber(ARGV[3])
+if mine > base then
+  redis.call('INCRBY', KEYS[3], mine - base)
+  redis.call('PEXPIRE', KEYS[3], ${DAY_TTL_MS})
+  base = mine
+end
+redis.call('SET', KEYS[4], base, 'PX', W + lease + 1000)
 for i = 4, #ARGV, 3 do
   redis.call('ZADD', KEYS[1], 'NX', now - tonumber(ARGV[i + 1]), ARGV[i])
   if ARGV[i + 2] == '1' then redis.call('ZADD', KEYS[2], 'NX', now + lease, ARGV[i]) end
@@ -233,7 +245,7 @@ export class RedisStore implements LimitsStore {
     define("mkQuota", 1, QUOTA);
     define("mkProbeAgain", 1, PROBE_AGAIN);
     define("mkObserve", 1, OBSERVE);
-    define("mkReseed", 3, RESEED);
+    define("mkReseed", 4, RESEED);
     define("mkAgree", 1, AGREE);
     this.redis = redis;
     const tag = `marketo:{${o.instance}}`;
@@ -324,7 +336,10 @@ export class RedisStore implements LimitsStore {
   }
 
   async observeDailyTotal(total: number): Promise<number> {
-    return Number(await this.run(() => this.redis.mkObserve(this.dayKey(), Math.floor(total))));
+    const count = Number(await this.run(() => this.redis.mkObserve(this.dayKey(), Math.floor(total))));
+    // Marketo's figure is part of what this process puts back should Redis lose the day.
+    this.noteDay(count);
+    return count;
   }
 
   async agreeLimits(mine: Limits): Promise<Limits> {
@@ -373,6 +388,7 @@ export class RedisStore implements LimitsStore {
         this.key("window"),
         this.key("leases"),
         this.dayKey(),
+        `${this.dayKey()}:base`,
         l.windowMs,
         this.o.leaseMs,
         this.lastDayCount,
