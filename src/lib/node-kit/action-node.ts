@@ -21,6 +21,7 @@ import { statusFor, type ActionCounts, type StatusLabels } from "./client-status
 import type { MarketoClient, RecordResult, StateEvent } from "../marketo";
 import { isMarketoConfig, type ConfigUser, type MarketoConfigNode } from "./marketo-config-api";
 import { journalFile } from "../delivery/journal-path";
+import { adoptDeadReplicas } from "../delivery/journal-adoption";
 import {
   messageOf,
   recordBook,
@@ -150,9 +151,13 @@ export function startActionNode(RED: NodeAPI, node: Node, def: ActionNodeDef, sp
     { left: number; total: number; failed: number; first?: { error: RecordErrorInfo; msg: NodeMessage } }
   >();
   let closed = false;
-  const book = recordBook(journalFile(RED.settings as { userDir?: unknown }, spec.type, node.id), {
-    warn: (m: string) => RED.log.warn(`[${spec.type}:${node.id}] ${m}`),
-  });
+  const bookFile = journalFile(RED.settings as { userDir?: unknown }, spec.type, node.id);
+  const bookLogger = { warn: (m: string) => RED.log.warn(`[${spec.type}:${node.id}] ${m}`) };
+  const book = recordBook(bookFile, bookLogger);
+  // Replicas sharing storage: a dead replica's journal of this node is adopted through Redis.
+  const redisUrl =
+    (config as { credentials?: { redisUrl?: string } } | null)?.credentials?.redisUrl || process.env.MARKETO_REDIS_URL;
+  adoptDeadReplicas(book, bookFile, redisUrl, bookLogger);
   const source = { id: node.id, type: spec.type, name: def.name || "" };
 
   let timer: NodeJS.Timeout | undefined;
