@@ -39,6 +39,8 @@ import {
 } from "./lib/delivery/retry-registry";
 
 interface RetryQueueDef extends NodeDef {
+  /** A marketo-config whose Redis URL (a credential) selects Redis mode from the editor. */
+  marketo?: string;
   maxAttempts?: number | string;
   backoff?: string;
   maxEntries?: number | string;
@@ -153,7 +155,15 @@ export = function (RED: NodeAPI) {
     };
     // --- Redis: the entries live in a queue every replica shares ------------------------------
     const envRedis = RED.util.getSetting(node, REDIS_URL_ENV);
-    const redisUrl = typeof envRedis === "string" && envRedis.trim() ? envRedis.trim() : undefined;
+    const configRedis = (
+      def.marketo ? (RED.nodes.getNode(def.marketo) as { credentials?: { redisUrl?: unknown } } | null) : null
+    )?.credentials?.redisUrl;
+    const redisUrl =
+      typeof configRedis === "string" && configRedis.trim()
+        ? configRedis.trim()
+        : typeof envRedis === "string" && envRedis.trim()
+          ? envRedis.trim()
+          : undefined;
     if (redisUrl) {
       runShared(
         node,
