@@ -20,7 +20,7 @@ const REDIS_URL_ENV = "MARKETO_REDIS_URL";
 export = function (RED: NodeAPI) {
   const deployed = new Map<string, DeployedQueue>();
 
-  function RetryQueueNode(this: Node, def: NodeDef & RetryQueueSettings) {
+  function RetryQueueNode(this: Node, def: NodeDef & RetryQueueSettings & { marketo?: string }) {
     RED.nodes.createNode(this, def);
     const node = this;
     const t = (key: string, sub?: Record<string, string | number>): string => RED._(`retry-queue.${key}`, sub);
@@ -28,8 +28,13 @@ export = function (RED: NodeAPI) {
     const { options, throughNode, problems } = queueSettings(def);
     for (const p of problems) node.error(t("errors.setting", { problem: p }));
 
+    // A marketo-config's Redis URL (a credential) selects Redis mode from the editor; the
+    // environment is the fallback for flows without one.
+    const configRedis = (
+      def.marketo ? (RED.nodes.getNode(def.marketo) as { credentials?: { redisUrl?: unknown } } | null) : null
+    )?.credentials?.redisUrl;
     const envRedis = RED.util.getSetting(node, REDIS_URL_ENV);
-    const redisUrl = typeof envRedis === "string" && envRedis.trim() ? envRedis.trim() : undefined;
+    const redisUrl = [configRedis, envRedis].map((u) => (typeof u === "string" ? u.trim() : "")).find((u) => u !== "");
     const name = def.name ?? "";
     const z = (def as { z?: string }).z;
     const queue = redisUrl

@@ -21,7 +21,7 @@ async function until<T>(what: string, read: () => Promise<T>, ok: (v: T) => bool
   }
 }
 
-function flows(emu: EmulatorHandle, gate = false): Array<Record<string, unknown>> {
+function flows(emu: EmulatorHandle, gate = false, redisFromConfig = false): Array<Record<string, unknown>> {
   const z = "tab";
   // A failure as lead1's output 2 gives it: a validation failure waits for a person.
   const fail = [
@@ -50,6 +50,7 @@ function flows(emu: EmulatorHandle, gate = false): Array<Record<string, unknown>
       type: "retry-queue",
       z,
       name: "failures",
+      ...(redisFromConfig ? { marketo: "cfg" } : {}),
       maxAttempts: 3,
       backoff: "10m",
       answerTimeout: "5m",
@@ -248,5 +249,45 @@ describe("retry queue: entries journaled before Redis was set", function () {
       (body) => body?.shared === true,
     );
     should((await b.request("GET", "/retry-queue/rq/entries")).body.total).equal(2, "a restart moves nothing twice");
+  });
+});
+
+describe("retry queue on Redis chosen in the editor (the Redis URL of a marketo-config it names)", function () {
+  this.timeout(120_000);
+  let redis: RedisServer;
+  let emu: EmulatorHandle;
+  const reds: NodeRedProcess[] = [];
+
+  before(async function () {
+    const bin = requireRedis(this);
+    redis = await startRedis(bin);
+    emu = await startEmulator({});
+  });
+  after(async () => {
+    await Promise.all(reds.map((r) => r.stop()));
+    await emu?.stop();
+    await redis?.stop();
+  });
+
+  it("with no MARKETO_REDIS_URL, two replicas share the queue: B lists the entry that failed on A", async () => {
+    const f = flows(emu, false, true);
+    const creds = { cfg: { clientId: emu.clientId, clientSecret: emu.clientSecret, redisUrl: redis.url } };
+    const env = { MARKETO_REDIS_URL: "" };
+    for (let i = 0; i < 2; i++) reds.push(await startNodeRed({ flows: f, credentials: creds, env }));
+    const [a, b] = reds;
+    const res = await fetch(`${a.url}/fail`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ email: "bea@example.com" }),
+    });
+    should(res.status).equal(200);
+    await res.text();
+    const listed = await until(
+      "B to list A's entry",
+      async () => (await b.request("GET", "/retry-queue/rq/entries")).body,
+      (body) => body?.total === 1,
+    );
+    should(listed.shared).equal(true);
+    should(listed.entries[0].record.email).equal("bea@example.com");
   });
 });

@@ -22,6 +22,13 @@ export interface LockHolder {
   pid: number;
   since: string;
   token: string;
+  /** The replica's id (MARKETO_INSTANCE_ID, else host and pid): what adopted records name. */
+  instance?: string;
+}
+
+/** This process's replica id: MARKETO_INSTANCE_ID, else host and pid. */
+export function replicaId(): string {
+  return process.env.MARKETO_INSTANCE_ID || `${os.hostname()}-${process.pid}`;
 }
 
 /** Another live process writes this journal: it is not opened. */
@@ -42,11 +49,18 @@ export interface JournalLock {
   release(): void;
 }
 
-function readHolder(lockFile: string): LockHolder | undefined {
+export function readHolder(lockFile: string): LockHolder | undefined {
   try {
     const v = JSON.parse(fs.readFileSync(lockFile, "utf8")) as Partial<LockHolder>;
     if (typeof v.host !== "string" || typeof v.pid !== "number" || typeof v.token !== "string") return undefined;
-    return { host: v.host, pid: v.pid, since: typeof v.since === "string" ? v.since : "?", token: v.token };
+    const holder: LockHolder = {
+      host: v.host,
+      pid: v.pid,
+      since: typeof v.since === "string" ? v.since : "?",
+      token: v.token,
+    };
+    if (typeof v.instance === "string") holder.instance = v.instance;
+    return holder;
   } catch {
     return undefined;
   }
@@ -72,14 +86,19 @@ function stale(lockFile: string, holder: LockHolder | undefined, now: number): b
   }
 }
 
-/** Takes the lock of `journalFile`, or throws JournalLockedError naming the live holder. */
-export function lockJournal(journalFile: string): JournalLock {
+/**
+ * Takes the lock of `journalFile`, or throws JournalLockedError naming the live holder.
+ * `takeOver` names one lock (by its token) that may be taken although it does not look stale
+ * here: a holder another process knows to be dead (its Redis lease expired).
+ */
+export function lockJournal(journalFile: string, takeOver?: string): JournalLock {
   const lockFile = `${journalFile}.lock`;
   const me: LockHolder = {
     host: os.hostname(),
     pid: process.pid,
     since: new Date().toISOString(),
     token: randomBytes(8).toString("hex"),
+    instance: replicaId(),
   };
   try {
     fs.mkdirSync(path.dirname(lockFile), { recursive: true });
@@ -100,7 +119,8 @@ export function lockJournal(journalFile: string): JournalLock {
       if ((err as NodeJS.ErrnoException).code !== "EEXIST")
         throw new Error(`journal ${journalFile}: cannot take its lock ${lockFile}: ${errorText(err)}`, { cause: err });
       const holder = readHolder(lockFile);
-      if (tries >= 3 || !stale(lockFile, holder, Date.now())) {
+      const deadHolder = takeOver !== undefined && holder?.token === takeOver;
+      if (tries >= 3 || (!deadHolder && !stale(lockFile, holder, Date.now()))) {
         throw new JournalLockedError(journalFile, holder ?? { host: "unknown", pid: 0, since: "?", token: "" });
       }
       // Stale: removed, then taken with O_EXCL again, so two processes taking it over cannot both win.
@@ -133,10 +153,7 @@ export function lockJournal(journalFile: string): JournalLock {
  * This process's own journal file when `file` has another live writer: the same name in a folder
  * named after the instance (MARKETO_INSTANCE_ID, else host and pid), never a file two processes share.
  */
-export function instanceJournalFile(
-  file: string,
-  instance = process.env.MARKETO_INSTANCE_ID || `${os.hostname()}-${process.pid}`,
-): string {
+export function instanceJournalFile(file: string, instance = replicaId()): string {
   const safe = instance.replace(/[^A-Za-z0-9._-]/g, "_");
   return path.join(path.dirname(file), safe, path.basename(file));
 }

@@ -41,6 +41,8 @@ export interface JournalOptions {
   compactAtBytes?: number;
   /** Told about a damaged line skipped at open, a torn tail cut, a compaction failure. */
   logger?: { warn(message: string): void };
+  /** The token of a lock whose holder is known dead (journal adoption): it is taken over. */
+  takeOverLock?: string;
 }
 
 const DEFAULT_COMPACT_AT = 4 * 1024 * 1024;
@@ -142,7 +144,7 @@ export class Journal<V = unknown> {
     this.sync = options.sync ?? true;
     this.compactAt = options.compactAtBytes ?? DEFAULT_COMPACT_AT;
     this.logger = options.logger ?? { warn: (m) => process.emitWarning(m, "JournalWarning") };
-    this.lock = lockJournal(file);
+    this.lock = lockJournal(file, options.takeOverLock);
     try {
       this.fd = this.openFile();
     } catch (err) {

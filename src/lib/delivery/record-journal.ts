@@ -198,6 +198,11 @@ export class RecordBook {
     this.unanswered = journal?.size ?? 0;
   }
 
+  /** The file this book writes (its own instance file when another process writes the main one). */
+  get journalPath(): string | undefined {
+    return this.journal?.path;
+  }
+
   /** Durable on disk (when a file backs the book). */
   get durable(): boolean {
     return this.journal !== undefined;
@@ -274,6 +279,29 @@ export class RecordBook {
       );
     }
     return put.then(this.written, this.refusedLater(id));
+  }
+
+  /**
+   * Takes in a record another replica accepted and did not finish (its journal adopted after it
+   * died): journaled here under its own id, so it counts as possibly sent, with
+   * `msg.marketo.adoptedFrom` naming that replica. Resolves once it is on disk here; only then may
+   * the other journal let it go.
+   */
+  adopt(id: string, stored: StoredRecord, from: string): Promise<void> {
+    const prev = stored.msg.marketo;
+    const marketo = prev !== null && typeof prev === "object" && !Array.isArray(prev) ? { ...prev } : {};
+    const own: StoredRecord = { ...stored, msg: { ...stored.msg, marketo: { ...marketo, adoptedFrom: from } } };
+    if (stored.answer) own.answer = { ...stored.answer, marketo: { ...stored.answer.marketo, adoptedFrom: from } };
+    this.unanswered++;
+    const journal = this.journal;
+    if (!journal) {
+      this.waitInMemory({ id, stored: own, running: false });
+      return Promise.resolve();
+    }
+    return journal.put(id, own).then(
+      () => this.queuePump(),
+      (err: unknown) => this.refused(id, err, { id, stored: own, running: false }, false),
+    );
   }
 
   /** A record held in memory with its message: its stored form holds the message itself. */

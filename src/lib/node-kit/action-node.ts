@@ -25,6 +25,7 @@ import { statusFor, type ActionCounts, type StatusLabels } from "./client-status
 import type { MarketoClient, StateEvent } from "../marketo";
 import { isMarketoConfig, type ConfigUser, type MarketoConfigNode } from "./marketo-config-api";
 import { journalFile } from "../delivery/journal-path";
+import { adoptDeadReplicas } from "../delivery/journal-adoption";
 import {
   messageOf,
   recordBook,
@@ -122,9 +123,13 @@ export function startActionNode(RED: NodeAPI, node: Node, def: ActionNodeDef, sp
   const pending = new Set<Promise<void>>();
   const catches = new CatchGroups(RED, node, spec.type);
   let closed = false;
-  const book = recordBook(journalFile(RED.settings as { userDir?: unknown }, spec.type, node.id), {
-    warn: (m: string) => RED.log.warn(`[${spec.type}:${node.id}] ${m}`),
-  });
+  const bookFile = journalFile(RED.settings as { userDir?: unknown }, spec.type, node.id);
+  const bookLogger = { warn: (m: string) => RED.log.warn(`[${spec.type}:${node.id}] ${m}`) };
+  const book = recordBook(bookFile, bookLogger);
+  // Replicas sharing storage: a dead replica's journal of this node is adopted through Redis.
+  const redisUrl =
+    (config as { credentials?: { redisUrl?: string } } | null)?.credentials?.redisUrl || process.env.MARKETO_REDIS_URL;
+  adoptDeadReplicas(book, bookFile, redisUrl, bookLogger);
   const source = { id: node.id, type: spec.type, name: def.name || "" };
 
   /** Why nothing can reach Marketo, if so: shown instead of counts, and every record fails with it. */
