@@ -295,12 +295,12 @@ export class RecordBook {
     this.unanswered++;
     const journal = this.journal;
     if (!journal) {
-      this.waitInMemory({ id, stored: own, running: false });
+      this.waitInMemory({ id, stored: own });
       return Promise.resolve();
     }
     return journal.put(id, own).then(
       () => this.queuePump(),
-      (err: unknown) => this.refused(id, err, { id, stored: own, running: false }, false),
+      (err: unknown) => this.refused(id, err, { id, stored: own }, false),
     );
   }
 
