@@ -14,6 +14,7 @@ import {
   type TagFilterConfig,
 } from "./lib/flow/tag-filter";
 import { metrics } from "./lib/sidebar/metrics";
+import { markReplayed, stampAccepted } from "./lib/delivery/delivery-once";
 import {
   DEFAULT_MAX_BYTES,
   DEFAULT_RETENTION_DAYS,
@@ -187,6 +188,7 @@ export = function (RED: NodeAPI) {
         RED.util.setMessageProperty(msg, topicProp, rec.topic, true);
         RED.util.setMessageProperty(msg, payloadProp, rec.payload, true);
         (msg as NodeMessage & { replay: ReplayMark }).replay = mark;
+        markReplayed(msg as unknown as Record<string, unknown>, rec.t);
         deliver(msg, judge(msg), (m) => node.send(m));
       } catch (err) {
         node.error(err instanceof Error ? err : new Error(String(err)), msg);
@@ -235,11 +237,13 @@ export = function (RED: NodeAPI) {
         verdict = judge(msg);
         // A replayed message coming round again is kept already.
         if (history && !hasOwn.call(msg, "replay")) {
-          history.append(
+          const at = history.append(
             RED.util.getMessageProperty(msg, topicProp),
             RED.util.getMessageProperty(msg, payloadProp),
             verdict !== null,
           );
+          // Taken in when kept: a replay of it later dates its undated activities the same way.
+          if (at !== undefined) stampAccepted(msg as unknown as Record<string, unknown>, at);
         }
       } catch (err) {
         done(err instanceof Error ? err : new Error(String(err)));
