@@ -1,9 +1,10 @@
 /**
- * `npx tsx bench/replay.ts`: live latency while a replay runs, on one client against the
- * emulator (both in this process, the emulator's window scaled down to 2 s so a run takes
- * seconds). Live records arrive steadily, one every LIVE_EVERY_MS; the run is done twice, alone and
- * with a 100,000-record replay (syncLead with `background`) submitted at the start, and prints
- * the live p50/p95/max latency of both and the replay's calls per window against the limit.
+ * Live latency while a replay runs, on one client against the emulator (both in this process, the
+ * emulator's window scaled down to 2 s so a run takes seconds). Live records arrive steadily, one
+ * every LIVE_EVERY_MS; the run is done twice, alone and with a 100,000-record replay (syncLead
+ * with `background`) submitted at the start: the live p50/p95/max latency of both and the
+ * replay's calls per window against the limit. Part "replay" of `npm run bench` (bench/run.ts);
+ * `npm run bench:replay` (`npx tsx bench/replay.ts`) runs it alone and prints it.
  */
 import { startEmulator } from "../src/emulator";
 import { MarketoClient } from "../src/lib/marketo";
@@ -14,12 +15,27 @@ const LIVE = 400;
 const LIVE_EVERY_MS = 25;
 const REPLAY = 100_000;
 
+export interface LiveLatency {
+  p50: number;
+  p95: number;
+  max: number;
+}
+
+export interface ReplayBenchResult {
+  live: { records: number; everyMs: number };
+  window: { calls: number; ms: number };
+  alone: LiveLatency;
+  during: LiveLatency;
+  replay: { records: number; seconds: number; windows: number; calls: number; fractionOfLimit: number };
+}
+
 function pct(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
 async function run(
   withReplay: boolean,
+  replayRecords: number,
 ): Promise<{ p50: number; p95: number; max: number; replayCalls: number; replayMs: number; windows: number }> {
   const emu = await startEmulator({
     limits: { callsPerWindow: CALLS_PER_WINDOW, windowMs: WINDOW_MS, concurrency: 10 },
@@ -41,7 +57,7 @@ async function run(
     let replayEnd = 0;
     const replay: Array<Promise<unknown>> = [];
     if (withReplay) {
-      for (let i = 0; i < REPLAY; i++) {
+      for (let i = 0; i < replayRecords; i++) {
         // 2,000 distinct leads, as in the throughput bench: the emulator's lead scan stays cheap.
         replay.push(
           client
@@ -50,7 +66,7 @@ async function run(
               { background: true },
             )
             .then(() => {
-              if (++replayDone === REPLAY) replayEnd = Date.now();
+              if (++replayDone === replayRecords) replayEnd = Date.now();
             }),
         );
       }
@@ -85,22 +101,42 @@ async function run(
   }
 }
 
+/** Both runs; `replayRecords` smaller for a smoke run. */
+export async function replayBench(replayRecords = REPLAY): Promise<ReplayBenchResult> {
+  const alone = await run(false, replayRecords);
+  const during = await run(true, replayRecords);
+  const calls = Math.ceil(replayRecords / 300);
+  return {
+    live: { records: LIVE, everyMs: LIVE_EVERY_MS },
+    window: { calls: CALLS_PER_WINDOW, ms: WINDOW_MS },
+    alone: { p50: alone.p50, p95: alone.p95, max: alone.max },
+    during: { p50: during.p50, p95: during.p95, max: during.max },
+    replay: {
+      records: replayRecords,
+      seconds: during.replayMs / 1000,
+      windows: during.windows,
+      calls,
+      fractionOfLimit: calls / during.windows / CALLS_PER_WINDOW,
+    },
+  };
+}
+
 async function main(): Promise<void> {
-  const alone = await run(false);
-  const during = await run(true);
-  const totalReplayCalls = Math.ceil(REPLAY / 300);
+  const r = await replayBench();
   console.log(
-    `live records: ${LIVE}, one every ${LIVE_EVERY_MS} ms; window ${CALLS_PER_WINDOW} calls / ${WINDOW_MS} ms`,
+    `live records: ${r.live.records}, one every ${r.live.everyMs} ms; window ${r.window.calls} calls / ${r.window.ms} ms`,
   );
-  console.log(`live latency alone:          p50 ${alone.p50} ms, p95 ${alone.p95} ms, max ${alone.max} ms`);
-  console.log(`live latency during replay:  p50 ${during.p50} ms, p95 ${during.p95} ms, max ${during.max} ms`);
+  console.log(`live latency alone:          p50 ${r.alone.p50} ms, p95 ${r.alone.p95} ms, max ${r.alone.max} ms`);
+  console.log(`live latency during replay:  p50 ${r.during.p50} ms, p95 ${r.during.p95} ms, max ${r.during.max} ms`);
   console.log(
-    `replay: ${REPLAY} records in ${(during.replayMs / 1000).toFixed(1)} s (${during.windows.toFixed(1)} windows); ` +
-      `about ${totalReplayCalls} calls, ${((totalReplayCalls / during.windows / CALLS_PER_WINDOW) * 100).toFixed(0)} % of the window limit on average`,
+    `replay: ${r.replay.records} records in ${r.replay.seconds.toFixed(1)} s (${r.replay.windows.toFixed(1)} windows); ` +
+      `about ${r.replay.calls} calls, ${(r.replay.fractionOfLimit * 100).toFixed(0)} % of the window limit on average`,
   );
 }
 
-void main().catch((err: unknown) => {
-  console.error(err);
-  process.exit(1);
-});
+if (require.main === module) {
+  void main().catch((err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  });
+}

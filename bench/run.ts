@@ -32,6 +32,7 @@ import { OUTCOMES, shapingFlow } from "./flows/shaping";
 import { EmulatorProcess, procCpuMs, procMemory, stopAll, Worker } from "./processes";
 import { REPLICAS, threeReplicas } from "./replicas";
 import { exactlyOnce, onceSizes } from "./exactly-once";
+import { replayBench } from "./replay";
 
 const ROOT = path.resolve(__dirname, "..");
 const RESULTS = path.join(__dirname, "results");
@@ -60,6 +61,7 @@ const SCENARIOS = [
   "speed",
   "replicas",
   "once",
+  "replay",
 ] as const;
 
 /**
@@ -967,6 +969,26 @@ async function once(ctx: Ctx): Promise<void> {
   }
 }
 
+/** Live first during a replay: live latency alone and during a replay, and the replay's rate (bench/replay.ts). */
+async function replay(ctx: Ctx): Promise<void> {
+  const r = await replayBench(ctx.opts.quick ? 10_000 : 100_000);
+  ctx.results.replay = r;
+  const g = "8 replay";
+  ctx.rows.push({
+    group: g,
+    measurement: `${fmt(r.live.records)} live records, one every ${r.live.everyMs} ms: p95 (max) alone / during a ${fmt(r.replay.records)}-record replay`,
+    value: `${r.alone.p95} (${r.alone.max}) / ${r.during.p95} (${r.during.max}) ms`,
+    goal: "during <= 2 × alone",
+    met: r.during.p95 <= 2 * r.alone.p95,
+  });
+  ctx.rows.push({
+    group: g,
+    measurement: `  the replay: records in seconds, calls, share of the window limit (${r.window.calls} calls / ${r.window.ms} ms)`,
+    value: `${fmt(r.replay.records)} in ${fmt(r.replay.seconds, 1)} s, ${fmt(r.replay.calls)} calls, ${fmt(r.replay.fractionOfLimit, 2)}`,
+    goal: "",
+  });
+}
+
 async function main(): Promise<void> {
   const opts = parseArgs(process.argv.slice(2));
   const scale = timeScale(opts.scale);
@@ -1009,6 +1031,7 @@ async function main(): Promise<void> {
     ["speed", speed],
     ["replicas", replicas],
     ["once", once],
+    ["replay", replay],
   ];
   const timings: Record<string, number> = {};
   const errors: Record<string, string> = {};

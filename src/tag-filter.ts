@@ -16,6 +16,7 @@ import {
   type TagFilterConfig,
 } from "./lib/flow/tag-filter";
 import { metrics } from "./lib/sidebar/metrics";
+import { markReplayed, stampAccepted } from "./lib/delivery/delivery-once";
 import {
   DEFAULT_MAX_BYTES,
   DEFAULT_RETENTION_DAYS,
@@ -25,6 +26,7 @@ import {
 } from "./lib/flow/event-history";
 import {
   parseReplayRequest,
+  ReplayLog,
   ReplayRequestError,
   ReplayRun,
   type ReplayMark,
@@ -44,6 +46,8 @@ type TagFilterDef = NodeDef &
 interface ReplayTarget {
   start(body: unknown): Promise<{ replayId: string; events: number }>;
   progress(replayId: string): ReplayProgress | undefined;
+  /** The remembered replays, newest first. */
+  list(): ReplayProgress[];
   cancel(replayId: string): ReplayProgress | undefined;
 }
 const targets = new Map<string, ReplayTarget>();
@@ -112,12 +116,15 @@ export = function (RED: NodeAPI) {
       }
     }
 
+    // The list of replays lives beside the history, so that it outlives a restart.
+    const replayLog = dir && history ? new ReplayLog(dir, (m) => node.warn(m)) : undefined;
     const runs = new Map<string, ReplayRun>();
     const startReplay = (body: unknown): ReplayRun => {
       if (!history) throw new ReplayRequestError("replay: this tag-filter keeps no history (Node-RED has no userDir)");
       const request = parseReplayRequest(body);
       const run = new ReplayRun(history, request, replayed);
       runs.set(run.id, run);
+      replayLog?.track(run);
       // Only the latest replays are remembered; a running one is never forgotten.
       for (const [id, r] of runs) {
         if (runs.size <= KEEP_FINISHED) break;
@@ -135,7 +142,8 @@ export = function (RED: NodeAPI) {
         const run = startReplay(body);
         return { replayId: run.id, events: await run.counted };
       },
-      progress: (id) => runs.get(id)?.progress,
+      progress: (id) => runs.get(id)?.progress ?? replayLog?.get(id),
+      list: () => replayLog?.list() ?? [...runs.values()].reverse().map((r) => r.progress),
       cancel: (id) => {
         const run = runs.get(id);
         if (!run) return undefined;
@@ -169,6 +177,7 @@ export = function (RED: NodeAPI) {
         RED.util.setMessageProperty(msg, topicProp, rec.topic, true);
         RED.util.setMessageProperty(msg, payloadProp, rec.payload, true);
         (msg as NodeMessage & { replay: ReplayMark }).replay = mark;
+        markReplayed(msg as unknown as Record<string, unknown>, rec.t);
         deliver(msg, judge(msg), (m) => node.send(m));
       } catch (err) {
         node.error(toError(err), msg);
@@ -212,11 +221,13 @@ export = function (RED: NodeAPI) {
         verdict = judge(msg);
         // A replayed message coming round again is kept already.
         if (history && !hasOwn.call(msg, "replay")) {
-          history.append(
+          const at = history.append(
             RED.util.getMessageProperty(msg, topicProp),
             RED.util.getMessageProperty(msg, payloadProp),
             verdict !== null,
           );
+          // Taken in when kept: a replay of it later dates its undated activities the same way.
+          if (at !== undefined) stampAccepted(msg as unknown as Record<string, unknown>, at);
         }
       } catch (err) {
         done(toError(err));
@@ -229,6 +240,7 @@ export = function (RED: NodeAPI) {
     node.on("close", (removed: boolean, done: () => void) => {
       if (removed) metrics.forget(node.id);
       for (const run of runs.values()) run.cancel();
+      replayLog?.close();
       if (targets.get(node.id) === target) targets.delete(node.id);
       history?.close();
       status.close();
@@ -253,6 +265,12 @@ export = function (RED: NodeAPI) {
       (r) => res.json(r),
       (err: unknown) => answerError(res, err),
     );
+  });
+  RED.httpAdmin.get("/tag-filter/:id/replays", RED.auth.needsPermission("tag-filter.read"), (req, res) => {
+    const t = targets.get(String(req.params.id));
+    if (!t)
+      return void res.status(404).json({ error: `no deployed tag-filter ${req.params.id}`, category: "validation" });
+    res.json({ replays: t.list() });
   });
   RED.httpAdmin.get("/tag-filter/:id/replay/:replayId", RED.auth.needsPermission("tag-filter.read"), (req, res) => {
     const p = targets.get(String(req.params.id))?.progress(String(req.params.replayId));

@@ -129,6 +129,49 @@ describe("tag-filter history and replay", function () {
     await helper.request().get("/tag-filter/tf/replay/unknown").expect(404);
   });
 
+  it("a replayed event carries its first arrival: taken in then, and resent from then on", async () => {
+    await helper.load(tagFilterNode, flow());
+    const out = outputs();
+    const tf = helper.getNode("tf") as Node;
+    tf.receive(event("R1", 1, []) as NodeMessage);
+    await until(() => out.passed.length === 1, "the live event");
+    const live = out.passed[0] as Msg & { marketo?: { acceptedAt?: string } };
+    const arrived = live.marketo!.acceptedAt!;
+    Date.parse(arrived).should.be.a.Number().and.not.be.NaN();
+    tf.receive({ topic: "replay", payload: {} } as unknown as NodeMessage);
+    await until(() => out.passed.length === 2, "the replayed event");
+    (out.passed[1] as Msg & { marketo?: unknown }).marketo!.should.eql({ acceptedAt: arrived, resent: arrived });
+  });
+
+  it("the list of replays outlives a restart, bounded; one running at the stop is listed as cancelled", async () => {
+    await helper.load(tagFilterNode, flow());
+    let out = outputs();
+    const tf = helper.getNode("tf") as Node;
+    for (let i = 0; i < 3000; i++) tf.receive(event(`R${i}`, 1, []) as NodeMessage);
+    await until(() => out.passed.length === 3000, "3000 events");
+    const first = await helper.request().post("/tag-filter/tf/replay").send({ registrations: ["R1"] }).expect(200);
+    await until(() => out.passed.length === 3001, "1 replayed");
+    for (let i = 0; i < 22; i++) await helper.request().post("/tag-filter/tf/replay").send({ dryRun: true }).expect(200);
+    const last = await helper.request().post("/tag-filter/tf/replay").send({ registrations: ["R2"] }).expect(200);
+    await until(() => out.passed.length === 3002, "1 more replayed");
+    // Stopped while replaying all 3,000 (a cancel at close, as at a restart).
+    const running = await helper.request().post("/tag-filter/tf/replay").send({}).expect(200);
+    await helper.unload();
+
+    await helper.load(tagFilterNode, flow());
+    out = outputs();
+    const list = (await helper.request().get("/tag-filter/tf/replays").expect(200)).body.replays as Array<{ replayId: string; state: string; error?: string }>;
+    list.should.have.length(20);
+    list[0].replayId.should.equal(running.body.replayId);
+    ["cancelled", "done"].should.containEql(list[0].state);
+    list[1].should.containEql({ replayId: last.body.replayId, state: "done", events: 1, emitted: 1 });
+    list.map((r) => r.replayId).should.not.containEql(first.body.replayId); // the oldest went
+    const p = await helper.request().get(`/tag-filter/tf/replay/${last.body.replayId}`).expect(200);
+    p.body.should.containEql({ state: "done", emitted: 1 });
+    out.passed.should.have.length(0); // nothing replays again by itself
+    await helper.request().get("/tag-filter/nope/replays").expect(404);
+  });
+
   it("keeps nothing without a userDir, and says so to a replay", async () => {
     helper.settings({});
     await helper.load(tagFilterNode, flow());

@@ -245,6 +245,8 @@ export function engagementHandler(o: EngagementHandlerOptions): EngagementHandle
     }
 
     const plan = await planFor(ctx.client);
+    // A replayed message (tag-filter's msg.replay) waits behind live ones for Marketo's capacity.
+    const replayed = Object.prototype.hasOwnProperty.call(msg, "replay");
 
     // The lead: msg.marketo.leadId, else by email (the event's, else the engagement's own).
     const marketoIn = (msg as { marketo?: unknown }).marketo;
@@ -289,7 +291,10 @@ export function engagementHandler(o: EngagementHandlerOptions): EngagementHandle
       if (!found.ok) return { result: found.result, marketo: leadInfo(found) };
       const since = unconfirmedSinceOf(msg);
       const result = await forEachLead(found.leadIds, (leadId) =>
-        ctx.client.addCustomActivity({ ...built.record, leadId }, since ? { unconfirmedSince: since } : {}),
+        ctx.client.addCustomActivity(
+          { ...built.record, leadId },
+          { ...(since ? { unconfirmedSince: since } : {}), ...(replayed ? { background: true } : {}) },
+        ),
       );
       return {
         result,
@@ -304,7 +309,12 @@ export function engagementHandler(o: EngagementHandlerOptions): EngagementHandle
       ctx.client.syncCustomObject(
         apiName,
         { ...built.record, [linkField]: leadId },
-        { action: "createOrUpdate", dedupeBy: "dedupeFields", dedupeFields: plan.shape.dedupeFields ?? [] },
+        {
+          action: "createOrUpdate",
+          dedupeBy: "dedupeFields",
+          dedupeFields: plan.shape.dedupeFields ?? [],
+          ...(replayed ? { background: true } : {}),
+        },
       ),
     );
     return { result, marketo: { ...leadInfo(found), customObject: apiName } };

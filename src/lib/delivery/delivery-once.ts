@@ -49,3 +49,18 @@ export function unconfirmedSinceOf(msg: unknown): string | undefined {
   const times = [time(m.resent), time(m.unconfirmedSince)].filter((t): t is number => t !== undefined);
   return times.length ? new Date(Math.min(...times)).toISOString() : undefined;
 }
+
+/**
+ * Marks a replayed event as a second arrival of its first run: taken in when the event first
+ * arrived (the tag-filter stamps live events with that time), so an activity without a date of
+ * its own gets the very same date, and resent from then on, so Marketo is asked which of its
+ * activities, campaign requests and form fills it already holds before anything is sent.
+ */
+export function markReplayed(msg: Record<string, unknown>, arrivedAt: number): void {
+  const at = new Date(arrivedAt).toISOString();
+  const m = marketoOf(msg);
+  if (m) {
+    m.acceptedAt = at;
+    m.resent = at;
+  } else msg.marketo = { acceptedAt: at, resent: at };
+}

@@ -155,9 +155,9 @@ export class EventHistory {
     return this.segments.reduce((n, s) => n + s.bytes, 0) + this.pendingBytes;
   }
 
-  /** Keeps one event; never throws (history must not stop the flow). */
-  append(topic: unknown, payload: unknown, heldBack: boolean): void {
-    if (this.closed) return;
+  /** Keeps one event and answers its arrival time (undefined when it could not be kept); never throws. */
+  append(topic: unknown, payload: unknown, heldBack: boolean): number | undefined {
+    if (this.closed) return undefined;
     let json: string;
     const t = this.now();
     try {
@@ -165,13 +165,14 @@ export class EventHistory {
     } catch (err) {
       this.skipped++;
       this.warnOnce(`an event could not be kept in the history (${errorText(err)})`);
-      return;
+      return undefined;
     }
     const line = `${crc32Of(json).toString(16).padStart(8, "0")} ${json}\n`;
     const bytes = Buffer.byteLength(line);
     this.pending.push({ t, line, bytes });
     this.pendingBytes += bytes;
     this.immediate ??= setImmediate(() => this.flush());
+    return t;
   }
 
   /** Events that could not be kept (not serialisable) since open. */

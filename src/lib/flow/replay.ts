@@ -3,6 +3,8 @@
  * few at a time, with its progress and a way to cancel. No Node-RED import.
  */
 import crypto from "node:crypto";
+import * as fs from "node:fs";
+import * as path from "node:path";
 import type { EventHistory, HistoryRecord } from "./event-history";
 import { errorText } from "../node-kit/guards";
 
@@ -260,6 +262,118 @@ export class ReplayRun {
       return this.end(this.cancelled ? "cancelled" : "done");
     } catch (err) {
       return this.end("failed", errorText(err));
+    }
+  }
+}
+
+/** Replays a tag-filter remembers (the running ones and the latest finished), across restarts. */
+export const KEEP_REPLAYS = 20;
+/** A running replay's progress is written at most this often. */
+const SAVE_EVERY_MS = 2000;
+
+/**
+ * The list of a tag-filter's replays, in `replays.json` beside its history: the latest
+ * KEEP_REPLAYS, newest last. Written whole to a temporary file then renamed, so a crash leaves
+ * the old list or the new one. A replay that was running when Node-RED stopped is listed as
+ * cancelled, saying so. Never throws: the list must not stop a replay.
+ */
+export class ReplayLog {
+  private readonly file: string;
+  private readonly entries = new Map<string, ReplayProgress>();
+  private readonly live = new Map<string, ReplayRun>();
+  private timer: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  constructor(
+    dir: string,
+    private readonly warn: (message: string) => void = () => undefined,
+  ) {
+    this.file = path.join(dir, "replays.json");
+    let text: string | undefined;
+    try {
+      text = fs.readFileSync(this.file, "utf8");
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") this.warn(`replay list not read: ${String(err)}`);
+    }
+    if (text === undefined) return;
+    try {
+      const list = JSON.parse(text) as unknown;
+      if (!Array.isArray(list)) throw new Error("not a list");
+      for (const p of list.slice(-KEEP_REPLAYS)) {
+        if (p === null || typeof p !== "object" || typeof (p as ReplayProgress).replayId !== "string") continue;
+        const e = { ...(p as ReplayProgress) };
+        if (e.state === "counting" || e.state === "running") {
+          e.state = "cancelled";
+          e.finishedAt ??= new Date().toISOString();
+          e.error = "Node-RED stopped before the replay ended";
+        }
+        this.entries.set(e.replayId, e);
+      }
+    } catch (err) {
+      this.warn(
+        `replay list ${this.file} is damaged and starts empty (${err instanceof Error ? err.message : String(err)})`,
+      );
+    }
+  }
+
+  /** Remembers a run from now on; its progress is saved while it runs and once it ends. */
+  track(run: ReplayRun): void {
+    this.live.set(run.id, run);
+    this.entries.set(run.id, run.progress);
+    this.trim();
+    this.save();
+    this.timer ??= setInterval(() => this.save(), SAVE_EVERY_MS);
+    this.timer.unref?.();
+    void run.finished.then((final) => {
+      this.live.delete(run.id);
+      if (this.entries.has(run.id)) this.entries.set(run.id, final);
+      this.save();
+      if (this.live.size === 0 && this.timer) {
+        clearInterval(this.timer);
+        this.timer = undefined;
+      }
+    });
+  }
+
+  /** A remembered replay's progress (a running one's as it is now). */
+  get(replayId: string): ReplayProgress | undefined {
+    const run = this.live.get(replayId);
+    if (run) return run.progress;
+    const e = this.entries.get(replayId);
+    return e ? { ...e } : undefined;
+  }
+
+  /** Every remembered replay, newest first. */
+  list(): ReplayProgress[] {
+    return [...this.entries.keys()].reverse().map((id) => this.get(id)!);
+  }
+
+  /** Stops saving (after one last save). */
+  close(): void {
+    this.save();
+    this.closed = true;
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** Only the latest are remembered; a running one is never forgotten. */
+  private trim(): void {
+    for (const id of [...this.entries.keys()]) {
+      if (this.entries.size <= KEEP_REPLAYS) break;
+      if (!this.live.has(id)) this.entries.delete(id);
+    }
+  }
+
+  private save(): void {
+    if (this.closed) return;
+    for (const [id, run] of this.live) this.entries.set(id, run.progress);
+    const tmp = `${this.file}.tmp`;
+    try {
+      fs.mkdirSync(path.dirname(this.file), { recursive: true });
+      fs.writeFileSync(tmp, `${JSON.stringify([...this.entries.values()])}\n`);
+      fs.renameSync(tmp, this.file);
+    } catch (err) {
+      this.warn(`replay list not saved: ${err instanceof Error ? err.message : String(err)}`);
     }
   }
 }

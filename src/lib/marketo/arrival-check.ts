@@ -390,8 +390,14 @@ export interface ActivityInput {
   attributes?: Array<{ name?: string; apiName?: string; value?: unknown }>;
 }
 
-/** Custom activities: matched on lead, type, primary attribute, activity date and attribute values. */
-export function activityQuestion<T extends ActivityInput>(): ArrivalQuestion<T> {
+/**
+ * Custom activities: matched on lead, type, primary attribute, activity date and attribute values.
+ * `sameRecordBy: "identity"` leaves the attribute values out: a replayed activity is the one its
+ * event's first run sent, even when a mapping changed its values since.
+ */
+export function activityQuestion<T extends ActivityInput>(
+  o: { sameRecordBy?: "values" | "identity" } = {},
+): ArrivalQuestion<T> {
   return {
     leadIds: async (items) => items.map((a) => a.leadId),
     typeIds: (items) => items.map((a) => a.activityTypeId),
@@ -409,6 +415,7 @@ export function activityQuestion<T extends ActivityInput>(): ArrivalQuestion<T> 
       if (String(a.primaryAttributeValue ?? "") !== String(f.primaryAttributeValue ?? "")) return false;
       const sent = second(a.activityDate);
       if (sent !== undefined && second(f.activityDate) !== sent) return false;
+      if (o.sameRecordBy === "identity") return true;
       // Marketo answers attributes by display name, sent by API name: the values decide, each
       // sent value found once among those answered (Marketo may list unset ones as null).
       const answered = f.attributes.filter((x) => x.value !== null && x.value !== undefined).map((x) => norm(x.value));

@@ -53,7 +53,7 @@ import { asError, failAll, sendRecords, sendSealed, type RecordOp } from "./resu
 import { Timers } from "./timers";
 import { chicagoDay } from "./time";
 import { TokenManager } from "./token";
-import { Transport } from "./transport";
+import { Transport, type CallSpec } from "./transport";
 import type {
   BulkImportOptions,
   BulkImportResult,
@@ -304,9 +304,10 @@ export class MarketoClient extends EventEmitter<MarketoClientEvents> {
     );
     if (bad) return bad;
     const op = addCustomActivitiesOp(this.ctx);
-    return this.counted(
-      this.onceBatcher("activities", op, activityQuestion<CustomActivity>(), undefined, activity, opts),
-    );
+    // A replayed activity is its first run's even when its attribute values were mapped
+    // differently then: lead, type, primary attribute and date decide.
+    const q = activityQuestion<CustomActivity>({ sameRecordBy: opts.background ? "identity" : "values" });
+    return this.counted(this.onceBatcher("activities", op, q, undefined, activity, opts));
   }
 
   /** Upserts one custom object record; batched per (apiName, action, dedupeBy). */
@@ -329,9 +330,11 @@ export class MarketoClient extends EventEmitter<MarketoClientEvents> {
     // close() may have run while describe was awaited: a record handed to a batcher now would
     // only be failed later by a timer that outlives close().
     if (this.closed) return { ok: false, status: "failed", error: clientClosedError("syncCustomObjects", true) };
-    const key = `co|${apiName}|${opts.action ?? "createOrUpdate"}|${dedupeBy}`;
+    // Replayed records batch apart, so a call of them can wait behind every live call.
+    const bg = opts.background === true;
+    const key = `co|${apiName}|${opts.action ?? "createOrUpdate"}|${dedupeBy}${bg ? "|replay" : ""}`;
     const op = syncCustomObjectsOp(this.ctx, apiName, opts);
-    return this.counted(this.recordBatcher(key, op, (r) => customObjectKey(r, fields, dedupeBy)).submit(record));
+    return this.counted(this.recordBatcher(key, op, (r) => customObjectKey(r, fields, dedupeBy), bg).submit(record));
   }
 
   /** Requests a trigger campaign for one lead; batched per (campaignId, tokens), 100 leads a call. */
@@ -463,7 +466,7 @@ export class MarketoClient extends EventEmitter<MarketoClientEvents> {
     const bad = this.rejectInput("submitForm", badSince(opts));
     if (bad) return bad;
     const { unconfirmedSince, ...rest } = opts;
-    const since = unconfirmedSince === undefined ? undefined : Date.parse(String(unconfirmedSince));
+    const since = sinceMs(unconfirmedSince);
     return this.counted(
       submitForm(this.onceCtx, formId, leadFormFields, {
         ...rest,
@@ -668,9 +671,13 @@ export class MarketoClient extends EventEmitter<MarketoClientEvents> {
     item: T,
     opts: UnconfirmedOptions,
   ): Promise<RecordResult> {
-    const since = opts.unconfirmedSince === undefined ? undefined : Date.parse(String(opts.unconfirmedSince));
+    const since = sinceMs(opts.unconfirmedSince);
+    const bg = opts.background === true;
+    // Replayed records batch apart and every call of theirs (the questions too) waits behind live ones.
+    const ctx = bg ? this.backgroundOnceCtx() : this.onceCtx;
+    const batchKey = bg ? `${key}|replay` : key;
     if (since === undefined) {
-      return this.batcherFor(key, op, (seal) => sendSealedOnce(this.onceCtx, op, q, seal), dedupeKey).submit(item);
+      return this.batcherFor(batchKey, op, (seal) => sendSealedOnce(ctx, op, q, seal), dedupeKey).submit(item);
     }
     type Unsure = { item: T; since: number };
     const unsure: RecordOp<Unsure> = {
@@ -700,11 +707,21 @@ export class MarketoClient extends EventEmitter<MarketoClientEvents> {
     };
     const earliest = (items: Unsure[]): number => Math.min(...items.map((u) => u.since));
     return this.batcherFor(
-      `${key}|unconfirmed`,
+      `${batchKey}|unconfirmed`,
       unsure,
-      (seal) => sendSealedOnce(this.onceCtx, unsure, uq, seal, earliest),
+      (seal) => sendSealedOnce(ctx, unsure, uq, seal, earliest),
       dedupeKey ? (u) => dedupeKey(u.item) : undefined,
     ).submit({ item, since });
+  }
+
+  /** The once-context whose calls are a replay's: they take only the capacity live calls leave. */
+  private backgroundOnceCtx(): OnceContext {
+    const t = this.transport;
+    const transport = {
+      call: (spec: CallSpec) => t.call(spec, true),
+      callPrepared: (prepare: () => CallSpec | undefined) => t.callPrepared(prepare, true),
+    } as unknown as Transport;
+    return { ...this.onceCtx, transport };
   }
 
   private batcherFor<T>(
@@ -870,6 +887,17 @@ function unserialisable(v: unknown, what: string): string | undefined {
 export interface UnconfirmedOptions {
   /** An earlier attempt may have carried the record to Marketo from this time on (ISO or epoch ms). */
   unconfirmedSince?: string | number;
+  /**
+   * A replayed record: its calls take only the capacity live records leave, and an activity
+   * counts as arrived when one of the same lead, type, primary attribute and date is in Marketo.
+   */
+  background?: boolean;
+}
+
+/** `unconfirmedSince` as ms since the epoch (it is either ISO text or that number already). */
+function sinceMs(s: string | number | undefined): number | undefined {
+  if (s === undefined) return undefined;
+  return typeof s === "number" ? s : Date.parse(s);
 }
 
 function badSince(opts: UnconfirmedOptions): string | undefined {

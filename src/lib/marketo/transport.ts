@@ -101,8 +101,9 @@ export class Transport {
     return this.backingOff;
   }
 
-  call(spec: CallSpec): Promise<Answer> {
-    return this.run({ spec, forcePost: false }) as Promise<Answer>;
+  /** `background`: a replay's call, which waits behind every live one. */
+  call(spec: CallSpec, background = false): Promise<Answer> {
+    return this.run({ spec, forcePost: false, background }) as Promise<Answer>;
   }
 
   /**

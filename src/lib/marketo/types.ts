@@ -165,6 +165,8 @@ export interface SyncCustomObjectOptions {
   dedupeBy?: "dedupeFields" | "idField";
   /** The object's dedupe fields; when omitted the batcher learns them from describe (one call, cached). */
   dedupeFields?: string[];
+  /** A replayed record: its calls take only the capacity live records leave. */
+  background?: boolean;
 }
 
 export interface CampaignToken {
