@@ -33,6 +33,7 @@ import { acceptedAtOf, unconfirmedSinceOf } from "./lib/delivery/delivery-once";
 import { MarketoError, type MarketoClient } from "./lib/marketo";
 import { isRecord } from "./lib/flow/paths";
 import { readPath } from "./lib/flow/status-ladder";
+import { BULK_LIVE_RECORDS, KeyedBulk, bulkAnswer, overThreshold, parseBulkThreshold } from "./lib/actions/bulk-switch";
 
 interface CustomActivityDef extends ActionNodeDef {
   target?: string;
@@ -50,6 +51,8 @@ interface CustomActivityDef extends ActionNodeDef {
   createMissing?: boolean | string;
   /** Several leads with the email: fail, newest, oldest or all. */
   duplicates?: string;
+  /** Custom objects: a backlog above this many records goes to Marketo's bulk import (0 = never). */
+  bulkThreshold?: string | number;
 }
 
 type Read = { ok: true; value: unknown; where: string } | { ok: false; reason: string };
@@ -125,6 +128,14 @@ export = function (RED: NodeAPI) {
     const duplicates = duplicatePolicy(def.duplicates);
     if (duplicates === undefined)
       problems.push(`duplicate leads must be fail, newest, oldest or all, not ${JSON.stringify(def.duplicates)}`);
+
+    // Marketo has bulk import for custom objects, not for custom activities.
+    const bulkThreshold = parseBulkThreshold(def.bulkThreshold);
+    if (target === "customObject" && bulkThreshold.problem) problems.push(bulkThreshold.problem);
+    const bulk =
+      target === "customObject" && bulkThreshold.value > 0
+        ? new KeyedBulk({ operation: "bulkImportCustomObjects", onChange: () => action.refreshStatus() })
+        : undefined;
 
     let readEngagement: Reader | undefined;
     let readEmail: Reader | undefined;
@@ -284,6 +295,16 @@ export = function (RED: NodeAPI) {
       if (!built.ok) return { result: invalidRecord(built.message, operation) };
       const found = await lead();
       if (!found.ok) return { result: found.result, marketo: leadInfo(found) };
+      // Above the threshold a record about one lead goes to the custom object bulk import; with
+      // policy "all" (one record per duplicate) it stays on Sync Custom Objects.
+      if (bulk && found.leadIds.length === 1 && overThreshold(bulkThreshold.value, action.backlog())) {
+        const client = ctx.client;
+        const row = await bulk.submit(apiName, { ...built.record, [linkField]: found.leadId }, (rows) =>
+          client.bulkImportCustomObjects(apiName, rows),
+        );
+        const answer = bulkAnswer(row);
+        return { result: answer.result, marketo: { ...leadInfo(found), customObject: apiName, ...answer.marketo } };
+      }
       const result = await forEachLead(found.leadIds, (leadId) =>
         ctx.client.syncCustomObject(
           apiName,
@@ -301,8 +322,18 @@ export = function (RED: NodeAPI) {
       handle,
       close: () => {
         closed = true;
+        bulk?.close();
       },
+      ...(bulk ? { liveRecords: BULK_LIVE_RECORDS } : {}),
     });
+    if (bulk) {
+      // Rows waiting for the bulk window start their job now, so the base's wait on close sees
+      // them answered rather than timing out.
+      node.on("close", (_removed: boolean, done: () => void) => {
+        bulk.close();
+        done();
+      });
+    }
 
     // Read the metadata at deploy, so the missing-fields warning comes now rather than with the
     // first record; records arriving meanwhile wait for this same call.

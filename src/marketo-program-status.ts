@@ -31,6 +31,7 @@ import {
   type Read,
 } from "./lib/actions/program-status";
 import { readPath } from "./lib/flow/status-ladder";
+import { BULK_LIVE_RECORDS, KeyedBulk, bulkAnswer, overThreshold, parseBulkThreshold } from "./lib/actions/bulk-switch";
 
 interface ProgramStatusDef extends ActionNodeDef {
   program?: string;
@@ -45,6 +46,8 @@ interface ProgramStatusDef extends ActionNodeDef {
   createMissing?: boolean | string;
   /** Several leads with the email: fail, newest, oldest or all. */
   duplicates?: string;
+  /** A backlog above this many records goes to Marketo's program member bulk import (0 = never). */
+  bulkThreshold?: string | number;
 }
 
 type Message = NodeMessageInFlow & { marketo?: unknown; source?: unknown };
@@ -113,6 +116,13 @@ export = function (RED: NodeAPI) {
     const duplicates = duplicatePolicy(def.duplicates);
     if (duplicates === undefined)
       problems.push(`duplicate leads must be fail, newest, oldest or all, not ${JSON.stringify(def.duplicates)}`);
+
+    const bulkThreshold = parseBulkThreshold(def.bulkThreshold);
+    if (bulkThreshold.problem) problems.push(bulkThreshold.problem);
+    const bulk =
+      bulkThreshold.value > 0
+        ? new KeyedBulk({ operation: "bulkImportProgramMembers", onChange: () => action.refreshStatus() })
+        : undefined;
 
     let readProgram: ReturnType<typeof makeReader> | undefined;
     let readStatus: ReturnType<typeof makeReader> | undefined;
@@ -201,6 +211,26 @@ export = function (RED: NodeAPI) {
       const force =
         mk !== undefined && (mk.force === true || (isRecord(mk.programStatus) && mk.programStatus.force === true));
       if (force) marketo.forced = true;
+      // Above the threshold, a record about one lead known by its email goes to the program member
+      // import (its rows are keyed by email). The lead was resolved first, so the duplicate policy
+      // and "create missing" decide as they do for REST; a duplicate or a forced record stays on REST.
+      if (
+        bulk &&
+        !force &&
+        !lead.duplicates &&
+        lead.leadIds.length === 1 &&
+        typeof email === "string" &&
+        email.trim() !== "" &&
+        overThreshold(bulkThreshold.value, action.backlog())
+      ) {
+        const programId = program.value;
+        const statusName = status.value;
+        const row = await bulk.submit(`${programId}\n${statusName}`, { email: email.trim() }, (rows) =>
+          client.bulkImportProgramMembers(programId, statusName, rows),
+        );
+        const answer = bulkAnswer(row);
+        return { result: answer.result, marketo: { ...marketo, ...answer.marketo } };
+      }
       // A replayed message (tag-filter's msg.replay) waits behind live ones for Marketo's capacity.
       const replayed = Object.prototype.hasOwnProperty.call(inMsg, "replay");
       const result = await forEachLead(lead.leadIds, async (leadId) => {
@@ -236,9 +266,19 @@ export = function (RED: NodeAPI) {
       handle: (record, msg, ctx) => handle(record, msg, ctx.client, ctx.config),
       close: () => {
         closed = true;
+        bulk?.close();
       },
+      ...(bulk ? { liveRecords: BULK_LIVE_RECORDS } : {}),
     });
     configNode = action.config;
+    if (bulk) {
+      // Rows waiting for the bulk window start their job now, so the base's wait on close sees
+      // them answered rather than timing out.
+      node.on("close", (_removed: boolean, done: () => void) => {
+        bulk.close();
+        done();
+      });
+    }
 
     /**
      * At deploy, with a fixed program: read the program and its channel (2 calls, kept for the

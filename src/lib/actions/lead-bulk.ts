@@ -54,6 +54,8 @@ export interface BulkCollectorOptions {
   maxRows?: number;
   /** Called when the count of pending rows changes (status repaint). */
   onChange?(): void;
+  /** Operation named in the failures this collector makes up (default bulkImportLeads). */
+  operation?: string;
 }
 
 interface Waiting {
@@ -114,14 +116,17 @@ export class BulkCollector {
       const result = await this.o.run(group.map((w) => w.row));
       rows = result.rows;
     } catch (err) {
-      const failed = unexpectedFailure(err, OPERATION);
+      const failed = unexpectedFailure(err, this.o.operation ?? OPERATION);
       rows = group.map(() => ({ ...failed, outcome: "failed" as const }));
     }
     group.forEach((w, i) => {
       this.unanswered--;
       w.resolve(
         rows[i] ?? {
-          ...unexpectedFailure(new Error("the bulk import returned no row for this record"), OPERATION),
+          ...unexpectedFailure(
+            new Error("the bulk import returned no row for this record"),
+            this.o.operation ?? OPERATION,
+          ),
           outcome: "failed",
         },
       );
