@@ -25,6 +25,7 @@ import {
 } from "./lib/actions/lead-action";
 import { BULK_LIVE_RECORDS, BulkCollector, overThreshold } from "./lib/actions/lead-bulk";
 import { forEachLead, resolveLeadId } from "./lib/actions/lead-lookup";
+import { isDuplicateSkip, syncDuplicates } from "./lib/actions/lead-duplicates";
 import { metrics } from "./lib/sidebar/metrics";
 import { isMarketoConfig } from "./lib/node-kit/marketo-config-api";
 import { MarketoError } from "./lib/marketo";
@@ -296,16 +297,25 @@ export = function (RED: NodeAPI) {
           leadId = found.leadId;
         }
       } else {
+        // A replayed message (tag-filter's msg.replay) waits behind live ones for Marketo's capacity.
+        const background = Object.prototype.hasOwnProperty.call(msg, "replay");
         const r = await client.syncLead(lead, {
-          // A replayed message (tag-filter's msg.replay) waits behind live ones for Marketo's capacity.
-          ...(Object.prototype.hasOwnProperty.call(msg, "replay") ? { background: true } : {}),
+          ...(background ? { background: true } : {}),
           action: settings.syncAction,
           lookupField: settings.lookupField,
           ...(settings.partitionName ? { partitionName: settings.partitionName } : {}),
         });
         if (r.ok && r.id !== undefined) config.leadIds.set(settings.lookupField, lead[settings.lookupField], r.id);
-        synced = withKept({ result: r });
-        leadId = r.id;
+        if (isDuplicateSkip(r, settings.lookupField, settings.syncAction)) {
+          // Several leads have the email: the node's duplicate policy decides, as on the lookup nodes.
+          metrics.duplicateLeads({ id: node.id, type: "marketo-lead", name: def.name || "" });
+          const d = await syncDuplicates(client, config.leadIds, lead, r, { policy: settings.duplicates, background });
+          synced = withKept({ result: d.result, marketo: d.marketo });
+          leadId = d.result.ok ? (d.marketo.leadId as number | undefined) : undefined;
+        } else {
+          synced = withKept({ result: r });
+          leadId = r.id;
+        }
       }
       if (!campaign || !synced.result.ok) return synced;
       if (leadId === undefined)

@@ -10,6 +10,8 @@ import helper = require("node-red-node-test-helper");
 import marketoConfig = require("../../nodes/marketo-config");
 import programStatus = require("../../nodes/marketo-program-status");
 import customActivity = require("../../nodes/marketo-custom-activity");
+import marketoLead = require("../../nodes/marketo-lead");
+import { metrics } from "../../nodes/lib/sidebar/metrics";
 import type { EmulatorHandle } from "../../src/emulator";
 import type { MarketoConfigNode } from "../../src/lib/node-kit/marketo-config-api";
 import { editorDefaults } from "../helpers/editor-defaults";
@@ -159,5 +161,73 @@ describe("bulk switch of program status and custom objects", function () {
     await until(() => got.bad.length === 1, "the failure");
     got.bad[0].marketo.error.category.should.equal("validation");
     got.bad[0].marketo.error.message.should.match(/bulk threshold "many" is not a whole number/);
+  });
+});
+
+describe("marketo-lead Create/Update lead: the duplicate policy settles Sync Leads' 1007", function () {
+  let emu: EmulatorHandle;
+  beforeEach(async () => {
+    metrics.reset();
+    emu = await emulator();
+  });
+  afterEach(async () => {
+    await helper.unload();
+    await emu.stop();
+    metrics.reset();
+  });
+
+  async function load(props: Msg) {
+    const flow = [
+      { id: "tab", type: "tab", label: "t" },
+      { ...configNode(emu) },
+      { ...editorDefaults("marketo-lead"), id: "n", z: "tab", type: "marketo-lead", marketo: CONFIG_ID, ...props, wires: [["ok"], ["bad"]] },
+      { id: "ok", z: "tab", type: "helper" },
+      { id: "bad", z: "tab", type: "helper" },
+    ];
+    await helper.load([marketoConfig, marketoLead], flow as helper.TestFlows, credentials(emu));
+    return collect(["ok", "bad"] as const);
+  }
+  const leadById = (id: number): Msg => (emu.state().leads as unknown as Msg[]).find((l) => l.id === id)!;
+  async function twins(): Promise<[number, number]> {
+    const client = config().getClient();
+    const [a] = await client.syncLeads([{ email: "twin@example.com", firstName: "A" }], { action: "createDuplicate" });
+    const [b] = await client.syncLeads([{ email: "twin@example.com", firstName: "B" }], { action: "createDuplicate" });
+    return [a.id as number, b.id as number];
+  }
+  const counted = (): number => metrics.duplicateFigures().find((f) => f.id === "n")?.count ?? 0;
+
+  for (const [policy, pickOldest] of [["oldest", true], ["newest", false]] as const) {
+    it(`"${policy}": the ${policy} lead is updated by id, msg.marketo names the matches, the sidebar counts it`, async () => {
+      const got = await load({ duplicates: policy });
+      const [a, b] = await twins();
+      spied("n").receive({ payload: { email: "twin@example.com", lastName: "Updated" } });
+      await until(() => got.ok.length + got.bad.length === 1, "the answer");
+      got.bad.should.have.length(0);
+      const picked = pickOldest ? a : b;
+      const other = pickOldest ? b : a;
+      got.ok[0].marketo.should.containDeep({ leadId: picked, status: "updated", duplicates: { policy, leadIds: [b, a] } });
+      leadById(picked).lastName.should.equal("Updated");
+      should(leadById(other).lastName).not.equal("Updated");
+      counted().should.equal(1);
+    });
+  }
+
+  it('"all": every lead with the email is updated; "fail": Marketo\'s 1007 stands and nothing is updated', async () => {
+    let got = await load({ duplicates: "all" });
+    const [a, b] = await twins();
+    spied("n").receive({ payload: { email: "twin@example.com", lastName: "All" } });
+    await until(() => got.ok.length === 1, "the answer");
+    got.ok[0].marketo.leadIds.should.eql([b, a]);
+    leadById(a).lastName.should.equal("All");
+    leadById(b).lastName.should.equal("All");
+    await helper.unload();
+
+    got = await load({ duplicates: "fail" });
+    spied("n").receive({ payload: { email: "twin@example.com", lastName: "Failed" } });
+    await until(() => got.bad.length === 1, "the failure");
+    got.bad[0].marketo.error.code.should.equal("1007");
+    got.bad[0].marketo.duplicates.should.eql({ policy: "fail" });
+    leadById(a).lastName.should.equal("All");
+    counted().should.equal(2); // once with "all", once with "fail"
   });
 });
