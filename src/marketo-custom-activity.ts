@@ -17,11 +17,15 @@ import {
   type EngagementReaders,
 } from "./lib/actions/engagement-handler";
 import { metrics } from "./lib/sidebar/metrics";
+import { BULK_LIVE_RECORDS, KeyedBulk, parseBulkThreshold } from "./lib/actions/bulk-switch";
 
 const TYPE = "marketo-custom-activity";
 
 export = function (RED: NodeAPI) {
-  function MarketoCustomActivityNode(this: Node, def: ActionNodeDef & EngagementProps) {
+  function MarketoCustomActivityNode(
+    this: Node,
+    def: ActionNodeDef & EngagementProps & { bulkThreshold?: string | number },
+  ) {
     RED.nodes.createNode(this, def);
     const node = this;
     const { settings, problems } = engagementSettings(def);
@@ -34,11 +38,19 @@ export = function (RED: NodeAPI) {
     } catch (err) {
       problems.push(`a property cannot be read: ${errorText(err)}`);
     }
+    // Marketo has bulk import for custom objects, not for custom activities.
+    const threshold = parseBulkThreshold(def.bulkThreshold);
+    if (settings.target === "customObject" && threshold.problem) problems.push(threshold.problem);
+    const collector =
+      settings.target === "customObject" && threshold.value > 0
+        ? new KeyedBulk({ operation: "bulkImportCustomObjects", onChange: () => action.refreshStatus() })
+        : undefined;
     const handler = engagementHandler({
       settings,
       readers: readers as EngagementReaders,
       warn: (text) => node.warn(`${TYPE}: ${text}`),
       duplicateLeads: () => metrics.duplicateLeads({ id: node.id, type: TYPE, name: def.name || "" }),
+      ...(collector ? { bulk: { collector, threshold: threshold.value, backlog: () => action.backlog() } } : {}),
     });
     const action = startActionNode(RED, node, def, {
       type: TYPE,
@@ -46,6 +58,9 @@ export = function (RED: NodeAPI) {
       ...(problems.length ? { configProblem: problems.join("; ") } : {}),
       handle: (record, msg, ctx) => handler.handle(record, msg, ctx),
       close: () => handler.close(),
+      // Rows waiting for the bulk window start their job when the node closes, so the base's wait
+      // sees them answered rather than timing out.
+      ...(collector ? { closing: () => collector.close(), liveRecords: BULK_LIVE_RECORDS } : {}),
     });
 
     // Read the metadata at deploy, so the missing-fields warning comes now rather than with the

@@ -33,6 +33,7 @@ import { readPath } from "./lib/flow/paths";
 import { errorText, isRecord } from "./lib/node-kit/guards";
 import { startNoShowSweep, type NoShowNode } from "./lib/node-kit/no-show-node";
 import type { NoShowSettingsInput } from "./lib/actions/no-show-sweep";
+import { BULK_LIVE_RECORDS, KeyedBulk, bulkAnswer, overThreshold, parseBulkThreshold } from "./lib/actions/bulk-switch";
 
 interface ProgramStatusDef extends ActionNodeDef, NoShowSettingsInput {
   program?: string;
@@ -47,6 +48,8 @@ interface ProgramStatusDef extends ActionNodeDef, NoShowSettingsInput {
   createMissing?: boolean | string;
   /** Several leads with the email: fail, newest, oldest or all. */
   duplicates?: string;
+  /** A backlog above this many records goes to Marketo's program member bulk import (0 = never). */
+  bulkThreshold?: string | number;
 }
 
 type Message = NodeMessageInFlow & { marketo?: unknown; source?: unknown };
@@ -115,6 +118,13 @@ export = function (RED: NodeAPI) {
     const duplicates = duplicatePolicy(def.duplicates);
     if (duplicates === undefined)
       problems.push(`duplicate leads must be fail, newest, oldest or all, not ${JSON.stringify(def.duplicates)}`);
+
+    const bulkThreshold = parseBulkThreshold(def.bulkThreshold);
+    if (bulkThreshold.problem) problems.push(bulkThreshold.problem);
+    const bulk =
+      bulkThreshold.value > 0
+        ? new KeyedBulk({ operation: "bulkImportProgramMembers", onChange: () => action.refreshStatus() })
+        : undefined;
 
     let readProgram: ReturnType<typeof makeReader> | undefined;
     let readStatus: ReturnType<typeof makeReader> | undefined;
@@ -205,6 +215,26 @@ export = function (RED: NodeAPI) {
       const force =
         mk !== undefined && (mk.force === true || (isRecord(mk.programStatus) && mk.programStatus.force === true));
       if (force) marketo.forced = true;
+      // Above the threshold, a record about one lead known by its email goes to the program member
+      // import (its rows are keyed by email). The lead was resolved first, so the duplicate policy
+      // and "create missing" decide as they do for REST; a duplicate or a forced record stays on REST.
+      if (
+        bulk &&
+        !force &&
+        !lead.duplicates &&
+        lead.leadIds.length === 1 &&
+        typeof email === "string" &&
+        email.trim() !== "" &&
+        overThreshold(bulkThreshold.value, action.backlog())
+      ) {
+        const programId = program.value;
+        const statusName = status.value;
+        const row = await bulk.submit(`${programId}\n${statusName}`, { email: email.trim() }, (rows) =>
+          client.bulkImportProgramMembers(programId, statusName, rows),
+        );
+        const answer = bulkAnswer(row);
+        return { result: answer.result, marketo: { ...marketo, ...answer.marketo } };
+      }
       // A replayed message (tag-filter's msg.replay) waits behind live ones for Marketo's capacity.
       const replayed = Object.prototype.hasOwnProperty.call(inMsg, "replay");
       const result = await forEachLead(lead.leadIds, async (leadId) => {
@@ -243,6 +273,9 @@ export = function (RED: NodeAPI) {
         closed = true;
         noShow?.close();
       },
+      // Rows waiting for the bulk window start their job when the node closes, so the base's wait
+      // sees them answered rather than timing out.
+      ...(bulk ? { closing: () => bulk.close(), liveRecords: BULK_LIVE_RECORDS } : {}),
     });
     configNode = action.config;
     noShow = startNoShowSweep(RED, node, def, {

@@ -4,6 +4,7 @@
  * per client and shared by every record waiting for it. Settings and property readers come in,
  * so it runs without a Node-RED runtime.
  */
+import { KeyedBulk, bulkAnswer, overThreshold } from "./bulk-switch";
 import { errorText, isRecord } from "../node-kit/guards";
 import { MarketoError, type MarketoClient } from "../marketo";
 import { invalidRecord, type Outcome } from "./action-outcome";
@@ -141,6 +142,8 @@ export interface EngagementHandlerOptions {
   warn(text: string): void;
   /** A lead was found more than once by email. */
   duplicateLeads(): void;
+  /** Custom objects: above the threshold, a record about one lead goes to the bulk import. */
+  bulk?: { collector: KeyedBulk; threshold: number; backlog(): number };
 }
 
 export interface EngagementHandler {
@@ -305,6 +308,17 @@ export function engagementHandler(o: EngagementHandlerOptions): EngagementHandle
     if (!built.ok) return { result: invalidRecord(built.message, operation) };
     const found = await lead();
     if (!found.ok) return { result: found.result, marketo: leadInfo(found) };
+    // Above the threshold a record about one lead goes to the custom object bulk import; with
+    // policy "all" (one record per duplicate) it stays on Sync Custom Objects.
+    const bulk = o.bulk;
+    if (bulk && found.leadIds.length === 1 && overThreshold(bulk.threshold, bulk.backlog())) {
+      const client = ctx.client;
+      const row = await bulk.collector.submit(apiName, { ...built.record, [linkField]: found.leadId }, (rows) =>
+        client.bulkImportCustomObjects(apiName, rows),
+      );
+      const answer = bulkAnswer(row);
+      return { result: answer.result, marketo: { ...leadInfo(found), customObject: apiName, ...answer.marketo } };
+    }
     const result = await forEachLead(found.leadIds, (leadId) =>
       ctx.client.syncCustomObject(
         apiName,
@@ -325,6 +339,7 @@ export function engagementHandler(o: EngagementHandlerOptions): EngagementHandle
     planFor,
     close: () => {
       closed = true;
+      o.bulk?.collector.close();
     },
     get closed() {
       return closed;

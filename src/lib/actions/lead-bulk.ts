@@ -58,6 +58,8 @@ export interface BulkCollectorOptions<Via> {
   maxRows?: number;
   /** Called when the count of pending rows changes (status repaint). */
   onChange?(): void;
+  /** Operation named in the failures this collector makes up (default bulkImportLeads). */
+  operation?: string;
 }
 
 interface Waiting<Via> {
@@ -130,14 +132,17 @@ export class BulkCollector<Via> {
       );
       rows = result.rows;
     } catch (err) {
-      const failed = unexpectedFailure(err, OPERATION);
+      const failed = unexpectedFailure(err, this.o.operation ?? OPERATION);
       rows = group.map(() => ({ ...failed, outcome: "failed" as const }));
     }
     group.forEach((w, i) => {
       this.unanswered--;
       w.resolve(
         rows[i] ?? {
-          ...unexpectedFailure(new Error("the bulk import returned no row for this record"), OPERATION),
+          ...unexpectedFailure(
+            new Error("the bulk import returned no row for this record"),
+            this.o.operation ?? OPERATION,
+          ),
           outcome: "failed",
         },
       );

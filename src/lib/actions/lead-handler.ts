@@ -5,6 +5,7 @@
  * readers of its TypedInput properties come in, so it runs without a Node-RED runtime.
  */
 import { errorText } from "../node-kit/guards";
+import { isDuplicateSkip, syncDuplicates } from "./lead-duplicates";
 import type { BulkRowResult, CampaignToken, MarketoClient } from "../marketo";
 import { invalidRecord, type Outcome } from "./action-outcome";
 import {
@@ -295,16 +296,25 @@ export function leadHandler(o: LeadHandlerOptions): LeadHandler {
         leadId = found.leadId;
       }
     } else {
+      // A replayed message (tag-filter's msg.replay) waits behind live ones for Marketo's capacity.
+      const background = Object.prototype.hasOwnProperty.call(msg, "replay");
       const r = await client.syncLead(lead, {
-        // A replayed message (tag-filter's msg.replay) waits behind live ones for Marketo's capacity.
-        ...(Object.prototype.hasOwnProperty.call(msg, "replay") ? { background: true } : {}),
+        ...(background ? { background: true } : {}),
         action: settings.syncAction,
         lookupField: settings.lookupField,
         ...(settings.partitionName ? { partitionName: settings.partitionName } : {}),
       });
       if (r.ok && r.id !== undefined) config.leadIds.set(settings.lookupField, lead[settings.lookupField], r.id);
-      synced = withKept({ result: r });
-      leadId = r.id;
+      if (isDuplicateSkip(r, settings.lookupField, settings.syncAction)) {
+        // Several leads have the email: the node's duplicate policy decides, as on the lookup nodes.
+        o.duplicateLeads();
+        const d = await syncDuplicates(client, config.leadIds, lead, r, { policy: settings.duplicates, background });
+        synced = withKept({ result: d.result, marketo: d.marketo });
+        leadId = d.result.ok ? (d.marketo.leadId as number | undefined) : undefined;
+      } else {
+        synced = withKept({ result: r });
+        leadId = r.id;
+      }
     }
     if (!campaign || !synced.result.ok) return synced;
     if (leadId === undefined)
