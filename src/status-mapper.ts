@@ -2,7 +2,6 @@
  * status-mapper: maps a platform's registration status onto the Marketo program's status ladder
  * and holds back moves Marketo would skip (1037). Glue only; the logic is in lib/status-*.ts.
  */
-import { eventRoot } from "./lib/flow/event";
 import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from "node-red";
 import { countsText } from "./lib/node-kit/counts";
 import { throttledStatus } from "./lib/node-kit/node-status";
@@ -17,7 +16,7 @@ import {
   type Filtered,
   type MappedStatus,
 } from "./lib/flow/status-ladder";
-import { readPath, type PathRead } from "./lib/flow/paths";
+import { typedInputReader, type TypedInputReader } from "./lib/node-kit/typed-input";
 import {
   backwardReason,
   classifyMove,
@@ -50,66 +49,11 @@ interface StatusMapperDef extends NodeDef {
 
 type Send = (msg: NodeMessage | Array<NodeMessage | NodeMessage[] | null>) => void;
 type Done = (err?: Error) => void;
-/** `where` names what was read when it depends on the message (the event moves to msg.source). */
-type Reader = (msg: NodeMessageInFlow, cb: (r: PathRead, where?: string) => void) => void;
 
 /** The context key the memory is kept under (node context, the chosen store). */
 const MEMORY_KEY = "statusMapperLastStatus";
 const PERSIST_DELAY_MS = 1000;
-/** Longest JSONata error text kept in a reason: some quote the offending value, which may be huge. */
-const MAX_ERROR_TEXT = 200;
-
-function shortError(text: string): string {
-  return text.length > MAX_ERROR_TEXT ? `${text.slice(0, MAX_ERROR_TEXT)}… (${text.length} characters)` : text;
-}
-
 export = function (RED: NodeAPI) {
-  /** Reads a TypedInput property: `msg` paths are split once at deploy; `jsonata` is prepared once. */
-  function makeReader(node: Node, value: string, type: string): { read: Reader; label: string } {
-    if (type === "jsonata") {
-      const expr = RED.util.prepareJSONataExpression(value, node);
-      return {
-        label: `the expression ${value}`,
-        read: (msg, cb) =>
-          RED.util.evaluateJSONataExpression(expr, msg, (err, result) =>
-            cb(
-              err
-                ? { ok: false, reason: `the expression ${value} failed: ${shortError(err.message)}` }
-                : { ok: true, value: result },
-            ),
-          ),
-      };
-    }
-    if (type === "event") {
-      // The platform event wherever it is now: field-mapper moves it to msg.source when it puts
-      // the Marketo record in msg.payload, so the default works before and after it.
-      const parts = RED.util.normalisePropertyExpression(value);
-      return {
-        label: `msg.payload.${value}`,
-        read: (msg, cb) => {
-          const { root, label } = eventRoot(msg);
-          cb(readPath(root, parts, label), `${label}.${value}`);
-        },
-      };
-    }
-    const label = `msg.${value}`;
-    if (/\[\s*msg\b/.test(value)) {
-      // A path with a nested msg reference: resolve per message.
-      return {
-        label,
-        read: (msg, cb) => {
-          try {
-            cb({ ok: true, value: RED.util.getMessageProperty(msg, value) });
-          } catch (err) {
-            cb({ ok: false, reason: `${label} cannot be read: ${(err as Error).message}` });
-          }
-        },
-      };
-    }
-    const parts = RED.util.normalisePropertyExpression(value);
-    return { label, read: (msg, cb) => cb(readPath(msg, parts)) };
-  }
-
   function StatusMapperNode(this: Node, config: StatusMapperDef) {
     RED.nodes.createNode(this, config);
     const node = this;
@@ -128,15 +72,21 @@ export = function (RED: NodeAPI) {
     if (configProgram === null)
       problems.push(`the program id ${String(config.programId)} is not a positive whole number`);
 
-    let readStatus: { read: Reader; label: string } | undefined;
-    let readLead: { read: Reader; label: string } | undefined;
+    let readStatus: TypedInputReader | undefined;
+    let readLead: TypedInputReader | undefined;
     try {
-      readStatus = makeReader(
+      readStatus = typedInputReader(
+        RED,
         node,
         config.statusProperty || "registration.status",
         config.statusPropertyType || "event",
       );
-      readLead = makeReader(node, config.leadProperty || "profile.email", config.leadPropertyType || "event");
+      readLead = typedInputReader(
+        RED,
+        node,
+        config.leadProperty || "profile.email",
+        config.leadPropertyType || "event",
+      );
     } catch (err) {
       problems.push(`a property is invalid: ${(err as Error).message}`);
     }
@@ -261,9 +211,9 @@ export = function (RED: NodeAPI) {
         showCounts();
         return done(configError);
       }
-      readStatus!.read(msg, (r, where) => {
+      readStatus!.read(msg, (r) => {
         if (!r.ok) return reject(msg, send, done, { rule: "invalid-input", reason: r.reason }, unknownPolicy);
-        const m = matchStatus(table, r.value, where ?? readStatus!.label);
+        const m = matchStatus(table, r.value, r.where);
         if (!m.ok) return reject(msg, send, done, m.filtered, unknownPolicy);
 
         const mk = (msg as { marketo?: unknown }).marketo;
@@ -308,7 +258,7 @@ export = function (RED: NodeAPI) {
           showCounts();
         };
 
-        readLead!.read(msg, (lr, leadWhere) => {
+        readLead!.read(msg, (lr) => {
           const lead = lr.ok ? leadKey(lr.value) : undefined;
           if (lead === undefined) {
             if (backward === "pass") {
@@ -316,7 +266,7 @@ export = function (RED: NodeAPI) {
               return done();
             }
             // "force" without a lead cannot know the move is backward: it is refused like skip, never forced blind.
-            const why = lr.ok ? `no usable lead key at ${leadWhere ?? readLead!.label}` : lr.reason;
+            const why = lr.ok ? `no usable lead key at ${lr.where}` : lr.reason;
             return reject(
               msg,
               send,

@@ -147,6 +147,12 @@ describe("editor in a real browser (chromium)", function () {
     pageErrors.should.eql([]);
   });
 
+  /** A field per dialog whose default TypedInput type is the shared "event." type. */
+  const EVENT_FIELDS: Record<string, string> = {
+    "status-mapper": "statusProperty",
+    "marketo-custom-activity": "email",
+  };
+
   for (const type of TYPES) {
     it(`${type}: the dialog opens without a page error and the help renders in the info sidebar`, async () => {
       const errorsBefore = pageErrors.length;
@@ -159,6 +165,15 @@ describe("editor in a real browser (chromium)", function () {
       await page.waitForSelector(`#${prefix}-name`, { state: "visible" });
       // Let the dialog's deferred work (typedInputs, admin-route fetches) run before the picture.
       await page.waitForTimeout(300);
+      const eventField = EVENT_FIELDS[type];
+      if (eventField) {
+        // The "event." type comes from the package's one shared editor script (resources/).
+        const shown = await RED((sel) => {
+          const $ = (window as any).$;
+          return { type: $(sel).typedInput("type") };
+        }, `#node-input-${eventField}`);
+        shown.type.should.equal("event", `${type}: ${eventField} is an event. TypedInput`);
+      }
       await page.screenshot({ path: path.join(ARTIFACTS, `${type}.png`) });
       // The dialog alone, small enough for the README (docs/ keeps a copy of one).
       await page

@@ -36,8 +36,8 @@ describe("package", () => {
     Object.keys(pkg.dependencies).length.should.be.belowOrEqual(6); // D01
   });
 
-  it("ships only built output, examples and docs", () => {
-    pkg.files.should.eql(["nodes", "examples", "README.md", "LICENSE"]);
+  it("ships only built output, the shared editor script, examples and docs", () => {
+    pkg.files.should.eql(["nodes", "resources", "examples", "README.md", "LICENSE"]);
     fs.existsSync(path.join(root, "LICENSE")).should.be.true();
   });
 
