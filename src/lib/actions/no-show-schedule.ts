@@ -3,6 +3,7 @@
  * sweeps still due live in one small JSON file in the userDir, so a restart neither forgets a
  * sweep due nor sweeps a program twice. No Node-RED import.
  */
+import { errorText } from "../node-kit/guards";
 import * as fs from "fs";
 import * as path from "path";
 import { SWEEP_OPERATION, type SweepReport } from "./no-show-sweep";
@@ -129,7 +130,7 @@ function asError(err: unknown): MarketoError {
   if (err instanceof MarketoError) return err;
   return new MarketoError({
     code: "INTERNAL",
-    message: `the no-show sweep failed: ${err instanceof Error ? err.message : String(err)}`,
+    message: `the no-show sweep failed: ${errorText(err)}`,
     category: "marketo",
     action: "permanent",
     retryable: false,

@@ -12,6 +12,7 @@
  * while Redis cannot be reached nothing is adopted. Where each replica has its own volume, no
  * other replica's journal is in sight and a dead replica finishes its records when it restarts.
  */
+import { errorText } from "../node-kit/guards";
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -49,10 +50,6 @@ const adopters = new Map<string, Adopter>();
 
 function leaseKey(host: string, pid: number): string {
   return `${PREFIX}:lease:${host}:${pid}`;
-}
-
-function errText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }
 
 function adopterFor(redisUrl: string, logger: BookLogger): Adopter {
@@ -101,7 +98,7 @@ export function adoptDeadReplicas(
   try {
     adopter = adopterFor(redisUrl, logger);
   } catch (err) {
-    logger.warn(`journal leases: cannot start (${errText(err)}); a dead replica's records wait for its restart`);
+    logger.warn(`journal leases: cannot start (${errorText(err)}); a dead replica's records wait for its restart`);
     return;
   }
   adopter.watched.set(path.resolve(file), { book, file: path.resolve(file), logger });
@@ -165,7 +162,7 @@ async function adopt(w: Watched, candidate: string, holder: LockHolder | undefin
   } catch (err) {
     // A live process took it meanwhile (a restarted replica): it finishes the records itself.
     if (!(err instanceof JournalLockedError))
-      w.logger.warn(`cannot adopt ${candidate}: ${errText(err)}; its records wait for its replica's restart`);
+      w.logger.warn(`cannot adopt ${candidate}: ${errorText(err)}; its records wait for its replica's restart`);
     return;
   }
   const from = holder?.instance ?? (holder ? `${holder.host}-${holder.pid}` : path.basename(path.dirname(candidate)));
@@ -174,7 +171,7 @@ async function adopt(w: Watched, candidate: string, holder: LockHolder | undefin
     await Promise.all(records.map((r) => w.book.adopt(r.id, r.value, from)));
   } catch (err) {
     // Never rejects in practice (a refused write waits in memory); kept whole on disk if it does.
-    w.logger.warn(`adopting ${candidate} stopped: ${errText(err)}; its records stay there`);
+    w.logger.warn(`adopting ${candidate} stopped: ${errorText(err)}; its records stay there`);
     await journal.close().catch(() => undefined);
     return;
   }
@@ -185,7 +182,7 @@ async function adopt(w: Watched, candidate: string, holder: LockHolder | undefin
   try {
     fs.rmSync(candidate, { force: true });
   } catch (err) {
-    w.logger.warn(`cannot remove the adopted journal ${candidate}: ${errText(err)}`);
+    w.logger.warn(`cannot remove the adopted journal ${candidate}: ${errorText(err)}`);
   }
   await journal.close().catch(() => undefined);
   if (path.dirname(candidate) !== path.dirname(w.file)) {

@@ -310,9 +310,7 @@ export class ReplayLog {
         this.entries.set(e.replayId, e);
       }
     } catch (err) {
-      this.warn(
-        `replay list ${this.file} is damaged and starts empty (${err instanceof Error ? err.message : String(err)})`,
-      );
+      this.warn(`replay list ${this.file} is damaged and starts empty (${errorText(err)})`);
     }
   }
 
@@ -373,7 +371,7 @@ export class ReplayLog {
       fs.writeFileSync(tmp, `${JSON.stringify([...this.entries.values()])}\n`);
       fs.renameSync(tmp, this.file);
     } catch (err) {
-      this.warn(`replay list not saved: ${err instanceof Error ? err.message : String(err)}`);
+      this.warn(`replay list not saved: ${errorText(err)}`);
     }
   }
 }
