@@ -82,8 +82,8 @@ describe("retry-queue node", function () {
     emu = undefined;
   });
 
-  it("the editor's defaults: 3 attempts, 30s/2m/10m, 10,000 entries, 10m answer timeout, resubmit through output 1", () => {
-    editorDefaults("retry-queue").should.eql({ name: "", maxAttempts: 3, backoff: "30s, 2m, 10m", maxEntries: 10000, answerTimeout: "10m", resubmitThrough: "output" });
+  it("the editor's defaults: 3 attempts, 30s/2m/10m, 10,000 entries, 10m answer timeout, resubmit through output 1, no Redis config", () => {
+    editorDefaults("retry-queue").should.eql({ name: "", marketo: "", maxAttempts: 3, backoff: "30s, 2m, 10m", maxEntries: 10000, answerTimeout: "10m", resubmitThrough: "output" });
   });
 
   describe("with marketo-lead and the emulator", () => {
