@@ -1,12 +1,13 @@
 /**
  * marketo-program-status: sets a lead's status in a Marketo program (Sync Program Member
- * Status, batched per program and status). Glue only: the settings, the channel check and the
- * 1025 message are src/lib/actions/program-status.ts; answering records is src/lib/node-kit/action-node.ts.
+ * Status, batched per program and status). Glue only: what a record sends is
+ * src/lib/actions/program-status-handler.ts; the settings, the channel check and the 1025 message
+ * are src/lib/actions/program-status.ts; answering records is src/lib/node-kit/action-node.ts.
  */
-import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from "node-red";
-import { invalidRecord } from "./lib/actions/action-outcome";
-import { startActionNode, type ActionNodeDef, type Outcome } from "./lib/node-kit/action-node";
-import { duplicatePolicy, forEachLead, resolveLeadId, toLeadId } from "./lib/actions/lead-lookup";
+import type { Node, NodeAPI, NodeDef } from "node-red";
+import { startActionNode, type ActionNodeDef } from "./lib/node-kit/action-node";
+import { duplicatePolicy } from "./lib/actions/lead-lookup";
+import { programStatusHandler, type ProgramStatusMessage } from "./lib/actions/program-status-handler";
 import { metrics } from "./lib/sidebar/metrics";
 import { MarketoError, type MarketoClient } from "./lib/marketo";
 import { isMarketoConfig, type MarketoConfigNode } from "./lib/node-kit/marketo-config-api";
@@ -18,22 +19,19 @@ import {
   readFailureHint,
   readProgramChannel,
   statusesOfMappers,
-  statusNameFrom,
   toProgramId,
-  unknownStatusMessage,
   upstreamStatusMappers,
   ChannelCache,
   NODE_TYPE,
   OPERATION,
   type FlowNode,
-  type ProgramChannel,
   type Read,
 } from "./lib/actions/program-status";
 import { readPath } from "./lib/flow/paths";
 import { errorText, isRecord } from "./lib/node-kit/guards";
 import { startNoShowSweep, type NoShowNode } from "./lib/node-kit/no-show-node";
 import type { NoShowSettingsInput } from "./lib/actions/no-show-sweep";
-import { BULK_LIVE_RECORDS, KeyedBulk, bulkAnswer, overThreshold, parseBulkThreshold } from "./lib/actions/bulk-switch";
+import { BULK_LIVE_RECORDS, KeyedBulk, parseBulkThreshold } from "./lib/actions/bulk-switch";
 
 interface ProgramStatusDef extends ActionNodeDef, NoShowSettingsInput {
   program?: string;
@@ -52,8 +50,7 @@ interface ProgramStatusDef extends ActionNodeDef, NoShowSettingsInput {
   bulkThreshold?: string | number;
 }
 
-type Message = NodeMessageInFlow & { marketo?: unknown; source?: unknown };
-type Reader = (msg: Message) => Promise<Read<unknown>>;
+type Reader = (msg: ProgramStatusMessage) => Promise<Read<unknown>>;
 
 function describeError(err: unknown): { code?: string; text: string } {
   if (err instanceof MarketoError)
@@ -149,125 +146,21 @@ export = function (RED: NodeAPI) {
     const channels = new ChannelCache((programId) => readProgramChannel(configNode!.getClient(), programId));
     let noShow: NoShowNode | undefined;
 
-    const handle = async (
-      record: unknown,
-      inMsg: NodeMessageInFlow,
-      client: MarketoClient,
-      config: MarketoConfigNode,
-    ): Promise<Outcome> => {
-      // With an array payload each record is read as if it were the message's payload.
-      const many = Array.isArray(inMsg.payload);
-      const msg = (many ? { ...inMsg, payload: record } : inMsg) as Message;
-      const marketo: Record<string, unknown> = {};
-
-      const p = await readProgram!.read(msg);
-      const program = p.ok ? programIdFrom(p.value, readProgram!.label) : p;
-      if (!program.ok) return { result: invalidRecord(program.message, OPERATION) };
-      marketo.programId = program.value;
-      noShow?.saw(program.value, msg);
-
-      const s = await readStatus!.read(msg);
-      const status = s.ok ? statusNameFrom(s.value, readStatus!.label) : s;
-      if (!status.ok) return { result: invalidRecord(status.message, OPERATION), marketo };
-      const prev = isRecord(msg.marketo) ? msg.marketo.programStatus : undefined;
-      marketo.programStatus = isRecord(prev) && prev.name === status.value ? prev : { name: status.value };
-
-      // One msg.marketo.leadId names one lead: an array of records brings its own (leadId) or emails.
-      const givenLead = many
-        ? isRecord(record)
-          ? record.leadId
-          : undefined
-        : isRecord(msg.marketo)
-          ? msg.marketo.leadId
-          : undefined;
-      let email: unknown;
-      if (toLeadId(givenLead) === undefined) {
-        const e = await readEmail!.read(msg);
-        if (!e.ok && (givenLead === undefined || givenLead === null || givenLead === "")) {
-          return {
-            result: invalidRecord(
-              `no lead: msg.marketo.leadId is not set and the email cannot be read: ${e.message}`,
-              OPERATION,
-            ),
-            marketo,
-          };
-        }
-        email = e.ok ? e.value : undefined;
-      }
-      const lead = await resolveLeadId(client, config.leadIds, {
-        leadId: givenLead,
-        email,
-        createMissing: settings.createMissing,
-        operation: OPERATION,
-        ...(duplicates ? { duplicates } : {}),
-      });
-      if (lead.duplicates) {
-        marketo.duplicates = lead.duplicates;
-        metrics.duplicateLeads({ id: node.id, type: NODE_TYPE, name: def.name || "" });
-      }
-      if (!lead.ok) return { result: lead.result, marketo };
-      marketo.leadId = lead.leadId;
-      if (lead.leadIds.length > 1) marketo.leadIds = lead.leadIds;
-
-      // The force flag (status-mapper's "force" backward policy, or msg.marketo.force): Marketo never
-      // moves a member down, so the member is taken out of the program and the status set anew.
-      const mk = isRecord(msg.marketo) ? msg.marketo : undefined;
-      const force =
-        mk !== undefined && (mk.force === true || (isRecord(mk.programStatus) && mk.programStatus.force === true));
-      if (force) marketo.forced = true;
-      // Above the threshold, a record about one lead known by its email goes to the program member
-      // import (its rows are keyed by email). The lead was resolved first, so the duplicate policy
-      // and "create missing" decide as they do for REST; a duplicate or a forced record stays on REST.
-      if (
-        bulk &&
-        !force &&
-        !lead.duplicates &&
-        lead.leadIds.length === 1 &&
-        typeof email === "string" &&
-        email.trim() !== "" &&
-        overThreshold(bulkThreshold.value, action.backlog())
-      ) {
-        const programId = program.value;
-        const statusName = status.value;
-        const row = await bulk.submit(`${programId}\n${statusName}`, { email: email.trim() }, (rows) =>
-          client.bulkImportProgramMembers(programId, statusName, rows),
-        );
-        const answer = bulkAnswer(row);
-        return { result: answer.result, marketo: { ...marketo, ...answer.marketo } };
-      }
-      // A replayed message (tag-filter's msg.replay) waits behind live ones for Marketo's capacity.
-      const replayed = Object.prototype.hasOwnProperty.call(inMsg, "replay");
-      const result = await forEachLead(lead.leadIds, async (leadId) => {
-        if (force) {
-          const removed = await client.removeProgramMember(program.value, leadId);
-          if (!removed.ok) return removed;
-        }
-        return client.setProgramStatus(program.value, status.value, leadId, replayed ? { background: true } : {});
-      });
-      if (!result.ok && result.error?.code === "1025") {
-        const info = await channels.get(program.value).catch((): ProgramChannel | undefined => undefined);
-        const e = result.error;
-        result.error = new MarketoError({
-          code: e.code,
-          message: unknownStatusMessage(status.value, program.value, info, e.message),
-          category: e.category,
-          action: e.action,
-          retryable: e.retryable,
-          ...(e.operation ? { operation: e.operation } : {}),
-          ...(e.requestId ? { requestId: e.requestId } : {}),
-        });
-      } else if (!result.ok && result.error?.code === "1004" && (lead.source === "cache" || lead.source === "lookup")) {
-        // The id learned for this email is gone in Marketo (merged or deleted): look it up afresh next time.
-        config.leadIds.forget("email", email);
-      }
-      return { result, marketo };
-    };
+    const handler = programStatusHandler({
+      settings,
+      readers: { program: readProgram!, status: readStatus!, email: readEmail! },
+      duplicates,
+      channels,
+      sawProgram: (programId, msg) => noShow?.saw(programId, msg),
+      duplicateLeads: () => metrics.duplicateLeads({ id: node.id, type: NODE_TYPE, name: def.name || "" }),
+      ...(bulk ? { bulk: { collector: bulk, threshold: bulkThreshold.value, backlog: () => action.backlog() } } : {}),
+    });
 
     const action = startActionNode(RED, node, def, {
       type: NODE_TYPE,
       operation: OPERATION,
       ...(problems.length ? { configProblem: problems.join("; ") } : {}),
-      handle: (record, msg, ctx) => handle(record, msg, ctx.client, ctx.config),
+      handle: (record, msg, ctx) => handler.handle(record, msg as ProgramStatusMessage, ctx),
       intercept: (msg, send, done) => noShow?.intercept(msg, send, done) ?? false,
       close: () => {
         closed = true;
