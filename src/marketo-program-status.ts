@@ -7,11 +7,14 @@
 import type { Node, NodeAPI, NodeDef } from "node-red";
 import { startActionNode, type ActionNodeDef } from "./lib/node-kit/action-node";
 import { duplicatePolicy } from "./lib/actions/lead-lookup";
-import { programStatusHandler, type ProgramStatusMessage } from "./lib/actions/program-status-handler";
+import {
+  programStatusHandler,
+  type ProgramStatusMessage,
+  type ProgramStatusReader,
+} from "./lib/actions/program-status-handler";
 import { metrics } from "./lib/sidebar/metrics";
 import { MarketoError, type MarketoClient } from "./lib/marketo";
 import { isMarketoConfig, type MarketoConfigNode } from "./lib/node-kit/marketo-config-api";
-import { eventRoot } from "./lib/flow/event";
 import {
   checkReport,
   parseSettings,
@@ -25,9 +28,8 @@ import {
   NODE_TYPE,
   OPERATION,
   type FlowNode,
-  type Read,
 } from "./lib/actions/program-status";
-import { readPath } from "./lib/flow/paths";
+import { typedInputReader, type TypedInputReader } from "./lib/node-kit/typed-input";
 import { errorText, isRecord } from "./lib/node-kit/guards";
 import { startNoShowSweep, type NoShowNode } from "./lib/node-kit/no-show-node";
 import type { NoShowSettingsInput } from "./lib/actions/no-show-sweep";
@@ -50,64 +52,28 @@ interface ProgramStatusDef extends ActionNodeDef, NoShowSettingsInput {
   bulkThreshold?: string | number;
 }
 
-type Reader = (msg: ProgramStatusMessage) => Promise<Read<unknown>>;
-
 function describeError(err: unknown): { code?: string; text: string } {
   if (err instanceof MarketoError)
     return { code: err.code, text: `${err.category}: ${err.message}${readFailureHint(err.code)}` };
   return { text: errorText(err) };
 }
 
-export = function (RED: NodeAPI) {
-  /**
-   * A TypedInput property as a reader. `msg` and `event` paths are split once at deploy and read
-   * through own properties only; `flow`/`global` are read per message; `num`, `str` and `env`
-   * are constants (env is resolved at deploy).
-   */
-  function makeReader(node: Node, type: string, value: string): { read: Reader; label: string; constant?: unknown } {
-    if (type === "msg") {
-      const parts = RED.util.normalisePropertyExpression(value);
-      const label = `msg.${value}`;
-      return {
-        label,
-        read: async (msg) => {
-          const r = readPath(msg, parts);
-          return r.ok ? r : { ok: false, message: r.reason };
-        },
-      };
-    }
-    if (type === "event") {
-      // The platform event wherever it is now: msg.source once field-mapper has run, else msg.payload.
-      const parts = RED.util.normalisePropertyExpression(value);
-      return {
-        label: `event.${value}`,
-        read: async (msg) => {
-          const { root, label } = eventRoot(msg);
-          const r = readPath(root, parts, label);
-          return r.ok ? r : { ok: false, message: r.reason };
-        },
-      };
-    }
-    if (type === "flow" || type === "global") {
-      return {
-        label: `${type}.${value}`,
-        read: (msg) =>
-          new Promise((resolve) => {
-            RED.util.evaluateNodeProperty(value, type, node, msg, (err: Error | null, v: unknown) =>
-              resolve(
-                err
-                  ? { ok: false, message: `${type}.${value} cannot be read: ${err.message}` }
-                  : { ok: true, value: v },
-              ),
-            );
-          }),
-      };
-    }
-    const constant = type === "env" ? RED.util.evaluateNodeProperty(value, "env", node, {} as never) : value;
-    const label = type === "env" ? `env ${value}` : `the node's setting`;
-    return { label, constant, read: async () => ({ ok: true, value: constant }) };
-  }
+/**
+ * The toolkit's reader in the handler's shape (the reason of a failed read is its message). A
+ * property that could not be prepared is a deploy problem, so no record reaches its read.
+ */
+function asReader(r: TypedInputReader | undefined, what: string): ProgramStatusReader {
+  if (!r) return { label: what, read: async () => ({ ok: false, message: `the ${what} property is invalid` }) };
+  return {
+    label: r.label,
+    read: (msg) =>
+      new Promise((resolve) =>
+        r.read(msg, (got) => resolve(got.ok ? { ok: true, value: got.value } : { ok: false, message: got.reason })),
+      ),
+  };
+}
 
+export = function (RED: NodeAPI) {
   function ProgramStatusNode(this: Node, def: ProgramStatusDef) {
     RED.nodes.createNode(this, def);
     const node = this;
@@ -123,20 +89,20 @@ export = function (RED: NodeAPI) {
         ? new KeyedBulk({ operation: "bulkImportProgramMembers", onChange: () => action.refreshStatus() })
         : undefined;
 
-    let readProgram: ReturnType<typeof makeReader> | undefined;
-    let readStatus: ReturnType<typeof makeReader> | undefined;
-    let readEmail: ReturnType<typeof makeReader> | undefined;
+    let readProgram: TypedInputReader | undefined;
+    let readStatus: TypedInputReader | undefined;
+    let readEmail: TypedInputReader | undefined;
     try {
-      readProgram = makeReader(node, settings.program.type, settings.program.value);
-      readStatus = makeReader(node, settings.status.type, settings.status.value);
-      readEmail = makeReader(node, settings.email.type, settings.email.value);
+      readProgram = typedInputReader(RED, node, settings.program.value, settings.program.type);
+      readStatus = typedInputReader(RED, node, settings.status.value, settings.status.type);
+      readEmail = typedInputReader(RED, node, settings.email.value, settings.email.type);
     } catch (err) {
-      problems.push(`a property is invalid: ${(err as Error).message}`);
+      problems.push(`a property is invalid: ${errorText(err)}`);
     }
     /** The program when every record uses the same one (a number, or an env var): checked at deploy. */
     let fixedProgram: number | undefined;
-    if (problems.length === 0 && readProgram && "constant" in readProgram) {
-      const id = programIdFrom(readProgram.constant, readProgram.label);
+    if (problems.length === 0 && readProgram?.constant) {
+      const id = programIdFrom(readProgram.constant.value, readProgram.label);
       if (id.ok) fixedProgram = id.value;
       else problems.push(id.message);
     }
@@ -148,7 +114,11 @@ export = function (RED: NodeAPI) {
 
     const handler = programStatusHandler({
       settings,
-      readers: { program: readProgram!, status: readStatus!, email: readEmail! },
+      readers: {
+        program: asReader(readProgram, "program"),
+        status: asReader(readStatus, "status"),
+        email: asReader(readEmail, "email"),
+      },
       duplicates,
       channels,
       sawProgram: (programId, msg) => noShow?.saw(programId, msg),
