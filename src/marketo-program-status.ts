@@ -60,7 +60,8 @@ function describeError(err: unknown): { code?: string; text: string } {
 
 /**
  * The toolkit's reader in the handler's shape (the reason of a failed read is its message). A
- * property that could not be prepared is a deploy problem, so no record reaches its read.
+ * property that could not be prepared is a deploy problem, so no record reaches its read. The
+ * read stays one promise: records reach the client's batcher in the same ticks as they always have.
  */
 function asReader(r: TypedInputReader | undefined, what: string): ProgramStatusReader {
   if (!r) return { label: what, read: async () => ({ ok: false, message: `the ${what} property is invalid` }) };
