@@ -1,16 +1,20 @@
 /**
  * marketo-program-status: sets a lead's status in a Marketo program (Sync Program Member
- * Status, batched per program and status). Glue only: the settings, the channel check and the
- * 1025 message are src/lib/actions/program-status.ts; answering records is src/lib/node-kit/action-node.ts.
+ * Status, batched per program and status). Glue only: what a record sends is
+ * src/lib/actions/program-status-handler.ts; the settings, the channel check and the 1025 message
+ * are src/lib/actions/program-status.ts; answering records is src/lib/node-kit/action-node.ts.
  */
-import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from "node-red";
-import { invalidRecord } from "./lib/actions/action-outcome";
-import { startActionNode, type ActionNodeDef, type Outcome } from "./lib/node-kit/action-node";
-import { duplicatePolicy, forEachLead, resolveLeadId, toLeadId } from "./lib/actions/lead-lookup";
+import type { Node, NodeAPI, NodeDef } from "node-red";
+import { startActionNode, type ActionNodeDef } from "./lib/node-kit/action-node";
+import { duplicatePolicy } from "./lib/actions/lead-lookup";
+import {
+  programStatusHandler,
+  type ProgramStatusMessage,
+  type ProgramStatusReader,
+} from "./lib/actions/program-status-handler";
 import { metrics } from "./lib/sidebar/metrics";
 import { MarketoError, type MarketoClient } from "./lib/marketo";
 import { isMarketoConfig, type MarketoConfigNode } from "./lib/node-kit/marketo-config-api";
-import { eventRoot } from "./lib/flow/event";
 import {
   checkReport,
   parseSettings,
@@ -18,22 +22,18 @@ import {
   readFailureHint,
   readProgramChannel,
   statusesOfMappers,
-  statusNameFrom,
   toProgramId,
-  unknownStatusMessage,
   upstreamStatusMappers,
   ChannelCache,
   NODE_TYPE,
   OPERATION,
   type FlowNode,
-  type ProgramChannel,
-  type Read,
 } from "./lib/actions/program-status";
-import { readPath } from "./lib/flow/paths";
+import { typedInputReader, type TypedInputReader } from "./lib/node-kit/typed-input";
 import { errorText, isRecord } from "./lib/node-kit/guards";
 import { startNoShowSweep, type NoShowNode } from "./lib/node-kit/no-show-node";
 import type { NoShowSettingsInput } from "./lib/actions/no-show-sweep";
-import { BULK_LIVE_RECORDS, KeyedBulk, bulkAnswer, overThreshold, parseBulkThreshold } from "./lib/actions/bulk-switch";
+import { BULK_LIVE_RECORDS, KeyedBulk, parseBulkThreshold } from "./lib/actions/bulk-switch";
 
 interface ProgramStatusDef extends ActionNodeDef, NoShowSettingsInput {
   program?: string;
@@ -52,65 +52,29 @@ interface ProgramStatusDef extends ActionNodeDef, NoShowSettingsInput {
   bulkThreshold?: string | number;
 }
 
-type Message = NodeMessageInFlow & { marketo?: unknown; source?: unknown };
-type Reader = (msg: Message) => Promise<Read<unknown>>;
-
 function describeError(err: unknown): { code?: string; text: string } {
   if (err instanceof MarketoError)
     return { code: err.code, text: `${err.category}: ${err.message}${readFailureHint(err.code)}` };
   return { text: errorText(err) };
 }
 
-export = function (RED: NodeAPI) {
-  /**
-   * A TypedInput property as a reader. `msg` and `event` paths are split once at deploy and read
-   * through own properties only; `flow`/`global` are read per message; `num`, `str` and `env`
-   * are constants (env is resolved at deploy).
-   */
-  function makeReader(node: Node, type: string, value: string): { read: Reader; label: string; constant?: unknown } {
-    if (type === "msg") {
-      const parts = RED.util.normalisePropertyExpression(value);
-      const label = `msg.${value}`;
-      return {
-        label,
-        read: async (msg) => {
-          const r = readPath(msg, parts);
-          return r.ok ? r : { ok: false, message: r.reason };
-        },
-      };
-    }
-    if (type === "event") {
-      // The platform event wherever it is now: msg.source once field-mapper has run, else msg.payload.
-      const parts = RED.util.normalisePropertyExpression(value);
-      return {
-        label: `event.${value}`,
-        read: async (msg) => {
-          const { root, label } = eventRoot(msg);
-          const r = readPath(root, parts, label);
-          return r.ok ? r : { ok: false, message: r.reason };
-        },
-      };
-    }
-    if (type === "flow" || type === "global") {
-      return {
-        label: `${type}.${value}`,
-        read: (msg) =>
-          new Promise((resolve) => {
-            RED.util.evaluateNodeProperty(value, type, node, msg, (err: Error | null, v: unknown) =>
-              resolve(
-                err
-                  ? { ok: false, message: `${type}.${value} cannot be read: ${err.message}` }
-                  : { ok: true, value: v },
-              ),
-            );
-          }),
-      };
-    }
-    const constant = type === "env" ? RED.util.evaluateNodeProperty(value, "env", node, {} as never) : value;
-    const label = type === "env" ? `env ${value}` : `the node's setting`;
-    return { label, constant, read: async () => ({ ok: true, value: constant }) };
-  }
+/**
+ * The toolkit's reader in the handler's shape (the reason of a failed read is its message). A
+ * property that could not be prepared is a deploy problem, so no record reaches its read. The
+ * read stays one promise: records reach the client's batcher in the same ticks as they always have.
+ */
+function asReader(r: TypedInputReader | undefined, what: string): ProgramStatusReader {
+  if (!r) return { label: what, read: async () => ({ ok: false, message: `the ${what} property is invalid` }) };
+  return {
+    label: r.label,
+    read: (msg) =>
+      new Promise((resolve) =>
+        r.read(msg, (got) => resolve(got.ok ? { ok: true, value: got.value } : { ok: false, message: got.reason })),
+      ),
+  };
+}
 
+export = function (RED: NodeAPI) {
   function ProgramStatusNode(this: Node, def: ProgramStatusDef) {
     RED.nodes.createNode(this, def);
     const node = this;
@@ -126,20 +90,20 @@ export = function (RED: NodeAPI) {
         ? new KeyedBulk({ operation: "bulkImportProgramMembers", onChange: () => action.refreshStatus() })
         : undefined;
 
-    let readProgram: ReturnType<typeof makeReader> | undefined;
-    let readStatus: ReturnType<typeof makeReader> | undefined;
-    let readEmail: ReturnType<typeof makeReader> | undefined;
+    let readProgram: TypedInputReader | undefined;
+    let readStatus: TypedInputReader | undefined;
+    let readEmail: TypedInputReader | undefined;
     try {
-      readProgram = makeReader(node, settings.program.type, settings.program.value);
-      readStatus = makeReader(node, settings.status.type, settings.status.value);
-      readEmail = makeReader(node, settings.email.type, settings.email.value);
+      readProgram = typedInputReader(RED, node, settings.program.value, settings.program.type);
+      readStatus = typedInputReader(RED, node, settings.status.value, settings.status.type);
+      readEmail = typedInputReader(RED, node, settings.email.value, settings.email.type);
     } catch (err) {
-      problems.push(`a property is invalid: ${(err as Error).message}`);
+      problems.push(`a property is invalid: ${errorText(err)}`);
     }
     /** The program when every record uses the same one (a number, or an env var): checked at deploy. */
     let fixedProgram: number | undefined;
-    if (problems.length === 0 && readProgram && "constant" in readProgram) {
-      const id = programIdFrom(readProgram.constant, readProgram.label);
+    if (problems.length === 0 && readProgram?.constant) {
+      const id = programIdFrom(readProgram.constant.value, readProgram.label);
       if (id.ok) fixedProgram = id.value;
       else problems.push(id.message);
     }
@@ -149,125 +113,25 @@ export = function (RED: NodeAPI) {
     const channels = new ChannelCache((programId) => readProgramChannel(configNode!.getClient(), programId));
     let noShow: NoShowNode | undefined;
 
-    const handle = async (
-      record: unknown,
-      inMsg: NodeMessageInFlow,
-      client: MarketoClient,
-      config: MarketoConfigNode,
-    ): Promise<Outcome> => {
-      // With an array payload each record is read as if it were the message's payload.
-      const many = Array.isArray(inMsg.payload);
-      const msg = (many ? { ...inMsg, payload: record } : inMsg) as Message;
-      const marketo: Record<string, unknown> = {};
-
-      const p = await readProgram!.read(msg);
-      const program = p.ok ? programIdFrom(p.value, readProgram!.label) : p;
-      if (!program.ok) return { result: invalidRecord(program.message, OPERATION) };
-      marketo.programId = program.value;
-      noShow?.saw(program.value, msg);
-
-      const s = await readStatus!.read(msg);
-      const status = s.ok ? statusNameFrom(s.value, readStatus!.label) : s;
-      if (!status.ok) return { result: invalidRecord(status.message, OPERATION), marketo };
-      const prev = isRecord(msg.marketo) ? msg.marketo.programStatus : undefined;
-      marketo.programStatus = isRecord(prev) && prev.name === status.value ? prev : { name: status.value };
-
-      // One msg.marketo.leadId names one lead: an array of records brings its own (leadId) or emails.
-      const givenLead = many
-        ? isRecord(record)
-          ? record.leadId
-          : undefined
-        : isRecord(msg.marketo)
-          ? msg.marketo.leadId
-          : undefined;
-      let email: unknown;
-      if (toLeadId(givenLead) === undefined) {
-        const e = await readEmail!.read(msg);
-        if (!e.ok && (givenLead === undefined || givenLead === null || givenLead === "")) {
-          return {
-            result: invalidRecord(
-              `no lead: msg.marketo.leadId is not set and the email cannot be read: ${e.message}`,
-              OPERATION,
-            ),
-            marketo,
-          };
-        }
-        email = e.ok ? e.value : undefined;
-      }
-      const lead = await resolveLeadId(client, config.leadIds, {
-        leadId: givenLead,
-        email,
-        createMissing: settings.createMissing,
-        operation: OPERATION,
-        ...(duplicates ? { duplicates } : {}),
-      });
-      if (lead.duplicates) {
-        marketo.duplicates = lead.duplicates;
-        metrics.duplicateLeads({ id: node.id, type: NODE_TYPE, name: def.name || "" });
-      }
-      if (!lead.ok) return { result: lead.result, marketo };
-      marketo.leadId = lead.leadId;
-      if (lead.leadIds.length > 1) marketo.leadIds = lead.leadIds;
-
-      // The force flag (status-mapper's "force" backward policy, or msg.marketo.force): Marketo never
-      // moves a member down, so the member is taken out of the program and the status set anew.
-      const mk = isRecord(msg.marketo) ? msg.marketo : undefined;
-      const force =
-        mk !== undefined && (mk.force === true || (isRecord(mk.programStatus) && mk.programStatus.force === true));
-      if (force) marketo.forced = true;
-      // Above the threshold, a record about one lead known by its email goes to the program member
-      // import (its rows are keyed by email). The lead was resolved first, so the duplicate policy
-      // and "create missing" decide as they do for REST; a duplicate or a forced record stays on REST.
-      if (
-        bulk &&
-        !force &&
-        !lead.duplicates &&
-        lead.leadIds.length === 1 &&
-        typeof email === "string" &&
-        email.trim() !== "" &&
-        overThreshold(bulkThreshold.value, action.backlog())
-      ) {
-        const programId = program.value;
-        const statusName = status.value;
-        const row = await bulk.submit(`${programId}\n${statusName}`, { email: email.trim() }, (rows) =>
-          client.bulkImportProgramMembers(programId, statusName, rows),
-        );
-        const answer = bulkAnswer(row);
-        return { result: answer.result, marketo: { ...marketo, ...answer.marketo } };
-      }
-      // A replayed message (tag-filter's msg.replay) waits behind live ones for Marketo's capacity.
-      const replayed = Object.prototype.hasOwnProperty.call(inMsg, "replay");
-      const result = await forEachLead(lead.leadIds, async (leadId) => {
-        if (force) {
-          const removed = await client.removeProgramMember(program.value, leadId);
-          if (!removed.ok) return removed;
-        }
-        return client.setProgramStatus(program.value, status.value, leadId, replayed ? { background: true } : {});
-      });
-      if (!result.ok && result.error?.code === "1025") {
-        const info = await channels.get(program.value).catch((): ProgramChannel | undefined => undefined);
-        const e = result.error;
-        result.error = new MarketoError({
-          code: e.code,
-          message: unknownStatusMessage(status.value, program.value, info, e.message),
-          category: e.category,
-          action: e.action,
-          retryable: e.retryable,
-          ...(e.operation ? { operation: e.operation } : {}),
-          ...(e.requestId ? { requestId: e.requestId } : {}),
-        });
-      } else if (!result.ok && result.error?.code === "1004" && (lead.source === "cache" || lead.source === "lookup")) {
-        // The id learned for this email is gone in Marketo (merged or deleted): look it up afresh next time.
-        config.leadIds.forget("email", email);
-      }
-      return { result, marketo };
-    };
+    const handler = programStatusHandler({
+      settings,
+      readers: {
+        program: asReader(readProgram, "program"),
+        status: asReader(readStatus, "status"),
+        email: asReader(readEmail, "email"),
+      },
+      duplicates,
+      channels,
+      sawProgram: (programId, msg) => noShow?.saw(programId, msg),
+      duplicateLeads: () => metrics.duplicateLeads({ id: node.id, type: NODE_TYPE, name: def.name || "" }),
+      ...(bulk ? { bulk: { collector: bulk, threshold: bulkThreshold.value, backlog: () => action.backlog() } } : {}),
+    });
 
     const action = startActionNode(RED, node, def, {
       type: NODE_TYPE,
       operation: OPERATION,
       ...(problems.length ? { configProblem: problems.join("; ") } : {}),
-      handle: (record, msg, ctx) => handle(record, msg, ctx.client, ctx.config),
+      handle: (record, msg, ctx) => handler.handle(record, msg as ProgramStatusMessage, ctx),
       intercept: (msg, send, done) => noShow?.intercept(msg, send, done) ?? false,
       close: () => {
         closed = true;
