@@ -98,97 +98,115 @@ export function compileMapping(rowsInput: unknown, targetFieldsInput: unknown, h
   const seen = new Set<string>();
   const rows: RowImpl[] = [];
   const policies: Record<string, Exclude<UpdatePolicy, "overwrite">> = {};
+  const state: RowCompiler = { errors, warnings, fields, seen, policies, hooks };
   rowsInput.forEach((r, i) => {
-    const where = `row ${i + 1}`;
-    if (!isRecord(r)) {
-      errors.push(`${where} is not an object`);
-      return;
-    }
-    const target = r.target;
-    if (typeof target !== "string" || target.trim() === "") {
-      errors.push(`${where}: the target field is empty`);
-      return;
-    }
-    const at = `${where} (${target})`;
-    if (UNSAFE_KEYS.has(target)) {
-      errors.push(`${at}: "${target}" is not allowed as a field name`);
-      return;
-    }
-    if (!TARGET_NAME.test(target)) {
-      errors.push(`${at}: a Marketo REST field name has only letters, digits and underscores`);
-      return;
-    }
-    if (seen.has(target)) errors.push(`${at}: the target field is mapped twice`);
-    seen.add(target);
-    const sourceType = r.sourceType ?? "msg";
-    if (typeof sourceType !== "string" || !(SOURCE_TYPES as readonly string[]).includes(sourceType)) {
-      errors.push(`${at}: unknown source type "${String(sourceType)}"`);
-      return;
-    }
-    const source = r.source ?? "";
-    if (typeof source !== "string") {
-      errors.push(`${at}: the source must be text`);
-      return;
-    }
-    if (source.length > MAX_SOURCE_LENGTH) {
-      errors.push(`${at}: the source is longer than ${MAX_SOURCE_LENGTH} characters`);
-      return;
-    }
-    const kase = r.case ?? "none";
-    if (typeof kase !== "string" || !(CASES as readonly string[]).includes(kase)) {
-      errors.push(`${at}: case must be one of ${CASES.join(", ")}`);
-      return;
-    }
-    for (const b of ["trim", "required"] as const) {
-      if (r[b] !== undefined && typeof r[b] !== "boolean") errors.push(`${at}: ${b} must be true or false`);
-    }
-    const dflt = r.default ?? "";
-    if (typeof dflt !== "string" || dflt.length > MAX_SOURCE_LENGTH) {
-      errors.push(`${at}: the default must be text (at most ${MAX_SOURCE_LENGTH} characters)`);
-      return;
-    }
-    const separator = r.separator ?? " ";
-    if (typeof separator !== "string" || separator.length > 100) {
-      errors.push(`${at}: the separator must be text (at most 100 characters)`);
-      return;
-    }
-    const update = r.update ?? "overwrite";
-    if (typeof update !== "string" || !(UPDATE_POLICIES as readonly string[]).includes(update)) {
-      errors.push(`${at}: update must be one of ${UPDATE_POLICIES.join(", ")}`);
-      return;
-    }
-    if (update !== "overwrite") {
-      if (target === "email") {
-        errors.push(`${at}: the email finds the lead, so it is always written`);
-        return;
-      }
-      policies[target] = update as Exclude<UpdatePolicy, "overwrite">;
-    }
-    const meta = fields.get(target);
-    if (fields.size > 0 && !meta)
-      warnings.push(`${target}: not among the cached Marketo fields (refresh target fields, or Marketo may refuse it)`);
-    if (meta?.readOnly) warnings.push(`${target}: read-only in Marketo; records with a value for it go to output 2`);
-    const row: RowImpl = {
-      target,
-      label: "",
-      required: r.required === true,
-      trim: r.trim === true,
-      caseFn: CASE_FNS[kase as CaseTransform],
-      dflt: dflt === "" ? undefined : dflt,
-      dataType: meta ? meta.dataType : target === "email" ? "email" : undefined,
-      length: meta?.length,
-      readOnly: meta?.readOnly === true,
-    };
-    try {
-      (row as { label: string }).label = compileSource(row, sourceType as SourceType, source, separator, hooks);
-    } catch (err) {
-      errors.push(`${at}: ${errorText(err)}`);
-      return;
-    }
-    rows.push(row);
+    const row = compileRow(r, i, state);
+    if (row) rows.push(row);
   });
   if (errors.length > 0) return { ok: false, errors };
   return { ok: true, mapping: new Mapping(rows, warnings, policies) };
+}
+
+/** What compiling the rows gathers as it goes: problems, remarks, and what rows have claimed. */
+interface RowCompiler {
+  errors: string[];
+  warnings: string[];
+  fields: Map<string, TargetField>;
+  seen: Set<string>;
+  policies: Record<string, Exclude<UpdatePolicy, "overwrite">>;
+  hooks: SourceHooks;
+}
+
+/** Checks and compiles row `i`; a row that cannot work adds its error and gives undefined. */
+function compileRow(r: unknown, i: number, state: RowCompiler): RowImpl | undefined {
+  const { errors, warnings, fields, seen, policies, hooks } = state;
+  const where = `row ${i + 1}`;
+  if (!isRecord(r)) {
+    errors.push(`${where} is not an object`);
+    return undefined;
+  }
+  const target = r.target;
+  if (typeof target !== "string" || target.trim() === "") {
+    errors.push(`${where}: the target field is empty`);
+    return undefined;
+  }
+  const at = `${where} (${target})`;
+  if (UNSAFE_KEYS.has(target)) {
+    errors.push(`${at}: "${target}" is not allowed as a field name`);
+    return undefined;
+  }
+  if (!TARGET_NAME.test(target)) {
+    errors.push(`${at}: a Marketo REST field name has only letters, digits and underscores`);
+    return undefined;
+  }
+  if (seen.has(target)) errors.push(`${at}: the target field is mapped twice`);
+  seen.add(target);
+  const sourceType = r.sourceType ?? "msg";
+  if (typeof sourceType !== "string" || !(SOURCE_TYPES as readonly string[]).includes(sourceType)) {
+    errors.push(`${at}: unknown source type "${String(sourceType)}"`);
+    return undefined;
+  }
+  const source = r.source ?? "";
+  if (typeof source !== "string") {
+    errors.push(`${at}: the source must be text`);
+    return undefined;
+  }
+  if (source.length > MAX_SOURCE_LENGTH) {
+    errors.push(`${at}: the source is longer than ${MAX_SOURCE_LENGTH} characters`);
+    return undefined;
+  }
+  const kase = r.case ?? "none";
+  if (typeof kase !== "string" || !(CASES as readonly string[]).includes(kase)) {
+    errors.push(`${at}: case must be one of ${CASES.join(", ")}`);
+    return undefined;
+  }
+  for (const b of ["trim", "required"] as const) {
+    if (r[b] !== undefined && typeof r[b] !== "boolean") errors.push(`${at}: ${b} must be true or false`);
+  }
+  const dflt = r.default ?? "";
+  if (typeof dflt !== "string" || dflt.length > MAX_SOURCE_LENGTH) {
+    errors.push(`${at}: the default must be text (at most ${MAX_SOURCE_LENGTH} characters)`);
+    return undefined;
+  }
+  const separator = r.separator ?? " ";
+  if (typeof separator !== "string" || separator.length > 100) {
+    errors.push(`${at}: the separator must be text (at most 100 characters)`);
+    return undefined;
+  }
+  const update = r.update ?? "overwrite";
+  if (typeof update !== "string" || !(UPDATE_POLICIES as readonly string[]).includes(update)) {
+    errors.push(`${at}: update must be one of ${UPDATE_POLICIES.join(", ")}`);
+    return undefined;
+  }
+  if (update !== "overwrite") {
+    if (target === "email") {
+      errors.push(`${at}: the email finds the lead, so it is always written`);
+      return undefined;
+    }
+    policies[target] = update as Exclude<UpdatePolicy, "overwrite">;
+  }
+  const meta = fields.get(target);
+  if (fields.size > 0 && !meta)
+    warnings.push(`${target}: not among the cached Marketo fields (refresh target fields, or Marketo may refuse it)`);
+  if (meta?.readOnly) warnings.push(`${target}: read-only in Marketo; records with a value for it go to output 2`);
+  const row: RowImpl = {
+    target,
+    label: "",
+    required: r.required === true,
+    trim: r.trim === true,
+    caseFn: CASE_FNS[kase as CaseTransform],
+    dflt: dflt === "" ? undefined : dflt,
+    dataType: meta ? meta.dataType : target === "email" ? "email" : undefined,
+    length: meta?.length,
+    readOnly: meta?.readOnly === true,
+  };
+  try {
+    (row as { label: string }).label = compileSource(row, sourceType as SourceType, source, separator, hooks);
+  } catch (err) {
+    errors.push(`${at}: ${errorText(err)}`);
+    return undefined;
+  }
+  return row;
 }
 
 function compileSource(row: RowImpl, type: SourceType, source: string, separator: string, hooks: SourceHooks): string {
