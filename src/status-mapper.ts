@@ -132,6 +132,43 @@ function memoryPersistence(ctx: NodeContext, store: string | undefined, warn: (e
   };
 }
 
+/** The status and lead readers, or undefined with the problem added when a property is invalid. */
+function prepareReaders(
+  RED: NodeAPI,
+  node: Node,
+  config: StatusMapperDef,
+  problems: string[],
+): { status: TypedInputReader; lead: TypedInputReader } | undefined {
+  try {
+    return {
+      status: typedInputReader(
+        RED,
+        node,
+        config.statusProperty || "registration.status",
+        config.statusPropertyType || "event",
+      ),
+      lead: typedInputReader(RED, node, config.leadProperty || "profile.email", config.leadPropertyType || "event"),
+    };
+  } catch (err) {
+    problems.push(`a property is invalid: ${(err as Error).message}`);
+    return undefined;
+  }
+}
+
+/** The node's counts on the canvas: red once anything failed, yellow once anything was held back. */
+function paintCounts(RED: NodeAPI, node: Node, counts: { mapped: number; skipped: number; errors: number }) {
+  const { mapped, skipped, errors } = counts;
+  node.status({
+    fill: errors > 0 ? "red" : skipped > 0 ? "yellow" : "green",
+    shape: errors > 0 ? "ring" : "dot",
+    text: countsText([
+      [RED._("status-mapper.status.mapped"), mapped],
+      [RED._("status-mapper.status.skipped"), skipped],
+      [RED._("status-mapper.status.errors"), errors],
+    ]),
+  });
+}
+
 export = function (RED: NodeAPI) {
   function StatusMapperNode(this: Node, config: StatusMapperDef) {
     RED.nodes.createNode(this, config);
@@ -143,40 +180,12 @@ export = function (RED: NodeAPI) {
     if (configProgram === null)
       problems.push(`the program id ${String(config.programId)} is not a positive whole number`);
 
-    let readStatus: TypedInputReader | undefined;
-    let readLead: TypedInputReader | undefined;
-    try {
-      readStatus = typedInputReader(
-        RED,
-        node,
-        config.statusProperty || "registration.status",
-        config.statusPropertyType || "event",
-      );
-      readLead = typedInputReader(
-        RED,
-        node,
-        config.leadProperty || "profile.email",
-        config.leadPropertyType || "event",
-      );
-    } catch (err) {
-      problems.push(`a property is invalid: ${(err as Error).message}`);
-    }
+    const readers = prepareReaders(RED, node, config, problems);
     const configError =
       problems.length > 0 ? new Error(`status-mapper is not configured correctly: ${problems.join("; ")}`) : undefined;
 
     const counts = { mapped: 0, skipped: 0, errors: 0 };
-    const status = throttledStatus(() => {
-      const { mapped, skipped, errors } = counts;
-      node.status({
-        fill: errors > 0 ? "red" : skipped > 0 ? "yellow" : "green",
-        shape: errors > 0 ? "ring" : "dot",
-        text: countsText([
-          [RED._("status-mapper.status.mapped"), mapped],
-          [RED._("status-mapper.status.skipped"), skipped],
-          [RED._("status-mapper.status.errors"), errors],
-        ]),
-      });
-    });
+    const status = throttledStatus(() => paintCounts(RED, node, counts));
 
     // Memory of the last status per (lead, program), loaded once from the context store.
     const warnStore = (err: Error) => node.warn(RED._("status-mapper.errors.store", { error: err.message }));
@@ -204,10 +213,10 @@ export = function (RED: NodeAPI) {
         status.refresh();
         return done(configError);
       }
-      readStatus!.read(msg, (r) => {
+      readers!.status.read(msg, (r) => {
         const matched = matchMessage(table, r, msg as object, configProgram, settings.unknown);
         if (matched.kind === "refuse") return refuse(msg, send, done, matched);
-        readLead!.read(msg, (lr) => {
+        readers!.lead.read(msg, (lr) => {
           const d = decideMove(matched, lr, memory, settings.backward, settings.repeat);
           if (d.kind === "refuse") return refuse(msg, send, done, d);
           if (matched.marketo) matched.marketo.programStatus = d.status;
