@@ -1,22 +1,16 @@
 /**
  * field-mapper: maps an event message onto a Marketo lead record. Node-RED glue only; the
- * mapping itself is src/lib/flow/field-mapping.ts, shared with the dialog's preview route.
+ * mapping itself is src/lib/flow/field-mapping.ts (with the field-*.ts beside it), shared with the dialog's preview route.
  */
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from "node-red";
 import { countsText } from "./lib/node-kit/counts";
 import { answerErrorsInJson } from "./lib/node-kit/admin-routes";
 import { throttledStatus } from "./lib/node-kit/node-status";
 import { sendHeld, sendPassed } from "./lib/node-kit/pass-hold";
-import {
-  compileMapping,
-  parsePreviewBody,
-  problemsReason,
-  type CompileResult,
-  type MapOutcome,
-  type MappingRow,
-  type SourceHooks,
-  type TargetField,
-} from "./lib/flow/field-mapping";
+import { compileMapping } from "./lib/flow/field-mapping";
+import { problemsReason } from "./lib/flow/field-mapping-apply";
+import { parsePreviewBody } from "./lib/flow/field-mapping-preview";
+import type { CompileResult, MapOutcome, MappingRow, SourceHooks, TargetField } from "./lib/flow/field-mapping-rows";
 import { isMarketoConfig } from "./lib/node-kit/marketo-config-api";
 import { BUILTIN_TARGET_FIELDS, targetFieldsFromDescribe } from "./lib/flow/field-targets";
 import { errorText, isRecord, toError } from "./lib/node-kit/guards";

@@ -1,22 +1,18 @@
 import fs = require("fs");
 import path = require("path");
 import should = require("should");
-import {
-  coerceValue,
-  compileMapping,
-  isEmail,
-  parsePath,
-  parsePreviewBody,
-  problemsReason,
-  properCase,
-  splitPaths,
-  transformText,
-  type CompiledMapping,
-  type MapOutcome,
-  type MappingRow,
-  type SourceHooks,
-  type TargetField,
-} from "../../src/lib/flow/field-mapping";
+import { compileMapping } from "../../src/lib/flow/field-mapping";
+import { coerceValue, isEmail, properCase, transformText } from "../../src/lib/flow/field-coercion";
+import { parsePath, splitPaths } from "../../src/lib/flow/field-paths";
+import { problemsReason } from "../../src/lib/flow/field-mapping-apply";
+import { parsePreviewBody } from "../../src/lib/flow/field-mapping-preview";
+import type {
+  CompiledMapping,
+  MapOutcome,
+  MappingRow,
+  SourceHooks,
+  TargetField,
+} from "../../src/lib/flow/field-mapping-rows";
 import { BUILTIN_TARGET_FIELDS, DEFAULT_ROWS, targetFieldsFromDescribe } from "../../src/lib/flow/field-targets";
 import { LEAD_FIELDS } from "../../src/emulator/leadFields";
 

@@ -12,7 +12,7 @@ import marketoConfig = require("../../nodes/marketo-config");
 import { CONFIG_ID, configNode, credentials, emulator } from "../helpers/marketo-flow";
 import type { Node } from "node-red";
 import { DEFAULT_ROWS, BUILTIN_TARGET_FIELDS } from "../../src/lib/flow/field-targets";
-import type { MappingRow } from "../../src/lib/flow/field-mapping";
+import type { MappingRow } from "../../src/lib/flow/field-mapping-rows";
 
 helper.init(require.resolve("node-red"));
 

@@ -4,7 +4,7 @@
  * describe), the default mapping rows for the package's event message, and the conversion of
  * Marketo's describe / describe2 answers into the cached `targetFields` list.
  */
-import type { MappingRow, TargetField } from "./field-mapping";
+import type { MappingRow, TargetField } from "./field-mapping-rows";
 import { STANDARD_LEAD_FIELDS } from "../marketo/lead-fields";
 import { isRecord } from "../node-kit/guards";
 
