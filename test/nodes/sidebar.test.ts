@@ -416,7 +416,7 @@ describe("sidebar plugin in a real Node-RED", function () {
       await postEvents(Array.from({ length: 8 }, (_, i) => ({ email: `quota${i}@example.com`, code: `R-quota-${i}` })));
       const card = (u: SidebarUpdate) => u.summary.configs.find((c) => c.id === "cfg")!;
       // Nothing is answered in a quota pause; the backlog still reaches the editor.
-      await until(() => sub.updates.some((u) => card(u).state.state === "quota" && card(u).backlog === 8), "an update with the quota state and the backlog of 8", 20_000);
+      await until(() => sub.updates.some((u) => card(u).state.state === "quota" && card(u).backlog === 8), "an update with the quota state and the backlog of 8", 60_000);
       const refusedBefore = emu!.stats().answersByCode["607"] ?? 0;
 
       // Try now while Marketo still refuses: one call, refused again, and the pause goes on.
@@ -429,7 +429,7 @@ describe("sidebar plugin in a real Node-RED", function () {
       // More quota bought: Try now sends the backlog without waiting for the hourly probe.
       emu!.setLimits({ dailyQuota: 50_000 });
       (await red!.request("POST", "/marketo-sidebar/config/cfg/try-now", { token })).status.should.equal(200);
-      await until(() => sub.updates.some((u) => card(u).state.state === "ok" && card(u).backlog === 0 && u.feed.some((f) => f.registration === "R-quota-7")), "the backlog to be delivered", 20_000);
+      await until(() => sub.updates.some((u) => card(u).state.state === "ok" && card(u).backlog === 0 && u.feed.some((f) => f.registration === "R-quota-7")), "the backlog to be delivered", 60_000);
     } finally {
       sub.close();
       emu!.setLimits({ dailyQuota: 50_000 });
