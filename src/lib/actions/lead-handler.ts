@@ -6,7 +6,8 @@
  */
 import { errorText } from "../node-kit/guards";
 import { isDuplicateSkip, syncDuplicates } from "./lead-duplicates";
-import type { BulkRowResult, CampaignToken, MarketoClient } from "../marketo";
+import { bulkAnswer } from "./bulk-switch";
+import type { CampaignToken, MarketoClient } from "../marketo";
 import { invalidRecord, type Outcome } from "./action-outcome";
 import {
   describeValue,
@@ -168,18 +169,6 @@ export function leadHandler(o: LeadHandlerOptions): LeadHandler {
       })
     : undefined;
 
-  const bulkOutcome = (row: BulkRowResult): Outcome => {
-    const { outcome, batchId, ...result } = row;
-    return {
-      result,
-      // Bulk import names no lead id: say how the record went in, so nothing expects one.
-      marketo: {
-        ...(row.ok ? { status: "imported" } : {}),
-        bulk: { outcome, ...(batchId !== undefined ? { batchId } : {}) },
-      },
-    };
-  };
-
   /** The campaign and tokens a record asks for: the message's campaign, else the node's. */
   async function campaignOf(
     msg: Msg,
@@ -276,7 +265,7 @@ export function leadHandler(o: LeadHandlerOptions): LeadHandler {
     let synced: Outcome;
     let leadId: number | undefined;
     if (bulk && overThreshold(settings.bulkThreshold, o.backlog())) {
-      synced = withKept(bulkOutcome(await bulk.submit(lead, client)));
+      synced = withKept(bulkAnswer(await bulk.submit(lead, client)));
       if (campaign && synced.result.ok) {
         // Bulk import names no lead id: the campaign's lead is looked up by email, as a trigger's is.
         const found = await resolveLeadId(client, config.leadIds, {

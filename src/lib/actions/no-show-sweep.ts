@@ -87,7 +87,8 @@ export interface SweepLadder {
   attendedStep: number;
 }
 
-function sweepError(message: string): MarketoError {
+/** A sweep that cannot run as set: a validation error a Catch node gets. */
+export function sweepError(message: string): MarketoError {
   return new MarketoError({
     code: "INVALID_INPUT",
     message,

@@ -9,12 +9,13 @@
 import type { Node, NodeAPI, NodeMessage, NodeMessageInFlow } from "node-red";
 import { errorInfo, RecordFailure } from "../actions/action-outcome";
 import { eventRoot } from "../flow/event";
-import { MarketoError, type MarketoClient } from "../marketo";
+import type { MarketoClient } from "../marketo";
 import { toProgramId, type ChannelCache } from "../actions/program-status";
 import {
   eventEndOf,
   parseNoShowSettings,
   runSweep,
+  sweepError,
   sweepSummary,
   SWEEP_OPERATION,
   SWEEP_TOPIC,
@@ -43,17 +44,6 @@ export interface NoShowNode {
   close(): void;
 }
 
-function validation(message: string): MarketoError {
-  return new MarketoError({
-    code: "INVALID_INPUT",
-    message,
-    category: "validation",
-    action: "permanent",
-    retryable: false,
-    operation: SWEEP_OPERATION,
-  });
-}
-
 export function startNoShowSweep(
   RED: NodeAPI,
   node: Node,
@@ -67,7 +57,7 @@ export function startNoShowSweep(
   );
 
   const execute = async (programId: number, dryRun: boolean) => {
-    if (problems.length) throw validation(`the no-show sweep settings: ${problems.join("; ")}`);
+    if (problems.length) throw sweepError(`the no-show sweep settings: ${problems.join("; ")}`);
     const info = await opts.channels.get(programId);
     return runSweep(opts.client(), info, settings, { dryRun });
   };
@@ -136,7 +126,7 @@ export function startNoShowSweep(
       const given = p.programId;
       const programId = given === undefined || given === null || given === "" ? opts.fixedProgram : toProgramId(given);
       if (programId === undefined) {
-        const error = validation(
+        const error = sweepError(
           given === undefined || given === null || given === ""
             ? "a no-show sweep needs msg.payload.programId (the node has no fixed program)"
             : `the program id ${JSON.stringify(given)} is not a positive whole number`,
