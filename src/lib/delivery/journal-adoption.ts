@@ -12,6 +12,7 @@
  * while Redis cannot be reached nothing is adopted. Where each replica has its own volume, no
  * other replica's journal is in sight and a dead replica finishes its records when it restarts.
  */
+import { scrub, urlSecrets } from "../marketo/errors";
 import { errorText } from "../node-kit/guards";
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
@@ -61,10 +62,13 @@ function adopterFor(redisUrl: string, logger: BookLogger): Adopter {
   const redis = new mod.default(redisUrl, { lazyConnect: false, maxRetriesPerRequest: 1, enableOfflineQueue: true });
   let warned = false;
   // The URL may hold a password: errors name the failure, never the URL.
+  const secrets = urlSecrets(redisUrl);
   redis.on("error", (err: Error) => {
     if (warned) return;
     warned = true;
-    logger.warn(`journal leases: Redis cannot be reached (${err.message}); no journal is adopted meanwhile`);
+    logger.warn(
+      `journal leases: Redis cannot be reached (${scrub(err.message, secrets)}); no journal is adopted meanwhile`,
+    );
   });
   redis.on("ready", () => (warned = false));
   const adopter: Adopter = { redis, watched: new Map(), missingSince: new Map(), busy: false, timers: [] };

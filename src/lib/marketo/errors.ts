@@ -242,6 +242,16 @@ export function scrub(text: string, secrets: Array<string | undefined>): string 
     .replace(/Bearer\s+[A-Za-z0-9:._-]+/g, "Bearer [redacted]");
 }
 
+/** What of a connection URL (Redis) must never be shown: its password, raw and decoded, and the URL itself. */
+export function urlSecrets(url: string): string[] {
+  try {
+    const u = new URL(url);
+    return [u.password, decodeURIComponent(u.password), url].filter((s) => s !== "");
+  } catch {
+    return [url];
+  }
+}
+
 interface ErrorLike {
   code?: unknown;
   message?: unknown;

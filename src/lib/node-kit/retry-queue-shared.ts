@@ -7,7 +7,7 @@ import fs from "node:fs";
 import type { Node, NodeAPI, NodeMessage, NodeMessageInFlow } from "node-red";
 import { countsText } from "./counts";
 import { STATUS_INTERVAL_MS } from "./node-status";
-import { scrub } from "../marketo/errors";
+import { scrub, urlSecrets } from "../marketo/errors";
 import { Journal } from "../delivery/journal";
 import { journalFile } from "../delivery/journal-path";
 import { TOTALS_ID, type Failure } from "../delivery/retry-queue";
@@ -53,7 +53,7 @@ export class SharedRetryQueue {
     private readonly t: Translate,
   ) {
     // The Redis URL may carry a password: no error text shows it.
-    this.secrets = [url, ...(/\/\/(?:([^:@/]*):)?([^@/]*)@/.exec(url)?.slice(1) ?? [])];
+    this.secrets = urlSecrets(url);
     // Loaded only in Redis mode, so a single-process install never loads the queue engine.
     const { RedisRetryQueue: Shared } =
       // eslint-disable-next-line @typescript-eslint/no-require-imports

@@ -1,5 +1,5 @@
 import type { Redis as RedisClient, RedisOptions } from "ioredis";
-import { scrub } from "../errors";
+import { scrub, urlSecrets } from "../errors";
 import { chicagoDay, nextChicagoMidnight } from "../time";
 import type { Logger } from "../types";
 import {
@@ -221,7 +221,7 @@ export class RedisStore implements LimitsStore {
       retryStrategy: (times: number) => Math.min(50 * times, 500),
     };
     const redis = new mod.default(o.url, options) as RedisClient & Scripts;
-    this.secrets = secretsOf(o.url);
+    this.secrets = urlSecrets(o.url);
     redis.on("error", (err: Error) => {
       const msg = scrub(err.message, this.secrets);
       if (msg !== this.lastError) {
@@ -410,14 +410,5 @@ export class RedisStore implements LimitsStore {
     } catch (err) {
       throw new Error(scrub(errorText(err), this.secrets));
     }
-  }
-}
-
-function secretsOf(url: string): string[] {
-  try {
-    const u = new URL(url);
-    return [u.password, decodeURIComponent(u.password), url].filter((s) => s !== "");
-  } catch {
-    return [url];
   }
 }
