@@ -133,6 +133,9 @@ export = function (RED: NodeAPI) {
 
     let options: MarketoClientOptions | undefined;
     let configError: MarketoError | undefined;
+    // The Redis every node of this config shares its state through: the credential, else the environment.
+    const envRedis = RED.util.getSetting(node, REDIS_URL_ENV);
+    const redisUrl = str(node.credentials?.redisUrl) ?? (typeof envRedis === "string" ? str(envRedis) : undefined);
     let configStatus: string | undefined;
     try {
       const creds = credentialsFor(
@@ -165,8 +168,6 @@ export = function (RED: NodeAPI) {
         quotaProbeIntervalMs: num(def.quotaProbeIntervalMs),
         leaseMs: num(def.leaseMs),
       };
-      const envRedis = RED.util.getSetting(node, REDIS_URL_ENV);
-      const redisUrl = str(node.credentials?.redisUrl) ?? (typeof envRedis === "string" ? str(envRedis) : undefined);
       if (redisUrl) candidate.redisUrl = redisUrl;
       // The day's count survives restarts in the userDir; Marketo's own figure is read at start.
       const userDir = (RED.settings as { userDir?: unknown }).userDir;
@@ -228,6 +229,7 @@ export = function (RED: NodeAPI) {
         },
       },
       configError: { get: () => configError },
+      redisUrl: { value: redisUrl },
       instance: { value: options ? new URL(normaliseEndpoint(options.endpoint).origin).host : undefined },
       configStatus: { get: () => (configError ? (configStatus ?? configStatusText({})) : undefined) },
       clientState: { value: (): StateEvent => (client ? client.state() : { state: "ok" }) },

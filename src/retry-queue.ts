@@ -9,6 +9,7 @@
  * src/lib/delivery/retry-queue-triage.ts.
  */
 import type { Node, NodeAPI, NodeDef } from "node-red";
+import type { MarketoConfigNode } from "./lib/node-kit/marketo-config-api";
 import { queueSettings, type RetryQueueSettings } from "./lib/delivery/retry-queue-triage";
 import { LocalRetryQueue } from "./lib/node-kit/retry-queue-local";
 import { SharedRetryQueue } from "./lib/node-kit/retry-queue-shared";
@@ -28,13 +29,15 @@ export = function (RED: NodeAPI) {
     const { options, throughNode, problems } = queueSettings(def);
     for (const p of problems) node.error(t("errors.setting", { problem: p }));
 
-    // A marketo-config's Redis URL (a credential) selects Redis mode from the editor; the
-    // environment is the fallback for flows without one.
-    const configRedis = (
-      def.marketo ? (RED.nodes.getNode(def.marketo) as { credentials?: { redisUrl?: unknown } } | null) : null
-    )?.credentials?.redisUrl;
+    // A marketo-config's Redis URL (its credential, else the environment) selects Redis mode from
+    // the editor; flows without one read the environment.
+    const config = def.marketo ? (RED.nodes.getNode(def.marketo) as MarketoConfigNode | null) : null;
     const envRedis = RED.util.getSetting(node, REDIS_URL_ENV);
-    const redisUrl = [configRedis, envRedis].map((u) => (typeof u === "string" ? u.trim() : "")).find((u) => u !== "");
+    const redisUrl = config
+      ? config.redisUrl
+      : typeof envRedis === "string" && envRedis.trim()
+        ? envRedis.trim()
+        : undefined;
     const name = def.name ?? "";
     const z = (def as { z?: string }).z;
     const queue = redisUrl

@@ -127,9 +127,7 @@ export function startActionNode(RED: NodeAPI, node: Node, def: ActionNodeDef, sp
   const bookLogger = { warn: (m: string) => RED.log.warn(`[${spec.type}:${node.id}] ${m}`) };
   const book = recordBook(bookFile, bookLogger);
   // Replicas sharing storage: a dead replica's journal of this node is adopted through Redis.
-  const redisUrl =
-    (config as { credentials?: { redisUrl?: string } } | null)?.credentials?.redisUrl || process.env.MARKETO_REDIS_URL;
-  adoptDeadReplicas(book, bookFile, redisUrl, bookLogger);
+  adoptDeadReplicas(book, bookFile, config?.redisUrl, bookLogger);
   const source = { id: node.id, type: spec.type, name: def.name || "" };
 
   /** Why nothing can reach Marketo, if so: shown instead of counts, and every record fails with it. */

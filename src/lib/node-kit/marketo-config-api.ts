@@ -28,6 +28,8 @@ export interface MarketoConfigNode extends Node {
    * a view of the limits shows the instance once, with the configs that use it.
    */
   readonly instance: string | undefined;
+  /** The Redis URL its nodes share state through (its credential, else MARKETO_REDIS_URL), or undefined. */
+  readonly redisUrl: string | undefined;
   /** configError in a few words for the status of the nodes that use this config ("no Client Id"). */
   readonly configStatus: string | undefined;
   /** The client's state; "ok" before the client exists. */
