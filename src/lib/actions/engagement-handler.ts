@@ -30,7 +30,7 @@ import {
 import type { EngagementField } from "./engagement-fields";
 import type { LeadIdCache } from "./lead-ids";
 import { duplicatePolicy, forEachLead, resolveLeadId, type DuplicatePolicy } from "./lead-lookup";
-import { acceptedAtOf, unconfirmedSinceOf } from "../delivery/delivery-once";
+import { acceptedAtOf, unconfirmedSinceOf, isReplayed } from "../delivery/delivery-once";
 
 type Msg = { payload?: unknown; marketo?: unknown } & Record<string, unknown>;
 
@@ -249,7 +249,7 @@ export function engagementHandler(o: EngagementHandlerOptions): EngagementHandle
 
     const plan = await planFor(ctx.client);
     // A replayed message (tag-filter's msg.replay) waits behind live ones for Marketo's capacity.
-    const replayed = Object.prototype.hasOwnProperty.call(msg, "replay");
+    const replayed = isReplayed(msg);
 
     // The lead: msg.marketo.leadId, else by email (the event's, else the engagement's own).
     const marketoIn = (msg as { marketo?: unknown }).marketo;

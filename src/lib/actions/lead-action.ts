@@ -3,6 +3,7 @@
  * form), My Tokens for Request Campaign, and the records each action sends. No Node-RED and
  * no network here, so all of it is unit-tested on its own.
  */
+import { isReplayed } from "../delivery/delivery-once";
 import type { CampaignToken, SubmitFormOptions, SyncAction } from "../marketo";
 import { isUnsafeKey } from "../marketo/keys";
 import { DEFAULT_DUPLICATE_POLICY, DUPLICATE_POLICIES, duplicatePolicy, type DuplicatePolicy } from "./lead-lookup";
@@ -299,7 +300,7 @@ export function formCookie(raw: unknown, source = "the cookie"): Checked<string 
  * A replay suppresses unless it says `suppressCampaigns: false`.
  */
 export function suppressedByReplay(msg: unknown): boolean {
-  if (msg === null || typeof msg !== "object" || !Object.prototype.hasOwnProperty.call(msg, "replay")) return false;
+  if (!isReplayed(msg)) return false;
   const replay = (msg as { replay?: unknown }).replay;
   if (replay === null || typeof replay !== "object") return false;
   return (replay as { suppressCampaigns?: unknown }).suppressCampaigns !== false;

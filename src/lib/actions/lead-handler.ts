@@ -24,7 +24,7 @@ import {
 import { BulkCollector, overThreshold } from "./lead-bulk";
 import type { LeadIdCache } from "./lead-ids";
 import { forEachLead, resolveLeadId } from "./lead-lookup";
-import { unconfirmedSinceOf } from "../delivery/delivery-once";
+import { unconfirmedSinceOf, isReplayed } from "../delivery/delivery-once";
 
 type Msg = { payload?: unknown; marketo?: unknown } & Record<string, unknown>;
 
@@ -286,7 +286,7 @@ export function leadHandler(o: LeadHandlerOptions): LeadHandler {
       }
     } else {
       // A replayed message (tag-filter's msg.replay) waits behind live ones for Marketo's capacity.
-      const background = Object.prototype.hasOwnProperty.call(msg, "replay");
+      const background = isReplayed(msg);
       const r = await client.syncLead(lead, {
         ...(background ? { background: true } : {}),
         action: settings.syncAction,

@@ -3,6 +3,7 @@
  * lead's status in the program (REST, or the program member import above the bulk threshold).
  * Settings and property readers come in, so it runs without a Node-RED runtime.
  */
+import { isReplayed } from "../delivery/delivery-once";
 import { MarketoError, type MarketoClient } from "../marketo";
 import { isRecord } from "../node-kit/guards";
 import { invalidRecord, type Outcome } from "./action-outcome";
@@ -145,7 +146,7 @@ export function programStatusHandler(o: ProgramStatusHandlerOptions): ProgramSta
       return { result: answer.result, marketo: { ...marketo, ...answer.marketo } };
     }
     // A replayed message (tag-filter's msg.replay) waits behind live ones for Marketo's capacity.
-    const replayed = Object.prototype.hasOwnProperty.call(inMsg, "replay");
+    const replayed = isReplayed(inMsg);
     const result = await forEachLead(lead.leadIds, async (leadId) => {
       if (force) {
         const removed = await client.removeProgramMember(program.value, leadId);

@@ -50,6 +50,11 @@ export function unconfirmedSinceOf(msg: unknown): string | undefined {
   return times.length ? new Date(Math.min(...times)).toISOString() : undefined;
 }
 
+/** A message tag-filter emitted again for a replay (it carries `msg.replay`): it waits behind live ones. */
+export function isReplayed(msg: unknown): boolean {
+  return msg !== null && typeof msg === "object" && Object.prototype.hasOwnProperty.call(msg, "replay");
+}
+
 /**
  * Marks a replayed event as a second arrival of its first run: taken in when the event first
  * arrived (the tag-filter stamps live events with that time), so an activity without a date of
