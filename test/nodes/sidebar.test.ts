@@ -411,12 +411,26 @@ describe("sidebar plugin in a real Node-RED", function () {
     (await red!.request("POST", "/marketo-sidebar/config/cfg/try-now")).status.should.equal(401);
     const sub = await subscribe();
     try {
+      // Earlier tests' records may still be on their way down the flow on a loaded machine; the backlog
+      // counted below is only this test's 8.
+      const drained = async (): Promise<boolean> => {
+        const s = await red!.request("GET", "/marketo-sidebar/summary", { token });
+        return (s.body.configs as SidebarUpdate["summary"]["configs"]).find((c) => c.id === "cfg")!.backlog === 0;
+      };
+      const drainEnd = Date.now() + 60_000;
+      while (!(await drained())) {
+        if (Date.now() > drainEnd) throw new Error("earlier tests' records still in the backlog after 60 s");
+        await sleep(200);
+      }
       // Marketo's day is used up: every call is refused with 607 until the quota comes back.
       emu!.setLimits({ dailyQuota: 1 });
       await postEvents(Array.from({ length: 8 }, (_, i) => ({ email: `quota${i}@example.com`, code: `R-quota-${i}` })));
       const card = (u: SidebarUpdate) => u.summary.configs.find((c) => c.id === "cfg")!;
       // Nothing is answered in a quota pause; the backlog still reaches the editor.
-      await until(() => sub.updates.some((u) => card(u).state.state === "quota" && card(u).backlog === 8), "an update with the quota state and the backlog of 8", 60_000);
+      const seen = (): string => sub.updates.map((u) => `${card(u).state.state}/${card(u).backlog}`).join(" ");
+      await until(() => sub.updates.some((u) => card(u).state.state === "quota" && card(u).backlog === 8), "an update with the quota state and the backlog of 8", 60_000).catch((err: Error) => {
+        throw new Error(`${err.message}; updates seen (state/backlog): ${seen()}; 607 answers: ${emu!.stats().answersByCode["607"] ?? 0}`);
+      });
       const refusedBefore = emu!.stats().answersByCode["607"] ?? 0;
 
       // Try now while Marketo still refuses: one call, refused again, and the pause goes on.
