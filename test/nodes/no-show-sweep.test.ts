@@ -75,9 +75,20 @@ describe("marketo-program-status: no-show sweep", function () {
     const attended = await members("Attended", "a1@example.com", "a2@example.com");
     const [invited] = await members("Invited", "i1@example.com");
     const writes = calls(WRITE);
+    // The node's status texts come from its message catalog (a missing key would show as the key).
+    const texts: string[] = [];
+    const ps = helper.getNode("ps") as unknown as { status(s: { text?: string }): void };
+    const paint = ps.status.bind(ps);
+    ps.status = (s) => {
+      if (s.text) texts.push(s.text);
+      paint(s);
+    };
 
     sweep({ programId: WEBINAR, dryRun: true });
     await until(() => got.ok.length === 1, "the dry-run report");
+    // RED._ is the identity in the test helper: the texts are catalog keys, each one in the catalog.
+    await until(() => texts.includes(`${TYPE}.status.noShowDryRun`), "the dry-run status");
+    texts.should.containEql(`${TYPE}.status.noShowCounting`);
     got.ok[0].topic.should.equal("no-show sweep");
     got.ok[0].payload.should.containDeep({ programId: WEBINAR, dryRun: true, read: 3, planned: 3, set: 0, failed: 0 });
     got.ok[0].marketo.should.containDeep({ programId: WEBINAR, status: "dry-run" });
@@ -88,6 +99,10 @@ describe("marketo-program-status: no-show sweep", function () {
     await until(() => got.ok.length === 2, "the sweep report");
     got.ok[1].payload.should.containDeep({ dryRun: false, statusName: "No Show", registered: ["Registered"], read: 3, planned: 3, set: 3, skipped: 0, failed: 0 });
     got.ok[1].marketo.status.should.equal("swept");
+    await until(() => texts.includes(`${TYPE}.status.noShowDone`), "the sweep's status");
+    const catalog = (require("../../nodes/locales/en-US/marketo-program-status.json") as Record<string, { status: Record<string, string> }>)[TYPE].status;
+    for (const key of texts.map((x) => x.split(" ")[0]))
+      (typeof catalog[key.replace(`${TYPE}.status.`, "")]).should.equal("string", `${key} is not in the catalog`);
     const after = statusOf(WEBINAR);
     registered.map((id) => after[id]).should.eql(["No Show", "No Show", "No Show"]);
     attended.map((id) => after[id]).should.eql(["Attended", "Attended"]);

@@ -309,9 +309,3 @@ export function eventEndOf(root: unknown): number | undefined {
   if (event === null || typeof event !== "object") return undefined;
   return endTimeOf((event as { endDate?: unknown }).endDate);
 }
-
-/** The short status text after a sweep. */
-export function sweepSummary(r: SweepReport): string {
-  if (r.dryRun) return `no-show dry run: ${r.planned} of ${r.read} would move`;
-  return `no-show: ${r.set} set, ${r.skipped} skipped${r.failed ? `, ${r.failed} failed` : ""}`;
-}

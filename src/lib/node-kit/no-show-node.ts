@@ -16,10 +16,10 @@ import {
   parseNoShowSettings,
   runSweep,
   sweepError,
-  sweepSummary,
   SWEEP_OPERATION,
   SWEEP_TOPIC,
   type NoShowSettingsInput,
+  type SweepReport,
 } from "../actions/no-show-sweep";
 import { NoShowSweeper, SweepMemory, sweepMemoryFile, type SweepOutcome } from "../actions/no-show-schedule";
 
@@ -50,6 +50,11 @@ export function startNoShowSweep(
   def: NoShowSettingsInput,
   opts: NoShowNodeOptions,
 ): NoShowNode {
+  const t = (key: string, vars?: Record<string, string | number>): string => RED._(`${opts.type}.status.${key}`, vars);
+  const summaryText = (r: SweepReport): string =>
+    r.dryRun
+      ? t("noShowDryRun", { planned: r.planned, read: r.read })
+      : t(r.failed ? "noShowDoneFailed" : "noShowDone", { set: r.set, skipped: r.skipped, failed: r.failed });
   const { settings, problems } = parseNoShowSettings(def);
   if (problems.length && settings.enabled) node.warn(`${opts.type}: no-show sweep: ${problems.join("; ")}`);
   const memory = new SweepMemory(sweepMemoryFile(RED.settings as { userDir?: unknown }, node.id), (m) =>
@@ -71,7 +76,7 @@ export function startNoShowSweep(
     if (!outcome.ok) {
       const error = { ...errorInfo(outcome.error), source: { id: node.id, type: opts.type, name: node.name || "" } };
       m.marketo = { ...prev, programId: outcome.programId, status: "failed", error };
-      node.status({ fill: "red", shape: "ring", text: `no-show: ${outcome.error.category}` });
+      node.status({ fill: "red", shape: "ring", text: t("noShowFailed", { category: outcome.error.category }) });
       send([null, m]);
       return opts.raiseErrors ? new RecordFailure(opts.type, error) : undefined;
     }
@@ -84,7 +89,7 @@ export function startNoShowSweep(
     const r = outcome.report;
     m.payload = r;
     m.marketo = { ...prev, programId: r.programId, status: r.dryRun ? "dry-run" : "swept", noShow: r };
-    node.status({ fill: r.failed ? "yellow" : "green", shape: "dot", text: sweepSummary(r) });
+    node.status({ fill: r.failed ? "yellow" : "green", shape: "dot", text: summaryText(r) });
     if (r.failed) {
       const first = r.errors[0];
       const error = {
@@ -135,7 +140,7 @@ export function startNoShowSweep(
         return true;
       }
       const dryRun = p.dryRun === true || p.dryRun === "true";
-      node.status({ fill: "blue", shape: "dot", text: dryRun ? "no-show: counting" : "no-show: sweeping" });
+      node.status({ fill: "blue", shape: "dot", text: t(dryRun ? "noShowCounting" : "noShowSweeping") });
       void sweeper.sweep(programId, dryRun).then((outcome) => done(answer(outcome, msg as NodeMessage, send)));
       return true;
     },
