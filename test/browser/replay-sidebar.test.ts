@@ -107,6 +107,16 @@ describe("Marketo sidebar: replay panel (chromium)", function () {
     asked.should.match(/Send 2 events again .*suppressed/);
     (await seen()).should.eql({ all: 5, replayed: 2 });
     (await panel.locator(".marketo-sb-replay-cancel").isDisabled()).should.be.true();
+    // The finished replay heads the node's list of latest replays (read from the node, kept across restarts).
+    await page.waitForFunction(
+      () =>
+        /done: 2 of 2 events sent again, campaigns suppressed/.test(
+          (document.querySelector(".marketo-sb-replay-past li") as HTMLElement | null)?.innerText ?? "",
+        ),
+      undefined,
+      { timeout: 20_000 },
+    );
+    (await panel.locator(".marketo-sb-replay-past li").allInnerTexts())[1].should.match(/count: 2 events matched$/);
     await panel.screenshot({ path: path.join(ARTIFACTS, "marketo-sidebar-replay.png") });
     pageErrors.should.eql([]);
   });
