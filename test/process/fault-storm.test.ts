@@ -258,6 +258,9 @@ describe("fault storm: 20,000 records, 10 % faults, bursts from another tool, to
       ["validation", "auth", "rate-limit", "quota", "network", "marketo"].should.containEql(e.category);
     // The 80 records with bad engagement are held for a person, named as validation failures;
     // every other record is delivered: none is left abandoned in the queue after its retries.
+    listed
+      .filter((e) => e.state === "abandoned")
+      .length.should.equal(0, "records the queue gave up on are not delivered");
     const held = listed.filter(
       (e) => e.state === "held" && e.category === "validation" && e.integration.type === "marketo-custom-activity",
     );
