@@ -131,6 +131,29 @@ describe("retry queue shared through Redis", function () {
     assert.equal(totals.delivered, 1);
   });
 
+  it("a held entry lists as held while a worker parks it, and a resubmit at once finds it", async () => {
+    const name = `q${n++}`;
+    const a = await start(name);
+    const b = await start(name);
+    a.answer = true;
+    b.answer = true;
+    const states = new Set<string>();
+    for (let i = 0; i < 20; i++) {
+      await a.queue.receive(failure("validation", `held${i}@example.com`, false));
+      // Read as fast as Redis answers while the workers take the new job up and park it.
+      for (let k = 0; k < 30; k++) for (const e of (await b.queue.list({}, 100, 0)).entries) states.add(e.state);
+    }
+    assert.deepEqual([...states], ["held"]);
+    await a.queue.receive(failure("validation", "at-once@example.com", false));
+    assert.equal(await b.queue.resubmit({ state: ["held"] }), 21);
+    await until(
+      "the entries to be delivered",
+      () => a.queue.list({}, 100, 0),
+      (l) => l.total === 0,
+    );
+    assert.equal(a.sent.length + b.sent.length, 21);
+  });
+
   it("a replica that dies mid-resubmission: another takes the entry after its lock expires", async () => {
     const name = `q${n++}`;
     const a = await start(name, { lockMs: 1000 });

@@ -97,11 +97,16 @@ export async function persistenceProblems(client: RedisClient): Promise<string[]
 
 /** What the entry's job state says about the entry a person sees. */
 function stateOf(data: RetryEntry, live: LiveState): EntryState {
-  if (live === "active") return "retrying";
-  if (live === "failed") return data.state === "abandoned" ? "abandoned" : "held";
+  // A held or abandoned entry passes through a worker once to be parked as a failed job; it is
+  // never resubmitted on the way, so it shows as what it is, not as retrying.
   if (data.state === "held" || data.state === "abandoned") return data.state;
+  if (live === "active") return "retrying";
+  if (live === "failed") return "held";
   return "waiting";
 }
+
+/** How long a person's resubmit waits for a worker to finish parking a held entry. */
+const PARKING_WAIT_MS = 5000;
 
 export class RedisRetryQueue {
   private readonly queue: Queue;
@@ -375,8 +380,11 @@ export class RedisRetryQueue {
   async resubmit(filter: Filter): Promise<number> {
     let n = 0;
     const now = this.now();
-    for (const { entry: e, job, live } of await this.select(filter)) {
-      if (live === "active") continue;
+    for (const chosen of await this.select(filter)) {
+      const { entry: e, job } = chosen;
+      let live: LiveState | "parked" | "gone" = chosen.live;
+      if (live === "active" && (e.state === "held" || e.state === "abandoned")) live = await this.parked(job);
+      if (live === "active" || live === "gone") continue;
       e.attempts = 0;
       e.state = "waiting";
       e.nextRetryAt = now;
@@ -385,7 +393,7 @@ export class RedisRetryQueue {
       e.retryable = true;
       try {
         await job.updateData(e);
-        if (live === "failed") await job.retry("failed");
+        if (live === "failed" || live === "parked") await job.retry("failed");
         else if (live === "delayed") await job.promote();
         n++;
       } catch {
@@ -394,6 +402,18 @@ export class RedisRetryQueue {
     }
     this.handlers.changed();
     return n;
+  }
+
+  /** Waits until a worker has parked a held entry as a failed job ("parked"), or says it did not. */
+  private async parked(job: Job<RetryEntry>): Promise<"parked" | "active" | "gone"> {
+    const end = Date.now() + PARKING_WAIT_MS;
+    for (;;) {
+      const state = await job.getState();
+      if (state === "failed") return "parked";
+      if (state === "unknown") return "gone";
+      if (Date.now() > end) return "active";
+      await new Promise((r) => setTimeout(r, 50));
+    }
   }
 
   /** Every waiting entry due now, except those waiting for the quota reset. */
