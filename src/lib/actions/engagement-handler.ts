@@ -5,29 +5,25 @@
  * so it runs without a Node-RED runtime.
  */
 import { KeyedBulk, bulkAnswer, overThreshold } from "./bulk-switch";
-import { errorText, isRecord } from "../node-kit/guards";
-import { MarketoError, type MarketoClient } from "../marketo";
+import { isRecord } from "../node-kit/guards";
+import type { MarketoClient } from "../marketo";
 import { invalidRecord, type Outcome } from "./action-outcome";
 import {
   activityDate,
-  activityShape,
   buildActivity,
   buildCustomObject,
-  customObjectShape,
   engagementDate,
   engagementFields,
   engagementOf,
-  missingFieldsText,
-  planFields,
   settingsProblems,
   DEFAULT_ACTIVITY_TYPE,
   DEFAULT_CUSTOM_OBJECT,
   DEFAULT_LINK_FIELD,
   type Plan,
-  type ShapeResult,
   type Target,
 } from "./engagement";
 import type { EngagementField } from "./engagement-fields";
+import { EngagementPlans } from "./engagement-plans";
 import type { LeadIdCache } from "./lead-ids";
 import { duplicatePolicy, forEachLead, resolveLeadId, type DuplicatePolicy } from "./lead-lookup";
 import { acceptedAtOf, unconfirmedSinceOf, isReplayed } from "../delivery/delivery-once";
@@ -156,193 +152,181 @@ export interface EngagementHandler {
 }
 
 export function engagementHandler(o: EngagementHandlerOptions): EngagementHandler {
-  const { readers } = o;
-  const { target, apiName, linkField, createMissing, fields, duplicates, dateType, operation } = o.settings;
-  // ---- metadata: one describe per deploy (per client), shared by every record waiting for it ----
-  let closed = false;
-  let warned = false;
-  let meta: { client: MarketoClient; plan: Promise<Plan> } | undefined;
-
-  const describeTarget = async (client: MarketoClient): Promise<ShapeResult> => {
-    if (target === "customObject")
-      return customObjectShape(await client.describeCustomObject(apiName), apiName, linkField);
-    const described = await client.describeCustomActivityType(apiName);
-    if (isRecord(described) && described.id === undefined) {
-      // Describe answered without the id: the type list has it (one more call, once).
-      const listed = (await client.listCustomActivityTypes()).find((t) => t.apiName === apiName);
-      return activityShape(listed ? { ...described, id: listed.id } : described, apiName);
-    }
-    return activityShape(described, apiName);
-  };
-
-  const what = target === "customObject" ? `the custom object ${apiName}` : `the custom activity type ${apiName}`;
-  const metadataError = (err: unknown): MarketoError => {
-    const e =
-      err instanceof MarketoError
-        ? err
-        : new MarketoError({
-            code: "INTERNAL",
-            message: errorText(err),
-            category: "marketo",
-            action: "permanent",
-            retryable: false,
-          });
-    return new MarketoError({ ...e.toJSON(), message: `cannot read ${what} from Marketo: ${e.message}`, operation });
-  };
-
-  const planFor = (client: MarketoClient): Promise<Plan> => {
-    if (meta && meta.client === client) return meta.plan;
-    const plan: Promise<Plan> = describeTarget(client).then(
-      (shape) => {
-        if (!shape.ok)
-          throw new MarketoError({
-            code: "INVALID_INPUT",
-            message: shape.message,
-            category: "validation",
-            action: "permanent",
-            retryable: false,
-            operation,
-          });
-        const p = planFields(fields, shape.shape);
-        const missing = missingFieldsText(p);
-        if (missing && !warned && !closed) {
-          warned = true;
-          o.warn(missing);
-        }
-        return p;
-      },
-      (err: unknown) => {
-        throw metadataError(err);
-      },
-    );
-    const entry = { client, plan };
-    meta = entry;
-    // A failed describe is not kept: the next record asks again.
-    plan.catch(() => {
-      if (meta === entry) meta = undefined;
-    });
-    return plan;
-  };
-
-  const handle = async (record: unknown, msg: Msg, ctx: EngagementContext): Promise<Outcome> => {
-    const got = await readers.engagement(msg, record, ctx.index);
-    if (!got.ok) return { result: invalidRecord(got.reason, operation) };
-    const eng = engagementOf(got.value, got.where);
-    if (!eng.ok) return { result: invalidRecord(eng.message, operation) };
-    const engagement = eng.record;
-
-    let when: string | undefined;
-    if (target === "activity") {
-      let raw: unknown;
-      if (dateType === "engagement") raw = engagementDate(engagement);
-      else if (readers.date) {
-        const d = await readers.date(msg, record, ctx.index);
-        if (!d.ok) return { result: invalidRecord(d.reason, operation) };
-        raw = d.value;
-      }
-      // Without a date of its own the activity is dated when the flow took the record in, so a
-      // second attempt (after a restart, or from a retry-queue) sends the very same activity.
-      const date = activityDate(raw, acceptedAtOf(msg) ?? Date.now());
-      if (!date.ok) return { result: invalidRecord(date.message, operation) };
-      when = date.value;
-    }
-
-    const plan = await planFor(ctx.client);
-    // A replayed message (tag-filter's msg.replay) waits behind live ones for Marketo's capacity.
-    const replayed = isReplayed(msg);
-
-    // The lead: msg.marketo.leadId, else by email (the event's, else the engagement's own).
-    const marketoIn = (msg as { marketo?: unknown }).marketo;
-    const leadIdIn = isRecord(marketoIn) ? marketoIn.leadId : undefined;
-    let email: unknown;
-    if (leadIdIn === undefined || leadIdIn === null || leadIdIn === "") {
-      const e = await readers.email(msg, record, ctx.index);
-      email = e.ok ? e.value : undefined;
-      if (email === undefined || email === null || email === "") email = engagement.email;
-      if (!e.ok && (email === undefined || email === null || email === ""))
-        return { result: invalidRecord(`no lead: ${e.reason}`, operation) };
-    }
-
-    const lead = async (): ReturnType<typeof resolveLeadId> => {
-      const found = await resolveLeadId(ctx.client, ctx.config.leadIds, {
-        leadId: leadIdIn,
-        email,
-        createMissing,
-        operation,
-        ...(duplicates ? { duplicates } : {}),
-      });
-      if (found.duplicates) o.duplicateLeads();
-      return found;
-    };
-    /** What msg.marketo says about the lead(s): the id, every id with policy "all", the duplicates met. */
-    const leadInfo = (found: Awaited<ReturnType<typeof resolveLeadId>>): Record<string, unknown> =>
-      found.ok
-        ? {
-            leadId: found.leadId,
-            ...(found.leadIds.length > 1 ? { leadIds: found.leadIds } : {}),
-            ...(found.duplicates ? { duplicates: found.duplicates } : {}),
-          }
-        : found.duplicates
-          ? { duplicates: found.duplicates }
-          : {};
-
-    // Built before the lead is looked up or created: a record that cannot be sent costs no call.
-    if (target === "activity") {
-      const built = buildActivity(plan, engagement, { leadId: 0, activityDate: when! });
-      if (!built.ok) return { result: invalidRecord(built.message, operation) };
-      const found = await lead();
-      if (!found.ok) return { result: found.result, marketo: leadInfo(found) };
-      const since = unconfirmedSinceOf(msg);
-      const result = await forEachLead(found.leadIds, (leadId) =>
-        ctx.client.addCustomActivity(
-          { ...built.record, leadId },
-          { ...(since ? { unconfirmedSince: since } : {}), ...(replayed ? { background: true } : {}) },
-        ),
-      );
-      return {
-        result,
-        marketo: { ...leadInfo(found), activityTypeId: plan.shape.typeId, activityType: apiName, activityDate: when },
-      };
-    }
-    const built = buildCustomObject(plan, engagement, { leadId: 0 });
-    if (!built.ok) return { result: invalidRecord(built.message, operation) };
-    const found = await lead();
-    if (!found.ok) return { result: found.result, marketo: leadInfo(found) };
-    // Above the threshold a record about one lead goes to the custom object bulk import; with
-    // policy "all" (one record per duplicate) it stays on Sync Custom Objects.
-    const bulk = o.bulk;
-    if (bulk && found.leadIds.length === 1 && overThreshold(bulk.threshold, bulk.backlog())) {
-      const client = ctx.client;
-      const row = await bulk.collector.submit(apiName, { ...built.record, [linkField]: found.leadId }, (rows) =>
-        client.bulkImportCustomObjects(apiName, rows),
-      );
-      const answer = bulkAnswer(row);
-      return { result: answer.result, marketo: { ...leadInfo(found), customObject: apiName, ...answer.marketo } };
-    }
-    const result = await forEachLead(found.leadIds, (leadId) =>
-      ctx.client.syncCustomObject(
-        apiName,
-        { ...built.record, [linkField]: leadId },
-        {
-          action: "createOrUpdate",
-          dedupeBy: "dedupeFields",
-          dedupeFields: plan.shape.dedupeFields ?? [],
-          ...(replayed ? { background: true } : {}),
-        },
-      ),
-    );
-    return { result, marketo: { ...leadInfo(found), customObject: apiName } };
-  };
-
+  const plans = new EngagementPlans(o.settings, (text) => o.warn(text));
   return {
-    handle,
-    planFor,
+    handle: (record, msg, ctx) => sendEngagement(o, plans, record, msg, ctx),
+    planFor: (client) => plans.planFor(client),
     close: () => {
-      closed = true;
+      plans.closed = true;
       o.bulk?.collector.close();
     },
     get closed() {
-      return closed;
+      return plans.closed;
     },
   };
+}
+
+/** What sending one engagement needs once it is read: the node, where it goes, and the lead it names. */
+interface EngagementRun {
+  o: EngagementHandlerOptions;
+  ctx: EngagementContext;
+  msg: Msg;
+  plan: Plan;
+  engagement: Record<string, unknown>;
+  leadIdIn: unknown;
+  email: unknown;
+  /** A replayed message (tag-filter's msg.replay) waits behind live ones for Marketo's capacity. */
+  replayed: boolean;
+}
+
+type Found = Awaited<ReturnType<typeof resolveLeadId>>;
+
+/** One record: the engagement and its date read, the target's plan, the lead, then the activity or object. */
+async function sendEngagement(
+  o: EngagementHandlerOptions,
+  plans: EngagementPlans,
+  record: unknown,
+  msg: Msg,
+  ctx: EngagementContext,
+): Promise<Outcome> {
+  const { operation } = o.settings;
+  const got = await readEngagement(o, record, msg, ctx.index);
+  if (!got.ok) return { result: invalidRecord(got.message, operation) };
+  const plan = await plans.planFor(ctx.client);
+  const replayed = isReplayed(msg);
+  const who = await leadRefOf(o.readers.email, record, msg, ctx.index, got.engagement);
+  if (!who.ok) return { result: invalidRecord(who.message, operation) };
+  const run: EngagementRun = { o, ctx, msg, plan, engagement: got.engagement, ...who, replayed };
+  // Only an activity carries a date.
+  return got.when !== undefined ? sendActivity(run, got.when) : sendCustomObject(run);
+}
+
+/** The engagement of one record and, for an activity, its date. */
+async function readEngagement(
+  o: EngagementHandlerOptions,
+  record: unknown,
+  msg: Msg,
+  index: number,
+): Promise<{ ok: true; engagement: Record<string, unknown>; when?: string } | { ok: false; message: string }> {
+  const { readers } = o;
+  const got = await readers.engagement(msg, record, index);
+  if (!got.ok) return { ok: false, message: got.reason };
+  const eng = engagementOf(got.value, got.where);
+  if (!eng.ok) return eng;
+  const engagement = eng.record;
+  if (o.settings.target !== "activity") return { ok: true, engagement };
+  let raw: unknown;
+  if (o.settings.dateType === "engagement") raw = engagementDate(engagement);
+  else if (readers.date) {
+    const d = await readers.date(msg, record, index);
+    if (!d.ok) return { ok: false, message: d.reason };
+    raw = d.value;
+  }
+  // Without a date of its own the activity is dated when the flow took the record in, so a
+  // second attempt (after a restart, or from a retry-queue) sends the very same activity.
+  const date = activityDate(raw, acceptedAtOf(msg) ?? Date.now());
+  if (!date.ok) return date;
+  return { ok: true, engagement, when: date.value };
+}
+
+/** The lead: msg.marketo.leadId, else by email (the event's, else the engagement's own). */
+async function leadRefOf(
+  emailReader: EngagementReader,
+  record: unknown,
+  msg: Msg,
+  index: number,
+  engagement: Record<string, unknown>,
+): Promise<{ ok: true; leadIdIn: unknown; email: unknown } | { ok: false; message: string }> {
+  const marketoIn = (msg as { marketo?: unknown }).marketo;
+  const leadIdIn = isRecord(marketoIn) ? marketoIn.leadId : undefined;
+  let email: unknown;
+  if (leadIdIn === undefined || leadIdIn === null || leadIdIn === "") {
+    const e = await emailReader(msg, record, index);
+    email = e.ok ? e.value : undefined;
+    if (email === undefined || email === null || email === "") email = engagement.email;
+    if (!e.ok && (email === undefined || email === null || email === ""))
+      return { ok: false, message: `no lead: ${e.reason}` };
+  }
+  return { ok: true, leadIdIn, email };
+}
+
+async function findLead({ o, ctx, leadIdIn, email }: EngagementRun): Promise<Found> {
+  const { createMissing, operation, duplicates } = o.settings;
+  const found = await resolveLeadId(ctx.client, ctx.config.leadIds, {
+    leadId: leadIdIn,
+    email,
+    createMissing,
+    operation,
+    ...(duplicates ? { duplicates } : {}),
+  });
+  if (found.duplicates) o.duplicateLeads();
+  return found;
+}
+
+/** What msg.marketo says about the lead(s): the id, every id with policy "all", the duplicates met. */
+function leadInfo(found: Found): Record<string, unknown> {
+  return found.ok
+    ? {
+        leadId: found.leadId,
+        ...(found.leadIds.length > 1 ? { leadIds: found.leadIds } : {}),
+        ...(found.duplicates ? { duplicates: found.duplicates } : {}),
+      }
+    : found.duplicates
+      ? { duplicates: found.duplicates }
+      : {};
+}
+
+async function sendActivity(run: EngagementRun, when: string): Promise<Outcome> {
+  const { o, ctx, msg, plan, engagement, replayed } = run;
+  const { operation, apiName } = o.settings;
+  // Built before the lead is looked up or created: a record that cannot be sent costs no call.
+  const built = buildActivity(plan, engagement, { leadId: 0, activityDate: when });
+  if (!built.ok) return { result: invalidRecord(built.message, operation) };
+  const found = await findLead(run);
+  if (!found.ok) return { result: found.result, marketo: leadInfo(found) };
+  const since = unconfirmedSinceOf(msg);
+  const result = await forEachLead(found.leadIds, (leadId) =>
+    ctx.client.addCustomActivity(
+      { ...built.record, leadId },
+      { ...(since ? { unconfirmedSince: since } : {}), ...(replayed ? { background: true } : {}) },
+    ),
+  );
+  return {
+    result,
+    marketo: { ...leadInfo(found), activityTypeId: plan.shape.typeId, activityType: apiName, activityDate: when },
+  };
+}
+
+async function sendCustomObject(run: EngagementRun): Promise<Outcome> {
+  const { o, ctx, plan, engagement, replayed } = run;
+  const { operation, apiName, linkField } = o.settings;
+  // Built before the lead is looked up or created: a record that cannot be sent costs no call.
+  const built = buildCustomObject(plan, engagement, { leadId: 0 });
+  if (!built.ok) return { result: invalidRecord(built.message, operation) };
+  const found = await findLead(run);
+  if (!found.ok) return { result: found.result, marketo: leadInfo(found) };
+  // Above the threshold a record about one lead goes to the custom object bulk import; with
+  // policy "all" (one record per duplicate) it stays on Sync Custom Objects.
+  const bulk = o.bulk;
+  if (bulk && found.leadIds.length === 1 && overThreshold(bulk.threshold, bulk.backlog())) {
+    const client = ctx.client;
+    const row = await bulk.collector.submit(apiName, { ...built.record, [linkField]: found.leadId }, (rows) =>
+      client.bulkImportCustomObjects(apiName, rows),
+    );
+    const answer = bulkAnswer(row);
+    return { result: answer.result, marketo: { ...leadInfo(found), customObject: apiName, ...answer.marketo } };
+  }
+  const result = await forEachLead(found.leadIds, (leadId) =>
+    ctx.client.syncCustomObject(
+      apiName,
+      { ...built.record, [linkField]: leadId },
+      {
+        action: "createOrUpdate",
+        dedupeBy: "dedupeFields",
+        dedupeFields: plan.shape.dedupeFields ?? [],
+        ...(replayed ? { background: true } : {}),
+      },
+    ),
+  );
+  return { result, marketo: { ...leadInfo(found), customObject: apiName } };
 }

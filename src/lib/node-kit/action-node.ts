@@ -19,7 +19,7 @@ import {
 } from "../actions/action-outcome";
 import { clientClosedError } from "../marketo/errors";
 import { CatchGroups } from "./action-catch";
-import { throttledStatus } from "./node-status";
+import { throttledStatus, type ThrottledStatus } from "./node-status";
 import { errorText } from "./guards";
 import { statusFor, type ActionCounts, type StatusLabels } from "./client-status";
 import type { MarketoClient, StateEvent } from "../marketo";
@@ -32,6 +32,7 @@ import {
   replayMessage,
   type BookEntry,
   type BookOwner,
+  type RecordBook,
   type StoredAnswer,
 } from "../delivery/record-journal";
 import { reportRetryOutcome } from "../delivery/retry-registry";
@@ -104,11 +105,83 @@ function asBool(v: unknown, fallback: boolean): boolean {
 }
 
 export function startActionNode(RED: NodeAPI, node: Node, def: ActionNodeDef, spec: ActionSpec): ActionNode {
-  const raiseErrors = asBool(def.raiseErrors, true);
   const found = def.marketo ? RED.nodes.getNode(def.marketo) : null;
   const config = isMarketoConfig(found) ? found : null;
-  const t = (key: string): string => RED._(`${spec.type}.status.${key}`);
-  const labels: StatusLabels = {
+  const bookFile = journalFile(RED.settings as { userDir?: unknown }, spec.type, node.id);
+  const bookLogger = { warn: (m: string) => RED.log.warn(`[${spec.type}:${node.id}] ${m}`) };
+  const book = recordBook(bookFile, bookLogger);
+  // Replicas sharing storage: a dead replica's journal of this node is adopted through Redis.
+  adoptDeadReplicas(book, bookFile, config?.redisUrl, bookLogger);
+
+  const run: ActionRun = {
+    RED,
+    node,
+    def,
+    spec,
+    config,
+    raiseErrors: asBool(def.raiseErrors, true),
+    t: (key: string): string => RED._(`${spec.type}.status.${key}`),
+    source: { id: node.id, type: spec.type, name: def.name || "" },
+    counts: { sent: 0, failed: 0, queued: 0 },
+    book,
+    catches: new CatchGroups(RED, node, spec.type),
+    pending: new Set<Promise<void>>(),
+    closed: false,
+    handingOver: false,
+    refreshStatus: () => {
+      if (!run.closed) status.refresh();
+    },
+  };
+  const labels = statusLabels(run.t);
+  const status = throttledStatus(() => paintStatus(run, labels));
+
+  const user: ConfigUser = { id: node.id, clientChanged: run.refreshStatus };
+  config?.register(user);
+  if (spec.configProblem) node.error(`${spec.type}: ${spec.configProblem}`);
+  status.paintNow();
+
+  const owner = bookOwner(run);
+  book.claim(owner, spec.liveRecords ?? LIVE_RECORDS);
+  const resume = (): void => book.resume(owner);
+  RED.events.once("flows:started", resume);
+
+  node.on("input", (msg: NodeMessageInFlow, send: Send, done: Done) => acceptMessage(run, msg, send, done));
+  node.on("close", (removed: boolean, done: () => void) => {
+    config?.deregister(user);
+    RED.events.removeListener("flows:started", resume);
+    closeActionNode(run, owner, status, removed, done);
+  });
+
+  return { config, refreshStatus: run.refreshStatus, backlog: () => book.size };
+}
+
+/** One action node's running state, shared by its jobs: status, answers, input and close. */
+interface ActionRun {
+  RED: NodeAPI;
+  node: Node;
+  def: ActionNodeDef;
+  spec: ActionSpec;
+  config: MarketoConfigNode | null;
+  raiseErrors: boolean;
+  /** A status text from the node's catalog (`<type>.status.<key>`). */
+  t(key: string): string;
+  /** This node as a failure names it, as a Catch node's msg.error.source would. */
+  source: { id: string; type: string; name: string };
+  counts: ActionCounts;
+  book: RecordBook;
+  catches: CatchGroups;
+  /** Calls running: what close waits for (bounded by the live limit). */
+  pending: Set<Promise<void>>;
+  /** Close has finished: the status is left alone. */
+  closed: boolean;
+  /** Closing for a redeploy or restart: what is not answered yet stays in the journal for the next instance. */
+  handingOver: boolean;
+  /** Repaint the status soon. */
+  refreshStatus(): void;
+}
+
+function statusLabels(t: (key: string) => string): StatusLabels {
+  return {
     sent: t("sent"),
     failed: t("failed"),
     queued: t("queued"),
@@ -117,93 +190,75 @@ export function startActionNode(RED: NodeAPI, node: Node, def: ActionNodeDef, sp
     authFailed: t("authFailed"),
     retrying: t("retrying"),
   };
+}
 
-  const counts: ActionCounts = { sent: 0, failed: 0, queued: 0 };
-  /** Calls running: what close waits for (bounded by the live limit). */
-  const pending = new Set<Promise<void>>();
-  const catches = new CatchGroups(RED, node, spec.type);
-  let closed = false;
-  const bookFile = journalFile(RED.settings as { userDir?: unknown }, spec.type, node.id);
-  const bookLogger = { warn: (m: string) => RED.log.warn(`[${spec.type}:${node.id}] ${m}`) };
-  const book = recordBook(bookFile, bookLogger);
-  // Replicas sharing storage: a dead replica's journal of this node is adopted through Redis.
-  adoptDeadReplicas(book, bookFile, config?.redisUrl, bookLogger);
-  const source = { id: node.id, type: spec.type, name: def.name || "" };
+/** Why nothing can reach Marketo, if so: shown instead of counts, and every record fails with it. */
+function fatalProblem({ config, spec, t }: ActionRun): string | undefined {
+  if (!config) return t("noConfig");
+  if (config.configError) return config.configStatus ?? t("badConfig");
+  if (spec.configProblem) return t("badConfig");
+  return undefined;
+}
 
-  /** Why nothing can reach Marketo, if so: shown instead of counts, and every record fails with it. */
-  const fatal = (): string | undefined => {
-    if (!config) return t("noConfig");
-    if (config.configError) return config.configStatus ?? t("badConfig");
-    if (spec.configProblem) return t("badConfig");
-    return undefined;
-  };
+/** The canvas status: the fatal problem, else the client's state with the counts; the backlog to the sidebar. */
+function paintStatus(run: ActionRun, labels: StatusLabels): void {
+  if (run.closed) return;
+  const { node, config, counts } = run;
+  const problem = fatalProblem(run);
+  if (problem) {
+    node.status({ fill: "red", shape: "ring", text: problem });
+    return;
+  }
+  const state: StateEvent = config ? config.clientState() : { state: "ok" };
+  counts.queued = run.book.size;
+  node.status(statusFor(state, counts, labels));
+  metrics.backlog(run.source, run.def.marketo ?? "", counts.queued);
+}
 
-  const status = throttledStatus((): void => {
-    if (closed) return;
-    const problem = fatal();
-    if (problem) {
-      node.status({ fill: "red", shape: "ring", text: problem });
-      return;
-    }
-    const state: StateEvent = config ? config.clientState() : { state: "ok" };
-    counts.queued = book.size;
-    node.status(statusFor(state, counts, labels));
-    metrics.backlog(source, def.marketo ?? "", counts.queued);
+/** `msg.marketo` for an outcome; a failure names this node, as a Catch node's msg.error.source would. */
+function answerFor(run: ActionRun, prev: unknown, outcome: Outcome): StoredAnswer {
+  const marketo = marketoFor(prev, outcome);
+  if (marketo.error) marketo.error = { ...marketo.error, source: run.source };
+  return { ok: outcome.result.ok, marketo };
+}
+
+/** One answer out of the node: the right output, the counters, and the retry-queue told. */
+function emit(run: ActionRun, m: ActionMessage, answer: StoredAnswer, send: Send): void {
+  m.marketo = answer.marketo;
+  if (answer.ok) run.counts.sent++;
+  else run.counts.failed++;
+  run.refreshStatus();
+  reportRetryOutcome(m.marketo.retry, answer.ok, m.marketo.error);
+  metrics.record(
+    run.source,
+    run.def.marketo ?? "",
+    m as unknown as Record<string, unknown>,
+    answer.ok,
+    String(m.marketo.status ?? ""),
+    m.marketo.error,
+  );
+  send(answer.ok ? [m, null] : [null, m]);
+}
+
+/** Runs a record and settles it in the book; the book decides who passes the answer on. */
+function startRecord(run: ActionRun, entry: BookEntry, msg: NodeMessageInFlow): void {
+  const { spec, config, def, book, pending, node } = run;
+  const p = outcomeOf(spec, config, def.marketo, entry.stored.payload, msg, entry.stored.index).then((outcome) => {
+    // Cut off by the closing client while handing over: the next instance runs it again.
+    const cutOff = run.handingOver && outcome.result.error?.code === "CLIENT_CLOSED";
+    book.settle(entry, answerFor(run, (msg as ActionMessage).marketo, outcome), cutOff);
   });
-  const refreshStatus = (): void => {
-    if (!closed) status.refresh();
-  };
+  // A send() that throws (a bug downstream) must not leave the record counted as pending forever.
+  const tracked = p
+    .catch((err: unknown) => node.error(`${spec.type}: ${errorText(err)}`, msg))
+    .finally(() => pending.delete(tracked));
+  pending.add(tracked);
+}
 
-  const user: ConfigUser = { id: node.id, clientChanged: refreshStatus };
-  config?.register(user);
-  if (spec.configProblem) node.error(`${spec.type}: ${spec.configProblem}`);
-  status.paintNow();
-
-  const run = (record: unknown, msg: NodeMessageInFlow, index: number): Promise<Outcome> =>
-    outcomeOf(spec, config, def.marketo, record, msg, index);
-
-  /** `msg.marketo` for an outcome; a failure names this node, as a Catch node's msg.error.source would. */
-  const answerFor = (prev: unknown, outcome: Outcome): StoredAnswer => {
-    const marketo = marketoFor(prev, outcome);
-    if (marketo.error) marketo.error = { ...marketo.error, source };
-    return { ok: outcome.result.ok, marketo };
-  };
-
-  /** One answer out of the node: the right output, the counters, and the retry-queue told. */
-  const emit = (m: ActionMessage, answer: StoredAnswer, send: Send): void => {
-    m.marketo = answer.marketo;
-    if (answer.ok) counts.sent++;
-    else counts.failed++;
-    refreshStatus();
-    reportRetryOutcome(m.marketo.retry, answer.ok, m.marketo.error);
-    metrics.record(
-      source,
-      def.marketo ?? "",
-      m as unknown as Record<string, unknown>,
-      answer.ok,
-      String(m.marketo.status ?? ""),
-      m.marketo.error,
-    );
-    send(answer.ok ? [m, null] : [null, m]);
-  };
-
-  /** Closing for a redeploy or restart: what is not answered yet stays in the journal for the next instance. */
-  let handingOver = false;
-  const cutOff = (outcome: Outcome): boolean => handingOver && outcome.result.error?.code === "CLIENT_CLOSED";
-
-  /** Runs a record and settles it in the book; the book decides who passes the answer on. */
-  const start = (entry: BookEntry, msg: NodeMessageInFlow): void => {
-    const p = run(entry.stored.payload, msg, entry.stored.index).then((outcome) => {
-      book.settle(entry, answerFor((msg as ActionMessage).marketo, outcome), cutOff(outcome));
-    });
-    // A send() that throws (a bug downstream) must not leave the record counted as pending forever.
-    const tracked = p
-      .catch((err: unknown) => node.error(`${spec.type}: ${errorText(err)}`, msg))
-      .finally(() => pending.delete(tracked));
-    pending.add(tracked);
-  };
-
-  const owner: BookOwner = {
+/** What the record book asks of this node: run a record, and pass an answer on. */
+function bookOwner(run: ActionRun): BookOwner {
+  const { RED, node, book } = run;
+  return {
     // A record that went live as it came runs with its own message; one read back from the
     // journal with the message rebuilt from what was stored.
     run(entry) {
@@ -213,8 +268,8 @@ export function startActionNode(RED: NodeAPI, node: Node, def: ActionNodeDef, sp
       // Run again after a restart or a cut-off call: here and in every node after this one, writes
       // Marketo does not deduplicate ask whether it arrived before sending it.
       if (book.mayHaveBeenSent(entry)) markResent(msg as unknown as Record<string, unknown>);
-      start(entry, msg);
-      refreshStatus();
+      startRecord(run, entry, msg);
+      run.refreshStatus();
     },
     deliver(entry, answer) {
       const live = entry.msg as NodeMessageInFlow | undefined;
@@ -226,92 +281,96 @@ export function startActionNode(RED: NodeAPI, node: Node, def: ActionNodeDef, sp
           : messageOf(entry.stored, RED.util.generateId(), !entry.readBack)
       ) as ActionMessage;
       try {
-        emit(m, answer, (out) => node.send(out));
+        emit(run, m, answer, (out) => node.send(out));
       } finally {
         book.forget(entry);
       }
-      if (raiseErrors) catches.answered(entry.stored.group, m as NodeMessage, answer.ok ? undefined : m.marketo?.error);
+      if (run.raiseErrors)
+        run.catches.answered(entry.stored.group, m as NodeMessage, answer.ok ? undefined : m.marketo?.error);
     },
   };
-  book.claim(owner, spec.liveRecords ?? LIVE_RECORDS);
-  const resume = (): void => book.resume(owner);
-  RED.events.once("flows:started", resume);
+}
 
-  node.on("input", (msg: NodeMessageInFlow, send: Send, done: Done) => {
-    if (spec.intercept?.(msg, send, done)) return;
-    const records = recordsOf(msg.payload);
-    if (records.length === 0) {
-      const r = invalidRecord(`${spec.type}: msg.payload is an empty array: no record to send`, spec.operation);
-      const m = msg as ActionMessage;
-      const answer = answerFor(m.marketo, { result: r });
-      emit(m, answer, send);
-      done(raiseErrors ? new RecordFailure(spec.type, errorInfo(r.error!)) : undefined);
-      return;
-    }
-    const many = Array.isArray(msg.payload);
-    // Before it is journaled: every later attempt, here or after a restart, sends the same write.
-    stampAccepted(msg as unknown as Record<string, unknown>);
-    const sources = (msg as ActionMessage).source;
-    let group: string | undefined;
-    if (many && raiseErrors) group = catches.open(records.length);
-    let left = records.length;
-    refreshStatus();
-    // Node-RED's tracking of the message ends once every record is journaled (done() below):
-    // from then on the journal holds them, and a Complete node says "accepted", not "answered".
-    // Nothing leaves for Marketo before the record is on disk: what a crash can lose from here
-    // on is an answer, never a record.
-    records.forEach((record, index) => {
-      const source = many && Array.isArray(sources) ? { has: true, value: sources[index] } : NO_SOURCE;
-      // Never rejects: a record the journal refuses waits in memory instead.
-      void book.accept(msg as unknown as Record<string, unknown>, record, index, many, source, group).then(() => {
-        if (--left === 0) done();
-      });
+/** A message in: a command the node answers itself, else each of its records into the journal. */
+function acceptMessage(run: ActionRun, msg: NodeMessageInFlow, send: Send, done: Done): void {
+  const { spec, raiseErrors, book } = run;
+  if (spec.intercept?.(msg, send, done)) return;
+  const records = recordsOf(msg.payload);
+  if (records.length === 0) {
+    const r = invalidRecord(`${spec.type}: msg.payload is an empty array: no record to send`, spec.operation);
+    const m = msg as ActionMessage;
+    const answer = answerFor(run, m.marketo, { result: r });
+    emit(run, m, answer, send);
+    done(raiseErrors ? new RecordFailure(spec.type, errorInfo(r.error!)) : undefined);
+    return;
+  }
+  const many = Array.isArray(msg.payload);
+  // Before it is journaled: every later attempt, here or after a restart, sends the same write.
+  stampAccepted(msg as unknown as Record<string, unknown>);
+  const sources = (msg as ActionMessage).source;
+  let group: string | undefined;
+  if (many && raiseErrors) group = run.catches.open(records.length);
+  let left = records.length;
+  run.refreshStatus();
+  // Node-RED's tracking of the message ends once every record is journaled (done() below):
+  // from then on the journal holds them, and a Complete node says "accepted", not "answered".
+  // Nothing leaves for Marketo before the record is on disk: what a crash can lose from here
+  // on is an answer, never a record.
+  records.forEach((record, index) => {
+    const source = many && Array.isArray(sources) ? { has: true, value: sources[index] } : NO_SOURCE;
+    // Never rejects: a record the journal refuses waits in memory instead.
+    void book.accept(msg as unknown as Record<string, unknown>, record, index, many, source, group).then(() => {
+      if (--left === 0) done();
     });
   });
+}
 
-  node.on("close", (removed: boolean, done: () => void) => {
-    config?.deregister(user);
-    RED.events.removeListener("flows:started", resume);
-    if (removed) metrics.forget(node.id);
-    // Answers that come in from now on are kept with their records and passed on by the next
-    // instance once its flows have started: sent now, they could reach nodes already stopped.
-    // A node that is deleted (or its flow disabled), or one without a journal (no userDir), has
-    // no next instance to hand over to, so it answers itself as before.
-    handingOver = !removed && book.durable;
-    if (handingOver) book.detach(owner);
-    // No next instance: what still waits is answered now, as the closing client answers what it
-    // held (output 2, retryable), rather than left unanswered.
-    else {
-      const closedOutcome: Outcome = {
-        result: { ok: false, status: "failed", error: clientClosedError(spec.operation, true) },
-      };
-      book.answerWaiting(owner, (entry) =>
-        answerFor(((entry.msg ?? entry.stored.msg) as ActionMessage).marketo, closedOutcome),
-      );
-    }
-    spec.closing?.();
-    waitForCalls(
-      pending,
-      () => config?.client?.flush(),
-      () => {
-        closed = true;
-        book.detach(owner);
-        status.close();
-        book
-          .flush()
-          .catch(() => undefined)
-          .then(() => {
-            try {
-              spec.close?.();
-            } finally {
-              done();
-            }
-          });
-      },
+/** Close: hand what waits over to the next instance (or answer it), wait for the calls, then flush the journal. */
+function closeActionNode(
+  run: ActionRun,
+  owner: BookOwner,
+  status: ThrottledStatus,
+  removed: boolean,
+  done: () => void,
+): void {
+  const { node, spec, config, book } = run;
+  if (removed) metrics.forget(node.id);
+  // Answers that come in from now on are kept with their records and passed on by the next
+  // instance once its flows have started: sent now, they could reach nodes already stopped.
+  // A node that is deleted (or its flow disabled), or one without a journal (no userDir), has
+  // no next instance to hand over to, so it answers itself as before.
+  run.handingOver = !removed && book.durable;
+  if (run.handingOver) book.detach(owner);
+  // No next instance: what still waits is answered now, as the closing client answers what it
+  // held (output 2, retryable), rather than left unanswered.
+  else {
+    const closedOutcome: Outcome = {
+      result: { ok: false, status: "failed", error: clientClosedError(spec.operation, true) },
+    };
+    book.answerWaiting(owner, (entry) =>
+      answerFor(run, ((entry.msg ?? entry.stored.msg) as ActionMessage).marketo, closedOutcome),
     );
-  });
-
-  return { config, refreshStatus, backlog: () => book.size };
+  }
+  spec.closing?.();
+  waitForCalls(
+    run.pending,
+    () => config?.client?.flush(),
+    () => {
+      run.closed = true;
+      book.detach(owner);
+      status.close();
+      book
+        .flush()
+        .catch(() => undefined)
+        .then(() => {
+          try {
+            spec.close?.();
+          } finally {
+            done();
+          }
+        });
+    },
+  );
 }
 
 /**
