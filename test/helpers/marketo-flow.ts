@@ -57,9 +57,7 @@ export function collect<K extends string>(ids: readonly K[]): Record<K, Msg[]> {
   return got;
 }
 
-export { until } from "./until";
-
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+export { until, sleep } from "./until";
 
 /** The helper's node with its sinon spies, which @types/node-red does not describe. */
 export interface SpiedNode {
