@@ -59,6 +59,18 @@ export function collect<K extends string>(ids: readonly K[]): Record<K, Msg[]> {
 
 export { until, sleep } from "./until";
 
+/**
+ * Registers an afterEach on the calling describe: the test's flow unloaded, then the emulator the
+ * suite's variable holds (`current()`) stopped. An emulator's stop() is idempotent, so one a test
+ * left from an earlier test is not stopped twice.
+ */
+export function unloadAfterEach(current: () => EmulatorHandle | undefined): void {
+  afterEach(async () => {
+    await helper.unload();
+    await current()?.stop();
+  });
+}
+
 /** The helper's node with its sinon spies, which @types/node-red does not describe. */
 export interface SpiedNode {
   id: string;
