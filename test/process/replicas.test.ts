@@ -95,12 +95,15 @@ describe("three Node-RED replicas on one Redis", function () {
 
   const leadsIn = (emu: EmulatorHandle): number => emu.state().leads.length;
 
+  /** 30 batches of 1,000 registrations posted at once, each replica taking every third one. */
+  async function spreadOverReplicas(): Promise<void> {
+    await Promise.all(Array.from({ length: 30 }, (_, k) => post(reds[k % 3], "/main", batch(nextBatch++))));
+    delivered += 30_000;
+  }
+
   it("30,000 registrations spread over three replicas: 0 × 606/615, ≤ the window and ≤ 10 in flight as the emulator counts, every record delivered", async () => {
     main.resetStats();
-    const posts: Array<Promise<void>> = [];
-    for (let k = 0; k < 30; k++) posts.push(post(reds[k % 3], "/main", batch(nextBatch++)));
-    await Promise.all(posts);
-    delivered += 30_000;
+    await spreadOverReplicas();
     await until(() => leadsIn(main) === delivered, "30,000 leads in Marketo", 90_000);
     noRateErrors(main);
     // Calls really came from all three.
@@ -130,10 +133,7 @@ describe("three Node-RED replicas on one Redis", function () {
 
   it("Redis stopped for 10 s mid-run: 0 calls in the gap, calls resume within 2 s of its restart, every record delivered", async () => {
     main.resetStats();
-    const posts: Array<Promise<void>> = [];
-    for (let k = 0; k < 30; k++) posts.push(post(reds[k % 3], "/main", batch(nextBatch++)));
-    await Promise.all(posts);
-    delivered += 30_000;
+    await spreadOverReplicas();
     await until(() => (main.stats().callsByRoute[LEADS] ?? 0) >= 10, "the run under way", 30_000);
     const logFrom = reds.map((r) => r.log().length);
     await redis.stop();
@@ -161,10 +161,7 @@ describe("three Node-RED replicas on one Redis", function () {
 
   it("Redis restarted mid-run (no pause): calls resume within 2 s and the window holds", async () => {
     main.resetStats();
-    const posts: Array<Promise<void>> = [];
-    for (let k = 0; k < 30; k++) posts.push(post(reds[k % 3], "/main", batch(nextBatch++)));
-    await Promise.all(posts);
-    delivered += 30_000;
+    await spreadOverReplicas();
     await until(() => (main.stats().callsByRoute[LEADS] ?? 0) >= 30, "the run under way", 30_000);
     await redis.stop();
     await redis.start();
