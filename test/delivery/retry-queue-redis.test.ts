@@ -13,6 +13,7 @@ import {
 } from "../../src/lib/delivery/retry-queue-redis";
 import type { Failure, RetryEntry } from "../../src/lib/delivery/retry-queue";
 import { requireRedis, startRedis, type RedisServer } from "../helpers/redis-server";
+import { untilValue } from "../helpers/until";
 
 const failure = (category: string, email: string, retryable = true): Failure => ({
   msg: { payload: { email }, topic: "registration" },
@@ -24,15 +25,8 @@ const failure = (category: string, email: string, retryable = true): Failure => 
   action: retryable ? "retry" : "permanent",
 });
 
-async function until<T>(what: string, read: () => Promise<T>, ok: (v: T) => boolean, ms = 20_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await read();
-    if (ok(v)) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}: last ${JSON.stringify(v)}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const until = <T>(what: string, read: () => Promise<T>, ok: (v: T) => boolean, ms = 20_000): Promise<T> =>
+  untilValue(what, read, ok, ms, 50);
 
 interface Replica {
   queue: RedisRetryQueue;

@@ -9,15 +9,13 @@ import path from "node:path";
 
 const ROOT = path.resolve(__dirname, "..", "..");
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
+export { freePort } from "./redis-server";
+
+/** A port on 127.0.0.1 held by a listening server until close(): what a demo must move away from. */
+export async function busyPort(): Promise<{ port: number; close(): void }> {
+  const blocker = net.createServer();
+  await new Promise<void>((resolve) => blocker.listen(0, "127.0.0.1", () => resolve()));
+  return { port: (blocker.address() as net.AddressInfo).port, close: () => blocker.close() };
 }
 
 /** Pids of every process below `pid`, read from /proc (Linux). */

@@ -57,9 +57,19 @@ export function collect<K extends string>(ids: readonly K[]): Record<K, Msg[]> {
   return got;
 }
 
-export { until } from "./until";
+export { until, sleep } from "./until";
 
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+/**
+ * Registers an afterEach on the calling describe: the test's flow unloaded, then the emulator the
+ * suite's variable holds (`current()`) stopped. An emulator's stop() is idempotent, so one a test
+ * left from an earlier test is not stopped twice.
+ */
+export function unloadAfterEach(current: () => EmulatorHandle | undefined): void {
+  afterEach(async () => {
+    await helper.unload();
+    await current()?.stop();
+  });
+}
 
 /** The helper's node with its sinon spies, which @types/node-red does not describe. */
 export interface SpiedNode {

@@ -15,7 +15,7 @@ import { metrics } from "../../nodes/lib/sidebar/metrics";
 import type { EmulatorHandle } from "../../src/emulator";
 import type { MarketoConfigNode } from "../../src/lib/node-kit/marketo-config-api";
 import { editorDefaults } from "../helpers/editor-defaults";
-import { CONFIG_ID, collect, configNode, credentials, emulator, spied, until, type Msg } from "../helpers/marketo-flow";
+import { CONFIG_ID, collect, configNode, credentials, emulator, spied, until, unloadAfterEach, type Msg } from "../helpers/marketo-flow";
 
 helper.init(require.resolve("node-red"));
 
@@ -34,10 +34,7 @@ describe("bulk switch of program status and custom objects", function () {
     // A short emulator import keeps each job Complete by the client's first poll.
     emu = await emulator({ importDelayMs: 50 });
   });
-  afterEach(async () => {
-    await helper.unload();
-    await emu.stop();
-  });
+  unloadAfterEach(() => emu);
 
   async function load(type: string, props: Msg) {
     const flow = [
@@ -170,11 +167,8 @@ describe("marketo-lead Create/Update lead: the duplicate policy settles Sync Lea
     metrics.reset();
     emu = await emulator();
   });
-  afterEach(async () => {
-    await helper.unload();
-    await emu.stop();
-    metrics.reset();
-  });
+  unloadAfterEach(() => emu);
+  afterEach(() => metrics.reset());
 
   async function load(props: Msg) {
     const flow = [

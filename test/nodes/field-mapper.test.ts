@@ -10,6 +10,7 @@ import helper = require("node-red-node-test-helper");
 import fieldMapper = require("../../nodes/field-mapper");
 import marketoConfig = require("../../nodes/marketo-config");
 import { CONFIG_ID, configNode, credentials, emulator } from "../helpers/marketo-flow";
+import { until as waitUntil } from "../helpers/until";
 import type { Node } from "node-red";
 import { DEFAULT_ROWS, BUILTIN_TARGET_FIELDS } from "../../src/lib/flow/field-targets";
 import type { MappingRow } from "../../src/lib/flow/field-mapping-rows";
@@ -44,13 +45,7 @@ function collect(): Got {
   for (const id of ["ok", "bad", "caught", "completed"] as const) helper.getNode(id).on("input", (m: Msg) => got[id].push(m));
   return got;
 }
-async function until(cond: () => boolean, what: string, ms = 3000) {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
+const until = (cond: () => boolean, what: string, ms = 3000): Promise<void> => waitUntil(cond, what, ms);
 /** The helper's node with its sinon spies and `call:*` events, which @types/node-red does not describe. */
 interface SpiedNode {
   error: { calledWithMatch: (...args: unknown[]) => boolean };

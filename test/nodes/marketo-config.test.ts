@@ -8,7 +8,7 @@ import helper = require("node-red-node-test-helper");
 import marketoConfig = require("../../nodes/marketo-config");
 import type { EmulatorHandle } from "../../src/emulator";
 import type { MarketoConfigNode } from "../../src/lib/node-kit/marketo-config-api";
-import { CONFIG_ID, configNode, credentials, emulator, spied } from "../helpers/marketo-flow";
+import { CONFIG_ID, configNode, credentials, emulator, spied, unloadAfterEach } from "../helpers/marketo-flow";
 
 helper.init(require.resolve("node-red"));
 
@@ -25,9 +25,8 @@ describe("marketo-config node", () => {
   beforeEach(async () => {
     emu = await emulator();
   });
-  afterEach(async () => {
-    await helper.unload();
-    await emu.stop();
+  unloadAfterEach(() => emu);
+  afterEach(() => {
     delete process.env.TEST_MKTO_ID;
     delete process.env.TEST_MKTO_SECRET;
   });

@@ -12,7 +12,7 @@ import type { EmulatorHandle } from "../../src/emulator";
 import { ALL_PERMISSIONS } from "../../src/emulator/types";
 import type { MarketoConfigNode } from "../../src/lib/node-kit/marketo-config-api";
 import { editorDefaults } from "../helpers/editor-defaults";
-import { CONFIG_ID, collect, configNode, credentials, emulator, lastStatus, spied, until, type Msg } from "../helpers/marketo-flow";
+import { CONFIG_ID, collect, configNode, credentials, emulator, lastStatus, spied, until, unloadAfterEach, type Msg } from "../helpers/marketo-flow";
 
 helper.init(require.resolve("node-red"));
 
@@ -51,10 +51,7 @@ describe("marketo-custom-activity node", function () {
   beforeEach(async () => {
     emu = await emulator();
   });
-  afterEach(async () => {
-    await helper.unload();
-    await emu.stop();
-  });
+  unloadAfterEach(() => emu);
 
   function flow(props: Msg, cfg: Msg): Msg[] {
     return [

@@ -11,7 +11,7 @@ import marketoLead = require("../../nodes/marketo-lead");
 import type { EmulatorHandle } from "../../src/emulator";
 import type { MarketoConfigNode } from "../../src/lib/node-kit/marketo-config-api";
 import { editorDefaults } from "../helpers/editor-defaults";
-import { CONFIG_ID, configNode, credentials, emulator, lastStatus, spied, until, type Msg } from "../helpers/marketo-flow";
+import { CONFIG_ID, configNode, credentials, emulator, lastStatus, spied, until, unloadAfterEach, type Msg } from "../helpers/marketo-flow";
 
 helper.init(require.resolve("node-red"));
 
@@ -50,11 +50,7 @@ describe("marketo-lead node", function () {
   this.timeout(30_000);
   let emu: EmulatorHandle | undefined;
 
-  afterEach(async () => {
-    await helper.unload();
-    await emu?.stop();
-    emu = undefined;
-  });
+  unloadAfterEach(() => emu);
 
   describe("Create/Update lead", () => {
     it("creates leads in shared calls, answers each message, caches the ids and counts them in the status", async () => {

@@ -11,7 +11,7 @@ import marketoProgramStatus = require("../../nodes/marketo-program-status");
 import marketoCustomActivity = require("../../nodes/marketo-custom-activity");
 import type { EmulatorHandle } from "../../src/emulator";
 import { editorDefaults } from "../helpers/editor-defaults";
-import { CONFIG_ID, collect, configNode, credentials, emulator, spied, until, type FlowNode, type Msg } from "../helpers/marketo-flow";
+import { CONFIG_ID, collect, configNode, credentials, emulator, spied, until, unloadAfterEach, type FlowNode, type Msg } from "../helpers/marketo-flow";
 
 helper.init(require.resolve("node-red"));
 
@@ -39,11 +39,7 @@ function node(type: string, id: string, wires: string[][], extra: Record<string,
 describe("Marketo nodes in one flow", function () {
   this.timeout(120_000);
   let emu: EmulatorHandle | undefined;
-  afterEach(async () => {
-    await helper.unload();
-    await emu?.stop();
-    emu = undefined;
-  });
+  unloadAfterEach(() => emu);
 
   it("two action nodes on one config share one limiter: the emulator never sees more than its window allows", async () => {
     // A 1 s window (hidden config setting) so the test shows many windows quickly; the emulator

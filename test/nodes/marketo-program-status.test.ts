@@ -14,7 +14,7 @@ import type { MarketoConfigNode } from "../../src/lib/node-kit/marketo-config-ap
 import { presetRows } from "../../src/lib/flow/status-ladder";
 import { metrics } from "../../nodes/lib/sidebar/metrics";
 import { editorDefaults } from "../helpers/editor-defaults";
-import { CONFIG_ID, collect, configNode, credentials, emulator, lastStatus, spied, until, type Msg } from "../helpers/marketo-flow";
+import { CONFIG_ID, collect, configNode, credentials, emulator, lastStatus, spied, until, unloadAfterEach, type Msg } from "../helpers/marketo-flow";
 
 helper.init(require.resolve("node-red"));
 
@@ -31,10 +31,7 @@ describe("marketo-program-status node", function () {
   beforeEach(async () => {
     emu = await emulator();
   });
-  afterEach(async () => {
-    await helper.unload();
-    await emu.stop();
-  });
+  unloadAfterEach(() => emu);
 
   /** The node as the editor makes it, with `props` over it, wired to ok/bad, plus a Catch. */
   function flow(props: Msg = {}, extra: Msg[] = [], cfg: Msg = {}): Msg[] {

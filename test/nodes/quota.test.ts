@@ -10,7 +10,7 @@ import marketoLead = require("../../nodes/marketo-lead");
 import marketoProgramStatus = require("../../nodes/marketo-program-status");
 import type { EmulatorHandle } from "../../src/emulator";
 import { editorDefaults } from "../helpers/editor-defaults";
-import { CONFIG_ID, collect, configNode, credentials, emulator, sleep, spied, until, type FlowNode } from "../helpers/marketo-flow";
+import { CONFIG_ID, collect, configNode, credentials, emulator, sleep, spied, until, unloadAfterEach, type FlowNode } from "../helpers/marketo-flow";
 
 helper.init(require.resolve("node-red"));
 
@@ -29,11 +29,7 @@ function statusesOf(id: string): Array<{ fill?: string; text?: string }> {
 describe("daily quota: pause, say when, resume after the day rolls over", function () {
   this.timeout(60_000);
   let emu: EmulatorHandle | undefined;
-  afterEach(async () => {
-    await helper.unload();
-    await emu?.stop();
-    emu = undefined;
-  });
+  unloadAfterEach(() => emu);
 
   it("2,000 registrations with a quota of 6 calls: paused with 'quota: resumes 00:00 CT', then all delivered after the rollover", async () => {
     // 6 calls a day: the token is free, so lookups/creates for the first batches go through and

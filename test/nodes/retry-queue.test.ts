@@ -15,7 +15,7 @@ import retryQueue = require("../../nodes/retry-queue");
 import type { EmulatorHandle } from "../../src/emulator";
 import { reportRetryOutcome } from "../../nodes/lib/delivery/retry-registry";
 import { editorDefaults } from "../helpers/editor-defaults";
-import { CONFIG_ID, collect, configNode, credentials, emulator, spied, until, type FlowNode, type Msg } from "../helpers/marketo-flow";
+import { CONFIG_ID, collect, configNode, credentials, emulator, spied, until, unloadAfterEach, type FlowNode, type Msg } from "../helpers/marketo-flow";
 
 helper.init(require.resolve("node-red"));
 
@@ -76,11 +76,7 @@ describe("retry-queue node", function () {
   this.timeout(60_000);
   let emu: EmulatorHandle | undefined;
 
-  afterEach(async () => {
-    await helper.unload();
-    await emu?.stop();
-    emu = undefined;
-  });
+  unloadAfterEach(() => emu);
 
   it("the editor's defaults: 3 attempts, 30s/2m/10m, 10,000 entries, 10m answer timeout, resubmit through output 1, no Redis config", () => {
     editorDefaults("retry-queue").should.eql({ name: "", marketo: "", maxAttempts: 3, backoff: "30s, 2m, 10m", maxEntries: 10000, answerTimeout: "10m", resubmitThrough: "output" });

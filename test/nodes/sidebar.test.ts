@@ -12,6 +12,7 @@ import { Metrics } from "../../src/lib/sidebar/metrics";
 import { buildSummary, operationUsers, type ConfigView, type NodeSettings } from "../../src/lib/sidebar/sidebar-summary";
 import { configNode, emulator, sleep, until } from "../helpers/marketo-flow";
 import { startNodeRed, type NodeRedProcess } from "../helpers/node-red-process";
+import { postJson } from "../helpers/process-flow";
 
 function usage(over: Partial<Usage> = {}): Usage {
   return {
@@ -220,9 +221,8 @@ describe("sidebar plugin in a real Node-RED", function () {
     for (let i = 0; i < RECORDS; i++) body.push({ payload: { email: `side${i}@example.com`, firstName: `S${i}` }, source: { registration: { code: `R-${i}` }, engagement: { entry_id: "1_keynote", entry_name: "Keynote", plays: 1 } } });
     // No email, no lookup: a validation failure, held in the retry queue.
     body.push({ payload: { firstName: "nobody" }, source: { registration: { code: "R-bad" } } });
-    const res = await fetch(`${red!.url}/events`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+    const res = await postJson(red!.url, "/events", body);
     res.status.should.equal(200);
-    await res.text();
 
     type Card = { id: string; name: string; records: { processed: number; failed: number }; leads: { created: number }; programStatuses: { set: number }; activities: { added: number }; failures: Record<string, number>; calls: { today: number; dailyBudget: number; byOperation: Array<{ operation: string; nodeTypes: string[] }> }; state: { state: string } };
     let card: Card | undefined;
@@ -285,45 +285,19 @@ describe("sidebar plugin in a real Node-RED", function () {
     summary.retry!.totals.should.containEql({ validation: 1, held: 1 });
   });
   it("pushes a fresh summary and feed to a subscribed editor over comms as records go through", async () => {
-    // Node-RED's own ws, as the editor's comms connection uses it.
-    type Ws = { on(ev: string, cb: (d: unknown) => void): void; send(s: string): void; close(): void };
-    const WebSocket = createRequire(require.resolve("node-red/package.json"))("ws") as new (url: string) => Ws;
-    const ws = new WebSocket(red!.url.replace(/^http/, "ws") + "/comms");
-    const updates: Array<{ summary: { configs: Array<{ id: string; records: { processed: number } }> }; feed: Array<{ registration?: string }> }> = [];
-    let authed = false;
-    ws.on("message", (d) => {
-      const m = JSON.parse(String(d)) as unknown;
-      if (!Array.isArray(m)) {
-        if ((m as { auth?: string }).auth === "ok") {
-          authed = true;
-          ws.send(JSON.stringify({ subscribe: "marketo-sidebar/update" }));
-        }
-        return;
-      }
-      for (const x of m as Array<{ topic: string; data: (typeof updates)[number] }>) if (x.topic === "marketo-sidebar/update") updates.push(x.data);
-    });
+    const sub = await subscribe();
+    const updates = sub.updates;
     try {
-      await new Promise<void>((resolve, reject) => {
-        ws.on("open", () => {
-          ws.send(JSON.stringify({ auth: token }));
-          resolve();
-        });
-        ws.on("error", (e) => reject(e as Error));
-      });
-      const end = Date.now() + 10_000;
-      while (!authed && Date.now() < end) await sleep(20);
-      authed.should.be.true();
       const before = ((await red!.request("GET", "/marketo-sidebar/summary", { token })).body.configs as Array<{ id: string; records: { processed: number } }>).find((c) => c.id === "cfg")!.records.processed;
       const body = [{ payload: { email: "live@example.com" }, source: { registration: { code: "R-live" }, engagement: { entry_id: "1_keynote", entry_name: "Keynote", plays: 1 } } }];
-      const res = await fetch(`${red!.url}/events`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
-      await res.text();
+      await postJson(red!.url, "/events", body);
       const done = (): boolean => updates.some((u) => u.summary.configs.find((c) => c.id === "cfg")!.records.processed === before + 3);
       const until = Date.now() + 20_000;
       while (!done() && Date.now() < until) await sleep(50);
       done().should.be.true();
       updates[updates.length - 1].feed[0].registration!.should.equal("R-live");
     } finally {
-      ws.close();
+      sub.close();
     }
   });
 
@@ -358,9 +332,8 @@ describe("sidebar plugin in a real Node-RED", function () {
 
   const postEvents = async (records: Array<{ email: string; code: string }>): Promise<void> => {
     const body = records.map((r) => ({ payload: { email: r.email }, source: { registration: { code: r.code }, engagement: { entry_id: "1_keynote", entry_name: "Keynote", plays: 1 } } }));
-    const res = await fetch(`${red!.url}/events`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+    const res = await postJson(red!.url, "/events", body);
     res.status.should.equal(200);
-    await res.text();
   };
 
   it("sends at most one update a second while records stream through", async () => {

@@ -9,6 +9,7 @@ import should from "should";
 import helper = require("node-red-node-test-helper");
 import statusMapper = require("../../nodes/status-mapper");
 import { presetRows } from "../../src/lib/flow/status-ladder";
+import { until as waitUntil } from "../helpers/until";
 
 helper.init(require.resolve("node-red"));
 
@@ -37,13 +38,7 @@ function collect(): Got {
   for (const id of ["ok", "skip", "caught"] as const) helper.getNode(id).on("input", (m: Msg) => got[id].push(m));
   return got;
 }
-async function until(cond: () => boolean, what: string, ms = 3000) {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
+const until = (cond: () => boolean, what: string, ms = 3000): Promise<void> => waitUntil(cond, what, ms);
 /** Sends the messages one by one, each after the previous one came out somewhere. */
 async function run(got: Got, msgs: Msg[]) {
   const n = helper.getNode("m");

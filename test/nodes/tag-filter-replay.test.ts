@@ -10,6 +10,7 @@ import helper from "node-red-node-test-helper";
 import type { Node, NodeMessage } from "node-red";
  
 import tagFilterNode = require("../../nodes/tag-filter");
+import { until as waitUntil } from "../helpers/until";
 
 helper.init(require.resolve("node-red"));
 
@@ -38,13 +39,7 @@ function outputs() {
   return out;
 }
 
-async function until(test: () => boolean, what: string, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!test()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+const until = (test: () => boolean, what: string, ms = 10_000): Promise<void> => waitUntil(test, what, ms, 10);
 
 describe("tag-filter history and replay", function () {
   this.timeout(30_000);

@@ -15,30 +15,20 @@
 import "should";
 import type { EmulatorHandle } from "../../src/emulator";
 import { editorDefaults } from "../helpers/editor-defaults";
-import { emulator, sleep } from "../helpers/marketo-flow";
-import { startNodeRed, type NodeRedProcess } from "../helpers/node-red-process";
+import type { NodeRedProcess } from "../helpers/node-red-process";
+import { configNode, emulatorCredentials, postOk, syncLeadNode, TAB } from "../helpers/process-flow";
+import { ProcessRig } from "../helpers/process-rig";
+import { sleep } from "../helpers/until";
 
 const BATCH = 100;
 /** One registration in this many also posts the form. */
 const FORM_EVERY = 30;
 
 function flows(emu: EmulatorHandle): Array<Record<string, unknown>> {
-  const z = "tab";
+  const z = TAB;
   return [
     { id: z, type: "tab", label: "crash" },
-    {
-      id: "cfg",
-      type: "marketo-config",
-      z: "",
-      name: "emulator",
-      endpoint: emu.url,
-      credentialSource: "credentials",
-      callsPerWindow: 10,
-      concurrency: 2,
-      dailyBudget: 50000,
-      batchWindowMs: 100,
-      windowMs: 2000,
-    },
+    configNode(emu, { callsPerWindow: 10, concurrency: 2, dailyBudget: 50000, batchWindowMs: 100, windowMs: 2000 }),
     { id: "in", type: "http in", z, url: "/events", method: "post", upload: false, wires: [["ack", "split", "forms"]] },
     {
       id: "forms",
@@ -81,18 +71,7 @@ function flows(emu: EmulatorHandle): Array<Record<string, unknown>> {
       outputs: 1,
       wires: [["lead"]],
     },
-    {
-      id: "lead",
-      type: "marketo-lead",
-      z,
-      marketo: "cfg",
-      action: "sync",
-      syncAction: "createOrUpdate",
-      lookupField: "email",
-      raiseErrors: false,
-      bulkThreshold: 0,
-      wires: [["status"], ["queue"]],
-    },
+    syncLeadNode("lead", "cfg", [["status"], ["queue"]]),
     {
       id: "status",
       type: "marketo-program-status",
@@ -141,31 +120,16 @@ interface EmuState {
 
 describe("crash: a real Node-RED killed with SIGKILL mid-delivery three times", function () {
   this.timeout(240_000);
-  let emu: EmulatorHandle | undefined;
-  let red: NodeRedProcess | undefined;
-  after(async () => {
-    await red?.stop();
-    await emu?.stop();
-  });
+  const rig = new ProcessRig();
+  after(() => rig.stop());
 
   it("loses no acknowledged record: every one is in Marketo or in the retry queue", async () => {
     // Slow calls and a small window keep records in the nodes' journals when the kill comes.
-    emu = await emulator({ limits: { callsPerWindow: 10, windowMs: 2000, concurrency: 2 }, latencyMs: 300 });
-    red = await startNodeRed({
-      flows: flows(emu),
-      credentials: { cfg: { clientId: emu.clientId, clientSecret: emu.clientSecret } },
-    });
+    const emu = await rig.emulator({ limits: { callsPerWindow: 10, windowMs: 2000, concurrency: 2 }, latencyMs: 300 });
+    const red: NodeRedProcess = await rig.nodeRed({ flows: flows(emu), credentials: emulatorCredentials(emu) });
 
-    const post = async (k: number): Promise<void> => {
-      const res = await fetch(`${red!.url}/events`, {
-        method: "POST",
-        headers: { "Content-Type": "application/json" },
-        body: JSON.stringify(batch(k)),
-      });
-      if (res.status !== 200) throw new Error(`batch ${k}: HTTP ${res.status}`);
-      await res.text();
-    };
-    const state = (): EmuState => emu!.state() as unknown as EmuState;
+    const post = (k: number): Promise<void> => postOk(red.url, "/events", batch(k));
+    const state = (): EmuState => emu.state() as unknown as EmuState;
     const activityCount = (): number => state().activities.activities.filter((a) => a.activityTypeId === 100001).length;
 
     let next = 0;
@@ -192,7 +156,7 @@ describe("crash: a real Node-RED killed with SIGKILL mid-delivery three times", 
     const queued = async (): Promise<Set<string>> => {
       const out = new Set<string>();
       for (let offset = 0; ; offset += 1000) {
-        const res = await red!.request("GET", `/retry-queue/queue/entries?limit=1000&offset=${offset}`);
+        const res = await red.request("GET", `/retry-queue/queue/entries?limit=1000&offset=${offset}`);
         const entries = (res.body?.entries ?? []) as Array<{ payload?: { email?: string } }>;
         for (const e of entries) out.add(e.payload?.email ?? "");
         if (entries.length < 1000) return out;

@@ -6,9 +6,9 @@
  * developer's own Node-RED on 1880.
  */
 import "should";
-import net from "node:net";
 import {
   alive,
+  busyPort,
   commandOf,
   descendants,
   freePort,
@@ -49,6 +49,23 @@ describe("npm start (the demo)", function () {
     return { demo, editor, emulator, red, below };
   }
 
+  /** A demo started with `env`, once it has printed where its editor is. */
+  async function printedDemo(env: Record<string, string>): Promise<Demo> {
+    const demo = startDemo(process.execPath, ["scripts/demo.js"], env);
+    started.push(demo);
+    await until(() => /Node-RED editor/.test(demo.out()), "the demo's printout", 90_000);
+    return demo;
+  }
+
+  /** The port the demo says it took instead of the busy one for `what` ("Node-RED", "the emulator"). */
+  function replacedPort(demo: Demo, busy: number, what: string): number {
+    const m = new RegExp(`Port ${busy} is in use: ${what} listens on (\\d+) instead`).exec(demo.out());
+    (m !== null).should.be.true(`no "port in use" line in:\n${demo.out()}`);
+    const port = Number(m![1]);
+    port.should.not.equal(busy);
+    return port;
+  }
+
   it("SIGTERM to the demo stops Node-RED, the poster and the emulator", async () => {
     const { demo, editor, emulator, red, below } = await runningDemo(process.execPath, ["scripts/demo.js"]);
     (await refused(editor)).should.be.false();
@@ -80,20 +97,11 @@ describe("npm start (the demo)", function () {
   });
 
   it("says when a busy port was replaced, and serves the editor on the new one", async () => {
-    const blocker = net.createServer();
-    await new Promise<void>((resolve) => blocker.listen(0, "127.0.0.1", () => resolve()));
-    const busy = (blocker.address() as net.AddressInfo).port;
+    const blocker = await busyPort();
+    const busy = blocker.port;
     try {
-      const demo = startDemo(process.execPath, ["scripts/demo.js"], {
-        PORT: String(busy),
-        EMULATOR_PORT: String(await freePort()),
-      });
-      started.push(demo);
-      await until(() => /Node-RED editor/.test(demo.out()), "the demo's printout", 90_000);
-      const m = new RegExp(`Port ${busy} is in use: Node-RED listens on (\\d+) instead`).exec(demo.out());
-      (m !== null).should.be.true(`no "port in use" line in:\n${demo.out()}`);
-      const port = Number(m![1]);
-      port.should.not.equal(busy);
+      const demo = await printedDemo({ PORT: String(busy), EMULATOR_PORT: String(await freePort()) });
+      const port = replacedPort(demo, busy, "Node-RED");
       demo.out().should.containEql(`Node-RED editor   http://127.0.0.1:${port}/`);
       (await fetch(`http://127.0.0.1:${port}/`)).status.should.equal(200);
       demo.child.kill("SIGTERM");
@@ -103,20 +111,11 @@ describe("npm start (the demo)", function () {
     }
   });
   it("replaces a busy emulator port, says so, and the flow delivers the posted events into that emulator", async () => {
-    const blocker = net.createServer();
-    await new Promise<void>((resolve) => blocker.listen(0, "127.0.0.1", () => resolve()));
-    const busy = (blocker.address() as net.AddressInfo).port;
+    const blocker = await busyPort();
+    const busy = blocker.port;
     try {
-      const demo = startDemo(process.execPath, ["scripts/demo.js"], {
-        PORT: String(await freePort()),
-        EMULATOR_PORT: String(busy),
-      });
-      started.push(demo);
-      await until(() => /Node-RED editor/.test(demo.out()), "the demo's printout", 90_000);
-      const m = new RegExp(`Port ${busy} is in use: the emulator listens on (\\d+) instead`).exec(demo.out());
-      (m !== null).should.be.true(`no "port in use" line in:\n${demo.out()}`);
-      const port = Number(m![1]);
-      port.should.not.equal(busy);
+      const demo = await printedDemo({ PORT: String(await freePort()), EMULATOR_PORT: String(busy) });
+      const port = replacedPort(demo, busy, "the emulator");
       demo.out().should.containEql(`Marketo emulator  http://127.0.0.1:${port} `);
       // Marketo's side of the delivery, as the emulator counts the records it applied: leads
       // synced, program statuses set and engagement activities added, from the posted events.

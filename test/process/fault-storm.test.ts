@@ -29,6 +29,7 @@ import {
   emulator,
   sleep,
   spied,
+  unloadAfterEach,
   type FlowNode,
   type Msg,
 } from "../helpers/marketo-flow";
@@ -101,11 +102,7 @@ describe("fault storm: 20,000 records, 10 % faults, bursts from another tool, to
   // Long enough for a machine shared with other jobs: the run fails on a stall, not on a slow pace.
   this.timeout(900_000);
   let emu: EmulatorHandle | undefined;
-  afterEach(async () => {
-    await helper.unload();
-    await emu?.stop();
-    emu = undefined;
-  });
+  unloadAfterEach(() => emu);
 
   it("every record is delivered or listed in the queue with a category; leads, members, activities, campaign requests and form fills exactly once", async () => {
     emu = await emulator({

@@ -7,9 +7,11 @@ import should from "should";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { startEmulator, type EmulatorHandle } from "../../src/emulator";
-import { startNodeRed, type NodeRedProcess } from "../helpers/node-red-process";
-import { requireRedis, startRedis, type RedisServer } from "../helpers/redis-server";
+import type { EmulatorHandle } from "../../src/emulator";
+import { configNode, emulatorCredentials, postOk, syncLeadNode, TAB } from "../helpers/process-flow";
+import { ProcessRig } from "../helpers/process-rig";
+import type { RedisServer } from "../helpers/redis-server";
+import { sleep, until as untilEvery } from "../helpers/until";
 
 const LIMITS = { callsPerWindow: 100, windowMs: 2000, concurrency: 10 };
 const JOURNAL_LEASE_MS = 3000;
@@ -18,16 +20,8 @@ const RECORDS = 10_000;
 const LIVE = 3000;
 const LEADS = "POST /rest/v1/leads.json";
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-async function until(cond: () => boolean, what: string, ms: number): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    // The emulator runs in this process: polling its state must leave it the CPU.
-    await sleep(250);
-  }
-}
+// The emulator runs in this process: polling its state must leave it the CPU.
+const until = (cond: () => boolean, what: string, ms: number): Promise<void> => untilEvery(cond, what, ms, 250);
 
 interface Output {
   email: string;
@@ -50,37 +44,15 @@ function outputs(file: string): Output[] {
 }
 
 function flows(emu: EmulatorHandle): Array<Record<string, unknown>> {
-  const z = "tab";
+  const z = TAB;
   return [
     { id: z, type: "tab", label: "replica" },
-    {
-      id: "cfg",
-      type: "marketo-config",
-      z: "",
-      name: "emulator",
-      endpoint: emu.url,
-      credentialSource: "credentials",
-      ...LIMITS,
-      dailyBudget: 50000,
-      batchWindowMs: 100,
-      leaseMs: 3000,
-    },
+    configNode(emu, { ...LIMITS, dailyBudget: 50000, batchWindowMs: 100, leaseMs: 3000 }),
     // Acknowledged once journaled: a Complete node on the lead node answers the HTTP request.
     { id: "in", type: "http in", z, url: "/leads", method: "post", upload: false, wires: [["lead"]] },
     { id: "accepted", type: "complete", z, scope: ["lead"], uncaught: false, wires: [["ack"]] },
     { id: "ack", type: "http response", z, statusCode: "200", wires: [] },
-    {
-      id: "lead",
-      type: "marketo-lead",
-      z,
-      marketo: "cfg",
-      action: "sync",
-      syncAction: "createOrUpdate",
-      lookupField: "email",
-      raiseErrors: false,
-      bulkThreshold: 0,
-      wires: [["out"], ["out"]],
-    },
+    syncLeadNode("lead", "cfg", [["out"], ["out"]]),
     {
       id: "out",
       type: "function",
@@ -109,56 +81,33 @@ function flows(emu: EmulatorHandle): Array<Record<string, unknown>> {
   ];
 }
 
-async function post(red: NodeRedProcess, body: unknown): Promise<void> {
-  const res = await fetch(`${red.url}/leads`, {
-    method: "POST",
-    headers: { "Content-Type": "application/json" },
-    body: JSON.stringify(body),
-  });
-  await res.text();
-  if (res.status !== 200) throw new Error(`POST /leads: HTTP ${res.status}`);
-}
-
 describe("replicas sharing storage: a dead replica's journal is adopted", function () {
   this.timeout(240_000);
-  let redis: RedisServer | undefined;
+  const rig = new ProcessRig();
+  let redis: RedisServer;
   let emu: EmulatorHandle;
   let userDir: string;
   let outDir: string;
-  const reds: NodeRedProcess[] = [];
 
   before(async function () {
-    const bin = requireRedis(this);
-    redis = await startRedis(bin);
-    emu = await startEmulator({ limits: LIMITS, latencyMs: 30, latencyJitterMs: 70 });
-    userDir = fs.mkdtempSync(path.join(os.tmpdir(), "nr-adoption-"));
-    outDir = fs.mkdtempSync(path.join(os.tmpdir(), "nr-adoption-out-"));
+    redis = await rig.redis(this);
+    emu = await rig.emulator({ limits: LIMITS, latencyMs: 30, latencyJitterMs: 70 });
+    userDir = rig.tempDir("nr-adoption-");
+    outDir = rig.tempDir("nr-adoption-out-");
   });
-  after(async () => {
-    await Promise.all(reds.map((r) => r.stop()));
-    await emu?.stop();
-    await redis?.stop();
-    for (const d of [userDir, outDir]) if (d) fs.rmSync(d, { recursive: true, force: true });
-  });
+  after(() => rig.stop());
 
   it(`kill -9 of a replica with ${RECORDS.toLocaleString("en")} records in flight: every record in Marketo within 60 s, each lead created once, answers name the dead replica`, async () => {
-    const creds = { cfg: { clientId: emu.clientId, clientSecret: emu.clientSecret } };
-    const f = flows(emu);
-    for (let i = 0; i < 3; i++) {
-      reds.push(
-        await startNodeRed({
-          flows: f,
-          credentials: creds,
-          userDir,
-          env: {
-            MARKETO_REDIS_URL: redis!.url,
-            MARKETO_JOURNAL_LEASE_MS: String(JOURNAL_LEASE_MS),
-            OUT_FILE: path.join(outDir, `replica-${i}.jsonl`),
-          },
-        }),
-      );
-    }
-    const [a, b, c] = reds;
+    const [a, b, c] = await rig.replicas(
+      3,
+      {
+        flows: flows(emu),
+        credentials: emulatorCredentials(emu),
+        userDir,
+        env: { MARKETO_REDIS_URL: redis.url, MARKETO_JOURNAL_LEASE_MS: String(JOURNAL_LEASE_MS) },
+      },
+      (i) => ({ OUT_FILE: path.join(outDir, `replica-${i}.jsonl`) }),
+    );
     // b and c share the folder but never a file with a.
     for (const r of [b, c]) await r.waitForLog(/marketo-lead-lead\.journal is written by another process/, 20_000);
 
@@ -166,8 +115,9 @@ describe("replicas sharing storage: a dead replica's journal is adopted", functi
     emu.setFaults({ latencyMs: 1500, latencyJitterMs: 0 });
     const emails = Array.from({ length: RECORDS }, (_, i) => `adopt${i}@example.com`);
     for (let k = 0; k < RECORDS; k += 1000)
-      await post(
-        a,
+      await postOk(
+        a.url,
+        "/leads",
         emails.slice(k, k + 1000).map((email) => ({ email, firstName: "Adopted" })),
       );
     await until(() => emu.stats().inFlight >= 5, "a's calls on the wire", 30_000);

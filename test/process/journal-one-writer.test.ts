@@ -9,8 +9,10 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { Journal } from "../../src/lib/delivery/journal";
-import { startEmulator, type EmulatorHandle } from "../../src/emulator";
-import { startNodeRed, type NodeRedProcess } from "../helpers/node-red-process";
+import type { EmulatorHandle } from "../../src/emulator";
+import { configNode, emulatorCredentials, httpFeed, postJson, syncLeadNode, TAB } from "../helpers/process-flow";
+import { ProcessRig } from "../helpers/process-rig";
+import { until } from "../helpers/until";
 
 const COUNT = 3000;
 
@@ -138,60 +140,23 @@ describe("a journal has exactly one writer", function () {
 
 describe("two Node-RED processes on one userDir", function () {
   this.timeout(120_000);
+  const rig = new ProcessRig();
   let emu: EmulatorHandle;
   let userDir: string;
-  const reds: NodeRedProcess[] = [];
   before(async () => {
-    emu = await startEmulator({});
-    userDir = fs.mkdtempSync(path.join(os.tmpdir(), "nr-shared-userdir-"));
+    emu = await rig.emulator({});
+    userDir = rig.tempDir("nr-shared-userdir-");
   });
-  after(async () => {
-    await Promise.all(reds.map((r) => r.stop()));
-    await emu?.stop();
-    fs.rmSync(userDir, { recursive: true, force: true });
-  });
+  after(() => rig.stop());
 
   it("the second refuses the lead node's journal with a message naming the first, and every record reaches Marketo", async () => {
-    const z = "tab";
     const flows = [
-      { id: z, type: "tab", label: "shared" },
-      {
-        id: "cfg",
-        type: "marketo-config",
-        z: "",
-        name: "emulator",
-        endpoint: emu.url,
-        credentialSource: "credentials",
-        batchWindowMs: 20,
-      },
-      { id: "in", type: "http in", z, url: "/leads", method: "post", upload: false, wires: [["ack", "strip"]] },
-      { id: "ack", type: "http response", z, statusCode: "200", wires: [] },
-      {
-        id: "strip",
-        type: "function",
-        z,
-        func: "delete msg.req;\ndelete msg.res;\nreturn msg;",
-        outputs: 1,
-        wires: [["lead"]],
-      },
-      {
-        id: "lead",
-        type: "marketo-lead",
-        z,
-        marketo: "cfg",
-        action: "sync",
-        syncAction: "createOrUpdate",
-        lookupField: "email",
-        raiseErrors: false,
-        bulkThreshold: 0,
-        wires: [[], []],
-      },
+      { id: TAB, type: "tab", label: "shared" },
+      configNode(emu, { batchWindowMs: 20 }),
+      ...httpFeed("/leads", "lead"),
+      syncLeadNode("lead", "cfg"),
     ];
-    const creds = { cfg: { clientId: emu.clientId, clientSecret: emu.clientSecret } };
-    const a = await startNodeRed({ flows, credentials: creds, userDir });
-    reds.push(a);
-    const b = await startNodeRed({ flows, credentials: creds, userDir });
-    reds.push(b);
+    const [a, b] = await rig.replicas(2, { flows, credentials: emulatorCredentials(emu), userDir });
     await b.waitForLog(
       new RegExp(`marketo-lead-lead\\.journal is written by another process \\(host ${os.hostname()}, pid ${a.pid},`),
       20_000,
@@ -200,15 +165,13 @@ describe("two Node-RED processes on one userDir", function () {
       [a, "a"],
       [b, "b"],
     ] as const) {
-      const res = await fetch(`${red.url}/leads`, {
-        method: "POST",
-        headers: { "Content-Type": "application/json" },
-        body: JSON.stringify(Array.from({ length: 300 }, (_, i) => ({ email: `${k}${i}@example.com` }))),
-      });
-      await res.text();
+      await postJson(
+        red.url,
+        "/leads",
+        Array.from({ length: 300 }, (_, i) => ({ email: `${k}${i}@example.com` })),
+      );
     }
-    const end = Date.now() + 60_000;
-    while (emu.state().leads.length < 600 && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
+    await until(() => emu.state().leads.length >= 600, "600 leads", 60_000, 100).catch(() => undefined);
     assert.equal(emu.state().leads.length, 600);
   });
 });

@@ -5,9 +5,12 @@
  * budget and send one 607 probe per interval between them.
  */
 import should from "should";
-import { startEmulator, type EmulatorHandle } from "../../src/emulator";
-import { startNodeRed, type NodeRedProcess } from "../helpers/node-red-process";
-import { requireRedis, startRedis, type RedisServer } from "../helpers/redis-server";
+import type { EmulatorHandle } from "../../src/emulator";
+import type { NodeRedProcess } from "../helpers/node-red-process";
+import { configNode, emulatorCredentials, httpFeed, postOk, syncLeadNode, TAB } from "../helpers/process-flow";
+import { ProcessRig } from "../helpers/process-rig";
+import type { RedisServer } from "../helpers/redis-server";
+import { sleep, until as untilEvery } from "../helpers/until";
 
 /** Marketo's limits, the window scaled from 20 s to 2 s. */
 const LIMITS = { callsPerWindow: 100, windowMs: 2000, concurrency: 10 };
@@ -15,15 +18,7 @@ const LEASE_MS = 3000;
 const LATENCY = { latencyMs: 30, latencyJitterMs: 270 };
 const LEADS = "POST /rest/v1/leads.json";
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-async function until(cond: () => boolean, what: string, ms: number): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(10);
-  }
-}
+const until = (cond: () => boolean, what: string, ms: number): Promise<void> => untilEvery(cond, what, ms, 10);
 
 /** The same flows on every replica: three instances (three emulators), fed over HTTP. */
 export function replicaFlows(
@@ -31,54 +26,22 @@ export function replicaFlows(
   budget: EmulatorHandle,
   quota: EmulatorHandle,
 ): Array<Record<string, unknown>> {
-  const z = "tab";
-  const cfg = (id: string, emu: EmulatorHandle, extra: Record<string, unknown>) => ({
-    id,
-    type: "marketo-config",
-    z: "",
-    name: `emulator ${id}`,
-    endpoint: emu.url,
-    credentialSource: "credentials",
-    ...LIMITS,
-    dailyBudget: 50000,
-    batchWindowMs: 100,
-    leaseMs: LEASE_MS,
-    ...extra,
-  });
+  const cfg = (id: string, emu: EmulatorHandle, extra: Record<string, unknown>) =>
+    configNode(emu, {
+      id,
+      name: `emulator ${id}`,
+      ...LIMITS,
+      dailyBudget: 50000,
+      batchWindowMs: 100,
+      leaseMs: LEASE_MS,
+      ...extra,
+    });
   const feed = (path: string, lead: string, config: string) => [
-    {
-      id: `in-${lead}`,
-      type: "http in",
-      z,
-      url: path,
-      method: "post",
-      upload: false,
-      wires: [[`ack-${lead}`, `strip-${lead}`]],
-    },
-    { id: `ack-${lead}`, type: "http response", z, statusCode: "200", wires: [] },
-    {
-      id: `strip-${lead}`,
-      type: "function",
-      z,
-      func: "delete msg.req;\ndelete msg.res;\nreturn msg;",
-      outputs: 1,
-      wires: [[lead]],
-    },
-    {
-      id: lead,
-      type: "marketo-lead",
-      z,
-      marketo: config,
-      action: "sync",
-      syncAction: "createOrUpdate",
-      lookupField: "email",
-      raiseErrors: false,
-      bulkThreshold: 0,
-      wires: [[], []],
-    },
+    ...httpFeed(path, lead, lead),
+    syncLeadNode(lead, config),
   ];
   return [
-    { id: z, type: "tab", label: "replica" },
+    { id: TAB, type: "tab", label: "replica" },
     cfg("cfg-main", main, {}),
     cfg("cfg-budget", budget, { dailyBudget: 150, batchWindowMs: 20 }),
     cfg("cfg-quota", quota, { batchWindowMs: 20, quotaProbeIntervalMs: 2000 }),
@@ -88,15 +51,7 @@ export function replicaFlows(
   ];
 }
 
-async function post(red: NodeRedProcess, path: string, body: unknown): Promise<void> {
-  const res = await fetch(`${red.url}${path}`, {
-    method: "POST",
-    headers: { "Content-Type": "application/json" },
-    body: JSON.stringify(body),
-  });
-  await res.text();
-  if (res.status !== 200) throw new Error(`POST ${path}: HTTP ${res.status}`);
-}
+const post = (red: NodeRedProcess, path: string, body: unknown): Promise<void> => postOk(red.url, path, body);
 
 function batch(k: number, size = 1000): Array<Record<string, string>> {
   return Array.from({ length: size }, (_, i) => ({ email: `r${k}-${i}@example.com`, firstName: `R${k}` }));
@@ -112,44 +67,43 @@ function noRateErrors(emu: EmulatorHandle): void {
 
 describe("three Node-RED replicas on one Redis", function () {
   this.timeout(180_000);
-  let redis: RedisServer | undefined;
+  const rig = new ProcessRig();
+  let redis: RedisServer;
   let main: EmulatorHandle;
   let budget: EmulatorHandle;
   let quota: EmulatorHandle;
-  const reds: NodeRedProcess[] = [];
+  let reds: NodeRedProcess[] = [];
   let delivered = 0;
   let nextBatch = 0;
 
   before(async function () {
-    const bin = requireRedis(this);
-    redis = await startRedis(bin);
-    main = await startEmulator({ limits: LIMITS, ...LATENCY });
-    budget = await startEmulator({ limits: LIMITS, ...LATENCY });
-    quota = await startEmulator({ limits: LIMITS, ...LATENCY });
-    const flows = replicaFlows(main, budget, quota);
-    const creds = {
-      "cfg-main": { clientId: main.clientId, clientSecret: main.clientSecret },
-      "cfg-budget": { clientId: budget.clientId, clientSecret: budget.clientSecret },
-      "cfg-quota": { clientId: quota.clientId, clientSecret: quota.clientSecret },
-    };
-    for (let i = 0; i < 3; i++) {
-      reds.push(await startNodeRed({ flows, credentials: creds, env: { MARKETO_REDIS_URL: redis.url } }));
-    }
+    redis = await rig.redis(this);
+    main = await rig.emulator({ limits: LIMITS, ...LATENCY });
+    budget = await rig.emulator({ limits: LIMITS, ...LATENCY });
+    quota = await rig.emulator({ limits: LIMITS, ...LATENCY });
+    reds = await rig.replicas(3, {
+      flows: replicaFlows(main, budget, quota),
+      credentials: {
+        ...emulatorCredentials(main, "cfg-main"),
+        ...emulatorCredentials(budget, "cfg-budget"),
+        ...emulatorCredentials(quota, "cfg-quota"),
+      },
+      env: { MARKETO_REDIS_URL: redis.url },
+    });
   });
-  after(async () => {
-    await Promise.all(reds.map((r) => r.stop()));
-    for (const e of [main, budget, quota]) await e?.stop();
-    await redis?.stop();
-  });
+  after(() => rig.stop());
 
   const leadsIn = (emu: EmulatorHandle): number => emu.state().leads.length;
 
+  /** 30 batches of 1,000 registrations posted at once, each replica taking every third one. */
+  async function spreadOverReplicas(): Promise<void> {
+    await Promise.all(Array.from({ length: 30 }, (_, k) => post(reds[k % 3], "/main", batch(nextBatch++))));
+    delivered += 30_000;
+  }
+
   it("30,000 registrations spread over three replicas: 0 × 606/615, ≤ the window and ≤ 10 in flight as the emulator counts, every record delivered", async () => {
     main.resetStats();
-    const posts: Array<Promise<void>> = [];
-    for (let k = 0; k < 30; k++) posts.push(post(reds[k % 3], "/main", batch(nextBatch++)));
-    await Promise.all(posts);
-    delivered += 30_000;
+    await spreadOverReplicas();
     await until(() => leadsIn(main) === delivered, "30,000 leads in Marketo", 90_000);
     noRateErrors(main);
     // Calls really came from all three.
@@ -179,13 +133,10 @@ describe("three Node-RED replicas on one Redis", function () {
 
   it("Redis stopped for 10 s mid-run: 0 calls in the gap, calls resume within 2 s of its restart, every record delivered", async () => {
     main.resetStats();
-    const posts: Array<Promise<void>> = [];
-    for (let k = 0; k < 30; k++) posts.push(post(reds[k % 3], "/main", batch(nextBatch++)));
-    await Promise.all(posts);
-    delivered += 30_000;
+    await spreadOverReplicas();
     await until(() => (main.stats().callsByRoute[LEADS] ?? 0) >= 10, "the run under way", 30_000);
     const logFrom = reds.map((r) => r.log().length);
-    await redis!.stop();
+    await redis.stop();
     let back = 0;
     try {
       // Calls granted before Redis went still go out and are answered; after them, nothing.
@@ -198,7 +149,7 @@ describe("three Node-RED replicas on one Redis", function () {
       reds.some((r, i) => /Redis: .*calls wait until it answers/.test(r.log().slice(logFrom[i]))).should.be.true();
     } finally {
       // A failure here leaves Redis running for the tests after this one.
-      await redis!.start();
+      await redis.start();
       back = Date.now();
     }
     const atRestart = main.stats().countedCalls;
@@ -210,13 +161,10 @@ describe("three Node-RED replicas on one Redis", function () {
 
   it("Redis restarted mid-run (no pause): calls resume within 2 s and the window holds", async () => {
     main.resetStats();
-    const posts: Array<Promise<void>> = [];
-    for (let k = 0; k < 30; k++) posts.push(post(reds[k % 3], "/main", batch(nextBatch++)));
-    await Promise.all(posts);
-    delivered += 30_000;
+    await spreadOverReplicas();
     await until(() => (main.stats().callsByRoute[LEADS] ?? 0) >= 30, "the run under way", 30_000);
-    await redis!.stop();
-    await redis!.start();
+    await redis.stop();
+    await redis.start();
     const back = Date.now();
     const atRestart = main.stats().countedCalls;
     await until(() => main.stats().countedCalls > atRestart, "the first call after the restart", 10_000);

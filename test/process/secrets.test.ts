@@ -11,15 +11,11 @@ import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import should from "should";
-import { startEmulator, type EmulatorHandle } from "../../src/emulator";
+import type { EmulatorHandle } from "../../src/emulator";
 import { editorDefaults } from "../helpers/editor-defaults";
-import {
-  decryptCredentials,
-  PACKAGE_ROOT,
-  startNodeRed,
-  type HttpAnswer,
-  type NodeRedProcess,
-} from "../helpers/node-red-process";
+import { configNode } from "../helpers/marketo-flow";
+import { decryptCredentials, PACKAGE_ROOT, type HttpAnswer, type NodeRedProcess } from "../helpers/node-red-process";
+import { ProcessRig } from "../helpers/process-rig";
 
 const SUMMIT = 1001;
 const ADMIN = { username: "admin", password: `pw-${crypto.randomBytes(6).toString("hex")}` };
@@ -67,20 +63,8 @@ function inject(id: string, props: Record<string, unknown>, to: string, delay = 
 }
 
 function flow(emu: EmulatorHandle): Flow {
-  const cfg = (id: string, name: string, extra: Record<string, unknown> = {}) => ({
-    id,
-    type: "marketo-config",
-    name,
-    endpoint: `${emu.url}/rest`,
-    credentialSource: "credentials",
-    clientIdEnv: "",
-    clientSecretEnv: "",
-    callsPerWindow: 100,
-    concurrency: 10,
-    dailyBudget: 50000,
-    batchWindowMs: 50,
-    ...extra,
-  });
+  const cfg = (id: string, name: string, extra: Record<string, unknown> = {}) =>
+    configNode(emu, { id, name, endpoint: `${emu.url}/rest`, ...extra });
   const action = (id: string, type: string, marketo: string, wires: string[][]) => ({
     ...editorDefaults(type),
     id,
@@ -172,6 +156,7 @@ describe("secrets stay secret (a real Node-RED process)", function () {
   const WRONG = secret("wrong");
   const ENV_SECRET = secret("env");
   const CREDENTIAL_KEY = secret("credential-key");
+  const rig = new ProcessRig();
   let emu: EmulatorHandle;
   let nr: NodeRedProcess | undefined;
   let token = "";
@@ -180,9 +165,9 @@ describe("secrets stay secret (a real Node-RED process)", function () {
   let routes: Array<{ method: string; path: string }> = [];
 
   before(async () => {
-    emu = await startEmulator({ clientId: "mkto-client", clientSecret: SECRET });
+    emu = await rig.emulator({ clientId: "mkto-client", clientSecret: SECRET });
     emu.addClient({ clientId: "mkto-env-client", clientSecret: ENV_SECRET });
-    nr = await startNodeRed({
+    nr = await rig.nodeRed({
       flows: flow(emu),
       credentials: {
         cfg: { clientId: "mkto-client", clientSecret: SECRET },
@@ -211,10 +196,7 @@ describe("secrets stay secret (a real Node-RED process)", function () {
       }
     }
   });
-  after(async () => {
-    await nr?.stop();
-    await emu?.stop();
-  });
+  after(() => rig.stop());
 
   /** The requests each known admin route gets; a route not listed here gets one plain request. */
   function requestsFor(route: {

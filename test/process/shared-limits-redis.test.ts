@@ -16,7 +16,8 @@ import helper = require("node-red-node-test-helper");
 import marketoConfig = require("../../nodes/marketo-config");
 import marketoLead = require("../../nodes/marketo-lead");
 import { editorDefaults } from "../helpers/editor-defaults";
-import { lastStatus, spied, until, type FlowNode } from "../helpers/marketo-flow";
+import { configNode as helperConfigNode, lastStatus, spied, until, type FlowNode } from "../helpers/marketo-flow";
+import { configNode, emulatorCredentials, httpFeed, postJson, syncLeadNode, TAB } from "../helpers/process-flow";
 import { freePort } from "../helpers/redis-server";
 
 helper.init(require.resolve("node-red"));
@@ -28,6 +29,11 @@ const LIMITS: Limits = {
   dailyBudget: 50_000,
   quotaProbeIntervalMs: 60_000,
 };
+
+/** redis-server arguments: the default user off, `user` with `password` allowed everything. */
+function aclUser(user: string, password: string): string[] {
+  return ["--user", "default", "off", "--user", user, "on", `>${password}`, "~*", "&*", "+@all"];
+}
 
 interface Logged {
   level: string;
@@ -204,18 +210,7 @@ describe("shared limits in Redis (one process, two replicas' worth)", function (
 
   it("an ACL user and password: works, and the password appears in no log, state or error", async () => {
     const password = "s3cret-redis-Pass";
-    redis = await startRedis(bin, [
-      "--user",
-      "default",
-      "off",
-      "--user",
-      "marketo",
-      "on",
-      `>${password}`,
-      "~*",
-      "&*",
-      "+@all",
-    ]);
+    redis = await startRedis(bin, aclUser("marketo", password));
     instanceSeq++;
     const log: Logged[] = [];
     const good = replica(`redis://marketo:${password}@127.0.0.1:${redis.port}`, LIMITS, log);
@@ -281,75 +276,23 @@ describe("shared limits in Redis (one process, two replicas' worth)", function (
 
   it("a real Node-RED with the Redis URL as a credential (ACL user): the password is in no log, flow export or credentials answer", async () => {
     const password = "n0de-red-Redis-pw";
-    redis = await startRedis(bin, [
-      "--user",
-      "default",
-      "off",
-      "--user",
-      "marketo",
-      "on",
-      `>${password}`,
-      "~*",
-      "&*",
-      "+@all",
-    ]);
+    redis = await startRedis(bin, aclUser("marketo", password));
     const emu = await startEmulator();
-    const z = "tab";
     const red = await startNodeRed({
       flows: [
-        { id: z, type: "tab", label: "redis credential" },
-        {
-          id: "cfg",
-          type: "marketo-config",
-          z: "",
-          name: "emulator",
-          endpoint: emu.url,
-          credentialSource: "credentials",
-          callsPerWindow: 100,
-          concurrency: 10,
-          dailyBudget: 50000,
-          batchWindowMs: 20,
-        },
-        { id: "in", type: "http in", z, url: "/events", method: "post", upload: false, wires: [["ack", "strip"]] },
-        { id: "ack", type: "http response", z, statusCode: "200", wires: [] },
-        {
-          id: "strip",
-          type: "function",
-          z,
-          func: "delete msg.req;\ndelete msg.res;\nreturn msg;",
-          outputs: 1,
-          wires: [["lead"]],
-        },
-        {
-          id: "lead",
-          type: "marketo-lead",
-          z,
-          marketo: "cfg",
-          action: "sync",
-          syncAction: "createOrUpdate",
-          lookupField: "email",
-          raiseErrors: false,
-          bulkThreshold: 0,
-          wires: [[], []],
-        },
+        { id: TAB, type: "tab", label: "redis credential" },
+        configNode(emu, { callsPerWindow: 100, concurrency: 10, dailyBudget: 50000, batchWindowMs: 20 }),
+        ...httpFeed("/events", "lead"),
+        syncLeadNode("lead", "cfg"),
       ],
-      credentials: {
-        cfg: {
-          clientId: emu.clientId,
-          clientSecret: emu.clientSecret,
-          redisUrl: `redis://marketo:${password}@127.0.0.1:${redis.port}`,
-        },
-      },
+      credentials: emulatorCredentials(emu, "cfg", {
+        redisUrl: `redis://marketo:${password}@127.0.0.1:${redis.port}`,
+      }),
     });
     try {
-      const res = await fetch(`${red.url}/events`, {
-        method: "POST",
-        headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ email: "ada@example.com" }),
-      });
+      const res = await postJson(red.url, "/events", { email: "ada@example.com" });
       res.status.should.equal(200);
-      const end = Date.now() + 20_000;
-      while (emu.state().leads.length < 1 && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+      await until(() => emu.state().leads.length >= 1, "the lead in Marketo", 20_000, 50).catch(() => undefined);
       emu.state().leads.should.have.length(1);
       // Redis goes away: the log says so, without the password.
       await redis.stop();
@@ -372,18 +315,7 @@ describe("shared limits in Redis (one process, two replicas' worth)", function (
         [marketoConfig, marketoLead],
         [
           { id: "tab", type: "tab", label: "no redis" },
-          {
-            id: "cfg",
-            type: "marketo-config",
-            z: "tab",
-            name: "emulator",
-            endpoint: emu.url,
-            credentialSource: "credentials",
-            callsPerWindow: 100,
-            concurrency: 10,
-            dailyBudget: 50000,
-            batchWindowMs: 20,
-          },
+          helperConfigNode(emu, { z: "tab", batchWindowMs: 20 }),
           {
             ...editorDefaults("marketo-lead"),
             id: "lead",

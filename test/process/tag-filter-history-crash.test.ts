@@ -7,6 +7,7 @@ import * as fs from "fs";
 import * as path from "path";
 import "should";
 import { startNodeRed, type NodeRedProcess } from "../helpers/node-red-process";
+import { postJson } from "../helpers/process-flow";
 import { parseHistoryLine } from "../../src/lib/flow/event-history";
 
 const FLOW = [
@@ -50,12 +51,7 @@ describe("tag-filter history across kill -9", function () {
 
   it("keeps every event written before a SIGKILL and appends after the restart", async () => {
     red = await startNodeRed({ flows: FLOW });
-    const post = (body: unknown) =>
-      fetch(`${red!.url}/events`, {
-        method: "POST",
-        headers: { "Content-Type": "application/json" },
-        body: JSON.stringify(body),
-      }).then((r) => r.text());
+    const post = (body: unknown) => postJson(red!.url, "/events", body);
     for (let k = 0; k < 10; k++) await post(events(k * 100, 100));
     // Events keep streaming while the process is killed.
     let streaming = true;
