@@ -20,7 +20,14 @@ import * as os from "node:os";
 import * as path from "node:path";
 import type { Redis as RedisClient, RedisOptions } from "ioredis";
 import { Journal } from "./journal";
-import { JournalLockedError, otherInstanceFiles, readHolder, replicaId, type LockHolder } from "./journal-lock";
+import {
+  JournalLockedError,
+  otherInstanceFiles,
+  readHolder,
+  replicaId,
+  running,
+  type LockHolder,
+} from "./journal-lock";
 import type { BookLogger, RecordBook, StoredRecord } from "./record-journal";
 
 /** How long a replica's lease lasts without renewal (renewed every third of it). */
@@ -138,7 +145,10 @@ async function consider(adopter: Adopter, w: Watched, candidate: string): Promis
   if (size === 0) return;
   const holder = readHolder(`${candidate}.lock`);
   if (holder && holder.host === os.hostname() && holder.pid === process.pid) return;
-  if (holder && (await adopter.redis.exists(leaseKey(holder.host, holder.pid))) === 1) {
+  // On this host the process table is the surer judge: a live writer whose lease lapsed (its event
+  // loop stalled on a loaded machine) keeps its journal.
+  const alive = holder !== undefined && holder.host === os.hostname() && running(holder.pid);
+  if (alive || (holder && (await adopter.redis.exists(leaseKey(holder.host, holder.pid))) === 1)) {
     adopter.missingSince.delete(candidate);
     return;
   }

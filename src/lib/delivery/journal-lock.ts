@@ -66,7 +66,8 @@ export function readHolder(lockFile: string): LockHolder | undefined {
   }
 }
 
-function running(pid: number): boolean {
+/** Whether a process of this host with that pid is alive. */
+export function running(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
