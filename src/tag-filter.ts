@@ -33,6 +33,7 @@ import {
   type ReplayProgress,
 } from "./lib/flow/replay";
 import { errorText, toError } from "./lib/node-kit/guards";
+import { registerTagFilterRoutes, type ReplayTarget } from "./lib/node-kit/tag-filter-routes";
 
 type TagFilterDef = NodeDef &
   TagFilterConfig & {
@@ -42,21 +43,13 @@ type TagFilterDef = NodeDef &
     historyMaxMB?: number | string;
   };
 
-/** What the admin routes reach of a deployed tag-filter. */
-interface ReplayTarget {
-  start(body: unknown): Promise<{ replayId: string; events: number }>;
-  progress(replayId: string): ReplayProgress | undefined;
-  /** The remembered replays, newest first. */
-  list(): ReplayProgress[];
-  cancel(replayId: string): ReplayProgress | undefined;
-}
+/** The deployed tag-filters the admin routes reach, by node id. */
 const targets = new Map<string, ReplayTarget>();
 /** Finished replays a node still answers progress for. */
 const KEEP_FINISHED = 20;
 type Send = (msg: NodeMessage | Array<NodeMessage | NodeMessage[] | null>) => void;
 type Done = (err?: Error) => void;
 
-/** The status is redrawn at most this often under load (the first change shows at once). */
 const hasOwn = Object.prototype.hasOwnProperty;
 
 function positive(v: unknown, fallback: number): number {
@@ -250,46 +243,5 @@ export = function (RED: NodeAPI) {
 
   RED.nodes.registerType("tag-filter", TagFilterNode);
 
-  const answerError = (res: { status(n: number): { json(b: unknown): void } }, err: unknown): void => {
-    const validation = err instanceof ReplayRequestError;
-    res.status(validation ? 400 : 500).json({
-      error: errorText(err),
-      category: validation ? "validation" : "internal",
-    });
-  };
-  RED.httpAdmin.post("/tag-filter/:id/replay", RED.auth.needsPermission("tag-filter.write"), (req, res) => {
-    const t = targets.get(String(req.params.id));
-    if (!t)
-      return void res.status(404).json({ error: `no deployed tag-filter ${req.params.id}`, category: "validation" });
-    t.start(req.body).then(
-      (r) => res.json(r),
-      (err: unknown) => answerError(res, err),
-    );
-  });
-  RED.httpAdmin.get("/tag-filter/:id/replays", RED.auth.needsPermission("tag-filter.read"), (req, res) => {
-    const t = targets.get(String(req.params.id));
-    if (!t)
-      return void res.status(404).json({ error: `no deployed tag-filter ${req.params.id}`, category: "validation" });
-    res.json({ replays: t.list() });
-  });
-  RED.httpAdmin.get("/tag-filter/:id/replay/:replayId", RED.auth.needsPermission("tag-filter.read"), (req, res) => {
-    const p = targets.get(String(req.params.id))?.progress(String(req.params.replayId));
-    if (!p)
-      return void res
-        .status(404)
-        .json({ error: `no replay ${req.params.replayId} on tag-filter ${req.params.id}`, category: "validation" });
-    res.json(p);
-  });
-  RED.httpAdmin.post(
-    "/tag-filter/:id/replay/:replayId/cancel",
-    RED.auth.needsPermission("tag-filter.write"),
-    (req, res) => {
-      const p = targets.get(String(req.params.id))?.cancel(String(req.params.replayId));
-      if (!p)
-        return void res
-          .status(404)
-          .json({ error: `no replay ${req.params.replayId} on tag-filter ${req.params.id}`, category: "validation" });
-      res.json(p);
-    },
-  );
+  registerTagFilterRoutes(RED, targets);
 };
