@@ -24,15 +24,9 @@ import {
   historyDir,
   type HistoryRecord,
 } from "./lib/flow/event-history";
-import {
-  parseReplayRequest,
-  ReplayLog,
-  ReplayRequestError,
-  ReplayRun,
-  type ReplayMark,
-  type ReplayProgress,
-} from "./lib/flow/replay";
+import { ReplayLog, type ReplayMark } from "./lib/flow/replay";
 import { errorText, toError } from "./lib/node-kit/guards";
+import { answerReplayRequest, isReplayRequest, TagFilterReplays } from "./lib/node-kit/tag-filter-replays";
 import { registerTagFilterRoutes, type ReplayTarget } from "./lib/node-kit/tag-filter-routes";
 
 type TagFilterDef = NodeDef &
@@ -45,8 +39,6 @@ type TagFilterDef = NodeDef &
 
 /** The deployed tag-filters the admin routes reach, by node id. */
 const targets = new Map<string, ReplayTarget>();
-/** Finished replays a node still answers progress for. */
-const KEEP_FINISHED = 20;
 type Send = (msg: NodeMessage | Array<NodeMessage | NodeMessage[] | null>) => void;
 type Done = (err?: Error) => void;
 
@@ -111,40 +103,10 @@ export = function (RED: NodeAPI) {
 
     // The list of replays lives beside the history, so that it outlives a restart.
     const replayLog = dir && history ? new ReplayLog(dir, (m) => node.warn(m)) : undefined;
-    const runs = new Map<string, ReplayRun>();
-    const startReplay = (body: unknown): ReplayRun => {
-      if (!history) throw new ReplayRequestError("replay: this tag-filter keeps no history (Node-RED has no userDir)");
-      const request = parseReplayRequest(body);
-      const run = new ReplayRun(history, request, replayed);
-      runs.set(run.id, run);
-      replayLog?.track(run);
-      // Only the latest replays are remembered; a running one is never forgotten.
-      for (const [id, r] of runs) {
-        if (runs.size <= KEEP_FINISHED) break;
-        const st = r.progress.state;
-        if (st !== "counting" && st !== "running") runs.delete(id);
-      }
-      void run.finished.then((p) => {
-        if (p.state === "failed")
-          node.warn(RED._("tag-filter.warnings.replayFailed", { id: p.replayId, error: p.error ?? "" }));
-      });
-      return run;
-    };
-    const target: ReplayTarget = {
-      start: async (body) => {
-        const run = startReplay(body);
-        return { replayId: run.id, events: await run.counted };
-      },
-      progress: (id) => runs.get(id)?.progress ?? replayLog?.get(id),
-      list: () => replayLog?.list() ?? [...runs.values()].reverse().map((r) => r.progress),
-      cancel: (id) => {
-        const run = runs.get(id);
-        if (!run) return undefined;
-        run.cancel();
-        return run.progress;
-      },
-    };
-    targets.set(node.id, target);
+    const replays = new TagFilterReplays(history, replayLog, replayed, (p) =>
+      node.warn(RED._("tag-filter.warnings.replayFailed", { id: p.replayId, error: p.error ?? "" })),
+    );
+    targets.set(node.id, replays);
 
     /** Sends a message on the output its verdict names and counts it. */
     const deliver = (msg: NodeMessageInFlow | NodeMessage, verdict: Rejection | null, send: Send): void => {
@@ -178,37 +140,7 @@ export = function (RED: NodeAPI) {
     }
 
     node.on("input", (msg: NodeMessageInFlow, send: Send, done: Done) => {
-      if (msg.topic === "replay" && !hasOwn.call(msg, "replay")) {
-        const p = (msg.payload ?? {}) as Record<string, unknown>;
-        if (p !== null && typeof p === "object" && typeof p.cancel === "string") {
-          const stopped = target.cancel(p.cancel);
-          if (!stopped) return done(new Error(`tag-filter: validation: no replay ${p.cancel} to cancel`));
-          (msg as NodeMessage & { replay: ReplayProgress }).replay = stopped;
-          send([null, msg]);
-          return done();
-        }
-        let run: ReplayRun;
-        try {
-          run = startReplay(msg.payload);
-        } catch (err) {
-          return done(new Error(`tag-filter: validation: ${errorText(err)}`));
-        }
-        // The request itself is no event: once counted it leaves on output 2, saying what it started.
-        run.counted.then(
-          (events) => {
-            const m = msg as NodeMessage & { replay: ReplayProgress; filtered: Rejection };
-            m.replay = { ...run.progress, events };
-            m.filtered = {
-              rule: "replay",
-              reason: `${run.request.dryRun ? "a dry run counted" : "replay started for"} ${events} kept events`,
-            };
-            send([null, m]);
-            done();
-          },
-          (err: unknown) => done(new Error(`tag-filter: replay could not read the history: ${errorText(err)}`)),
-        );
-        return;
-      }
+      if (isReplayRequest(msg)) return answerReplayRequest(replays, msg, send, done);
       let verdict: Rejection | null;
       try {
         verdict = judge(msg);
@@ -232,9 +164,8 @@ export = function (RED: NodeAPI) {
 
     node.on("close", (removed: boolean, done: () => void) => {
       if (removed) metrics.forget(node.id);
-      for (const run of runs.values()) run.cancel();
-      replayLog?.close();
-      if (targets.get(node.id) === target) targets.delete(node.id);
+      replays.close();
+      if (targets.get(node.id) === replays) targets.delete(node.id);
       history?.close();
       status.close();
       done();
