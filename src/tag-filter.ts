@@ -16,38 +16,25 @@ import {
   type TagFilterConfig,
 } from "./lib/flow/tag-filter";
 import { metrics } from "./lib/sidebar/metrics";
-import { markReplayed, stampAccepted } from "./lib/delivery/delivery-once";
-import {
-  DEFAULT_MAX_BYTES,
-  DEFAULT_RETENTION_DAYS,
-  EventHistory,
-  historyDir,
-  type HistoryRecord,
-} from "./lib/flow/event-history";
-import { ReplayLog, type ReplayMark } from "./lib/flow/replay";
+import type { HistoryRecord } from "./lib/flow/event-history";
+import type { ReplayMark } from "./lib/flow/replay";
 import { errorText, toError } from "./lib/node-kit/guards";
 import { answerReplayRequest, isReplayRequest, TagFilterReplays } from "./lib/node-kit/tag-filter-replays";
+import {
+  fillReplayed,
+  keepArrival,
+  openTagFilterHistory,
+  type EventProps,
+  type HistorySettings,
+} from "./lib/node-kit/tag-filter-history";
 import { registerTagFilterRoutes, type ReplayTarget } from "./lib/node-kit/tag-filter-routes";
 
-type TagFilterDef = NodeDef &
-  TagFilterConfig & {
-    /** Days the history keeps an event (default 30). */
-    historyDays?: number | string;
-    /** Megabytes the history may hold on disk (default 512). */
-    historyMaxMB?: number | string;
-  };
+type TagFilterDef = NodeDef & TagFilterConfig & HistorySettings;
 
 /** The deployed tag-filters the admin routes reach, by node id. */
 const targets = new Map<string, ReplayTarget>();
 type Send = (msg: NodeMessage | Array<NodeMessage | NodeMessage[] | null>) => void;
 type Done = (err?: Error) => void;
-
-const hasOwn = Object.prototype.hasOwnProperty;
-
-function positive(v: unknown, fallback: number): number {
-  const n = typeof v === "string" && v.trim() !== "" ? Number(v) : typeof v === "number" ? v : NaN;
-  return Number.isFinite(n) && n > 0 ? n : fallback;
-}
 
 export = function (RED: NodeAPI) {
   function TagFilterNode(this: Node, config: TagFilterDef) {
@@ -85,24 +72,14 @@ export = function (RED: NodeAPI) {
     if (configProblem !== undefined) node.status({ fill: "red", shape: "ring", text: "tag-filter.status.invalid" });
     else status.paintNow();
 
-    const topicProp = config.topicProp || "topic";
-    const payloadProp = config.payloadProp || "payload";
-    let history: EventHistory | undefined;
-    const dir = historyDir(RED.settings as { userDir?: unknown }, node.id);
-    if (dir) {
-      try {
-        history = new EventHistory(dir, {
-          retentionDays: positive(config.historyDays, DEFAULT_RETENTION_DAYS),
-          maxBytes: Math.round(positive(config.historyMaxMB, DEFAULT_MAX_BYTES / 1048576) * 1048576),
-          logger: { warn: (m) => node.warn(m) },
-        });
-      } catch (err) {
-        node.warn(RED._("tag-filter.warnings.history", { error: errorText(err) }));
-      }
-    }
-
-    // The list of replays lives beside the history, so that it outlives a restart.
-    const replayLog = dir && history ? new ReplayLog(dir, (m) => node.warn(m)) : undefined;
+    const props: EventProps = { topicProp: config.topicProp || "topic", payloadProp: config.payloadProp || "payload" };
+    const { history, replayLog } = openTagFilterHistory(
+      RED,
+      node.id,
+      config,
+      (m) => node.warn(m),
+      (err) => node.warn(RED._("tag-filter.warnings.history", { error: errorText(err) })),
+    );
     const replays = new TagFilterReplays(history, replayLog, replayed, (p) =>
       node.warn(RED._("tag-filter.warnings.replayFailed", { id: p.replayId, error: p.error ?? "" })),
     );
@@ -129,10 +106,7 @@ export = function (RED: NodeAPI) {
     function replayed(rec: HistoryRecord, mark: ReplayMark): void {
       const msg: NodeMessage = { _msgid: RED.util.generateId() } as NodeMessage;
       try {
-        RED.util.setMessageProperty(msg, topicProp, rec.topic, true);
-        RED.util.setMessageProperty(msg, payloadProp, rec.payload, true);
-        (msg as NodeMessage & { replay: ReplayMark }).replay = mark;
-        markReplayed(msg as unknown as Record<string, unknown>, rec.t);
+        fillReplayed(RED, msg, rec, mark, props);
         deliver(msg, judge(msg), (m) => node.send(m));
       } catch (err) {
         node.error(toError(err), msg);
@@ -144,16 +118,7 @@ export = function (RED: NodeAPI) {
       let verdict: Rejection | null;
       try {
         verdict = judge(msg);
-        // A replayed message coming round again is kept already.
-        if (history && !hasOwn.call(msg, "replay")) {
-          const at = history.append(
-            RED.util.getMessageProperty(msg, topicProp),
-            RED.util.getMessageProperty(msg, payloadProp),
-            verdict !== null,
-          );
-          // Taken in when kept: a replay of it later dates its undated activities the same way.
-          if (at !== undefined) stampAccepted(msg as unknown as Record<string, unknown>, at);
-        }
+        keepArrival(RED, history, msg, props, verdict !== null);
       } catch (err) {
         done(toError(err));
         return;
