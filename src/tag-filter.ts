@@ -1,13 +1,11 @@
 /**
  * tag-filter: Certain Signal's flow rules (Live/Test, Source, Activate for, Filters) as one node.
- * Glue only: the configuration is compiled once at deploy by lib/tag-filter.ts; per message the
- * compiled filter decides, and this file routes (output 1 passes, output 2 gets `msg.filtered`)
- * and keeps the passed/rejected counts on the status.
+ * Glue only: the configuration is compiled once at deploy by lib/flow/tag-filter.ts and per
+ * message the compiled filter decides; this file assembles that filter with the node-kit parts:
+ * the outputs and status (tag-filter-outputs), the history (tag-filter-history), its replays
+ * (tag-filter-replays) and their admin routes (tag-filter-routes).
  */
 import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from "node-red";
-import { countsText } from "./lib/node-kit/counts";
-import { throttledStatus } from "./lib/node-kit/node-status";
-import { sendHeld, sendPassed } from "./lib/node-kit/pass-hold";
 import {
   compileTagFilter,
   TagFilterConfigError,
@@ -27,6 +25,7 @@ import {
   type EventProps,
   type HistorySettings,
 } from "./lib/node-kit/tag-filter-history";
+import { TagFilterOutputs } from "./lib/node-kit/tag-filter-outputs";
 import { registerTagFilterRoutes, type ReplayTarget } from "./lib/node-kit/tag-filter-routes";
 
 type TagFilterDef = NodeDef & TagFilterConfig & HistorySettings;
@@ -36,41 +35,30 @@ const targets = new Map<string, ReplayTarget>();
 type Send = (msg: NodeMessage | Array<NodeMessage | NodeMessage[] | null>) => void;
 type Done = (err?: Error) => void;
 
+/** Compiles the node's configuration, warning of its doubtful settings and reporting an invalid one. */
+function compileForNode(
+  RED: NodeAPI,
+  node: Node,
+  config: TagFilterDef,
+): { filter?: CompiledTagFilter; configProblem?: string } {
+  try {
+    const filter = compileTagFilter(config);
+    for (const w of filter.warnings) node.warn(RED._("tag-filter.warnings.config", { warning: w }));
+    return { filter };
+  } catch (err) {
+    if (!(err instanceof TagFilterConfigError)) throw err;
+    node.error(RED._("tag-filter.errors.config", { error: err.message }));
+    return { configProblem: err.message };
+  }
+}
+
 export = function (RED: NodeAPI) {
   function TagFilterNode(this: Node, config: TagFilterDef) {
     RED.nodes.createNode(this, config);
     const node = this;
 
-    let filter: CompiledTagFilter | undefined;
-    let configProblem: string | undefined;
-    try {
-      filter = compileTagFilter(config);
-      for (const w of filter.warnings) node.warn(RED._("tag-filter.warnings.config", { warning: w }));
-    } catch (err) {
-      if (!(err instanceof TagFilterConfigError)) throw err;
-      configProblem = err.message;
-      node.error(RED._("tag-filter.errors.config", { error: err.message }));
-    }
-
-    const passedLabel = RED._("tag-filter.status.passed");
-    const rejectedLabel = RED._("tag-filter.status.rejected");
-    let passed = 0;
-    let rejected = 0;
-
-    const show = () => {
-      node.status({
-        fill: passed > 0 ? "green" : "grey",
-        shape: "dot",
-        text: countsText([
-          [passedLabel, passed],
-          [rejectedLabel, rejected],
-        ]),
-      });
-    };
-    const status = throttledStatus(show);
-
-    if (configProblem !== undefined) node.status({ fill: "red", shape: "ring", text: "tag-filter.status.invalid" });
-    else status.paintNow();
+    const { filter, configProblem } = compileForNode(RED, node, config);
+    const outputs = new TagFilterOutputs(node, RED, config.name || "", configProblem === undefined);
 
     const props: EventProps = { topicProp: config.topicProp || "topic", payloadProp: config.payloadProp || "payload" };
     const { history, replayLog } = openTagFilterHistory(
@@ -85,18 +73,6 @@ export = function (RED: NodeAPI) {
     );
     targets.set(node.id, replays);
 
-    /** Sends a message on the output its verdict names and counts it. */
-    const deliver = (msg: NodeMessageInFlow | NodeMessage, verdict: Rejection | null, send: Send): void => {
-      if (verdict === null) {
-        passed++;
-        sendPassed(msg, send);
-      } else {
-        rejected++;
-        if (configProblem === undefined) metrics.filtered({ id: node.id, type: "tag-filter", name: config.name || "" });
-        sendHeld(msg, verdict, send);
-      }
-      if (configProblem === undefined) status.refresh();
-    };
     const judge = (msg: unknown): Rejection | null =>
       filter
         ? filter.evaluate(msg)
@@ -107,7 +83,7 @@ export = function (RED: NodeAPI) {
       const msg: NodeMessage = { _msgid: RED.util.generateId() } as NodeMessage;
       try {
         fillReplayed(RED, msg, rec, mark, props);
-        deliver(msg, judge(msg), (m) => node.send(m));
+        outputs.deliver(msg, judge(msg), (m) => node.send(m));
       } catch (err) {
         node.error(toError(err), msg);
       }
@@ -123,7 +99,7 @@ export = function (RED: NodeAPI) {
         done(toError(err));
         return;
       }
-      deliver(msg, verdict, send);
+      outputs.deliver(msg, verdict, send);
       done();
     });
 
@@ -132,7 +108,7 @@ export = function (RED: NodeAPI) {
       replays.close();
       if (targets.get(node.id) === replays) targets.delete(node.id);
       history?.close();
-      status.close();
+      outputs.close();
       done();
     });
   }
