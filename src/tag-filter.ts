@@ -1,13 +1,11 @@
 /**
  * tag-filter: Certain Signal's flow rules (Live/Test, Source, Activate for, Filters) as one node.
- * Glue only: the configuration is compiled once at deploy by lib/tag-filter.ts; per message the
- * compiled filter decides, and this file routes (output 1 passes, output 2 gets `msg.filtered`)
- * and keeps the passed/rejected counts on the status.
+ * Glue only: the configuration is compiled once at deploy by lib/flow/tag-filter.ts and per
+ * message the compiled filter decides; this file assembles that filter with the node-kit parts:
+ * the outputs and status (tag-filter-outputs), the history (tag-filter-history), its replays
+ * (tag-filter-replays) and their admin routes (tag-filter-routes).
  */
 import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from "node-red";
-import { countsText } from "./lib/node-kit/counts";
-import { throttledStatus } from "./lib/node-kit/node-status";
-import { sendHeld, sendPassed } from "./lib/node-kit/pass-hold";
 import {
   compileTagFilter,
   TagFilterConfigError,
@@ -16,52 +14,42 @@ import {
   type TagFilterConfig,
 } from "./lib/flow/tag-filter";
 import { metrics } from "./lib/sidebar/metrics";
-import { markReplayed, stampAccepted } from "./lib/delivery/delivery-once";
-import {
-  DEFAULT_MAX_BYTES,
-  DEFAULT_RETENTION_DAYS,
-  EventHistory,
-  historyDir,
-  type HistoryRecord,
-} from "./lib/flow/event-history";
-import {
-  parseReplayRequest,
-  ReplayLog,
-  ReplayRequestError,
-  ReplayRun,
-  type ReplayMark,
-  type ReplayProgress,
-} from "./lib/flow/replay";
+import type { HistoryRecord } from "./lib/flow/event-history";
+import type { ReplayMark } from "./lib/flow/replay";
 import { errorText, toError } from "./lib/node-kit/guards";
+import { answerReplayRequest, isReplayRequest, TagFilterReplays } from "./lib/node-kit/tag-filter-replays";
+import {
+  fillReplayed,
+  keepArrival,
+  openTagFilterHistory,
+  type EventProps,
+  type HistorySettings,
+} from "./lib/node-kit/tag-filter-history";
+import { TagFilterOutputs } from "./lib/node-kit/tag-filter-outputs";
+import { registerTagFilterRoutes, type ReplayTarget } from "./lib/node-kit/tag-filter-routes";
 
-type TagFilterDef = NodeDef &
-  TagFilterConfig & {
-    /** Days the history keeps an event (default 30). */
-    historyDays?: number | string;
-    /** Megabytes the history may hold on disk (default 512). */
-    historyMaxMB?: number | string;
-  };
+type TagFilterDef = NodeDef & TagFilterConfig & HistorySettings;
 
-/** What the admin routes reach of a deployed tag-filter. */
-interface ReplayTarget {
-  start(body: unknown): Promise<{ replayId: string; events: number }>;
-  progress(replayId: string): ReplayProgress | undefined;
-  /** The remembered replays, newest first. */
-  list(): ReplayProgress[];
-  cancel(replayId: string): ReplayProgress | undefined;
-}
+/** The deployed tag-filters the admin routes reach, by node id. */
 const targets = new Map<string, ReplayTarget>();
-/** Finished replays a node still answers progress for. */
-const KEEP_FINISHED = 20;
 type Send = (msg: NodeMessage | Array<NodeMessage | NodeMessage[] | null>) => void;
 type Done = (err?: Error) => void;
 
-/** The status is redrawn at most this often under load (the first change shows at once). */
-const hasOwn = Object.prototype.hasOwnProperty;
-
-function positive(v: unknown, fallback: number): number {
-  const n = typeof v === "string" && v.trim() !== "" ? Number(v) : typeof v === "number" ? v : NaN;
-  return Number.isFinite(n) && n > 0 ? n : fallback;
+/** Compiles the node's configuration, warning of its doubtful settings and reporting an invalid one. */
+function compileForNode(
+  RED: NodeAPI,
+  node: Node,
+  config: TagFilterDef,
+): { filter?: CompiledTagFilter; configProblem?: string } {
+  try {
+    const filter = compileTagFilter(config);
+    for (const w of filter.warnings) node.warn(RED._("tag-filter.warnings.config", { warning: w }));
+    return { filter };
+  } catch (err) {
+    if (!(err instanceof TagFilterConfigError)) throw err;
+    node.error(RED._("tag-filter.errors.config", { error: err.message }));
+    return { configProblem: err.message };
+  }
 }
 
 export = function (RED: NodeAPI) {
@@ -69,102 +57,22 @@ export = function (RED: NodeAPI) {
     RED.nodes.createNode(this, config);
     const node = this;
 
-    let filter: CompiledTagFilter | undefined;
-    let configProblem: string | undefined;
-    try {
-      filter = compileTagFilter(config);
-      for (const w of filter.warnings) node.warn(RED._("tag-filter.warnings.config", { warning: w }));
-    } catch (err) {
-      if (!(err instanceof TagFilterConfigError)) throw err;
-      configProblem = err.message;
-      node.error(RED._("tag-filter.errors.config", { error: err.message }));
-    }
+    const { filter, configProblem } = compileForNode(RED, node, config);
+    const outputs = new TagFilterOutputs(node, RED, config.name || "", configProblem === undefined);
 
-    const passedLabel = RED._("tag-filter.status.passed");
-    const rejectedLabel = RED._("tag-filter.status.rejected");
-    let passed = 0;
-    let rejected = 0;
+    const props: EventProps = { topicProp: config.topicProp || "topic", payloadProp: config.payloadProp || "payload" };
+    const { history, replayLog } = openTagFilterHistory(
+      RED,
+      node.id,
+      config,
+      (m) => node.warn(m),
+      (err) => node.warn(RED._("tag-filter.warnings.history", { error: errorText(err) })),
+    );
+    const replays = new TagFilterReplays(history, replayLog, replayed, (p) =>
+      node.warn(RED._("tag-filter.warnings.replayFailed", { id: p.replayId, error: p.error ?? "" })),
+    );
+    targets.set(node.id, replays);
 
-    const show = () => {
-      node.status({
-        fill: passed > 0 ? "green" : "grey",
-        shape: "dot",
-        text: countsText([
-          [passedLabel, passed],
-          [rejectedLabel, rejected],
-        ]),
-      });
-    };
-    const status = throttledStatus(show);
-
-    if (configProblem !== undefined) node.status({ fill: "red", shape: "ring", text: "tag-filter.status.invalid" });
-    else status.paintNow();
-
-    const topicProp = config.topicProp || "topic";
-    const payloadProp = config.payloadProp || "payload";
-    let history: EventHistory | undefined;
-    const dir = historyDir(RED.settings as { userDir?: unknown }, node.id);
-    if (dir) {
-      try {
-        history = new EventHistory(dir, {
-          retentionDays: positive(config.historyDays, DEFAULT_RETENTION_DAYS),
-          maxBytes: Math.round(positive(config.historyMaxMB, DEFAULT_MAX_BYTES / 1048576) * 1048576),
-          logger: { warn: (m) => node.warn(m) },
-        });
-      } catch (err) {
-        node.warn(RED._("tag-filter.warnings.history", { error: errorText(err) }));
-      }
-    }
-
-    // The list of replays lives beside the history, so that it outlives a restart.
-    const replayLog = dir && history ? new ReplayLog(dir, (m) => node.warn(m)) : undefined;
-    const runs = new Map<string, ReplayRun>();
-    const startReplay = (body: unknown): ReplayRun => {
-      if (!history) throw new ReplayRequestError("replay: this tag-filter keeps no history (Node-RED has no userDir)");
-      const request = parseReplayRequest(body);
-      const run = new ReplayRun(history, request, replayed);
-      runs.set(run.id, run);
-      replayLog?.track(run);
-      // Only the latest replays are remembered; a running one is never forgotten.
-      for (const [id, r] of runs) {
-        if (runs.size <= KEEP_FINISHED) break;
-        const st = r.progress.state;
-        if (st !== "counting" && st !== "running") runs.delete(id);
-      }
-      void run.finished.then((p) => {
-        if (p.state === "failed")
-          node.warn(RED._("tag-filter.warnings.replayFailed", { id: p.replayId, error: p.error ?? "" }));
-      });
-      return run;
-    };
-    const target: ReplayTarget = {
-      start: async (body) => {
-        const run = startReplay(body);
-        return { replayId: run.id, events: await run.counted };
-      },
-      progress: (id) => runs.get(id)?.progress ?? replayLog?.get(id),
-      list: () => replayLog?.list() ?? [...runs.values()].reverse().map((r) => r.progress),
-      cancel: (id) => {
-        const run = runs.get(id);
-        if (!run) return undefined;
-        run.cancel();
-        return run.progress;
-      },
-    };
-    targets.set(node.id, target);
-
-    /** Sends a message on the output its verdict names and counts it. */
-    const deliver = (msg: NodeMessageInFlow | NodeMessage, verdict: Rejection | null, send: Send): void => {
-      if (verdict === null) {
-        passed++;
-        sendPassed(msg, send);
-      } else {
-        rejected++;
-        if (configProblem === undefined) metrics.filtered({ id: node.id, type: "tag-filter", name: config.name || "" });
-        sendHeld(msg, verdict, send);
-      }
-      if (configProblem === undefined) status.refresh();
-    };
     const judge = (msg: unknown): Rejection | null =>
       filter
         ? filter.evaluate(msg)
@@ -174,122 +82,38 @@ export = function (RED: NodeAPI) {
     function replayed(rec: HistoryRecord, mark: ReplayMark): void {
       const msg: NodeMessage = { _msgid: RED.util.generateId() } as NodeMessage;
       try {
-        RED.util.setMessageProperty(msg, topicProp, rec.topic, true);
-        RED.util.setMessageProperty(msg, payloadProp, rec.payload, true);
-        (msg as NodeMessage & { replay: ReplayMark }).replay = mark;
-        markReplayed(msg as unknown as Record<string, unknown>, rec.t);
-        deliver(msg, judge(msg), (m) => node.send(m));
+        fillReplayed(RED, msg, rec, mark, props);
+        outputs.deliver(msg, judge(msg), (m) => node.send(m));
       } catch (err) {
         node.error(toError(err), msg);
       }
     }
 
     node.on("input", (msg: NodeMessageInFlow, send: Send, done: Done) => {
-      if (msg.topic === "replay" && !hasOwn.call(msg, "replay")) {
-        const p = (msg.payload ?? {}) as Record<string, unknown>;
-        if (p !== null && typeof p === "object" && typeof p.cancel === "string") {
-          const stopped = target.cancel(p.cancel);
-          if (!stopped) return done(new Error(`tag-filter: validation: no replay ${p.cancel} to cancel`));
-          (msg as NodeMessage & { replay: ReplayProgress }).replay = stopped;
-          send([null, msg]);
-          return done();
-        }
-        let run: ReplayRun;
-        try {
-          run = startReplay(msg.payload);
-        } catch (err) {
-          return done(new Error(`tag-filter: validation: ${errorText(err)}`));
-        }
-        // The request itself is no event: once counted it leaves on output 2, saying what it started.
-        run.counted.then(
-          (events) => {
-            const m = msg as NodeMessage & { replay: ReplayProgress; filtered: Rejection };
-            m.replay = { ...run.progress, events };
-            m.filtered = {
-              rule: "replay",
-              reason: `${run.request.dryRun ? "a dry run counted" : "replay started for"} ${events} kept events`,
-            };
-            send([null, m]);
-            done();
-          },
-          (err: unknown) => done(new Error(`tag-filter: replay could not read the history: ${errorText(err)}`)),
-        );
-        return;
-      }
+      if (isReplayRequest(msg)) return answerReplayRequest(replays, msg, send, done);
       let verdict: Rejection | null;
       try {
         verdict = judge(msg);
-        // A replayed message coming round again is kept already.
-        if (history && !hasOwn.call(msg, "replay")) {
-          const at = history.append(
-            RED.util.getMessageProperty(msg, topicProp),
-            RED.util.getMessageProperty(msg, payloadProp),
-            verdict !== null,
-          );
-          // Taken in when kept: a replay of it later dates its undated activities the same way.
-          if (at !== undefined) stampAccepted(msg as unknown as Record<string, unknown>, at);
-        }
+        keepArrival(RED, history, msg, props, verdict !== null);
       } catch (err) {
         done(toError(err));
         return;
       }
-      deliver(msg, verdict, send);
+      outputs.deliver(msg, verdict, send);
       done();
     });
 
     node.on("close", (removed: boolean, done: () => void) => {
       if (removed) metrics.forget(node.id);
-      for (const run of runs.values()) run.cancel();
-      replayLog?.close();
-      if (targets.get(node.id) === target) targets.delete(node.id);
+      replays.close();
+      if (targets.get(node.id) === replays) targets.delete(node.id);
       history?.close();
-      status.close();
+      outputs.close();
       done();
     });
   }
 
   RED.nodes.registerType("tag-filter", TagFilterNode);
 
-  const answerError = (res: { status(n: number): { json(b: unknown): void } }, err: unknown): void => {
-    const validation = err instanceof ReplayRequestError;
-    res.status(validation ? 400 : 500).json({
-      error: errorText(err),
-      category: validation ? "validation" : "internal",
-    });
-  };
-  RED.httpAdmin.post("/tag-filter/:id/replay", RED.auth.needsPermission("tag-filter.write"), (req, res) => {
-    const t = targets.get(String(req.params.id));
-    if (!t)
-      return void res.status(404).json({ error: `no deployed tag-filter ${req.params.id}`, category: "validation" });
-    t.start(req.body).then(
-      (r) => res.json(r),
-      (err: unknown) => answerError(res, err),
-    );
-  });
-  RED.httpAdmin.get("/tag-filter/:id/replays", RED.auth.needsPermission("tag-filter.read"), (req, res) => {
-    const t = targets.get(String(req.params.id));
-    if (!t)
-      return void res.status(404).json({ error: `no deployed tag-filter ${req.params.id}`, category: "validation" });
-    res.json({ replays: t.list() });
-  });
-  RED.httpAdmin.get("/tag-filter/:id/replay/:replayId", RED.auth.needsPermission("tag-filter.read"), (req, res) => {
-    const p = targets.get(String(req.params.id))?.progress(String(req.params.replayId));
-    if (!p)
-      return void res
-        .status(404)
-        .json({ error: `no replay ${req.params.replayId} on tag-filter ${req.params.id}`, category: "validation" });
-    res.json(p);
-  });
-  RED.httpAdmin.post(
-    "/tag-filter/:id/replay/:replayId/cancel",
-    RED.auth.needsPermission("tag-filter.write"),
-    (req, res) => {
-      const p = targets.get(String(req.params.id))?.cancel(String(req.params.replayId));
-      if (!p)
-        return void res
-          .status(404)
-          .json({ error: `no replay ${req.params.replayId} on tag-filter ${req.params.id}`, category: "validation" });
-      res.json(p);
-    },
-  );
+  registerTagFilterRoutes(RED, targets);
 };

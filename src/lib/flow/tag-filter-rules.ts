@@ -90,15 +90,34 @@ export interface CompiledRule {
 
 type Scalar = string | number | boolean;
 
-/**
- * Compiles one rule. `payloadPath` is the printable path of the payload (`msg.payload`), used to
- * name fields in reasons. Throws an Error naming the rule (1-based) and the problem.
- */
-export function compileRule(raw: unknown, index: number, payloadPath: string): CompiledRule {
-  const n = index + 1;
-  const fail = (why: string): never => {
-    throw new Error(`filter rule ${n}: ${why}`);
-  };
+/** A rule row read and checked: where it reads, how it compares, and the value it compares with. */
+interface RuleShape {
+  op: RuleOperator;
+  scopeKey: keyof RuleObjects;
+  fieldSegs: PathSegment[];
+  /** The printable path of the field, used to name it in reasons. */
+  label: string;
+  /** Text compares ignoring case and surrounding spaces. */
+  ci: boolean;
+  /** The configured value as text ("" for exists / nexists). */
+  text: string;
+  needsValue: boolean;
+}
+
+/** What a compiled operator asks of each scalar, and how the expected value is shown in a reason. */
+interface Comparison {
+  holds: (s: Scalar) => boolean;
+  expect: string;
+}
+
+/** Throws the Error that names the rule (1-based) and the problem. */
+function ruleProblem(n: number, why: string): never {
+  throw new Error(`filter rule ${n}: ${why}`);
+}
+
+/** Reads one row as the editor saves it, throwing for an unknown object, operator, bad field or missing value. */
+function readRuleShape(raw: unknown, n: number, payloadPath: string): RuleShape {
+  const fail = (why: string): never => ruleProblem(n, why);
   if (raw === null || typeof raw !== "object" || Array.isArray(raw)) fail(`must be an object, not ${typeName(raw)}`);
   const r = raw as FilterRuleConfig;
   const on: RuleScope = r.on === undefined || r.on === null ? "event" : r.on;
@@ -131,189 +150,210 @@ export function compileRule(raw: unknown, index: number, payloadPath: string): C
     else fail(`${OP_TEXT[op as RuleOperator]} needs a value`);
     if (text.length > MAX_TEXT) fail(`the value is longer than ${MAX_TEXT} characters`);
   }
+  return { op: op as RuleOperator, scopeKey, fieldSegs, label, ci, text, needsValue };
+}
+
+/** Compiles the operator once (value list, regex, number or date), throwing for a value it cannot use. */
+function compileComparison(shape: RuleShape, n: number): Comparison {
+  const { op, ci, text } = shape;
+  const fail = (why: string): never => ruleProblem(n, why);
   const cmp = ci ? normTag(text) : text;
   const norm = ci ? normTag : (s: string) => s;
-  const description = needsValue
-    ? `${label} ${OP_TEXT[op as RuleOperator]} ${JSON.stringify(text)}`
-    : `${label} ${OP_TEXT[op as RuleOperator]}`;
-
-  /** Each scalar of the field (one, or each entry of a list) → does it hold? */
-  let holds: (s: Scalar) => boolean;
-  let expect = JSON.stringify(text);
-  switch (op as RuleOperator) {
+  const expect = JSON.stringify(text);
+  switch (op) {
     case "eq":
     case "neq": {
       const num = asNumber(text);
-      holds = (s) => (typeof s === "number" && num !== undefined ? s === num : norm(String(s)) === cmp);
-      break;
+      return {
+        holds: (s) => (typeof s === "number" && num !== undefined ? s === num : norm(String(s)) === cmp),
+        expect,
+      };
     }
     case "cont":
     case "ncont":
-      if (cmp === "") fail(`${OP_TEXT[op as RuleOperator]} needs a non-empty value`);
-      holds = (s) => norm(String(s)).includes(cmp);
-      break;
+      if (cmp === "") fail(`${OP_TEXT[op]} needs a non-empty value`);
+      return { holds: (s) => norm(String(s)).includes(cmp), expect };
     case "starts":
       if (cmp === "") fail(`starts with needs a non-empty value`);
-      holds = (s) => norm(String(s)).startsWith(cmp);
-      break;
+      return { holds: (s) => norm(String(s)).startsWith(cmp), expect };
     case "ends":
       if (cmp === "") fail(`ends with needs a non-empty value`);
-      holds = (s) => norm(String(s)).endsWith(cmp);
-      break;
+      return { holds: (s) => norm(String(s)).endsWith(cmp), expect };
     case "in":
     case "nin": {
       const items = text
         .split(",")
         .map((x) => (ci ? normTag(x) : x.trim()))
         .filter((x) => x !== "");
-      if (items.length === 0) fail(`${OP_TEXT[op as RuleOperator]} needs at least one comma-separated value`);
+      if (items.length === 0) fail(`${OP_TEXT[op]} needs at least one comma-separated value`);
       const set = new Set(items);
-      holds = (s) => set.has(norm(String(s)));
-      expect = showList(items);
-      break;
+      return { holds: (s) => set.has(norm(String(s))), expect: showList(items) };
     }
     case "regex":
     case "nregex": {
-      if (text === "") fail(`${OP_TEXT[op as RuleOperator]} needs a regular expression`);
+      if (text === "") fail(`${OP_TEXT[op]} needs a regular expression`);
       let re: RegExp;
       try {
         re = new RegExp(text, ci ? "i" : "");
       } catch (e) {
         return fail(`invalid regular expression ${JSON.stringify(text)}: ${(e as Error).message}`);
       }
-      holds = (s) => re.test(String(s));
-      expect = String(re);
-      break;
+      return { holds: (s) => re.test(String(s)), expect: String(re) };
     }
     case "gt":
     case "lt": {
-      if (text.trim() === "") fail(`${OP_TEXT[op as RuleOperator]} needs a value`);
-      const num = asNumber(text);
-      const date = asIsoDate(text);
-      const sign = op === "gt" ? 1 : -1;
-      holds = (s) => {
-        if (num !== undefined) {
-          const x = asNumber(s);
-          if (x !== undefined) return (x - num) * sign > 0;
-        }
-        if (date !== undefined) {
-          const t = asIsoDate(s);
-          if (t !== undefined) return (t - date) * sign > 0;
-        }
-        const a = norm(String(s));
-        return sign > 0 ? a > cmp : a < cmp;
-      };
-      break;
+      if (text.trim() === "") fail(`${OP_TEXT[op]} needs a value`);
+      return { holds: orderedComparison(text, op === "gt" ? 1 : -1, cmp, norm), expect };
     }
     default:
-      holds = () => true;
+      return { holds: () => true, expect };
   }
+}
 
-  const test = (objects: RuleObjects): string | null => {
-    const v = readPath(objects[scopeKey], fieldSegs);
-    const present =
-      v !== undefined &&
-      v !== null &&
-      !(typeof v === "string" && v.trim() === "") &&
-      !(Array.isArray(v) && v.length === 0);
-    if (op === "exists") return present ? null : `${label} is ${v === undefined ? "missing" : `empty (${show(v)})`}`;
-    if (op === "nexists") return present ? `${label} has a value ${show(v)}` : null;
-    if (v === undefined || v === null)
-      return `${label} is ${v === undefined ? "missing" : "null"}; ${OP_TEXT[op as RuleOperator]} ${expect} needs a value`;
-    if (typeof v === "string") {
-      if (v.length > MAX_TEXT) return `${label} is ${v.length} characters long (at most ${MAX_TEXT} are read)`;
-      return verdict(holds(v), v);
+/** greater / less: as numbers when both are numbers, else as ISO dates when both are dates, else as text. */
+function orderedComparison(
+  text: string,
+  sign: 1 | -1,
+  cmp: string,
+  norm: (s: string) => string,
+): (s: Scalar) => boolean {
+  const num = asNumber(text);
+  const date = asIsoDate(text);
+  return (s) => {
+    if (num !== undefined) {
+      const x = asNumber(s);
+      if (x !== undefined) return (x - num) * sign > 0;
     }
-    if (typeof v === "number" || typeof v === "boolean") return verdict(holds(v), v);
-    if (Array.isArray(v)) {
-      if (op === "gt" || op === "lt") return `${label} is a list ${show(v)}; ${OP_TEXT[op]} compares one value`;
-      if (v.length > MAX_LIST) return `${label} has ${v.length} entries (at most ${MAX_LIST} are read)`;
-      let any = false;
-      for (let i = 0; i < v.length; i++) {
-        const x: unknown = v[i];
-        if (typeof x === "string") {
-          if (x.length > MAX_TEXT)
-            return `${label}[${i}] is ${x.length} characters long (at most ${MAX_TEXT} are read)`;
-        } else if (typeof x !== "number" && typeof x !== "boolean") {
-          return `${label}[${i}] is ${typeName(x)}, not a text, number or true/false`;
-        }
-        if (!any && holds(x as Scalar)) any = true;
+    if (date !== undefined) {
+      const t = asIsoDate(s);
+      if (t !== undefined) return (t - date) * sign > 0;
+    }
+    const a = norm(String(s));
+    return sign > 0 ? a > cmp : a < cmp;
+  };
+}
+
+/**
+ * Compiles one rule. `payloadPath` is the printable path of the payload (`msg.payload`), used to
+ * name fields in reasons. Throws an Error naming the rule (1-based) and the problem.
+ */
+export function compileRule(raw: unknown, index: number, payloadPath: string): CompiledRule {
+  const n = index + 1;
+  const shape = readRuleShape(raw, n, payloadPath);
+  const { op, label, text } = shape;
+  const description = shape.needsValue ? `${label} ${OP_TEXT[op]} ${JSON.stringify(text)}` : `${label} ${OP_TEXT[op]}`;
+  const comparison = compileComparison(shape, n);
+  return { index: n, description, test: (objects) => testRule(shape, comparison, objects) };
+}
+
+/** Reads the rule's field from the message's objects: null when it holds, else the reason. */
+function testRule(shape: RuleShape, comparison: Comparison, objects: RuleObjects): string | null {
+  const { op, label } = shape;
+  const { holds, expect } = comparison;
+  const v = readPath(objects[shape.scopeKey], shape.fieldSegs);
+  const present =
+    v !== undefined &&
+    v !== null &&
+    !(typeof v === "string" && v.trim() === "") &&
+    !(Array.isArray(v) && v.length === 0);
+  if (op === "exists") return present ? null : `${label} is ${v === undefined ? "missing" : `empty (${show(v)})`}`;
+  if (op === "nexists") return present ? `${label} has a value ${show(v)}` : null;
+  if (v === undefined || v === null)
+    return `${label} is ${v === undefined ? "missing" : "null"}; ${OP_TEXT[op]} ${expect} needs a value`;
+  if (typeof v === "string") {
+    if (v.length > MAX_TEXT) return `${label} is ${v.length} characters long (at most ${MAX_TEXT} are read)`;
+    return explainVerdict(op, holds(v), v, label, expect);
+  }
+  if (typeof v === "number" || typeof v === "boolean") return explainVerdict(op, holds(v), v, label, expect);
+  if (Array.isArray(v)) {
+    if (op === "gt" || op === "lt") return `${label} is a list ${show(v)}; ${OP_TEXT[op]} compares one value`;
+    if (v.length > MAX_LIST) return `${label} has ${v.length} entries (at most ${MAX_LIST} are read)`;
+    let any = false;
+    for (let i = 0; i < v.length; i++) {
+      const x: unknown = v[i];
+      if (typeof x === "string") {
+        if (x.length > MAX_TEXT) return `${label}[${i}] is ${x.length} characters long (at most ${MAX_TEXT} are read)`;
+      } else if (typeof x !== "number" && typeof x !== "boolean") {
+        return `${label}[${i}] is ${typeName(x)}, not a text, number or true/false`;
       }
-      return verdict(any, v);
+      if (!any && holds(x as Scalar)) any = true;
     }
-    return `${label} is an object, not a value to compare`;
-  };
+    return explainVerdict(op, any, v, label, expect);
+  }
+  return `${label} is an object, not a value to compare`;
+}
 
-  const verdict = (anyHolds: boolean, v: unknown): string | null => {
-    const list = Array.isArray(v);
-    switch (op as RuleOperator) {
-      case "eq":
-        return anyHolds
-          ? null
-          : list
-            ? `${label} ${show(v)} has no entry equal to ${expect}`
-            : `${label} is ${show(v)}, not ${expect}`;
-      case "neq":
-        return anyHolds
-          ? list
-            ? `${label} ${show(v)} has an entry equal to ${expect}`
-            : `${label} is ${show(v)}, which equals ${expect}`
-          : null;
-      case "cont":
-        return anyHolds
-          ? null
-          : list
-            ? `${label} ${show(v)} has no entry containing ${expect}`
-            : `${label} ${show(v)} does not contain ${expect}`;
-      case "ncont":
-        return anyHolds
-          ? list
-            ? `${label} ${show(v)} has an entry containing ${expect}`
-            : `${label} ${show(v)} contains ${expect}`
-          : null;
-      case "starts":
-        return anyHolds
-          ? null
-          : list
-            ? `${label} ${show(v)} has no entry starting with ${expect}`
-            : `${label} ${show(v)} does not start with ${expect}`;
-      case "ends":
-        return anyHolds
-          ? null
-          : list
-            ? `${label} ${show(v)} has no entry ending with ${expect}`
-            : `${label} ${show(v)} does not end with ${expect}`;
-      case "in":
-        return anyHolds
-          ? null
-          : list
-            ? `${label} ${show(v)} has no entry in ${expect}`
-            : `${label} ${show(v)} is not in ${expect}`;
-      case "nin":
-        return anyHolds
-          ? list
-            ? `${label} ${show(v)} has an entry in ${expect}`
-            : `${label} ${show(v)} is in ${expect}`
-          : null;
-      case "regex":
-        return anyHolds
-          ? null
-          : list
-            ? `${label} ${show(v)} has no entry matching ${expect}`
-            : `${label} ${show(v)} does not match ${expect}`;
-      case "nregex":
-        return anyHolds
-          ? list
-            ? `${label} ${show(v)} has an entry matching ${expect}`
-            : `${label} ${show(v)} matches ${expect}`
-          : null;
-      case "gt":
-      case "lt":
-        return anyHolds ? null : `${label} ${show(v)} is not ${OP_TEXT[op as RuleOperator]} ${expect}`;
-      default:
-        return null;
-    }
-  };
-
-  return { index: n, description, test };
+/**
+ * null when the operator's outcome passes the message, else the reason, worded for one value or a
+ * list. One table for every operator, so the wordings read side by side.
+ */
+function explainVerdict(op: RuleOperator, anyHolds: boolean, v: unknown, label: string, expect: string): string | null {
+  const list = Array.isArray(v);
+  switch (op) {
+    case "eq":
+      return anyHolds
+        ? null
+        : list
+          ? `${label} ${show(v)} has no entry equal to ${expect}`
+          : `${label} is ${show(v)}, not ${expect}`;
+    case "neq":
+      return anyHolds
+        ? list
+          ? `${label} ${show(v)} has an entry equal to ${expect}`
+          : `${label} is ${show(v)}, which equals ${expect}`
+        : null;
+    case "cont":
+      return anyHolds
+        ? null
+        : list
+          ? `${label} ${show(v)} has no entry containing ${expect}`
+          : `${label} ${show(v)} does not contain ${expect}`;
+    case "ncont":
+      return anyHolds
+        ? list
+          ? `${label} ${show(v)} has an entry containing ${expect}`
+          : `${label} ${show(v)} contains ${expect}`
+        : null;
+    case "starts":
+      return anyHolds
+        ? null
+        : list
+          ? `${label} ${show(v)} has no entry starting with ${expect}`
+          : `${label} ${show(v)} does not start with ${expect}`;
+    case "ends":
+      return anyHolds
+        ? null
+        : list
+          ? `${label} ${show(v)} has no entry ending with ${expect}`
+          : `${label} ${show(v)} does not end with ${expect}`;
+    case "in":
+      return anyHolds
+        ? null
+        : list
+          ? `${label} ${show(v)} has no entry in ${expect}`
+          : `${label} ${show(v)} is not in ${expect}`;
+    case "nin":
+      return anyHolds
+        ? list
+          ? `${label} ${show(v)} has an entry in ${expect}`
+          : `${label} ${show(v)} is in ${expect}`
+        : null;
+    case "regex":
+      return anyHolds
+        ? null
+        : list
+          ? `${label} ${show(v)} has no entry matching ${expect}`
+          : `${label} ${show(v)} does not match ${expect}`;
+    case "nregex":
+      return anyHolds
+        ? list
+          ? `${label} ${show(v)} has an entry matching ${expect}`
+          : `${label} ${show(v)} matches ${expect}`
+        : null;
+    case "gt":
+    case "lt":
+      return anyHolds ? null : `${label} ${show(v)} is not ${OP_TEXT[op]} ${expect}`;
+    default:
+      return null;
+  }
 }

@@ -23,6 +23,8 @@ import {
 } from "./tag-filter-paths";
 import { compileRule, type CompiledRule, type FilterRuleConfig, type RuleObjects } from "./tag-filter-rules";
 
+const hasOwn = Object.prototype.hasOwnProperty;
+
 export { MAX_LIST, MAX_TEXT } from "./tag-filter-paths";
 export {
   RULE_OPERATORS,
@@ -323,7 +325,6 @@ function propertyCheck(matcher: TagMatcher, payloadPath: string): ActivationChec
   const tagsPath = `${regPath}.propertyTags`;
   const propsPath = `${regPath}.properties`;
   const wanted = showList(matcher.display);
-  const hasOwn = Object.prototype.hasOwnProperty;
   return {
     rule: "activate-for:property",
     check(objects) {
@@ -403,37 +404,63 @@ interface TopicPlan {
   checks: ActivationCheck[];
 }
 
-/**
- * Compiles a tag-filter configuration. Throws TagFilterConfigError listing every problem
- * (invalid regex, bad path, unknown operator or mode...).
- */
-export function compileTagFilter(config: TagFilterConfig): CompiledTagFilter {
-  const problems: string[] = [];
-  const warnings: string[] = [];
-  const cfg = (config ?? {}) as TagFilterConfig;
+/** The configured tags of each "Activate for" object, and whether all of them must match. */
+interface ActivationTags {
+  status: string[];
+  statusAll: boolean;
+  property: string[];
+  propertyAll: boolean;
+  attendee: string[];
+  attendeeAll: boolean;
+  event: string[];
+  eventAll: boolean;
+  eventStatus: string[];
+  eventStatusAll: boolean;
+  session: string[];
+  sessionAll: boolean;
+}
 
-  const path = (v: unknown, dflt: string, what: string): PathSegment[] => {
-    try {
-      return parsePath(v === undefined || v === null || v === "" ? dflt : v, what);
-    } catch (e) {
-      problems.push((e as Error).message);
-      return [dflt];
-    }
-  };
-  const topicSegs = path(cfg.topicProp, "topic", "topic property");
-  const payloadSegs = path(cfg.payloadProp, "payload", "payload property");
-  const topicPath = `msg.${formatPath(topicSegs)}`;
-  const payloadPath = `msg.${formatPath(payloadSegs)}`;
+/** Everything the per-message evaluation reads, compiled once at deploy. */
+interface FilterPlan {
+  topicSegs: PathSegment[];
+  payloadSegs: PathSegment[];
+  topicPath: string;
+  payloadPath: string;
+  regPath: string;
+  evPath: string;
+  mode: LiveTestMode;
+  excludedSet: ReadonlySet<string>;
+  plans: ReadonlyMap<string, TopicPlan>;
+  rules: readonly CompiledRule[];
+  enabledText: string;
+  /** Reused for every message (evaluation is synchronous); cleared after each so no message is kept. */
+  objects: Objects;
+}
 
-  const mode = choice<LiveTestMode>(cfg.mode, ["live", "test", "any"], "live", "mode", problems);
+/** A msg path setting, or its default (and a problem) when it cannot be parsed. */
+function settingPath(v: unknown, dflt: string, what: string, problems: string[]): PathSegment[] {
+  try {
+    return parsePath(v === undefined || v === null || v === "" ? dflt : v, what);
+  } catch (e) {
+    problems.push((e as Error).message);
+    return [dflt];
+  }
+}
 
+/** The topics the Source checkboxes enable. */
+function enabledSources(cfg: TagFilterConfig, problems: string[]): Set<EventTopic> {
   const enabledTopics = new Set<EventTopic>();
   for (const key of Object.keys(SOURCE_TOPICS) as SourceKey[]) {
     if (flag(cfg[key], SOURCE_DEFAULTS[key], key, problems)) for (const t of SOURCE_TOPICS[key]) enabledTopics.add(t);
   }
-  const sources = EVENT_TOPICS.filter((t) => enabledTopics.has(t));
-  if (sources.length === 0) warnings.push("no source is enabled, so nothing will pass");
+  return enabledTopics;
+}
 
+/**
+ * Reads every tag setting, "Activate for" and excluded domains, noting each problem. The settings
+ * are read in one fixed order so the problems are listed in it.
+ */
+function readTagSettings(cfg: TagFilterConfig, problems: string[]): { activation: ActivationTags; excluded: string[] } {
   const tags = (v: unknown, what: string): string[] => {
     try {
       return parseTags(v, what);
@@ -449,112 +476,114 @@ export function compileTagFilter(config: TagFilterConfig): CompiledTagFilter {
   const attendeeAll = match(cfg.attendeeTypeMatch, "attendeeTypeMatch");
   const eventAll = match(cfg.eventMatch, "eventMatch");
   const sessionAll = match(cfg.sessionStatusMatch, "sessionStatusMatch");
-  const statusTags = tags(cfg.statusTags, "statusTags");
-  const propertyTags = tags(cfg.propertyTags, "propertyTags");
-  const attendeeTags = tags(cfg.attendeeTypeTags, "attendeeTypeTags");
-  const eventTags = tags(cfg.eventTags, "eventTags");
+  const status = tags(cfg.statusTags, "statusTags");
+  const property = tags(cfg.propertyTags, "propertyTags");
+  const attendee = tags(cfg.attendeeTypeTags, "attendeeTypeTags");
+  const event = tags(cfg.eventTags, "eventTags");
   const eventStatusAll = match(cfg.eventStatusMatch, "eventStatusMatch");
-  const eventStatusTags = tags(cfg.eventStatusTags, "eventStatusTags");
+  const eventStatus = tags(cfg.eventStatusTags, "eventStatusTags");
   const excluded = tags(cfg.excludeDomains, "excludeDomains").map((d) => d.replace(/^@/, "").toLowerCase());
   for (const d of excluded)
     if (!/^[a-z0-9-]+(\.[a-z0-9-]+)*$/.test(d))
       problems.push(`excludeDomains: ${show(d)} is not an e-mail domain (such as example.com)`);
-  const excludedSet = new Set(excluded);
-  const sessionTags = tags(cfg.sessionStatusTags, "sessionStatusTags");
-
-  const checks = new Map<ActivationObject, ActivationCheck>();
-  if (statusTags.length)
-    checks.set(
-      "registration-status",
-      listCheck(
-        "registration-status",
-        "registration status tags",
-        "registration",
-        ["statusTags"],
-        new TagMatcher(statusTags, statusAll),
-        payloadPath,
-      ),
-    );
-  if (propertyTags.length)
-    checks.set("property", propertyCheck(new TagMatcher(propertyTags, propertyAll), payloadPath));
-  if (attendeeTags.length)
-    checks.set(
-      "attendee-type",
-      listCheck(
-        "attendee-type",
-        "attendee type tags",
-        "registration",
-        ["attendeeTypeTags"],
-        new TagMatcher(attendeeTags, attendeeAll),
-        payloadPath,
-      ),
-    );
-  if (eventTags.length)
-    checks.set(
-      "event",
-      listCheck("event", "event tags", "event", ["tags"], new TagMatcher(eventTags, eventAll), payloadPath),
-    );
-  if (eventStatusTags.length)
-    checks.set(
-      "event-status",
-      listCheck(
-        "event-status",
-        "event status tags",
-        "event",
-        ["statusTags"],
-        new TagMatcher(eventStatusTags, eventStatusAll),
-        payloadPath,
-      ),
-    );
-  if (sessionTags.length)
-    checks.set(
-      "session-status",
-      listCheck(
-        "session-status",
-        "session status tags",
-        "session",
-        ["statusTags"],
-        new TagMatcher(sessionTags, sessionAll),
-        payloadPath,
-      ),
-    );
-
-  const rules: CompiledRule[] = [];
-  if (cfg.rules !== undefined && cfg.rules !== null) {
-    if (!Array.isArray(cfg.rules)) problems.push(`rules must be a list, not ${typeName(cfg.rules)}`);
-    else
-      cfg.rules.forEach((r, i) => {
-        try {
-          rules.push(compileRule(r, i, payloadPath));
-        } catch (e) {
-          problems.push((e as Error).message);
-        }
-      });
-  }
-
-  const blocked = (topic: EventTopic): Rejection | undefined => {
-    if (!enabledTopics.has(topic)) return undefined;
-    if (topic === "registration.status_changed" && !statusTags.length) {
-      const reason = `source ${topic} activates only for the registration statuses selected, and no registration status tags are configured`;
-      warnings.push(reason);
-      return { rule: "activate-for:registration-status", reason };
-    }
-    if ((topic === "event.created" || topic === "event.updated") && !eventStatusTags.length) {
-      const reason = `source ${topic} activates only for the event statuses selected, and no event status tags are configured`;
-      if (topic === "event.created")
-        warnings.push(
-          "source event.created and event.updated activates only for the event statuses selected, and no event status tags are configured",
-        );
-      return { rule: "activate-for:event-status", reason };
-    }
-    if (topic === "session_registration.status_changed" && !sessionTags.length) {
-      const reason = `source ${topic} activates only for the session registration statuses selected, and no session status tags are configured`;
-      warnings.push(reason);
-      return { rule: "activate-for:session-status", reason };
-    }
-    return undefined;
+  const session = tags(cfg.sessionStatusTags, "sessionStatusTags");
+  const activation: ActivationTags = {
+    status,
+    statusAll,
+    property,
+    propertyAll,
+    attendee,
+    attendeeAll,
+    event,
+    eventAll,
+    eventStatus,
+    eventStatusAll,
+    session,
+    sessionAll,
   };
+  return { activation, excluded };
+}
 
+/** One check per "Activate for" object that has tags configured. */
+function activationChecks(a: ActivationTags, payloadPath: string): Map<ActivationObject, ActivationCheck> {
+  const checks = new Map<ActivationObject, ActivationCheck>();
+  const tagList = (
+    object: ActivationObject,
+    label: string,
+    objKey: ObjectKey,
+    list: string,
+    tags: string[],
+    all: boolean,
+  ): void => {
+    if (tags.length)
+      checks.set(object, listCheck(object, label, objKey, [list], new TagMatcher(tags, all), payloadPath));
+  };
+  tagList("registration-status", "registration status tags", "registration", "statusTags", a.status, a.statusAll);
+  if (a.property.length) checks.set("property", propertyCheck(new TagMatcher(a.property, a.propertyAll), payloadPath));
+  tagList("attendee-type", "attendee type tags", "registration", "attendeeTypeTags", a.attendee, a.attendeeAll);
+  tagList("event", "event tags", "event", "tags", a.event, a.eventAll);
+  tagList("event-status", "event status tags", "event", "statusTags", a.eventStatus, a.eventStatusAll);
+  tagList("session-status", "session status tags", "session", "statusTags", a.session, a.sessionAll);
+  return checks;
+}
+
+/** The Filters rows compiled, noting each row's problem. */
+function compileRules(raw: unknown, payloadPath: string, problems: string[]): CompiledRule[] {
+  const rules: CompiledRule[] = [];
+  if (raw === undefined || raw === null) return rules;
+  if (!Array.isArray(raw)) {
+    problems.push(`rules must be a list, not ${typeName(raw)}`);
+    return rules;
+  }
+  raw.forEach((r, i) => {
+    try {
+      rules.push(compileRule(r, i, payloadPath));
+    } catch (e) {
+      problems.push((e as Error).message);
+    }
+  });
+  return rules;
+}
+
+/**
+ * A status-change source enabled with no statuses to activate for rejects every message of its
+ * topic; the deploy warns about it once per source checkbox.
+ */
+function blockedSource(
+  topic: EventTopic,
+  enabledTopics: ReadonlySet<EventTopic>,
+  a: ActivationTags,
+  warnings: string[],
+): Rejection | undefined {
+  if (!enabledTopics.has(topic)) return undefined;
+  if (topic === "registration.status_changed" && !a.status.length) {
+    const reason = `source ${topic} activates only for the registration statuses selected, and no registration status tags are configured`;
+    warnings.push(reason);
+    return { rule: "activate-for:registration-status", reason };
+  }
+  if ((topic === "event.created" || topic === "event.updated") && !a.eventStatus.length) {
+    const reason = `source ${topic} activates only for the event statuses selected, and no event status tags are configured`;
+    if (topic === "event.created")
+      warnings.push(
+        "source event.created and event.updated activates only for the event statuses selected, and no event status tags are configured",
+      );
+    return { rule: "activate-for:event-status", reason };
+  }
+  if (topic === "session_registration.status_changed" && !a.session.length) {
+    const reason = `source ${topic} activates only for the session registration statuses selected, and no session status tags are configured`;
+    warnings.push(reason);
+    return { rule: "activate-for:session-status", reason };
+  }
+  return undefined;
+}
+
+/** Per topic: whether its source is enabled, whether it is blocked, and the activation checks that apply. */
+function topicPlans(
+  enabledTopics: ReadonlySet<EventTopic>,
+  checks: ReadonlyMap<ActivationObject, ActivationCheck>,
+  a: ActivationTags,
+  warnings: string[],
+): Map<string, TopicPlan> {
   const plans = new Map<string, TopicPlan>();
   for (const topic of EVENT_TOPICS) {
     const planChecks: ActivationCheck[] = [];
@@ -562,132 +591,193 @@ export function compileTagFilter(config: TagFilterConfig): CompiledTagFilter {
       const c = checks.get(obj);
       if (c && ACTIVATION_TOPICS[obj].includes(topic)) planChecks.push(c);
     }
-    plans.set(topic, { topic, enabled: enabledTopics.has(topic), blocked: blocked(topic), checks: planChecks });
+    const blocked = blockedSource(topic, enabledTopics, a, warnings);
+    plans.set(topic, { topic, enabled: enabledTopics.has(topic), blocked, checks: planChecks });
   }
+  return plans;
+}
 
+/**
+ * Compiles a tag-filter configuration. Throws TagFilterConfigError listing every problem
+ * (invalid regex, bad path, unknown operator or mode...).
+ */
+export function compileTagFilter(config: TagFilterConfig): CompiledTagFilter {
+  const problems: string[] = [];
+  const warnings: string[] = [];
+  const cfg = (config ?? {}) as TagFilterConfig;
+
+  const topicSegs = settingPath(cfg.topicProp, "topic", "topic property", problems);
+  const payloadSegs = settingPath(cfg.payloadProp, "payload", "payload property", problems);
+  const payloadPath = `msg.${formatPath(payloadSegs)}`;
+  const mode = choice<LiveTestMode>(cfg.mode, ["live", "test", "any"], "live", "mode", problems);
+  const enabledTopics = enabledSources(cfg, problems);
+  const sources = EVENT_TOPICS.filter((t) => enabledTopics.has(t));
+  if (sources.length === 0) warnings.push("no source is enabled, so nothing will pass");
+  const { activation, excluded } = readTagSettings(cfg, problems);
+  const checks = activationChecks(activation, payloadPath);
+  const rules = compileRules(cfg.rules, payloadPath, problems);
+  const plans = topicPlans(enabledTopics, checks, activation, warnings);
   if (problems.length) throw new TagFilterConfigError(problems);
 
-  const enabledText = showList(sources);
-  const regPath = `${payloadPath}.registration`;
-  const evPath = `${payloadPath}.event`;
-  // Reused for every message (evaluation is synchronous); cleared after each so no message is kept.
-  const objects: Objects = { event: undefined, registration: undefined, profile: undefined, session: undefined };
-  const hasOwn = Object.prototype.hasOwnProperty;
-  const badObject = (k: ObjectKey, v: unknown): Rejection => ({
-    rule: "input",
-    reason: `${payloadPath}.${k} is ${typeName(v)}, not an object`,
-  });
-
-  const run = (msg: unknown): Rejection | null => {
-    const topic = readPath(msg, topicSegs);
-    if (typeof topic !== "string")
-      return {
-        rule: "source",
-        reason: `${topicPath} is ${typeName(topic)}, not a topic; enabled sources: ${enabledText}`,
-      };
-    if (topic.length > MAX_TEXT)
-      return { rule: "source", reason: `${topicPath} is ${topic.length} characters long, not a known topic` };
-    let plan = plans.get(topic);
-    if (plan === undefined) plan = plans.get(normTag(topic));
-    if (plan === undefined)
-      return {
-        rule: "source",
-        reason: `${topicPath} ${show(topic)} is not a known source; enabled sources: ${enabledText}`,
-      };
-    if (!plan.enabled)
-      return { rule: "source", reason: `source ${plan.topic} is not enabled; enabled sources: ${enabledText}` };
-    if (plan.blocked) return { rule: plan.blocked.rule, reason: plan.blocked.reason };
-
-    const payload = readPath(msg, payloadSegs);
-    if (!isFieldObject(payload))
-      return { rule: "input", reason: `${payloadPath} is ${typeName(payload)}, not an object` };
-    // Named reads (monomorphic, fast) of own properties only.
-    const event = hasOwn.call(payload, "event") ? payload.event : undefined;
-    if (event !== undefined && event !== null && !isFieldObject(event)) return badObject("event", event);
-    const registration = hasOwn.call(payload, "registration") ? payload.registration : undefined;
-    if (registration !== undefined && registration !== null && !isFieldObject(registration))
-      return badObject("registration", registration);
-    const profile = hasOwn.call(payload, "profile") ? payload.profile : undefined;
-    if (profile !== undefined && profile !== null && !isFieldObject(profile)) return badObject("profile", profile);
-    const session = hasOwn.call(payload, "session") ? payload.session : undefined;
-    if (session !== undefined && session !== null && !isFieldObject(session)) return badObject("session", session);
-    objects.event = event;
-    objects.registration = registration;
-    objects.profile = profile;
-    objects.session = session;
-
-    if (mode !== "any") {
-      const rt = testFlag(
-        registration && hasOwn.call(registration, "test") ? (registration as Record<string, unknown>).test : undefined,
-      );
-      if (rt === undefined)
-        return {
-          rule: "live-test",
-          reason: `${regPath}.test is ${show(own(objects.registration, "test"))}, not true or false`,
-        };
-      const et = testFlag(event && hasOwn.call(event, "test") ? (event as Record<string, unknown>).test : undefined);
-      if (et === undefined)
-        return {
-          rule: "live-test",
-          reason: `${evPath}.test is ${show(own(objects.event, "test"))}, not true or false`,
-        };
-      if (mode === "live" && (rt || et))
-        return {
-          rule: "live-test",
-          reason: `a live filter drops test data, and ${rt ? `${regPath}.test` : `${evPath}.test`} is true`,
-        };
-      if (mode === "test" && !rt && !et)
-        return {
-          rule: "live-test",
-          reason: `a test filter takes only test data, and neither ${regPath}.test nor ${evPath}.test is true`,
-        };
-    }
-
-    if (excludedSet.size) {
-      const email = own(profile, "email");
-      // Longer than any e-mail address can be: nothing to hold back by domain.
-      if (typeof email === "string" && email.length <= 320) {
-        const at = email.lastIndexOf("@");
-        if (at >= 0) {
-          // The domain and every parent domain: "eu.acme.com" is held back by "acme.com".
-          let d = email
-            .slice(at + 1)
-            .trim()
-            .toLowerCase();
-          while (d !== "") {
-            if (excludedSet.has(d))
-              return {
-                rule: "excluded-domain",
-                reason: `${payloadPath}.profile.email ${show(email)} is at ${d}, an excluded e-mail domain`,
-              };
-            const dot = d.indexOf(".");
-            d = dot < 0 ? "" : d.slice(dot + 1);
-          }
-        }
-      }
-    }
-
-    const pc = plan.checks;
-    for (let i = 0; i < pc.length; i++) {
-      const why = pc[i].check(objects);
-      if (why !== null) return { rule: pc[i].rule, reason: why };
-    }
-    for (let i = 0; i < rules.length; i++) {
-      const why = rules[i].test(objects);
-      if (why !== null) return { rule: `filter:${rules[i].index}`, reason: why };
-    }
-    return null;
+  const plan: FilterPlan = {
+    topicSegs,
+    payloadSegs,
+    topicPath: `msg.${formatPath(topicSegs)}`,
+    payloadPath,
+    regPath: `${payloadPath}.registration`,
+    evPath: `${payloadPath}.event`,
+    mode,
+    excludedSet: new Set(excluded),
+    plans,
+    rules,
+    enabledText: showList(sources),
+    objects: { event: undefined, registration: undefined, profile: undefined, session: undefined },
   };
-
+  const objects = plan.objects;
   return {
     sources,
     warnings,
     evaluate(msg) {
       try {
-        return run(msg);
+        return evaluateMessage(plan, msg);
       } finally {
         objects.event = objects.registration = objects.profile = objects.session = undefined;
       }
     },
   };
+}
+
+/** The checks in order: source, payload shape, live/test, excluded domain, "Activate for", Filters. */
+function evaluateMessage(p: FilterPlan, msg: unknown): Rejection | null {
+  const topic = readPath(msg, p.topicSegs);
+  const plan =
+    typeof topic === "string" && topic.length <= MAX_TEXT
+      ? (p.plans.get(topic) ?? p.plans.get(normTag(topic)))
+      : undefined;
+  if (plan === undefined || !plan.enabled || plan.blocked) return sourceRejection(p, topic, plan);
+  const bad = readObjects(p, readPath(msg, p.payloadSegs));
+  if (bad) return bad;
+  const objects = p.objects;
+  if (p.mode !== "any") {
+    const why = liveTestRejection(p, p.mode, objects);
+    if (why) return why;
+  }
+  if (p.excludedSet.size) {
+    const why = excludedDomainRejection(p.excludedSet, own(objects.profile, "email"), p.payloadPath);
+    if (why) return why;
+  }
+  const pc = plan.checks;
+  for (let i = 0; i < pc.length; i++) {
+    const why = pc[i].check(objects);
+    if (why !== null) return { rule: pc[i].rule, reason: why };
+  }
+  const rules = p.rules;
+  for (let i = 0; i < rules.length; i++) {
+    const why = rules[i].test(objects);
+    if (why !== null) return { rule: `filter:${rules[i].index}`, reason: why };
+  }
+  return null;
+}
+
+/** Why a message's topic does not pass the source check (called only when it does not). */
+function sourceRejection(p: FilterPlan, topic: unknown, plan: TopicPlan | undefined): Rejection {
+  const { topicPath, enabledText } = p;
+  if (typeof topic !== "string")
+    return {
+      rule: "source",
+      reason: `${topicPath} is ${typeName(topic)}, not a topic; enabled sources: ${enabledText}`,
+    };
+  if (topic.length > MAX_TEXT)
+    return { rule: "source", reason: `${topicPath} is ${topic.length} characters long, not a known topic` };
+  if (plan === undefined)
+    return {
+      rule: "source",
+      reason: `${topicPath} ${show(topic)} is not a known source; enabled sources: ${enabledText}`,
+    };
+  if (!plan.enabled || !plan.blocked)
+    return { rule: "source", reason: `source ${plan.topic} is not enabled; enabled sources: ${enabledText}` };
+  return { rule: plan.blocked.rule, reason: plan.blocked.reason };
+}
+
+function notAnObject(payloadPath: string, k: ObjectKey, v: unknown): Rejection {
+  return { rule: "input", reason: `${payloadPath}.${k} is ${typeName(v)}, not an object` };
+}
+
+/** Fills `p.objects` from the payload's own properties; a rejection when one is not an object. */
+function readObjects(p: FilterPlan, payload: unknown): Rejection | null {
+  const { payloadPath } = p;
+  if (!isFieldObject(payload))
+    return { rule: "input", reason: `${payloadPath} is ${typeName(payload)}, not an object` };
+  // Named reads (monomorphic, fast) of own properties only.
+  const event = hasOwn.call(payload, "event") ? payload.event : undefined;
+  if (event !== undefined && event !== null && !isFieldObject(event)) return notAnObject(payloadPath, "event", event);
+  const registration = hasOwn.call(payload, "registration") ? payload.registration : undefined;
+  if (registration !== undefined && registration !== null && !isFieldObject(registration))
+    return notAnObject(payloadPath, "registration", registration);
+  const profile = hasOwn.call(payload, "profile") ? payload.profile : undefined;
+  if (profile !== undefined && profile !== null && !isFieldObject(profile))
+    return notAnObject(payloadPath, "profile", profile);
+  const session = hasOwn.call(payload, "session") ? payload.session : undefined;
+  if (session !== undefined && session !== null && !isFieldObject(session))
+    return notAnObject(payloadPath, "session", session);
+  const objects = p.objects;
+  objects.event = event;
+  objects.registration = registration;
+  objects.profile = profile;
+  objects.session = session;
+  return null;
+}
+
+/** Live drops test data, test takes only test data; a flag that is neither true nor false rejects. */
+function liveTestRejection(p: FilterPlan, mode: "live" | "test", objects: Objects): Rejection | null {
+  const { registration, event } = objects;
+  const { regPath, evPath } = p;
+  const rt = testFlag(
+    registration && hasOwn.call(registration, "test") ? (registration as Record<string, unknown>).test : undefined,
+  );
+  if (rt === undefined)
+    return {
+      rule: "live-test",
+      reason: `${regPath}.test is ${show(own(registration, "test"))}, not true or false`,
+    };
+  const et = testFlag(event && hasOwn.call(event, "test") ? (event as Record<string, unknown>).test : undefined);
+  if (et === undefined)
+    return {
+      rule: "live-test",
+      reason: `${evPath}.test is ${show(own(event, "test"))}, not true or false`,
+    };
+  if (mode === "live" && (rt || et))
+    return {
+      rule: "live-test",
+      reason: `a live filter drops test data, and ${rt ? `${regPath}.test` : `${evPath}.test`} is true`,
+    };
+  if (mode === "test" && !rt && !et)
+    return {
+      rule: "live-test",
+      reason: `a test filter takes only test data, and neither ${regPath}.test nor ${evPath}.test is true`,
+    };
+  return null;
+}
+
+/** Holds back an e-mail address at an excluded domain or at any subdomain of one. */
+function excludedDomainRejection(excluded: ReadonlySet<string>, email: unknown, payloadPath: string): Rejection | null {
+  // Longer than any e-mail address can be: nothing to hold back by domain.
+  if (typeof email !== "string" || email.length > 320) return null;
+  const at = email.lastIndexOf("@");
+  if (at < 0) return null;
+  // The domain and every parent domain: "eu.acme.com" is held back by "acme.com".
+  let d = email
+    .slice(at + 1)
+    .trim()
+    .toLowerCase();
+  while (d !== "") {
+    if (excluded.has(d))
+      return {
+        rule: "excluded-domain",
+        reason: `${payloadPath}.profile.email ${show(email)} is at ${d}, an excluded e-mail domain`,
+      };
+    const dot = d.indexOf(".");
+    d = dot < 0 ? "" : d.slice(dot + 1);
+  }
+  return null;
 }
