@@ -19,6 +19,10 @@ const RECORDS = 10_000;
 /** The most records one replica has live at once (LIVE_RECORDS in action-node.ts): all it may have sent unanswered. */
 const LIVE = 3000;
 const LEADS = "POST /rest/v1/leads.json";
+/** Registrations sent to the program status node beside the leads: members are not deduplicated by a lead key. */
+const MEMBERS = 5000;
+const PROGRAM = 1001;
+const STATUS = "POST /rest/v1/programs/:programId/members/status.json";
 
 // The emulator runs in this process: polling its state must leave it the CPU.
 const until = (cond: () => boolean, what: string, ms: number): Promise<void> => untilEvery(cond, what, ms, 250);
@@ -50,7 +54,23 @@ function flows(emu: EmulatorHandle): Array<Record<string, unknown>> {
     configNode(emu, { ...LIMITS, dailyBudget: 50000, batchWindowMs: 100, leaseMs: 3000 }),
     // Acknowledged once journaled: a Complete node on the lead node answers the HTTP request.
     { id: "in", type: "http in", z, url: "/leads", method: "post", upload: false, wires: [["lead"]] },
-    { id: "accepted", type: "complete", z, scope: ["lead"], uncaught: false, wires: [["ack"]] },
+    { id: "in-members", type: "http in", z, url: "/members", method: "post", upload: false, wires: [["status"]] },
+    { id: "accepted", type: "complete", z, scope: ["lead", "status"], uncaught: false, wires: [["ack"]] },
+    // Registrations: the lead is created when missing, then its program status set.
+    {
+      id: "status",
+      type: "marketo-program-status",
+      z,
+      marketo: "cfg",
+      program: String(PROGRAM),
+      programType: "num",
+      status: "Registered",
+      statusType: "str",
+      createMissing: true,
+      raiseErrors: false,
+      bulkThreshold: 0,
+      wires: [[], []],
+    },
     { id: "ack", type: "http response", z, statusCode: "200", wires: [] },
     syncLeadNode("lead", "cfg", [["out"], ["out"]]),
     {
@@ -97,7 +117,7 @@ describe("replicas sharing storage: a dead replica's journal is adopted", functi
   });
   after(() => rig.stop());
 
-  it(`kill -9 of a replica with ${RECORDS.toLocaleString("en")} records in flight: every record in Marketo within 60 s, each lead created once, answers name the dead replica`, async () => {
+  it(`kill -9 of a replica with ${RECORDS.toLocaleString("en")} records in flight: every record in Marketo within 60 s, each lead created once and each member's status set once, answers name the dead replica`, async () => {
     const [a, b, c] = await rig.replicas(
       3,
       {
@@ -114,22 +134,35 @@ describe("replicas sharing storage: a dead replica's journal is adopted", functi
     // Slow answers, so that a's records are still waiting and on the wire when it dies.
     emu.setFaults({ latencyMs: 1500, latencyJitterMs: 0 });
     const emails = Array.from({ length: RECORDS }, (_, i) => `adopt${i}@example.com`);
+    const registrants = Array.from({ length: MEMBERS }, (_, i) => `member${i}@example.com`);
+    for (let k = 0; k < MEMBERS; k += 1000)
+      await postOk(
+        a.url,
+        "/members",
+        registrants.slice(k, k + 1000).map((email) => ({ email })),
+      );
     for (let k = 0; k < RECORDS; k += 1000)
       await postOk(
         a.url,
         "/leads",
         emails.slice(k, k + 1000).map((email) => ({ email, firstName: "Adopted" })),
       );
-    await until(() => emu.stats().inFlight >= 5, "a's calls on the wire", 30_000);
+    // Lead writes and status writes both on the wire.
+    await until(
+      () => emu.stats().inFlight >= 5 && (emu.stats().callsByRoute[STATUS] ?? 0) >= 1,
+      "a's calls on the wire",
+      30_000,
+    );
     await a.kill("SIGKILL");
     const killedAt = Date.now();
     emu.setFaults({ latencyMs: 30, latencyJitterMs: 70 });
     const leadsAtKill = emu.state().leads.length;
-    (leadsAtKill < RECORDS).should.be.true();
+    (leadsAtKill < RECORDS + MEMBERS).should.be.true();
 
     const inMarketo = (): Set<string> => new Set(emu.state().leads.map((l) => String(l.email)));
     // Cheap to poll: the count first, the emails once it is reached.
-    const countReached = (): boolean => emu.state().leads.length >= RECORDS;
+    const countReached = (): boolean =>
+      emu.state().leads.filter((l) => String(l.email).startsWith("adopt")).length >= RECORDS;
     try {
       await until(countReached, "every record in Marketo", 60_000);
     } catch (err) {
@@ -146,6 +179,27 @@ describe("replicas sharing storage: a dead replica's journal is adopted", functi
         `${(err as Error).message}: ${inMarketo().size} leads, missing ${missing.length} from ${missing[0]} to ${missing[missing.length - 1]}; ${JSON.stringify(emu.stats())}; journals ${JSON.stringify(files)}\nb: ${b.log().slice(-3000)}\nc: ${c.log().slice(-3000)}`,
       );
     }
+    // Every registration a member of the program, each member's status set once: a record sent
+    // again is answered skipped (1037), never a second member or status change.
+    type State = {
+      leads: Array<{ id: number; email: string }>;
+      programs: { programMembers: Array<{ programId: number; leadId: number }> };
+    };
+    const memberCount = (): number => {
+      const st = emu.state() as unknown as State;
+      const ids = new Set(st.leads.filter((l) => String(l.email).startsWith("member")).map((l) => l.id));
+      return st.programs.programMembers.filter((m) => m.programId === PROGRAM && ids.has(m.leadId)).length;
+    };
+    await until(() => memberCount() >= MEMBERS, "every registration a member of the program", 60_000);
+    memberCount().should.equal(MEMBERS);
+    (emu.state() as unknown as State).leads
+      .filter((l) => String(l.email).startsWith("member"))
+      .should.have.length(MEMBERS);
+    const statusResults = emu.stats().resultsByRoute[STATUS] ?? {};
+    statusResults.should.containEql({ created: MEMBERS });
+    Object.keys(statusResults)
+      .filter((k) => k !== "created" && k !== "skipped")
+      .should.eql([]);
     const took = Date.now() - killedAt;
     const present = inMarketo();
     emails.filter((e) => !present.has(e)).should.deepEqual([]);
@@ -196,7 +250,7 @@ describe("replicas sharing storage: a dead replica's journal is adopted", functi
     // The dead replica's journal is gone from the shared folder once adopted.
     fs.existsSync(path.join(userDir, "marketo-journal", "marketo-lead-lead.journal")).should.be.false();
     console.log(
-      `      ${RECORDS} records: a answered ${byA.length} before its death, ${adopted.length} adopted (${updated} as updates), ${calls} lead calls, all in Marketo ${took} ms after the kill`,
+      `      ${RECORDS} records: a answered ${byA.length} before its death, ${adopted.length} adopted (${updated} as updates), ${calls} lead calls, all in Marketo ${took} ms after the kill; ${MEMBERS} members, status results ${JSON.stringify(statusResults)}`,
     );
   });
 });
