@@ -9,6 +9,7 @@ import {
   type LeadReaders,
 } from "../../src/lib/actions/lead-handler";
 import { LeadIdCache } from "../../src/lib/actions/lead-ids";
+import { markReplayed } from "../../src/lib/delivery/delivery-once";
 import type { CsvRow } from "../../src/lib/marketo/csv";
 import type { MarketoClient } from "../../src/lib/marketo";
 
@@ -25,8 +26,8 @@ function fakeClient(calls: Call[], existing: Record<string, unknown> = {}): Mark
       calls.push(["findLeads", email, fields]),
       [{ id: 7, fields: existing }]
     ),
-    triggerCampaignFor: async (campaignId: number, leadId: number, tokens: unknown) => (
-      calls.push(["triggerCampaignFor", campaignId, leadId, tokens]),
+    triggerCampaignFor: async (campaignId: number, leadId: number, tokens: unknown, opts: unknown) => (
+      calls.push(["triggerCampaignFor", campaignId, leadId, tokens, opts]),
       { ok: true, status: "requested" }
     ),
     bulkImportLeads: async (rows: CsvRow[]) => (
@@ -93,6 +94,24 @@ describe("lead handler", () => {
     out.result.error!.category.should.equal("validation");
     out.result.error!.message.should.match(/msg\.campaignId could not be read: boom/);
     calls.should.eql([]);
+  });
+
+  it("a replayed campaign request (campaigns not suppressed) is asked about first and waits behind live ones", async () => {
+    const calls: Call[] = [];
+    const h = handlerFor({ action: "trigger", campaignId: 2001 });
+    const ctx = { client: fakeClient(calls), config: { leadIds: new LeadIdCache() } };
+    const arrived = "2026-11-02T10:00:00.000Z";
+    const replayed: { payload: unknown; replay: unknown; marketo?: Record<string, unknown> } = {
+      payload: {},
+      replay: { id: "r1", requestedAt: arrived, suppressCampaigns: false },
+    };
+    markReplayed(replayed, Date.parse(arrived));
+    (
+      await h.handle({ email: "a@x.com" }, { ...replayed, marketo: { ...replayed.marketo, leadId: 7 } }, ctx)
+    ).result.ok.should.be.true();
+    (await h.handle({ email: "a@x.com" }, { payload: {}, marketo: { leadId: 7 } }, ctx)).result.ok.should.be.true();
+    const triggers = calls.filter((c) => c[0] === "triggerCampaignFor");
+    triggers.map((c) => c[4]).should.eql([{ unconfirmedSince: arrived, background: true }, {}]);
   });
 
   it("over the bulk threshold imports through the client the record came with", async () => {

@@ -104,4 +104,40 @@ describe("replayed writes", () => {
       replayed.should.equal(3000);
     });
   }
+
+  it("a live campaign request goes ahead of 1,500 replayed ones, and a live form fill ahead of 40 replayed fills", async () => {
+    // One call at a time, 50 ms each: the replayed calls queue; the live ones must not wait for them all.
+    emu = await startEmulator({ limits: { callsPerWindow: 1000, windowMs: 20_000, concurrency: 1 }, latencyMs: 50 });
+    client = connect(emu, 1);
+    const c = client;
+    const synced = await Promise.all(
+      Array.from({ length: 1501 }, (_, i) => c.syncLead({ email: `camp${i}@example.com` })),
+    );
+    const ids = synced.map((r) => r.id as number);
+    const campaign = 2001;
+
+    let requested = 0;
+    let before = emu.stats().countedCalls;
+    const replay = ids
+      .slice(0, 1500)
+      .map((id) => c.triggerCampaignFor(campaign, id, undefined, { background: true }).then(() => requested++));
+    while (emu.stats().countedCalls < before + 1) await new Promise((r) => setTimeout(r, 5));
+    (await c.triggerCampaignFor(campaign, ids[1500])).ok.should.be.true();
+    // 100 leads a call: at most the call in flight and one granted meanwhile went first, not fifteen.
+    requested.should.be.belowOrEqual(200);
+    await Promise.all(replay);
+    requested.should.equal(1500);
+
+    let filled = 0;
+    before = emu.stats().countedCalls;
+    const fills = Array.from({ length: 40 }, (_, i) =>
+      c.submitForm(3001, { email: `fill${i}@example.com` }, { background: true }).then(() => filled++),
+    );
+    while (emu.stats().countedCalls < before + 1) await new Promise((r) => setTimeout(r, 5));
+    (await c.submitForm(3001, { email: "live-fill@example.com" })).ok.should.be.true();
+    // One fill a call: at most the call in flight and one granted meanwhile.
+    filled.should.be.belowOrEqual(2);
+    await Promise.all(fills);
+    filled.should.equal(40);
+  });
 });

@@ -3,7 +3,7 @@ import type { Outcome } from "./action-outcome";
 import { formCookie, formFields, pickId, visitorData } from "./lead-action";
 import { invalid, readProperty, type LeadMode, type Msg } from "./lead-mode";
 import type { LeadContext } from "./lead-handler";
-import { unconfirmedSinceOf } from "../delivery/delivery-once";
+import { writeOnceOptions } from "../delivery/delivery-once";
 
 export async function submitFormRecord(
   mode: LeadMode,
@@ -29,7 +29,7 @@ export async function submitFormRecord(
     ...(visitor.value ? { visitorData: visitor.value } : {}),
     ...(cookie.value ? { cookie: cookie.value } : {}),
     ...(settings.programId !== undefined ? { programId: settings.programId } : {}),
-    ...(unconfirmedSinceOf(msg) ? { unconfirmedSince: unconfirmedSinceOf(msg) } : {}),
+    ...writeOnceOptions(msg),
   });
   if (r.ok && r.id !== undefined) config.leadIds.set("email", fields.value.email, r.id);
   return withForm({ result: r });

@@ -12,7 +12,7 @@ import { resolveLeadId } from "./lead-lookup";
 import { ownFields } from "./lead-field-updates";
 import { campaignOf, invalid, type LeadMode, type Msg } from "./lead-mode";
 import type { LeadContext, LeadHandlerOptions } from "./lead-handler";
-import { isReplayed, unconfirmedSinceOf } from "../delivery/delivery-once";
+import { isReplayed, writeOnceOptions } from "../delivery/delivery-once";
 
 /** The bulk switch, when the node's settings let records take it. */
 export function bulkCollectorFor(o: LeadHandlerOptions): BulkCollector<MarketoClient> | undefined {
@@ -136,12 +136,11 @@ async function campaignAfterSync(
       result: invalidRecord("Marketo named no lead for the record, so no campaign was requested", "triggerCampaign"),
       marketo: { ...synced.marketo, campaignId: campaign.campaignId },
     };
-  const since = unconfirmedSinceOf(msg);
   const t = await client.triggerCampaignFor(
     campaign.campaignId,
     leadId,
     campaign.tokens.length ? campaign.tokens : undefined,
-    since ? { unconfirmedSince: since } : {},
+    writeOnceOptions(msg),
   );
   const marketo = {
     ...synced.marketo,

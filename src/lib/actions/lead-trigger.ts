@@ -4,7 +4,7 @@ import { describeValue, isPlainRecord } from "./lead-action";
 import { forEachLead, resolveLeadId } from "./lead-lookup";
 import { campaignOf, invalid, type LeadMode, type Msg } from "./lead-mode";
 import type { LeadContext } from "./lead-handler";
-import { unconfirmedSinceOf } from "../delivery/delivery-once";
+import { writeOnceOptions } from "../delivery/delivery-once";
 
 export async function triggerCampaign(
   mode: LeadMode,
@@ -42,14 +42,9 @@ export async function triggerCampaign(
   const dup = lead.duplicates ? { marketo: { duplicates: lead.duplicates } } : {};
   if (lead.duplicates) mode.node.duplicateLeads();
   if (!lead.ok) return withCampaign({ result: lead.result, ...dup });
-  const since = unconfirmedSinceOf(msg);
+  const once = writeOnceOptions(msg);
   const r = await forEachLead(lead.leadIds, (leadId) =>
-    client.triggerCampaignFor(
-      campaignId,
-      leadId,
-      tokens.value.length ? tokens.value : undefined,
-      since ? { unconfirmedSince: since } : {},
-    ),
+    client.triggerCampaignFor(campaignId, leadId, tokens.value.length ? tokens.value : undefined, once),
   );
   return withCampaign(
     { result: r, marketo: { ...dup.marketo, ...(lead.leadIds.length > 1 ? { leadIds: lead.leadIds } : {}) } },

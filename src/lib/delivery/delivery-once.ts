@@ -56,6 +56,15 @@ export function isReplayed(msg: unknown): boolean {
 }
 
 /**
+ * How a write Marketo does not deduplicate goes out for this message: asked about first when an
+ * earlier attempt may have carried it, and behind live records when it is a replay's.
+ */
+export function writeOnceOptions(msg: unknown): { unconfirmedSince?: string; background?: boolean } {
+  const since = unconfirmedSinceOf(msg);
+  return { ...(since ? { unconfirmedSince: since } : {}), ...(isReplayed(msg) ? { background: true } : {}) };
+}
+
+/**
  * Marks a replayed event as a second arrival of its first run: taken in when the event first
  * arrived (the tag-filter stamps live events with that time), so an activity without a date of
  * its own gets the very same date, and resent from then on, so Marketo is asked which of its

@@ -465,10 +465,12 @@ export class MarketoClient extends EventEmitter<MarketoClientEvents> {
   ): Promise<RecordResult> {
     const bad = this.rejectInput("submitForm", badSince(opts));
     if (bad) return bad;
-    const { unconfirmedSince, ...rest } = opts;
+    const { unconfirmedSince, background, ...rest } = opts;
     const since = sinceMs(unconfirmedSince);
+    // A replayed form fill (and its "did it arrive?" question) waits behind live calls.
+    const ctx = background === true ? this.backgroundOnceCtx() : this.onceCtx;
     return this.counted(
-      submitForm(this.onceCtx, formId, leadFormFields, {
+      submitForm(ctx, formId, leadFormFields, {
         ...rest,
         ...(since !== undefined ? { unconfirmedSince: since } : {}),
       }),
