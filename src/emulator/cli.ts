@@ -23,6 +23,7 @@ Options:
   --max-batch <n>            records per call before 1003 (default 300)
   --imports-running <n>      bulk import jobs processing at once (default 2)
   --imports-queued <n>       bulk import jobs queued before 1016 (default 10)
+  --max-members-queried <n>  program members one member query may match before 1003 (default 100000)
   --token-ttl <seconds>      access token lifetime (default 3600)
   --latency-ms <ms>          latency added to every API call (default 0)
   --latency-jitter-ms <ms>   random extra latency up to this (default 0)
@@ -94,6 +95,7 @@ function parse(argv: string[]): { options: EmulatorOptions; quiet: boolean; help
         "max-batch": { type: "string" },
         "imports-running": { type: "string" },
         "imports-queued": { type: "string" },
+        "max-members-queried": { type: "string" },
         "token-ttl": { type: "string" },
         "latency-ms": { type: "string" },
         "latency-jitter-ms": { type: "string" },
@@ -126,6 +128,7 @@ function parse(argv: string[]): { options: EmulatorOptions; quiet: boolean; help
       maxBatch: int("max-batch", values["max-batch"], 1),
       importsRunning: int("imports-running", values["imports-running"], 1),
       importsQueued: int("imports-queued", values["imports-queued"], 1),
+      maxMembersQueried: int("max-members-queried", values["max-members-queried"], 1),
     }).filter(([, v]) => v !== undefined),
   );
   const faults = Object.fromEntries(

@@ -14,6 +14,7 @@ export const DEFAULT_LIMITS: Readonly<EmulatorLimits> = {
   maxBatch: 300,
   importsRunning: 2,
   importsQueued: 10,
+  maxMembersQueried: 100_000,
 };
 
 /** An admitted call; hand it back to `finish` when the call is answered. */

@@ -544,6 +544,10 @@ export function createProgramsModule(ctx: DomainContext, activities?: ActivityLo
         } else {
           throw new ApiError("1003", `Invalid filterType '${filterType}'`);
         }
+        // Marketo refuses a member query that matches more than it reads at once (100,000 members).
+        const most = ctx.limits?.maxMembersQueried ?? 100_000;
+        if (matched.length > most)
+          throw new ApiError("1003", `Query matches ${matched.length} program members; at most ${most} can be read`);
         return {
           body: leadDbPage(
             matched.map((m, seq) => memberOut(m, seq, fields)),

@@ -253,6 +253,8 @@ export interface EmulatorLimits {
   importsRunning: number;
   /** Bulk import jobs queued, processing ones included (10). */
   importsQueued: number;
+  /** Most program members one Get Program Members query may match before it is refused with 1003 (100 000). */
+  maxMembersQueried: number;
 }
 
 export interface SeedOptions {

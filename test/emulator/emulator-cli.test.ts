@@ -110,6 +110,8 @@ describe("emulator CLI", function () {
       "1",
       "--imports-queued",
       "4",
+      "--max-members-queried",
+      "500",
     ]);
     const { url } = await printedUrl(child);
     const limits = (await (await fetch(`${url}/_emulator/limits`)).json()) as Record<string, number>;
@@ -124,6 +126,7 @@ describe("emulator CLI", function () {
       maxBatch: 50,
       importsRunning: 1,
       importsQueued: 4,
+      maxMembersQueried: 500,
     });
     const done = exited(child);
     child.kill("SIGINT");

@@ -338,6 +338,21 @@ describe("emulator domains: program member status", () => {
       ).code.should.equal("1013");
     });
 
+    it("refuses with 1003 a member query that matches more members than Marketo reads at once", async () => {
+      h.limits.maxMembersQueried = 1;
+      const both = await h.call(
+        "GET",
+        "/rest/v1/programs/1001/members.json?filterType=statusName&filterValues=Registered,Attended",
+      );
+      errorOf(both).code.should.equal("1003");
+      errorOf(both).message.should.match(/matches 2 program members; at most 1/);
+      const one = await h.call(
+        "GET",
+        "/rest/v1/programs/1001/members.json?filterType=statusName&filterValues=Attended",
+      );
+      one.body.result.should.have.length(1);
+    });
+
     it("deletes members; a non-member is skipped 1037", async () => {
       const a = await h.call("POST", "/rest/v1/programs/1001/members/delete.json", {
         body: { input: [{ leadId: ann }, { leadId: ann }, { leadId: 999999 }] },
