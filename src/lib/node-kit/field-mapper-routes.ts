@@ -34,6 +34,29 @@ async function describeThrough(RED: NodeAPI, configId: string): Promise<Describe
   return { status: "ok", fields: targetFieldsFromDescribe(await client.describeLeads("describe2")) };
 }
 
+/** The Refresh target fields answer: Marketo's fields, or why not with the built-in list to fall back on. */
+function answerTargets(
+  res: { json(body: unknown): void; status(code: number): { json(body: unknown): void } },
+  configId: string,
+  answer: DescribeAnswer,
+): void {
+  if (answer.status === "ok") res.json({ source: "marketo", fields: answer.fields });
+  else if (answer.status === "no-config")
+    res.status(404).json({
+      error: configId ? `marketo-config node ${configId} not found (deploy it first)` : "no marketo-config node chosen",
+      code: "no_config",
+      builtin: BUILTIN_TARGET_FIELDS,
+    });
+  else
+    res.status(501).json({
+      error: answer.error
+        ? `the marketo-config node is not usable: ${answer.error}`
+        : "the marketo-config node cannot describe lead fields",
+      code: "no_client",
+      builtin: BUILTIN_TARGET_FIELDS,
+    });
+}
+
 export function registerFieldMapperRoutes(RED: NodeAPI): void {
   const write = RED.auth.needsPermission("field-mapper.write");
   const read = RED.auth.needsPermission("field-mapper.read");
@@ -83,25 +106,7 @@ export function registerFieldMapperRoutes(RED: NodeAPI): void {
         ? (body as { config: string }).config
         : "";
     describeThrough(RED, configId).then(
-      (answer) => {
-        if (answer.status === "ok") res.json({ source: "marketo", fields: answer.fields });
-        else if (answer.status === "no-config")
-          res.status(404).json({
-            error: configId
-              ? `marketo-config node ${configId} not found (deploy it first)`
-              : "no marketo-config node chosen",
-            code: "no_config",
-            builtin: BUILTIN_TARGET_FIELDS,
-          });
-        else
-          res.status(501).json({
-            error: answer.error
-              ? `the marketo-config node is not usable: ${answer.error}`
-              : "the marketo-config node cannot describe lead fields",
-            code: "no_client",
-            builtin: BUILTIN_TARGET_FIELDS,
-          });
-      },
+      (answer) => answerTargets(res, configId, answer),
       (err: unknown) =>
         res.status(502).json({ error: `Marketo describe failed: ${errorText(err)}`, code: "describe_failed" }),
     );
