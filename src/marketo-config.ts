@@ -8,8 +8,9 @@
  */
 import type { Node, NodeAPI, NodeDef } from "node-red";
 import { LeadIdCache } from "./lib/actions/lead-ids";
-import { MarketoClient, normaliseEndpoint, type Logger } from "./lib/marketo";
-import { configStatusText, type ConfigUser, type MarketoConfigNode } from "./lib/node-kit/marketo-config-api";
+import type { Logger } from "./lib/marketo";
+import type { MarketoConfigNode } from "./lib/node-kit/marketo-config-api";
+import { offerConfigApi } from "./lib/node-kit/marketo-config-node";
 import { configOptions, type MarketoConfigDef } from "./lib/node-kit/marketo-config-options";
 import { str, type Credentials } from "./lib/node-kit/marketo-credentials";
 import { registerTestConnectionRoute } from "./lib/node-kit/marketo-config-test-route";
@@ -46,26 +47,7 @@ export = function (RED: NodeAPI) {
     if (configError) node.error(`marketo-config ${def.name || node.id}: ${configError.message}`);
     const shared = new SharedClient(node, def.name || node.id, options, configError);
 
-    Object.defineProperties(node, {
-      getClient: { value: (): MarketoClient => shared.get() },
-      client: {
-        get: (): MarketoClient | undefined => {
-          try {
-            return shared.get();
-          } catch {
-            return undefined;
-          }
-        },
-      },
-      configError: { get: () => configError },
-      redisUrl: { value: redisUrl },
-      instance: { value: options ? new URL(normaliseEndpoint(options.endpoint).origin).host : undefined },
-      configStatus: { get: () => (configError ? (configStatus ?? configStatusText({})) : undefined) },
-      clientState: { value: () => shared.state() },
-      leadIds: { value: leadIds },
-      register: { value: (u: ConfigUser): void => shared.register(u) },
-      deregister: { value: (u: ConfigUser): void => shared.deregister(u) },
-    });
+    offerConfigApi(node, { shared, options, configError, configStatus, redisUrl, leadIds });
 
     node.on("close", (removed: boolean, done: () => void) => {
       if (removed) metrics.forget(node.id);
