@@ -1,17 +1,26 @@
 /**
  * status-mapper: maps a platform's registration status onto the Marketo program's status ladder
  * and holds back moves Marketo would skip (1037). Glue only: what it decides is in
- * lib/flow/status-mapping.ts, the ladder and the memory in lib/flow/status-ladder.ts and status-memory.ts.
+ * lib/flow/status-mapping.ts, the ladder and the memory in lib/flow/status-ladder.ts and status-memory.ts;
+ * the ordered input, the memory's copy in the context store and the editor routes are in lib/node-kit.
  */
-import type { Node, NodeAPI, NodeContext, NodeDef, NodeMessage, NodeMessageInFlow } from "node-red";
+import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from "node-red";
 import { countsText } from "./lib/node-kit/counts";
-import { throttledStatus } from "./lib/node-kit/node-status";
+import { throttledStatus, type ThrottledStatus } from "./lib/node-kit/node-status";
 import { sendHeld, sendPassed } from "./lib/node-kit/pass-hold";
-import { channelTable, channelText, compileTable, presetRows, PRESET_NAMES } from "./lib/flow/status-ladder";
+import { compileTable, presetRows, type StatusTable } from "./lib/flow/status-ladder";
 import { typedInputReader, type TypedInputReader } from "./lib/node-kit/typed-input";
 import { programKey, StatusMemory } from "./lib/flow/status-memory";
-import { decideMove, matchMessage, statusMapperSettings, type Refusal } from "./lib/flow/status-mapping";
-import { toError } from "./lib/node-kit/guards";
+import {
+  decideMove,
+  matchMessage,
+  statusMapperSettings,
+  type Refusal,
+  type StatusMapperSettings,
+} from "./lib/flow/status-mapping";
+import { orderedQueue, type Done, type Send } from "./lib/node-kit/ordered-queue";
+import { memoryPersistence, type MemoryPersistence } from "./lib/node-kit/status-memory-store";
+import { registerStatusMapperRoutes } from "./lib/node-kit/status-mapper-routes";
 
 interface StatusMapperDef extends NodeDef {
   preset?: string;
@@ -28,108 +37,19 @@ interface StatusMapperDef extends NodeDef {
   maxLeads?: string | number;
 }
 
-type Send = (msg: NodeMessage | Array<NodeMessage | NodeMessage[] | null>) => void;
-type Done = (err?: Error) => void;
-type Handler = (msg: NodeMessageInFlow, send: Send, done: Done) => void;
+type Counts = { mapped: number; skipped: number; errors: number };
 
-/** The context key the memory is kept under (node context, the chosen store). */
-const MEMORY_KEY = "statusMapperLastStatus";
-const PERSIST_DELAY_MS = 1000;
-
-/**
- * Handles messages one at a time, in arrival order, once `start` has been called. With the
- * default (event / msg) readers a message is handled synchronously and this is a plain loop; with
- * a JSONata reader evaluation is asynchronous and takes longer for some messages than for others,
- * and without the queue a later status could be checked against the memory first (Registered then
- * Attended would send Attended and skip Registered as backward). `fin` keeps done() to one call,
- * and a synchronous throw ends its message with done(err) instead of stalling the queue.
- */
-function orderedQueue(handle: Handler) {
-  const waiting: Array<[NodeMessageInFlow, Send, Done]> = [];
-  let ready = false;
-  let closed = false;
-  let busy = false;
-  let pumping = false;
-  function pump() {
-    if (pumping) return; // a done() called synchronously inside the loop: the loop goes on
-    pumping = true;
-    try {
-      while (ready && !busy && !closed && waiting.length > 0) {
-        const [m, s, d] = waiting.shift()!;
-        busy = true;
-        let finished = false;
-        const fin: Done = (err) => {
-          if (finished) return;
-          finished = true;
-          busy = false;
-          d(err);
-          pump();
-        };
-        try {
-          handle(m, s, fin);
-        } catch (err) {
-          fin(toError(err));
-        }
-      }
-    } finally {
-      pumping = false;
-    }
-  }
-  return {
-    get ready() {
-      return ready;
-    },
-    push(msg: NodeMessageInFlow, send: Send, done: Done) {
-      waiting.push([msg, send, done]);
-      pump();
-    },
-    /** Lets the queue run (once the memory is loaded). */
-    start() {
-      ready = true;
-      pump();
-    },
-    /** Stops the queue and ends every waiting message with `why`. */
-    close(why: string) {
-      closed = true;
-      for (const [, , d] of waiting.splice(0)) d(new Error(why));
-    },
-  };
-}
-
-/** The memory's copy in the context store: written a second after a change, and on close. */
-function memoryPersistence(ctx: NodeContext, store: string | undefined, warn: (err: Error) => void) {
-  let timer: NodeJS.Timeout | undefined;
-  let closed = false;
-  const cancel = () => {
-    if (timer) clearTimeout(timer);
-    timer = undefined;
-  };
-  const save = (memory: StatusMemory, cb?: () => void) => {
-    cancel();
-    ctx.set(MEMORY_KEY, memory, store as string, (err?: Error) => {
-      if (err) warn(err);
-      cb?.();
-    });
-  };
-  return {
-    load(cb: (memory: unknown, err?: Error) => void) {
-      ctx.get(MEMORY_KEY, store as string, (err: Error | undefined, value: unknown) => cb(value, err));
-    },
-    save,
-    schedule(memory: StatusMemory) {
-      if (timer || closed) return;
-      timer = setTimeout(() => save(memory), PERSIST_DELAY_MS);
-      timer.unref?.();
-    },
-    /** Stops the timer without saving (the node removed, or never loaded). */
-    cancel() {
-      closed = true;
-      cancel();
-    },
-    close() {
-      closed = true;
-    },
-  };
+/** What mapping one message needs from its node; `memory` is replaced once it is loaded. */
+interface StatusMapping {
+  settings: StatusMapperSettings;
+  table: StatusTable;
+  configProgram: string | null;
+  readers: { status: TypedInputReader; lead: TypedInputReader } | undefined;
+  configError: Error | undefined;
+  counts: Counts;
+  status: ThrottledStatus;
+  memory: StatusMemory;
+  persistence: MemoryPersistence;
 }
 
 /** The status and lead readers, or undefined with the problem added when a property is invalid. */
@@ -156,7 +76,7 @@ function prepareReaders(
 }
 
 /** The node's counts on the canvas: red once anything failed, yellow once anything was held back. */
-function paintCounts(RED: NodeAPI, node: Node, counts: { mapped: number; skipped: number; errors: number }) {
+function paintCounts(RED: NodeAPI, node: Node, counts: Counts) {
   const { mapped, skipped, errors } = counts;
   node.status({
     fill: errors > 0 ? "red" : skipped > 0 ? "yellow" : "green",
@@ -166,6 +86,47 @@ function paintCounts(RED: NodeAPI, node: Node, counts: { mapped: number; skipped
       [RED._("status-mapper.status.skipped"), skipped],
       [RED._("status-mapper.status.errors"), errors],
     ]),
+  });
+}
+
+/** A message not mapped: an error for a Catch node under the "error" policy, else held on output 2. */
+function refuse(m: StatusMapping, msg: NodeMessageInFlow, send: Send, done: Done, { filtered, policy }: Refusal) {
+  if (policy === "error") {
+    (msg as NodeMessageInFlow & { filtered?: unknown }).filtered = filtered;
+    m.counts.errors++;
+    m.status.refresh();
+    done(new Error(filtered.reason));
+    return;
+  }
+  m.counts.skipped++;
+  m.status.refresh();
+  sendHeld(msg, filtered, send);
+  done();
+}
+
+/** Maps one message's status, checks the move against the memory, and sends it or holds it back. */
+function mapStatus(m: StatusMapping, msg: NodeMessageInFlow, send: Send, done: Done) {
+  if (m.configError) {
+    m.counts.errors++;
+    m.status.refresh();
+    return done(m.configError);
+  }
+  m.readers!.status.read(msg, (r) => {
+    const matched = matchMessage(m.table, r, msg as object, m.configProgram, m.settings.unknown);
+    if (matched.kind === "refuse") return refuse(m, msg, send, done, matched);
+    m.readers!.lead.read(msg, (lr) => {
+      const d = decideMove(matched, lr, m.memory, m.settings.backward, m.settings.repeat);
+      if (d.kind === "refuse") return refuse(m, msg, send, done, d);
+      if (matched.marketo) matched.marketo.programStatus = d.status;
+      else (msg as { marketo?: unknown }).marketo = { programStatus: d.status };
+      sendPassed(msg, send);
+      m.counts.mapped++;
+      m.status.refresh();
+      // Recorded only once the message has gone out on output 1.
+      if (d.remember !== undefined) m.memory.set(d.remember, d.status);
+      if (d.leadKnown) m.persistence.schedule(m.memory);
+      done();
+    });
   });
 }
 
@@ -184,65 +145,33 @@ export = function (RED: NodeAPI) {
     const configError =
       problems.length > 0 ? new Error(`status-mapper is not configured correctly: ${problems.join("; ")}`) : undefined;
 
-    const counts = { mapped: 0, skipped: 0, errors: 0 };
-    const status = throttledStatus(() => paintCounts(RED, node, counts));
-
+    const counts: Counts = { mapped: 0, skipped: 0, errors: 0 };
     // Memory of the last status per (lead, program), loaded once from the context store.
     const warnStore = (err: Error) => node.warn(RED._("status-mapper.errors.store", { error: err.message }));
-    const persistence = memoryPersistence(node.context(), settings.store, warnStore);
-    let memory = new StatusMemory(settings.maxLeads);
+    const m: StatusMapping = {
+      settings,
+      table,
+      configProgram,
+      readers,
+      configError,
+      counts,
+      status: throttledStatus(() => paintCounts(RED, node, counts)),
+      memory: new StatusMemory(settings.maxLeads),
+      persistence: memoryPersistence(node.context(), settings.store, warnStore),
+    };
     let closed = false;
 
-    function refuse(msg: NodeMessageInFlow, send: Send, done: Done, { filtered, policy }: Refusal) {
-      if (policy === "error") {
-        (msg as NodeMessageInFlow & { filtered?: unknown }).filtered = filtered;
-        counts.errors++;
-        status.refresh();
-        done(new Error(filtered.reason));
-        return;
-      }
-      counts.skipped++;
-      status.refresh();
-      sendHeld(msg, filtered, send);
-      done();
-    }
-
-    function handle(msg: NodeMessageInFlow, send: Send, done: Done) {
-      if (configError) {
-        counts.errors++;
-        status.refresh();
-        return done(configError);
-      }
-      readers!.status.read(msg, (r) => {
-        const matched = matchMessage(table, r, msg as object, configProgram, settings.unknown);
-        if (matched.kind === "refuse") return refuse(msg, send, done, matched);
-        readers!.lead.read(msg, (lr) => {
-          const d = decideMove(matched, lr, memory, settings.backward, settings.repeat);
-          if (d.kind === "refuse") return refuse(msg, send, done, d);
-          if (matched.marketo) matched.marketo.programStatus = d.status;
-          else (msg as { marketo?: unknown }).marketo = { programStatus: d.status };
-          sendPassed(msg, send);
-          counts.mapped++;
-          status.refresh();
-          // Recorded only once the message has gone out on output 1.
-          if (d.remember !== undefined) memory.set(d.remember, d.status);
-          if (d.leadKnown) persistence.schedule(memory);
-          done();
-        });
-      });
-    }
-
-    const queue = orderedQueue(handle);
+    const queue = orderedQueue((msg, send, done) => mapStatus(m, msg, send, done));
     if (configError) {
       node.error(configError.message);
       node.status({ fill: "red", shape: "ring", text: RED._("status-mapper.status.invalid") });
       queue.start();
     } else {
-      persistence.load((value, err) => {
+      m.persistence.load((value, err) => {
         if (closed) return;
         if (err) warnStore(err);
-        memory = StatusMemory.from(err ? undefined : value, settings.maxLeads);
-        persistence.save(memory);
+        m.memory = StatusMemory.from(err ? undefined : value, settings.maxLeads);
+        m.persistence.save(m.memory);
         queue.start();
       });
     }
@@ -251,7 +180,7 @@ export = function (RED: NodeAPI) {
 
     node.on("close", (removed: boolean, done: () => void) => {
       closed = true;
-      status.close();
+      m.status.close();
       const ready = queue.ready;
       queue.close(
         ready
@@ -259,26 +188,14 @@ export = function (RED: NodeAPI) {
           : "status-mapper closed before its memory was loaded",
       );
       if (removed || configError || !ready) {
-        persistence.cancel();
+        m.persistence.cancel();
         return done();
       }
-      persistence.close();
-      persistence.save(memory, done);
+      m.persistence.close();
+      m.persistence.save(m.memory, done);
     });
   }
 
   RED.nodes.registerType("status-mapper", StatusMapperNode);
-
-  // Editor helpers: the presets (so the dialog fills the table from the same data) and the
-  // channel table an admin must build in Marketo, computed from the dialog's unsaved rows.
-  RED.httpAdmin.get("/status-mapper/presets", RED.auth.needsPermission("status-mapper.read"), (_req, res) => {
-    const out: Record<string, unknown> = {};
-    for (const p of PRESET_NAMES) out[p] = presetRows(p);
-    res.json(out);
-  });
-  RED.httpAdmin.post("/status-mapper/channel", RED.auth.needsPermission("status-mapper.read"), (req, res) => {
-    const rules = req.body && typeof req.body === "object" ? (req.body as { rules?: unknown }).rules : undefined;
-    const { statuses, problems } = channelTable(rules);
-    res.json({ statuses, problems, text: channelText(statuses) });
-  });
+  registerStatusMapperRoutes(RED);
 };

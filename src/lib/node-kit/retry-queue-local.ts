@@ -19,8 +19,9 @@ import {
   triage,
   type QueueSettings,
 } from "../delivery/retry-queue-triage";
-import { isQueueRegistered, registerQueue, unregisterQueue, type RetryOutcomeSink } from "../delivery/retry-registry";
+import { isQueueRegistered, unregisterQueue, type RetryOutcomeSink } from "../delivery/retry-registry";
 import type { DeployedQueue } from "./retry-queue-routes";
+import { joinQueue, stateCounts } from "./retry-queue-join";
 
 type Msg = Record<string, unknown>;
 export type Send = (msg: Array<NodeMessage | NodeMessage[] | null>) => void;
@@ -87,25 +88,19 @@ export class LocalRetryQueue {
     this.queue = new RetryQueue(options, store, recovered);
     if (this.queue.damaged.length) node.warn(t("log.damaged", { count: this.queue.damaged.length, file: file ?? "" }));
     if (this.queue.size) node.log(t("log.recovered", { count: this.queue.size, file: file ?? "" }));
-    this.sink = {
-      outcome: (tag, ok, error) => {
-        if (this.closed) return;
-        this.track(this.onOutcome(tag, ok, error)).catch((err: unknown) => this.storeError(err));
+    this.sink = joinQueue(
+      node,
+      name,
+      {
+        outcome: (tag, ok, error) => {
+          if (this.closed) return;
+          this.track(this.onOutcome(tag, ok, error)).catch((err: unknown) => this.storeError(err));
+        },
+        numbers: () => ({ size: this.queue.size, counts: this.queue.counts(), totals: this.queue.totals }),
       },
-      figures: () => {
-        const counts = this.queue.counts();
-        return {
-          id: node.id,
-          name,
-          size: this.queue.size,
-          counts: { state: { ...counts.state }, category: { ...counts.category } },
-          totals: { ...this.queue.totals },
-        };
-      },
-    };
-    registerQueue(node.id, this.sink);
+      (msg, send, done) => this.input(msg, send, done),
+    );
     this.deployed = { id: node.id, name, z, queue: this.queue, file, kick: () => this.kick() };
-    node.on("input", (msg: NodeMessageInFlow, send: Send, done: Done) => this.input(msg as unknown as Msg, send, done));
     this.status.paintNow();
     // Recovered entries: due ones go once flows have started, so they reach running nodes.
     if (this.queue.size) {
@@ -137,12 +132,7 @@ export class LocalRetryQueue {
     } else if (queue.size === 0) {
       node.status({ fill: "grey", shape: "ring", text: t("status.empty") });
     } else {
-      const parts: Array<[string, number]> = [
-        [t("status.waiting"), c.waiting],
-        [t("status.retrying"), c.retrying],
-        [t("status.held"), c.held],
-        [t("status.abandoned"), c.abandoned],
-      ];
+      const parts = stateCounts(t, c);
       node.status({ fill: c.held + c.abandoned > 0 ? "yellow" : "blue", shape: "dot", text: countsText(parts) });
     }
   }

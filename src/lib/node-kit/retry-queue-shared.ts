@@ -21,8 +21,9 @@ import {
   triage,
   type QueueSettings,
 } from "../delivery/retry-queue-triage";
-import { isQueueRegistered, registerQueue, unregisterQueue, type RetryOutcomeSink } from "../delivery/retry-registry";
+import { isQueueRegistered, unregisterQueue, type RetryOutcomeSink } from "../delivery/retry-registry";
 import type { DeployedQueue } from "./retry-queue-routes";
+import { joinQueue, stateCounts } from "./retry-queue-join";
 import type { Done, Send, Translate } from "./retry-queue-local";
 import { errorText, toError } from "./guards";
 
@@ -91,20 +92,17 @@ export class SharedRetryQueue {
     );
     this.poll();
     const shared = this.shared;
-    this.sink = {
-      outcome: (tag, ok, error) => {
-        if (!this.closed) shared.outcome(tag, ok, error);
+    this.sink = joinQueue(
+      node,
+      name,
+      {
+        outcome: (tag, ok, error) => {
+          if (!this.closed) shared.outcome(tag, ok, error);
+        },
+        numbers: () => ({ size: shared.lastSize, counts: shared.lastCounts, totals: shared.lastTotals }),
       },
-      figures: () => ({
-        id: node.id,
-        name,
-        size: shared.lastSize,
-        counts: { state: { ...shared.lastCounts.state }, category: { ...shared.lastCounts.category } },
-        totals: { ...shared.lastTotals },
-      }),
-    };
-    registerQueue(node.id, this.sink);
-    node.on("input", (msg: NodeMessageInFlow, send: Send, done: Done) => this.input(msg as unknown as Msg, send, done));
+      (msg, send, done) => this.input(msg, send, done),
+    );
     this.deployed = { id: node.id, name, z, shared, file: undefined, kick: () => undefined };
   }
 
@@ -121,12 +119,7 @@ export class SharedRetryQueue {
       node.status({ fill: "red", shape: "ring", text: `${t("status.full")} ${size.toLocaleString("en-US")}` });
     else if (size === 0) node.status({ fill: "grey", shape: "ring", text: `${t("status.empty")} (Redis)` });
     else {
-      const parts: Array<[string, number]> = [
-        [t("status.waiting"), c.waiting],
-        [t("status.retrying"), c.retrying],
-        [t("status.held"), c.held],
-        [t("status.abandoned"), c.abandoned],
-      ];
+      const parts = stateCounts(t, c);
       node.status({
         fill: c.held + c.abandoned > 0 ? "yellow" : "blue",
         shape: "dot",
