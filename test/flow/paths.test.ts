@@ -3,7 +3,7 @@
  * the status-mapper and the field-mapper.
  */
 import "should";
-import { newOwnPathWalk, readOwnPath, typeName } from "../../src/lib/flow/paths";
+import { newOwnPathWalk, readOwnPath, splitPath, typeName } from "../../src/lib/flow/paths";
 
 describe("lib/paths readOwnPath", () => {
   it("reads a whole path, objects and array elements", () => {
@@ -72,5 +72,44 @@ describe("lib/paths helpers", () => {
     typeName({}).should.equal("an object");
     typeName("x").should.equal("a string");
     typeName(3).should.equal("a number");
+  });
+});
+
+describe("lib/paths splitPath: the one reading of a path's text", () => {
+  const keys = (text: string, opts = {}) => {
+    const r = splitPath(text, opts);
+    if (!r.ok) throw new Error(`${text}: ${r.problem.kind}`);
+    return r.keys;
+  };
+  const problem = (text: string, opts = {}) => {
+    const r = splitPath(text, opts);
+    return r.ok ? "ok" : r.problem.kind;
+  };
+
+  it("reads dots, indexes and quoted keys, a quoted key holding . ] , and spaces", () => {
+    keys("payload.event").should.eql(["payload", "event"]);
+    keys("tags[0].name").should.eql(["tags", 0, "name"]);
+    keys(`questions["Campaign Id"]`).should.eql(["questions", "Campaign Id"]);
+    keys(`p['a.b]c, d'].x`).should.eql(["p", "a.b]c, d", "x"]);
+    keys(`p[ "x" ]`).should.eql(["p", "x"]);
+  });
+
+  it("drops a msg. prefix only when asked, and allows spaced names only when asked", () => {
+    keys("msg.payload.a", { msgPrefix: true }).should.eql(["payload", "a"]);
+    keys("msg.payload.a").should.eql(["msg", "payload", "a"]);
+    keys("properties.Badge Printed", { spacedNames: true }).should.eql(["properties", "Badge Printed"]);
+    problem("properties.Badge Printed").should.equal("bad-key");
+  });
+
+  it("names each problem", () => {
+    problem("").should.equal("empty");
+    problem("a..b").should.equal("empty-part");
+    problem("a.").should.equal("ends-with-dot");
+    problem("a[0").should.equal("unclosed");
+    problem(`a["x]`).should.equal("unterminated-quote");
+    problem("a[x]").should.equal("bad-index");
+    problem("a[0]b").should.equal("needs-dot");
+    for (const k of ["__proto__", "constructor", "prototype"]) problem(`a.${k}`).should.equal("unsafe-key");
+    problem(`a["__proto__"]`).should.equal("unsafe-key");
   });
 });

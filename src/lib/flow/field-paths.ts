@@ -2,8 +2,7 @@
  * The field-mapper's msg paths: parsing a path or a comma-separated list of them, and reading
  * one from a message through own properties, with a value that is not there saying why.
  */
-import { newOwnPathWalk, readOwnPath, typeName } from "./paths";
-import { UNSAFE_KEYS } from "../node-kit/guards";
+import { newOwnPathWalk, readOwnPath, splitPath, typeName } from "./paths";
 
 // ---------------------------------------------------------------------------------------------
 // msg paths
@@ -14,53 +13,28 @@ import { UNSAFE_KEYS } from "../node-kit/guards";
  * reach a prototype.
  */
 export function parsePath(path: string): Array<string | number> {
-  let p = path.trim();
-  if (p.startsWith("msg.")) p = p.slice(4);
-  else if (p.startsWith("msg[")) p = p.slice(3);
-  if (p === "") throw new Error("empty msg path");
-  const keys: Array<string | number> = [];
-  let i = 0;
-  const n = p.length;
-  let expectKey = true;
-  while (i < n) {
-    const c = p[i];
-    if (c === "[") {
-      const q = p[i + 1];
-      if (q === '"' || q === "'") {
-        const end = p.indexOf(q, i + 2);
-        if (end < 0 || p[end + 1] !== "]") throw new Error(`unterminated quoted key in "${path}"`);
-        keys.push(p.slice(i + 2, end));
-        i = end + 2;
-      } else {
-        const end = p.indexOf("]", i + 1);
-        const inner = end < 0 ? "" : p.slice(i + 1, end).trim();
-        if (!/^\d+$/.test(inner)) throw new Error(`"${path}": only numbers or quoted keys may go inside [ ]`);
-        keys.push(Number(inner));
-        i = end + 1;
-      }
-      expectKey = false;
-    } else if (c === ".") {
-      if (expectKey) throw new Error(`"${path}" has an empty key`);
-      expectKey = true;
-      i++;
-    } else {
-      if (!expectKey) throw new Error(`"${path}": expected "." or "[" at position ${i + 1}`);
-      let j = i;
-      while (j < n && p[j] !== "." && p[j] !== "[") j++;
-      const key = p.slice(i, j);
-      if (/[\s\]"']/.test(key))
-        throw new Error(`"${path}": "${key}" is not a valid key (use ["..."] for keys with spaces or quotes)`);
-      keys.push(key);
-      i = j;
-      expectKey = false;
-    }
+  const split = splitPath(path, { msgPrefix: true });
+  if (split.ok) return split.keys;
+  const p = split.problem;
+  switch (p.kind) {
+    case "empty":
+      throw new Error("empty msg path");
+    case "unclosed":
+    case "bad-index":
+      throw new Error(`"${path}": only numbers or quoted keys may go inside [ ]`);
+    case "unterminated-quote":
+      throw new Error(`unterminated quoted key in "${path}"`);
+    case "empty-part":
+      throw new Error(`"${path}" has an empty key`);
+    case "needs-dot":
+      throw new Error(`"${path}": expected "." or "[" at position ${p.position}`);
+    case "bad-key":
+      throw new Error(`"${path}": "${p.key}" is not a valid key (use ["..."] for keys with spaces or quotes)`);
+    case "ends-with-dot":
+      throw new Error(`"${path}" ends with "."`);
+    case "unsafe-key":
+      throw new Error(`"${path}" uses the key "${p.key}", which is not allowed`);
   }
-  if (expectKey) throw new Error(`"${path}" ends with "."`);
-  for (const k of keys) {
-    if (typeof k === "string" && UNSAFE_KEYS.has(k))
-      throw new Error(`"${path}" uses the key "${k}", which is not allowed`);
-  }
-  return keys;
 }
 
 /** Splits a concat source on commas that are not inside [ ] or quotes. */

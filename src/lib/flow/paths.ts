@@ -1,3 +1,5 @@
+import { UNSAFE_KEYS } from "../node-kit/guards";
+
 /**
  * The one own-property path walker shared by the flow nodes (tag-filter, status-mapper,
  * field-mapper), plus the small type helpers their reasons are built from. No Node-RED import.
@@ -110,4 +112,88 @@ export function readPath(root: unknown, parts: ReadonlyArray<string | number>, l
     where = typeof p === "number" ? `${where}[${p}]` : `${where}.${p}`;
   }
   return { ok: false, reason: `${where} is ${typeName(stoppedOn)}, not an object` };
+}
+
+/** Why a path's text is not a path; each caller words it for its own setting. */
+export type PathProblem =
+  | { kind: "empty" }
+  | { kind: "empty-part" }
+  | { kind: "ends-with-dot" }
+  | { kind: "unclosed" }
+  | { kind: "unterminated-quote" }
+  | { kind: "bad-index"; inner: string }
+  | { kind: "needs-dot"; rest: string; position: number }
+  | { kind: "bad-key"; key: string }
+  | { kind: "unsafe-key"; key: string };
+
+export interface SplitPathOptions {
+  /** A leading `msg.` (or `msg[`) names the message itself and is dropped (field-mapper). */
+  msgPrefix?: boolean;
+  /**
+   * A bare name may hold spaces (and quotes), trimmed at its ends (tag-filter:
+   * `properties.Badge Printed`); otherwise spaces and quotes need `["..."]`.
+   */
+  spacedNames?: boolean;
+}
+
+/**
+ * The one reading of a property path's text: `payload.event`, `questions["Campaign Id"]`,
+ * `tags[0]`, `payload['a.b'].c` → keys. A quoted key may hold `.`, `]` and `,`; a key that
+ * reaches a prototype (`__proto__`, `constructor`, `prototype`) is refused.
+ */
+export function splitPath(
+  text: string,
+  opts: SplitPathOptions = {},
+): { ok: true; keys: PathKey[] } | { ok: false; problem: PathProblem } {
+  let p = text.trim();
+  if (opts.msgPrefix) {
+    if (p.startsWith("msg.")) p = p.slice(4);
+    else if (p.startsWith("msg[")) p = p.slice(3);
+  }
+  const fail = (problem: PathProblem) => ({ ok: false as const, problem });
+  if (p === "") return fail({ kind: "empty" });
+  const keys: PathKey[] = [];
+  let i = 0;
+  let expectKey = true;
+  while (i < p.length) {
+    const c = p[i];
+    if (c === "[") {
+      let open = i + 1;
+      while (p[open] === " ") open++;
+      const q = p[open];
+      if (q === '"' || q === "'") {
+        const end = p.indexOf(q, open + 1);
+        if (end < 0 || p.slice(end + 1).trimStart()[0] !== "]")
+          return fail(p.indexOf("]", i) < 0 ? { kind: "unclosed" } : { kind: "unterminated-quote" });
+        keys.push(p.slice(open + 1, end));
+        i = p.indexOf("]", end) + 1;
+      } else {
+        const end = p.indexOf("]", i + 1);
+        if (end < 0) return fail({ kind: "unclosed" });
+        const inner = p.slice(i + 1, end).trim();
+        if (!/^\d+$/.test(inner)) return fail({ kind: "bad-index", inner });
+        keys.push(Number(inner));
+        i = end + 1;
+      }
+      expectKey = false;
+    } else if (c === ".") {
+      if (expectKey) return fail({ kind: "empty-part" });
+      expectKey = true;
+      i++;
+    } else {
+      if (!expectKey) return fail({ kind: "needs-dot", rest: p.slice(i), position: i + 1 });
+      let j = i;
+      while (j < p.length && p[j] !== "." && p[j] !== "[") j++;
+      const raw = p.slice(i, j);
+      const key = opts.spacedNames ? raw.trim() : raw;
+      if (key === "") return fail({ kind: "empty-part" });
+      if (!opts.spacedNames && /[\s\]"']/.test(key)) return fail({ kind: "bad-key", key });
+      keys.push(key);
+      i = j;
+      expectKey = false;
+    }
+  }
+  if (expectKey) return fail({ kind: "ends-with-dot" });
+  for (const k of keys) if (typeof k === "string" && UNSAFE_KEYS.has(k)) return fail({ kind: "unsafe-key", key: k });
+  return { ok: true, keys };
 }

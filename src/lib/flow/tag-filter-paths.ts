@@ -4,8 +4,8 @@
  * short printable descriptions of values for rejection reasons. No Node-RED import.
  */
 
-import { isRecord, isUnsafeKey } from "../node-kit/guards";
-import { newOwnPathWalk, readOwnPath, typeName as sharedTypeName } from "./paths";
+import { isRecord } from "../node-kit/guards";
+import { newOwnPathWalk, readOwnPath, splitPath, typeName as sharedTypeName } from "./paths";
 
 /** Longest string the filter reads (topics, tags, field values); longer ones are rejected. */
 export const MAX_TEXT = 10_000;
@@ -22,42 +22,28 @@ export type PathSegment = string | number;
 export function parsePath(expr: unknown, what: string): PathSegment[] {
   if (typeof expr !== "string") throw new Error(`${what} must be a text path, not ${typeName(expr)}`);
   const src = expr.trim();
-  if (src === "") throw new Error(`${what} is empty`);
-  const out: PathSegment[] = [];
-  let i = 0;
-  let expectName = true;
-  while (i < src.length) {
-    const c = src[i];
-    if (c === "[") {
-      const close = src.indexOf("]", i);
-      if (close < 0) throw new Error(`${what} "${src}" has an unclosed [`);
-      const inner = src.slice(i + 1, close).trim();
-      if (/^\d+$/.test(inner)) out.push(Number(inner));
-      else if (/^"[^"]*"$/.test(inner) || /^'[^']*'$/.test(inner)) out.push(inner.slice(1, -1));
-      else throw new Error(`${what} "${src}" has an invalid index [${inner}]`);
-      i = close + 1;
-      expectName = false;
-    } else if (c === ".") {
-      if (expectName) throw new Error(`${what} "${src}" has an empty part`);
-      i++;
-      expectName = true;
-    } else {
-      if (!expectName) throw new Error(`${what} "${src}" needs a . before "${src.slice(i)}"`);
-      let j = i;
-      while (j < src.length && src[j] !== "." && src[j] !== "[") j++;
-      const name = src.slice(i, j).trim();
-      if (name === "") throw new Error(`${what} "${src}" has an empty part`);
-      out.push(name);
-      i = j;
-      expectName = false;
-    }
+  const split = splitPath(src, { spacedNames: true });
+  if (split.ok) return split.keys;
+  const p = split.problem;
+  switch (p.kind) {
+    case "empty":
+      throw new Error(`${what} is empty`);
+    case "unclosed":
+      throw new Error(`${what} "${src}" has an unclosed [`);
+    case "unterminated-quote":
+      throw new Error(`${what} "${src}" has a quoted key without its closing quote and ]`);
+    case "bad-index":
+      throw new Error(`${what} "${src}" has an invalid index [${p.inner}]`);
+    case "empty-part":
+    case "bad-key":
+      throw new Error(`${what} "${src}" has an empty part`);
+    case "needs-dot":
+      throw new Error(`${what} "${src}" needs a . before "${p.rest}"`);
+    case "ends-with-dot":
+      throw new Error(`${what} "${src}" ends with a .`);
+    case "unsafe-key":
+      throw new Error(`${what} "${src}" uses the forbidden key "${p.key}"`);
   }
-  if (expectName) throw new Error(`${what} "${src}" ends with a .`);
-  for (const seg of out) {
-    if (typeof seg === "string" && isUnsafeKey(seg))
-      throw new Error(`${what} "${src}" uses the forbidden key "${seg}"`);
-  }
-  return out;
 }
 
 /** `["payload","event"]` → `payload.event`; used to name paths in reasons. */
