@@ -44,17 +44,90 @@ export interface NoShowNode {
   close(): void;
 }
 
+/** What answering a sweep needs from its node. */
+interface SweepAnswering {
+  node: Node;
+  opts: NoShowNodeOptions;
+  /** A status text from the node's message catalog. */
+  t(key: string, vars?: Record<string, string | number>): string;
+}
+
+function summaryText(a: SweepAnswering, r: SweepReport): string {
+  return r.dryRun
+    ? a.t("noShowDryRun", { planned: r.planned, read: r.read })
+    : a.t(r.failed ? "noShowDoneFailed" : "noShowDone", { set: r.set, skipped: r.skipped, failed: r.failed });
+}
+
+/** The outcome on its message: output 1 with the report, or output 2 (and Catch) with the error. */
+function answerSweep(a: SweepAnswering, outcome: SweepOutcome, msg: NodeMessage, send: Send): Error | undefined {
+  const { node, opts } = a;
+  const m = msg as NodeMessage & { marketo?: Record<string, unknown> };
+  const prev = m.marketo && typeof m.marketo === "object" ? { ...m.marketo } : {};
+  delete prev.error;
+  m.topic = SWEEP_TOPIC;
+  const source = { id: node.id, type: opts.type, name: node.name || "" };
+  if (!outcome.ok) {
+    const error = { ...errorInfo(outcome.error), source };
+    m.marketo = { ...prev, programId: outcome.programId, status: "failed", error };
+    node.status({ fill: "red", shape: "ring", text: a.t("noShowFailed", { category: outcome.error.category }) });
+    send([null, m]);
+    return opts.raiseErrors ? new RecordFailure(opts.type, error) : undefined;
+  }
+  if ("alreadyDone" in outcome) {
+    m.payload = { programId: outcome.programId, alreadyDone: true, ...outcome.alreadyDone };
+    m.marketo = { ...prev, programId: outcome.programId, status: "unchanged", noShow: m.payload };
+    send([m, null]);
+    return undefined;
+  }
+  const r = outcome.report;
+  m.payload = r;
+  m.marketo = { ...prev, programId: r.programId, status: r.dryRun ? "dry-run" : "swept", noShow: r };
+  node.status({ fill: r.failed ? "yellow" : "green", shape: "dot", text: summaryText(a, r) });
+  if (!r.failed) {
+    send([m, null]);
+    return undefined;
+  }
+  const first = r.errors[0];
+  const error = {
+    code: first?.code ?? "UNKNOWN",
+    message: `${r.failed} of ${r.planned} leads were not set to ${r.statusName}; first: ${first?.message ?? "unknown"}`,
+    category: first?.category ?? "marketo",
+    retryable: true,
+    action: "retry",
+    operation: SWEEP_OPERATION,
+    source,
+  };
+  m.marketo.error = error;
+  send([null, m]);
+  return opts.raiseErrors ? new RecordFailure(opts.type, error) : undefined;
+}
+
+/** The program a sweep message names (else the node's own), or why it names none. */
+function sweepProgram(
+  payload: unknown,
+  fixedProgram: number | undefined,
+): { programId: number } | { error: ReturnType<typeof sweepError> } {
+  const p = payload !== null && typeof payload === "object" ? (payload as Record<string, unknown>) : {};
+  const given = p.programId;
+  const blank = given === undefined || given === null || given === "";
+  const programId = blank ? fixedProgram : toProgramId(given);
+  if (programId !== undefined) return { programId };
+  return {
+    error: sweepError(
+      blank
+        ? "a no-show sweep needs msg.payload.programId (the node has no fixed program)"
+        : `the program id ${JSON.stringify(given)} is not a positive whole number`,
+    ),
+  };
+}
+
 export function startNoShowSweep(
   RED: NodeAPI,
   node: Node,
   def: NoShowSettingsInput,
   opts: NoShowNodeOptions,
 ): NoShowNode {
-  const t = (key: string, vars?: Record<string, string | number>): string => RED._(`${opts.type}.status.${key}`, vars);
-  const summaryText = (r: SweepReport): string =>
-    r.dryRun
-      ? t("noShowDryRun", { planned: r.planned, read: r.read })
-      : t(r.failed ? "noShowDoneFailed" : "noShowDone", { set: r.set, skipped: r.skipped, failed: r.failed });
+  const a: SweepAnswering = { node, opts, t: (key, vars) => RED._(`${opts.type}.status.${key}`, vars) };
   const { settings, problems } = parseNoShowSettings(def);
   if (problems.length && settings.enabled) node.warn(`${opts.type}: no-show sweep: ${problems.join("; ")}`);
   const memory = new SweepMemory(sweepMemoryFile(RED.settings as { userDir?: unknown }, node.id), (m) =>
@@ -67,48 +140,6 @@ export function startNoShowSweep(
     return runSweep(opts.client(), info, settings, { dryRun });
   };
 
-  /** The outcome on its message: output 1 with the report, or output 2 (and Catch) with the error. */
-  const answer = (outcome: SweepOutcome, msg: NodeMessage, send: Send): Error | undefined => {
-    const m = msg as NodeMessage & { marketo?: Record<string, unknown> };
-    const prev = m.marketo && typeof m.marketo === "object" ? { ...m.marketo } : {};
-    delete prev.error;
-    m.topic = SWEEP_TOPIC;
-    if (!outcome.ok) {
-      const error = { ...errorInfo(outcome.error), source: { id: node.id, type: opts.type, name: node.name || "" } };
-      m.marketo = { ...prev, programId: outcome.programId, status: "failed", error };
-      node.status({ fill: "red", shape: "ring", text: t("noShowFailed", { category: outcome.error.category }) });
-      send([null, m]);
-      return opts.raiseErrors ? new RecordFailure(opts.type, error) : undefined;
-    }
-    if ("alreadyDone" in outcome) {
-      m.payload = { programId: outcome.programId, alreadyDone: true, ...outcome.alreadyDone };
-      m.marketo = { ...prev, programId: outcome.programId, status: "unchanged", noShow: m.payload };
-      send([m, null]);
-      return undefined;
-    }
-    const r = outcome.report;
-    m.payload = r;
-    m.marketo = { ...prev, programId: r.programId, status: r.dryRun ? "dry-run" : "swept", noShow: r };
-    node.status({ fill: r.failed ? "yellow" : "green", shape: "dot", text: summaryText(r) });
-    if (r.failed) {
-      const first = r.errors[0];
-      const error = {
-        code: first?.code ?? "UNKNOWN",
-        message: `${r.failed} of ${r.planned} leads were not set to ${r.statusName}; first: ${first?.message ?? "unknown"}`,
-        category: first?.category ?? "marketo",
-        retryable: true,
-        action: "retry",
-        operation: SWEEP_OPERATION,
-        source: { id: node.id, type: opts.type, name: node.name || "" },
-      };
-      m.marketo.error = error;
-      send([null, m]);
-      return opts.raiseErrors ? new RecordFailure(opts.type, error) : undefined;
-    }
-    send([m, null]);
-    return undefined;
-  };
-
   const sweeper = new NoShowSweeper({
     memory,
     enabled: settings.enabled,
@@ -116,7 +147,7 @@ export function startNoShowSweep(
     execute,
     onTimedSweep: (outcome) => {
       const msg: NodeMessage = { _msgid: RED.util.generateId(), payload: {} };
-      const err = answer(outcome, msg, (out) => node.send(out));
+      const err = answerSweep(a, outcome, msg, (out) => node.send(out));
       if (err) node.error(err, msg);
     },
   });
@@ -127,21 +158,17 @@ export function startNoShowSweep(
     },
     intercept(msg, send, done) {
       if (msg.topic !== SWEEP_TOPIC) return false;
-      const p = msg.payload !== null && typeof msg.payload === "object" ? (msg.payload as Record<string, unknown>) : {};
-      const given = p.programId;
-      const programId = given === undefined || given === null || given === "" ? opts.fixedProgram : toProgramId(given);
-      if (programId === undefined) {
-        const error = sweepError(
-          given === undefined || given === null || given === ""
-            ? "a no-show sweep needs msg.payload.programId (the node has no fixed program)"
-            : `the program id ${JSON.stringify(given)} is not a positive whole number`,
-        );
-        done(answer({ ok: false, programId: 0, error }, msg as NodeMessage, send));
+      const asked = sweepProgram(msg.payload, opts.fixedProgram);
+      if ("error" in asked) {
+        done(answerSweep(a, { ok: false, programId: 0, error: asked.error }, msg as NodeMessage, send));
         return true;
       }
-      const dryRun = p.dryRun === true || p.dryRun === "true";
-      node.status({ fill: "blue", shape: "dot", text: t(dryRun ? "noShowCounting" : "noShowSweeping") });
-      void sweeper.sweep(programId, dryRun).then((outcome) => done(answer(outcome, msg as NodeMessage, send)));
+      const p = msg.payload as { dryRun?: unknown } | null;
+      const dryRun = p?.dryRun === true || p?.dryRun === "true";
+      node.status({ fill: "blue", shape: "dot", text: a.t(dryRun ? "noShowCounting" : "noShowSweeping") });
+      void sweeper
+        .sweep(asked.programId, dryRun)
+        .then((outcome) => done(answerSweep(a, outcome, msg as NodeMessage, send)));
       return true;
     },
     close() {
