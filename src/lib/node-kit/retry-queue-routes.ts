@@ -4,6 +4,7 @@
  */
 import type { NodeAPI } from "node-red";
 import type { RetryQueue } from "../delivery/retry-queue";
+import type { Filter } from "../delivery/retry-entry";
 import type { RedisRetryQueue } from "../delivery/retry-queue-redis";
 import { entriesQuery, selection } from "../delivery/retry-queue-triage";
 import { answerErrorsInJson } from "./admin-routes";
@@ -24,6 +25,57 @@ export interface DeployedQueue {
 
 type Res = { status(n: number): Res; json(body: unknown): void };
 
+/** One queue's line in the list of deployed queues. */
+async function queueSummary(q: DeployedQueue): Promise<Record<string, unknown>> {
+  const shared = q.shared
+    ? await q.shared.refresh().catch(() => ({ size: q.shared!.lastSize, counts: q.shared!.lastCounts }))
+    : undefined;
+  return {
+    id: q.id,
+    name: q.name,
+    z: q.z,
+    size: shared ? shared.size : q.queue!.size,
+    maxEntries: (q.shared ?? q.queue!).options.maxEntries,
+    durable: q.file !== undefined || q.shared !== undefined,
+    shared: q.shared !== undefined,
+    counts: shared ? shared.counts : q.queue!.counts(),
+  };
+}
+
+/** A page of a queue's entries with its counts and totals, from Redis or from this process. */
+async function entriesAnswer(
+  q: DeployedQueue,
+  filter: Filter,
+  limit: number,
+  offset: number,
+): Promise<Record<string, unknown>> {
+  if (q.shared) {
+    const shared = q.shared;
+    const [list, all] = await Promise.all([shared.list(filter, limit, offset), shared.refresh()]);
+    return {
+      total: list.total,
+      offset,
+      maxAttempts: shared.options.maxAttempts,
+      counts: all.counts,
+      totals: all.totals,
+      integrations: all.integrations,
+      shared: true,
+      entries: list.entries,
+    };
+  }
+  const queue = q.queue!;
+  const list = queue.list(filter, limit, offset);
+  return {
+    total: list.total,
+    offset,
+    maxAttempts: queue.options.maxAttempts,
+    counts: queue.counts(),
+    totals: { ...queue.totals },
+    integrations: queue.integrations(),
+    entries: list.entries,
+  };
+}
+
 export function registerRetryQueueRoutes(RED: NodeAPI, deployed: Map<string, DeployedQueue>): void {
   const read = RED.auth.needsPermission("retry-queue.read");
   const write = RED.auth.needsPermission("retry-queue.write");
@@ -39,23 +91,10 @@ export function registerRetryQueueRoutes(RED: NodeAPI, deployed: Map<string, Dep
   const fail500 = (res: Res) => (err: unknown) => res.status(500).json({ error: errorText(err) });
 
   RED.httpAdmin.get("/retry-queue", read, (_req, res) => {
-    Promise.all(
-      [...deployed.values()].map(async (q) => {
-        const shared = q.shared
-          ? await q.shared.refresh().catch(() => ({ size: q.shared!.lastSize, counts: q.shared!.lastCounts }))
-          : undefined;
-        return {
-          id: q.id,
-          name: q.name,
-          z: q.z,
-          size: shared ? shared.size : q.queue!.size,
-          maxEntries: (q.shared ?? q.queue!).options.maxEntries,
-          durable: q.file !== undefined || q.shared !== undefined,
-          shared: q.shared !== undefined,
-          counts: shared ? shared.counts : q.queue!.counts(),
-        };
-      }),
-    ).then((list) => res.json(list), fail500(res as unknown as Res));
+    Promise.all([...deployed.values()].map(queueSummary)).then(
+      (list) => res.json(list),
+      fail500(res as unknown as Res),
+    );
   });
 
   RED.httpAdmin.get("/retry-queue/:id/entries", read, (req, res) => {
@@ -63,37 +102,10 @@ export function registerRetryQueueRoutes(RED: NodeAPI, deployed: Map<string, Dep
     if (!q) return;
     const query = entriesQuery(req.query as Record<string, unknown>);
     if (!query.ok) return bad(res as unknown as Res, 400, query.reason);
-    const { filter, limit, offset } = query;
-    if (q.shared) {
-      const shared = q.shared;
-      Promise.all([shared.list(filter, limit, offset), shared.refresh()]).then(
-        ([list, all]) => {
-          res.json({
-            total: list.total,
-            offset,
-            maxAttempts: shared.options.maxAttempts,
-            counts: all.counts,
-            totals: all.totals,
-            integrations: all.integrations,
-            shared: true,
-            entries: list.entries,
-          });
-        },
-        fail500(res as unknown as Res),
-      );
-      return;
-    }
-    const queue = q.queue!;
-    const list = queue.list(filter, limit, offset);
-    res.json({
-      total: list.total,
-      offset,
-      maxAttempts: queue.options.maxAttempts,
-      counts: queue.counts(),
-      totals: { ...queue.totals },
-      integrations: queue.integrations(),
-      entries: list.entries,
-    });
+    entriesAnswer(q, query.filter, query.limit, query.offset).then(
+      (body) => res.json(body),
+      fail500(res as unknown as Res),
+    );
   });
 
   RED.httpAdmin.post("/retry-queue/:id/resubmit", write, (req, res) => {
