@@ -51,7 +51,7 @@ echo "node-red 5: $(node node_modules/node-red/red.js --version | head -2 | past
 # the browser suites included),
 # and the package checks; the rest do not touch Node-RED. The options mirror .mocharc.json,
 # whose spec list would otherwise be added to these files.
-mapfile -t files < <( (grep -rlE --include='*.test.ts' 'node-red-node-test-helper|helpers/(marketo-flow|node-red-process)' test; echo test/nodes/package.test.ts) | sort -u)
+mapfile -t files < <( (grep -rlE --include='*.test.ts' 'node-red-node-test-helper|helpers/(marketo-flow|node-red-process|process-rig)' test; echo test/nodes/package.test.ts) | sort -u)
 echo "node-red 5: ${#files[@]} test files: ${files[*]}"
 status=0
 npx mocha --no-config -r tsx/cjs --timeout 20000 --reporter spec "${files[@]}" 2>&1 | tee "$log" || status=$?
