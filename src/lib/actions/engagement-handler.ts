@@ -26,7 +26,7 @@ import type { EngagementField } from "./engagement-fields";
 import { EngagementPlans } from "./engagement-plans";
 import type { LeadIdCache } from "./lead-ids";
 import { duplicatePolicy, forEachLead, resolveLeadId, type DuplicatePolicy } from "./lead-lookup";
-import { acceptedAtOf, unconfirmedSinceOf, isReplayed } from "../delivery/delivery-once";
+import { acceptedAtOf, isReplayed, writeOnceOptions } from "../delivery/delivery-once";
 
 type Msg = { payload?: unknown; marketo?: unknown } & Record<string, unknown>;
 
@@ -277,19 +277,16 @@ function leadInfo(found: Found): Record<string, unknown> {
 }
 
 async function sendActivity(run: EngagementRun, when: string): Promise<Outcome> {
-  const { o, ctx, msg, plan, engagement, replayed } = run;
+  const { o, ctx, msg, plan, engagement } = run;
   const { operation, apiName } = o.settings;
   // Built before the lead is looked up or created: a record that cannot be sent costs no call.
   const built = buildActivity(plan, engagement, { leadId: 0, activityDate: when });
   if (!built.ok) return { result: invalidRecord(built.message, operation) };
   const found = await findLead(run);
   if (!found.ok) return { result: found.result, marketo: leadInfo(found) };
-  const since = unconfirmedSinceOf(msg);
+  const once = writeOnceOptions(msg);
   const result = await forEachLead(found.leadIds, (leadId) =>
-    ctx.client.addCustomActivity(
-      { ...built.record, leadId },
-      { ...(since ? { unconfirmedSince: since } : {}), ...(replayed ? { background: true } : {}) },
-    ),
+    ctx.client.addCustomActivity({ ...built.record, leadId }, once),
   );
   return {
     result,
